@@ -1,0 +1,76 @@
+// The M-Package: one application's fine-tuned candidates (one per kept
+// branchpoint) and the metadata the scheduler needs. See docs/formats.md.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+
+namespace mainstream {
+
+inline constexpr int kMPackageSchemaVersion = 1;
+inline constexpr const char* kMPackageManifest = "mpackage.json";
+
+// Identifies the base DNN a package, profile or schedule was built for.
+struct BaseRef {
+  std::string id;      // human name, e.g. "msnet-s"
+  std::string sha256;  // content hash of the base model file
+  int num_stages = 0;  // stages in the chain; branchpoints are 0..num_stages-1
+
+  Json ToJson() const;
+  static BaseRef FromJson(const JsonView& v);
+};
+
+// Event statistics of an application, in stream frames.
+struct EventStats {
+  double mean_length = 0;             // mean event length (frames), > 0
+  double min_length = 0;              // shortest event (frames), > 0
+  std::vector<double> lengths;        // every event length if known (frames)
+  double frequency = 0;               // fraction of stream frames inside events, (0, 1]
+  double correlation = 0;             // inter-frame correlation c in [0, 1)
+
+  Json ToJson() const;
+  static EventStats FromJson(const JsonView& v);
+  // Throws InputError "<what>: <problem>" if a value is out of range.
+  void Validate(const std::string& what) const;
+};
+
+struct Candidate {
+  int branchpoint = 0;     // number of frozen base stages (shared stem length)
+  double accuracy = 0;     // per-frame accuracy on validation data
+  double tpr = 0;          // P(positive | frame inside an event)
+  double fpr = 0;          // P(positive | frame outside events)
+  double threshold = 0.5;  // score threshold at which tpr/fpr were measured
+  std::string weights;     // file relative to the package dir; empty: simulation only
+  double train_seconds = 0;
+  Json extra = Json::object();  // free-form training details (epochs, losses, ...)
+
+  Json ToJson() const;
+  static Candidate FromJson(const JsonView& v);
+};
+
+struct MPackage {
+  std::string app;
+  BaseRef base;
+  double stream_fps = 0;
+  EventStats events;
+  std::vector<Candidate> candidates;  // sorted by branchpoint, unique branchpoints
+  Json head = Json::object();  // how the specialized suffix is built (written by mstrain)
+  Json log = Json::array();    // training log: pruned candidates and why
+  std::filesystem::path dir;   // directory it was read from (not serialized)
+
+  Json ToJson() const;
+  static MPackage FromJson(const JsonView& v);
+  void Validate(const std::string& origin) const;
+  const Candidate* FindBranchpoint(int branchpoint) const;
+};
+
+// Reads `<dir>/mpackage.json` (or the file itself if `path` is a file) and
+// validates it; errors name the file and JSON path.
+MPackage ReadMPackage(const std::filesystem::path& path);
+// Writes the manifest atomically into `dir`.
+void WriteMPackageManifest(const MPackage& pkg, const std::filesystem::path& dir);
+
+}  // namespace mainstream

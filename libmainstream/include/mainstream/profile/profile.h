@@ -1,0 +1,43 @@
+// The profile: how long each stage of a base DNN takes on one machine.
+// Written by msprofile, read by msschedule and msrun. See docs/formats.md.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/package/mpackage.h"
+
+namespace mainstream {
+
+inline constexpr int kProfileSchemaVersion = 1;
+
+struct StageTiming {
+  std::string name;
+  double p50_ms = 0;
+  double p95_ms = 0;
+};
+
+struct Profile {
+  BaseRef base;
+  Json machine = Json::object();  // cpu model, cores, library versions (free-form)
+  int threads = 1;
+  int batch = 1;
+  std::string input;              // what decode was measured on ("video:...", "size:WxH")
+  std::vector<StageTiming> stages;  // one per base stage, in order
+  double whole_model_p50_ms = 0;  // 0 when not measured
+  double decode_ms = 0;           // decode + preprocess per frame (ms)
+  Json extra = Json::object();    // tool-specific details (warmup, repeats, fusion notes)
+
+  std::vector<double> StageLatencies() const;  // p50 per stage
+  double TotalStageMs() const;
+
+  Json ToJson() const;
+  static Profile FromJson(const JsonView& v);
+};
+
+Profile ReadProfile(const std::filesystem::path& file);
+void WriteProfile(const Profile& profile, const std::filesystem::path& file);
+
+}  // namespace mainstream

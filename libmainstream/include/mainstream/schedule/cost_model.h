@@ -1,0 +1,92 @@
+// The cost model and the merged tree, in one place for the scheduler and the
+// runtime (docs/model.md, "Cost model").
+//
+// A schedule assigns each app a branchpoint b (stages [0, b) are the shared,
+// frozen stem; [b, n) are its own) and a frame rate. A stem stage shared by
+// several apps runs once per frame at the highest rate among the apps that
+// need it; an app's own stages run at its rate; decoding and preprocessing run
+// once per frame at the highest rate of all. Cost is in ms of compute per
+// second of video. The merged tree below executes exactly that: each node's
+// frames are a subset of its parent's frames (see Sampler).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+
+namespace mainstream {
+
+struct StageCosts {
+  std::vector<double> stage_ms;  // per-stage latency (ms per frame)
+  double decode_ms = 0;          // decode + preprocess per frame
+  StageCosts() = default;
+  StageCosts(std::vector<double> stages, double decode);
+  int num_stages() const { return static_cast<int>(stage_ms.size()); }
+  // Latency of stages [begin, end).
+  double Range(int begin, int end) const { return prefix_[static_cast<size_t>(end)] - prefix_[static_cast<size_t>(begin)]; }
+  double Total() const { return prefix_.back(); }
+
+ private:
+  std::vector<double> prefix_{0.0};
+};
+
+struct AppRequest {
+  int branchpoint = 0;  // frozen base stages (0 = fully specialized)
+  double fps = 0;       // > 0
+};
+
+struct TreeNode {
+  enum class Kind { kStem, kBranch };
+  int id = 0;
+  Kind kind = Kind::kStem;
+  int begin = 0, end = 0;  // base stages [begin, end)
+  double fps = 0;          // rate this node runs at
+  int parent = -1;         // -1: fed by the decoded stream
+  int app = -1;            // branch: index of its app
+  std::vector<int> apps;   // apps served by this node (itself or downstream)
+  double cost() const;     // filled by BuildMergedTree: latency x fps
+  double latency_ms = 0;
+};
+
+struct MergedTree {
+  std::vector<TreeNode> nodes;  // stem segments first (in order), then branches
+  std::vector<int> branch_of_app;  // node id of each app's branch
+  double max_fps = 0;
+  double decode_cost = 0;
+  double stem_cost = 0;
+  double branch_cost = 0;
+  double total_cost() const { return decode_cost + stem_cost + branch_cost; }
+  Json ToJson(const std::vector<std::string>& app_names) const;
+};
+
+// Builds the tree: stem segments split at the distinct branchpoints, each
+// running at the highest rate among the apps that branch at or after its end;
+// one branch per app for stages [b, n) at the app's rate.
+MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps);
+
+// Total cost (same as BuildMergedTree(...).total_cost()).
+double ScheduleCost(const StageCosts& costs, const std::vector<AppRequest>& apps);
+
+// Picks frames for a node from the frames its parent processes. A node at
+// rate r under a parent at rate R >= r (the decoded stream for the root
+// nodes, rate = stream fps) takes the parent's k-th frame for each k in
+// ceil(phase + j * R/r), j = 0, 1, ...: exactly r/R of the parent's frames,
+// evenly spread, always a subset of them. Rates compose exactly down the tree,
+// so executed work equals the cost model.
+class Sampler {
+ public:
+  // stride = parent rate / own rate (>= 1); phase in [0, stride).
+  Sampler(double stride, double phase);
+  // Called once per frame the parent processed, in order; true to take it.
+  bool Offer();
+  double stride() const { return stride_; }
+
+ private:
+  double stride_;
+  double next_;
+  int64_t offered_ = 0;
+};
+
+}  // namespace mainstream

@@ -1,0 +1,65 @@
+// A scheduling problem: for each app, every (candidate, frame rate) option with
+// its predicted event metrics (best X among the allowed ones), plus the stage
+// costs and the budget.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mainstream/package/mpackage.h"
+#include "mainstream/schedule/cost_model.h"
+#include "mainstream/schedule/event_model.h"
+
+namespace mainstream {
+
+struct AppOption {
+  int candidate = 0;  // index into the app's candidates
+  int branchpoint = 0;
+  double fps = 0;
+  int x_vote = 1;
+  double tpr = 0, fpr = 0;
+  EventPrediction pred;
+};
+
+struct AppChoices {
+  std::string name;
+  std::vector<AppOption> options;
+};
+
+struct OptionSpace {
+  double stream_fps = 0;
+  std::vector<double> fps_options;  // candidate frame rates (each <= stream_fps)
+  std::vector<int> x_options{1};    // X-voting values to search
+};
+
+// Default frame rates: integers 1..floor(stream_fps) (and stream_fps itself if
+// it is not an integer).
+std::vector<double> DefaultFpsOptions(double stream_fps);
+
+// Every (candidate, fps) pair of one app, each with the X that maximizes F1.
+AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
+                           const EventStats& events, const OptionSpace& space);
+
+struct ScheduleProblem {
+  StageCosts costs;
+  double budget = 0;
+  std::vector<AppChoices> apps;
+};
+
+// One option index per app.
+struct Solution {
+  std::vector<int> choice;
+  double cost = 0;
+  double sum_f1 = 0;
+  double min_f1 = 0;
+  double mean_f1() const { return choice.empty() ? 0 : sum_f1 / static_cast<double>(choice.size()); }
+};
+
+// Evaluates a choice with the reference cost model (BuildMergedTree).
+Solution Evaluate(const ScheduleProblem& problem, const std::vector<int>& choice);
+std::vector<AppRequest> Requests(const ScheduleProblem& problem, const std::vector<int>& choice);
+
+// The cheapest schedule: every app at its most shared candidate and lowest rate.
+Solution CheapestSolution(const ScheduleProblem& problem);
+
+}  // namespace mainstream

@@ -1,0 +1,89 @@
+// The schedule file (schedule.json) and how one is planned from M-Packages and
+// a profile. See docs/formats.md.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/package/mpackage.h"
+#include "mainstream/profile/profile.h"
+#include "mainstream/schedule/cost_model.h"
+#include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/search.h"
+
+namespace mainstream {
+
+inline constexpr int kScheduleSchemaVersion = 1;
+
+struct ScheduledApp {
+  std::string app;
+  std::filesystem::path package;  // package directory (absolute once read)
+  int candidate = 0;              // index into the package's candidates
+  int branchpoint = 0;
+  double fps = 0;
+  int x_vote = 1;
+  double tpr = 0, fpr = 0, threshold = 0.5;
+  std::string weights;            // candidate weights file (relative to package), may be empty
+  EventPrediction predicted;
+  double own_cost = 0;            // fps x latency of its own stages
+};
+
+struct ScheduleDoc {
+  double budget = 0;
+  std::string algorithm;
+  std::string objective = "mean_f1";
+  double stream_fps = 0;
+  BaseRef base;
+  std::string profile;            // path of the profile it was planned with
+  StageCosts costs;               // copied from the profile
+  std::vector<std::string> stage_names;
+  std::vector<ScheduledApp> apps;
+  MergedTree tree;                // derived from apps + costs
+  double total_cost = 0;
+  double mean_f1 = 0, min_f1 = 0, mean_recall = 0, mean_precision = 0;
+  Json search = Json::object();   // seconds, nodes, exact, options searched
+
+  Json ToJson(const std::filesystem::path& relative_to) const;
+  std::vector<AppRequest> Requests() const;
+  std::vector<std::string> AppNames() const;
+};
+
+// Reads and validates a schedule; package paths are resolved relative to the
+// schedule file; the tree is rebuilt from the apps and checked against the
+// file's recorded total cost.
+ScheduleDoc ReadSchedule(const std::filesystem::path& file);
+void WriteSchedule(const ScheduleDoc& doc, const std::filesystem::path& file);
+
+// ScheduleConfig: what `msschedule schedule` needs.
+struct ScheduleConfig {
+  std::vector<std::filesystem::path> packages;
+  std::filesystem::path profile;
+  double budget = 0;
+  std::string algorithm = "greedy";
+  std::vector<double> fps_options;  // empty: integers 1..stream fps
+  std::vector<int> x_options{1};
+
+  void Validate() const;
+  Json ToJson() const;
+};
+
+// Loads packages (checking they share the profile's base hash and stream fps),
+// builds the problem, runs the search, and returns the schedule.
+ScheduleDoc PlanSchedule(const ScheduleConfig& config);
+
+// Builds a problem from loaded packages and a profile (shared with simulate).
+ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
+                             const OptionSpace& space);
+// Checks every package against the profile (base hash, stage count, stream
+// fps agreement); errors name the package file and field.
+void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,
+                     const std::string& profile_origin);
+
+// Fills a ScheduleDoc from a search result.
+ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile& profile,
+                            const std::string& profile_path, const ScheduleProblem& problem,
+                            const SearchResult& result);
+
+}  // namespace mainstream

@@ -1,0 +1,178 @@
+#include "mainstream/package/mpackage.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+
+Json BaseRef::ToJson() const {
+  return Json{{"id", id}, {"sha256", sha256}, {"num_stages", num_stages}};
+}
+
+BaseRef BaseRef::FromJson(const JsonView& v) {
+  BaseRef b;
+  b.id = v.Field("id").AsNonEmptyString();
+  b.sha256 = v.Field("sha256").AsNonEmptyString();
+  b.num_stages = static_cast<int>(v.IntIn("num_stages", 1, 100000));
+  return b;
+}
+
+Json EventStats::ToJson() const {
+  Json j{{"mean_length_frames", mean_length},
+         {"min_length_frames", min_length},
+         {"frequency", frequency},
+         {"correlation", correlation}};
+  if (!lengths.empty()) j["lengths_frames"] = lengths;
+  return j;
+}
+
+EventStats EventStats::FromJson(const JsonView& v) {
+  EventStats e;
+  auto positive = [](const JsonView& f) {
+    double x = f.AsNumber();
+    if (!(x > 0)) f.Fail("expected a positive number of frames, got {}", x);
+    return x;
+  };
+  e.mean_length = positive(v.Field("mean_length_frames"));
+  e.min_length = positive(v.Field("min_length_frames"));
+  if (e.min_length > e.mean_length * (1 + 1e-9)) {
+    v.Field("min_length_frames").Fail("min event length {} exceeds the mean {}", e.min_length, e.mean_length);
+  }
+  e.frequency = v.Field("frequency").AsNumber();
+  if (!(e.frequency > 0 && e.frequency <= 1)) {
+    v.Field("frequency").Fail("expected a fraction in (0, 1], got {}", e.frequency);
+  }
+  e.correlation = v.Field("correlation").AsNumber();
+  if (!(e.correlation >= 0 && e.correlation < 1)) {
+    v.Field("correlation").Fail("expected a probability in [0, 1), got {}", e.correlation);
+  }
+  if (auto l = v.OptionalField("lengths_frames")) {
+    for (const JsonView& x : l->Elements()) e.lengths.push_back(positive(x));
+  }
+  return e;
+}
+
+void EventStats::Validate(const std::string& what) const {
+  MS_CHECK(mean_length > 0 && std::isfinite(mean_length), "{}: mean event length must be > 0, got {}", what, mean_length);
+  MS_CHECK(min_length > 0 && min_length <= mean_length * (1 + 1e-9),
+           "{}: min event length must be in (0, mean], got {}", what, min_length);
+  MS_CHECK(frequency > 0 && frequency <= 1, "{}: event frequency must be in (0, 1], got {}", what, frequency);
+  MS_CHECK(correlation >= 0 && correlation < 1, "{}: correlation must be in [0, 1), got {}", what, correlation);
+  for (double l : lengths) MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
+}
+
+Json Candidate::ToJson() const {
+  Json j{{"branchpoint", branchpoint}, {"accuracy", accuracy}, {"tpr", tpr},
+         {"fpr", fpr}, {"threshold", threshold}, {"train_seconds", train_seconds}};
+  j["weights"] = weights.empty() ? Json(nullptr) : Json(weights);
+  if (!extra.empty()) j["extra"] = extra;
+  return j;
+}
+
+Candidate Candidate::FromJson(const JsonView& v) {
+  Candidate c;
+  c.branchpoint = static_cast<int>(v.IntIn("branchpoint", 0, 100000));
+  c.accuracy = v.NumberIn("accuracy", 0, 1);
+  c.tpr = v.NumberIn("tpr", 0, 1);
+  c.fpr = v.NumberIn("fpr", 0, 1);
+  if (auto t = v.OptionalField("threshold")) c.threshold = t->AsNumberIn(0, 1);
+  if (auto w = v.OptionalField("weights")) c.weights = w->AsNonEmptyString();
+  if (auto t = v.OptionalField("train_seconds")) c.train_seconds = t->AsNumberIn(0, 1e12);
+  if (auto e = v.OptionalField("extra")) {
+    if (!e->IsObject()) e->Fail("expected an object");
+    c.extra = e->raw();
+  }
+  return c;
+}
+
+Json MPackage::ToJson() const {
+  Json cands = Json::array();
+  for (const auto& c : candidates) cands.push_back(c.ToJson());
+  return Json{{"schema_version", kMPackageSchemaVersion},
+              {"kind", "mainstream.mpackage"},
+              {"app", app},
+              {"base", base.ToJson()},
+              {"stream_fps", stream_fps},
+              {"events", events.ToJson()},
+              {"head", head},
+              {"candidates", cands},
+              {"log", log}};
+}
+
+MPackage MPackage::FromJson(const JsonView& v) {
+  v.RequireSchema(kMPackageSchemaVersion, "M-Package manifest");
+  MPackage p;
+  p.app = v.Field("app").AsNonEmptyString();
+  for (char ch : p.app) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) {
+      v.Field("app").Fail("app name \"{}\" may only contain letters, digits, '_', '-' and '.'", p.app);
+    }
+  }
+  p.base = BaseRef::FromJson(v.Field("base"));
+  p.stream_fps = v.Field("stream_fps").AsNumber();
+  if (!(p.stream_fps > 0 && p.stream_fps <= 1000)) v.Field("stream_fps").Fail("expected fps in (0, 1000], got {}", p.stream_fps);
+  p.events = EventStats::FromJson(v.Field("events"));
+  JsonView cands = v.Field("candidates");
+  if (cands.Size() == 0) cands.Fail("no candidates: the package has nothing to schedule");
+  std::set<int> seen;
+  for (const JsonView& c : cands.Elements()) {
+    Candidate cand = Candidate::FromJson(c);
+    if (cand.branchpoint >= p.base.num_stages) {
+      c.Field("branchpoint").Fail("branchpoint {} must be below the base's num_stages {}", cand.branchpoint,
+                                  p.base.num_stages);
+    }
+    if (!seen.insert(cand.branchpoint).second) {
+      c.Field("branchpoint").Fail("duplicate branchpoint {}", cand.branchpoint);
+    }
+    p.candidates.push_back(std::move(cand));
+  }
+  std::sort(p.candidates.begin(), p.candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.branchpoint < b.branchpoint; });
+  if (auto h = v.OptionalField("head")) {
+    if (!h->IsObject()) h->Fail("expected an object");
+    p.head = h->raw();
+  }
+  if (auto l = v.OptionalField("log")) {
+    if (!l->IsArray()) l->Fail("expected an array");
+    p.log = l->raw();
+  }
+  return p;
+}
+
+void MPackage::Validate(const std::string& origin) const {
+  MS_CHECK(!app.empty(), "{}: app name is empty", origin);
+  MS_CHECK(!candidates.empty(), "{}: no candidates", origin);
+  MS_CHECK(stream_fps > 0, "{}: stream_fps must be > 0", origin);
+  events.Validate(origin);
+}
+
+const Candidate* MPackage::FindBranchpoint(int branchpoint) const {
+  for (const auto& c : candidates) {
+    if (c.branchpoint == branchpoint) return &c;
+  }
+  return nullptr;
+}
+
+MPackage ReadMPackage(const fs::path& path) {
+  fs::path file = fs::is_directory(path) ? path / kMPackageManifest : path;
+  if (!fs::exists(file)) {
+    ThrowInput("{}: no M-Package here (expected a directory with {} or the manifest itself)",
+               path.string(), kMPackageManifest);
+  }
+  Json j = ReadJsonFile(file);
+  MPackage p = MPackage::FromJson(JsonView(j, file.string()));
+  p.dir = file.parent_path();
+  if (p.dir.empty()) p.dir = ".";
+  return p;
+}
+
+void WriteMPackageManifest(const MPackage& pkg, const fs::path& dir) {
+  pkg.Validate(dir.string());
+  WriteJsonFileAtomic(dir / kMPackageManifest, pkg.ToJson());
+}
+
+}  // namespace mainstream

@@ -1,0 +1,73 @@
+#include "mainstream/profile/profile.h"
+
+namespace mainstream {
+
+std::vector<double> Profile::StageLatencies() const {
+  std::vector<double> out;
+  out.reserve(stages.size());
+  for (const auto& s : stages) out.push_back(s.p50_ms);
+  return out;
+}
+
+double Profile::TotalStageMs() const {
+  double t = 0;
+  for (const auto& s : stages) t += s.p50_ms;
+  return t;
+}
+
+Json Profile::ToJson() const {
+  Json st = Json::array();
+  for (const auto& s : stages) st.push_back(Json{{"name", s.name}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}});
+  return Json{{"schema_version", kProfileSchemaVersion},
+              {"kind", "mainstream.profile"},
+              {"base", base.ToJson()},
+              {"machine", machine},
+              {"threads", threads},
+              {"batch", batch},
+              {"input", input},
+              {"decode_ms", decode_ms},
+              {"whole_model_p50_ms", whole_model_p50_ms},
+              {"stages", st},
+              {"extra", extra}};
+}
+
+Profile Profile::FromJson(const JsonView& v) {
+  v.RequireSchema(kProfileSchemaVersion, "profile");
+  Profile p;
+  p.base = BaseRef::FromJson(v.Field("base"));
+  if (auto m = v.OptionalField("machine")) {
+    if (!m->IsObject()) m->Fail("expected an object");
+    p.machine = m->raw();
+  }
+  p.threads = static_cast<int>(v.IntIn("threads", 1, 4096));
+  if (auto b = v.OptionalField("batch")) p.batch = static_cast<int>(b->AsIntIn(1, 1 << 20));
+  if (auto i = v.OptionalField("input")) p.input = i->AsString();
+  p.decode_ms = v.NumberIn("decode_ms", 0, 1e7);
+  if (auto w = v.OptionalField("whole_model_p50_ms")) p.whole_model_p50_ms = w->AsNumberIn(0, 1e7);
+  JsonView st = v.Field("stages");
+  if (st.Size() != static_cast<size_t>(p.base.num_stages)) {
+    st.Fail("has {} stage timings but the base has num_stages {}", st.Size(), p.base.num_stages);
+  }
+  for (const JsonView& s : st.Elements()) {
+    StageTiming t;
+    t.name = s.String("name");
+    t.p50_ms = s.NumberIn("p50_ms", 0, 1e7);
+    t.p95_ms = s.NumberIn("p95_ms", 0, 1e7);
+    if (t.p95_ms < t.p50_ms) s.Field("p95_ms").Fail("p95 {} is below p50 {}", t.p95_ms, t.p50_ms);
+    p.stages.push_back(std::move(t));
+  }
+  if (auto e = v.OptionalField("extra")) p.extra = e->raw();
+  if (p.TotalStageMs() <= 0) st.Fail("all stage latencies are 0: the profile measured nothing");
+  return p;
+}
+
+Profile ReadProfile(const std::filesystem::path& file) {
+  Json j = ReadJsonFile(file);
+  return Profile::FromJson(JsonView(j, file.string()));
+}
+
+void WriteProfile(const Profile& profile, const std::filesystem::path& file) {
+  WriteJsonFileAtomic(file, profile.ToJson());
+}
+
+}  // namespace mainstream

@@ -1,0 +1,120 @@
+#include "mainstream/schedule/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "mainstream/core/error.h"
+
+namespace mainstream {
+
+StageCosts::StageCosts(std::vector<double> stages, double decode)
+    : stage_ms(std::move(stages)), decode_ms(decode) {
+  prefix_.assign(1, 0.0);
+  for (double t : stage_ms) {
+    MS_CHECK(std::isfinite(t) && t >= 0, "stage latency must be a finite number >= 0, got {}", t);
+    prefix_.push_back(prefix_.back() + t);
+  }
+  MS_CHECK(std::isfinite(decode) && decode >= 0, "decode latency must be >= 0, got {}", decode);
+}
+
+double TreeNode::cost() const { return latency_ms * fps; }
+
+MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps) {
+  const int n = costs.num_stages();
+  MergedTree tree;
+  tree.branch_of_app.assign(apps.size(), -1);
+  for (const auto& a : apps) {
+    MS_CHECK(a.branchpoint >= 0 && a.branchpoint < n, "branchpoint {} outside [0, {})", a.branchpoint, n);
+    MS_CHECK(a.fps > 0 && std::isfinite(a.fps), "frame rate must be > 0, got {}", a.fps);
+    tree.max_fps = std::max(tree.max_fps, a.fps);
+  }
+  tree.decode_cost = costs.decode_ms * tree.max_fps;
+
+  // Distinct branchpoints > 0, ascending: stem segment ends.
+  std::vector<int> ends;
+  for (const auto& a : apps) if (a.branchpoint > 0) ends.push_back(a.branchpoint);
+  std::sort(ends.begin(), ends.end());
+  ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+
+  std::map<int, int> segment_ending_at;  // branchpoint -> stem node id
+  int begin = 0;
+  int parent = -1;
+  for (int end : ends) {
+    TreeNode node;
+    node.id = static_cast<int>(tree.nodes.size());
+    node.kind = TreeNode::Kind::kStem;
+    node.begin = begin;
+    node.end = end;
+    node.parent = parent;
+    for (size_t i = 0; i < apps.size(); ++i) {
+      if (apps[i].branchpoint >= end) {
+        node.fps = std::max(node.fps, apps[i].fps);
+        node.apps.push_back(static_cast<int>(i));
+      }
+    }
+    node.latency_ms = costs.Range(begin, end);
+    tree.stem_cost += node.cost();
+    segment_ending_at[end] = node.id;
+    parent = node.id;
+    begin = end;
+    tree.nodes.push_back(std::move(node));
+  }
+  for (size_t i = 0; i < apps.size(); ++i) {
+    TreeNode node;
+    node.id = static_cast<int>(tree.nodes.size());
+    node.kind = TreeNode::Kind::kBranch;
+    node.begin = apps[i].branchpoint;
+    node.end = n;
+    node.fps = apps[i].fps;
+    node.parent = apps[i].branchpoint > 0 ? segment_ending_at.at(apps[i].branchpoint) : -1;
+    node.app = static_cast<int>(i);
+    node.apps = {static_cast<int>(i)};
+    node.latency_ms = costs.Range(node.begin, node.end);
+    tree.branch_cost += node.cost();
+    tree.branch_of_app[i] = node.id;
+    tree.nodes.push_back(std::move(node));
+  }
+  return tree;
+}
+
+double ScheduleCost(const StageCosts& costs, const std::vector<AppRequest>& apps) {
+  return BuildMergedTree(costs, apps).total_cost();
+}
+
+Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
+  Json nodes_json = Json::array();
+  for (const auto& node : nodes) {
+    Json names = Json::array();
+    for (int a : node.apps) names.push_back(app_names.at(static_cast<size_t>(a)));
+    Json j{{"id", node.id},
+           {"kind", node.kind == TreeNode::Kind::kStem ? "stem" : "branch"},
+           {"stages", {node.begin, node.end}},
+           {"fps", node.fps},
+           {"parent", node.parent < 0 ? Json(nullptr) : Json(node.parent)},
+           {"latency_ms", node.latency_ms},
+           {"cost", node.cost()},
+           {"apps", names}};
+    if (node.app >= 0) j["app"] = app_names.at(static_cast<size_t>(node.app));
+    nodes_json.push_back(std::move(j));
+  }
+  return Json{{"max_fps", max_fps},
+              {"decode_cost", decode_cost},
+              {"stem_cost", stem_cost},
+              {"branch_cost", branch_cost},
+              {"nodes", nodes_json}};
+}
+
+Sampler::Sampler(double stride, double phase) : stride_(stride), next_(phase) {
+  MS_CHECK(stride >= 1 - 1e-9, "sampler stride must be >= 1 frame, got {}", stride);
+  MS_CHECK(phase >= 0 && phase < stride + 1e-9, "sampler phase must be in [0, stride), got {}", phase);
+}
+
+bool Sampler::Offer() {
+  const double k = static_cast<double>(offered_++);
+  if (k + 1e-9 < next_) return false;
+  next_ += stride_;
+  return true;
+}
+
+}  // namespace mainstream

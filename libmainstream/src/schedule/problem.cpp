@@ -1,0 +1,93 @@
+#include "mainstream/schedule/problem.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "mainstream/core/error.h"
+
+namespace mainstream {
+
+std::vector<double> DefaultFpsOptions(double stream_fps) {
+  std::vector<double> out;
+  for (int f = 1; f <= static_cast<int>(std::floor(stream_fps + 1e-9)); ++f) out.push_back(f);
+  if (out.empty() || std::fabs(out.back() - stream_fps) > 1e-9) out.push_back(stream_fps);
+  return out;
+}
+
+AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
+                           const EventStats& events, const OptionSpace& space) {
+  MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
+  MS_CHECK(!space.fps_options.empty(), "no frame-rate options");
+  MS_CHECK(!space.x_options.empty(), "no X-voting options");
+  AppChoices app;
+  app.name = name;
+  for (size_t ci = 0; ci < candidates.size(); ++ci) {
+    const Candidate& c = candidates[ci];
+    for (double fps : space.fps_options) {
+      MS_CHECK(fps > 0 && fps <= space.stream_fps + 1e-9, "frame rate {} outside (0, stream fps {}]", fps,
+               space.stream_fps);
+      AppOption best;
+      bool have = false;
+      for (int x : space.x_options) {
+        EventPrediction p = PredictEvents(c.tpr, c.fpr, events, space.stream_fps / fps, x);
+        if (!have || p.f1 > best.pred.f1 + 1e-12) {
+          best.candidate = static_cast<int>(ci);
+          best.branchpoint = c.branchpoint;
+          best.fps = fps;
+          best.x_vote = x;
+          best.tpr = c.tpr;
+          best.fpr = c.fpr;
+          best.pred = p;
+          have = true;
+        }
+      }
+      app.options.push_back(best);
+    }
+  }
+  return app;
+}
+
+std::vector<AppRequest> Requests(const ScheduleProblem& problem, const std::vector<int>& choice) {
+  MS_CHECK(choice.size() == problem.apps.size(), "choice has {} entries for {} apps", choice.size(),
+           problem.apps.size());
+  std::vector<AppRequest> req;
+  for (size_t i = 0; i < choice.size(); ++i) {
+    const AppOption& o = problem.apps[i].options.at(static_cast<size_t>(choice[i]));
+    req.push_back(AppRequest{o.branchpoint, o.fps});
+  }
+  return req;
+}
+
+Solution Evaluate(const ScheduleProblem& problem, const std::vector<int>& choice) {
+  Solution s;
+  s.choice = choice;
+  s.cost = ScheduleCost(problem.costs, Requests(problem, choice));
+  s.min_f1 = choice.empty() ? 0 : std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < choice.size(); ++i) {
+    double f = problem.apps[i].options[static_cast<size_t>(choice[i])].pred.f1;
+    s.sum_f1 += f;
+    s.min_f1 = std::min(s.min_f1, f);
+  }
+  return s;
+}
+
+Solution CheapestSolution(const ScheduleProblem& problem) {
+  std::vector<int> choice;
+  for (const auto& app : problem.apps) {
+    MS_CHECK(!app.options.empty(), "app {}: no options", app.name);
+    int best = 0;
+    for (size_t k = 1; k < app.options.size(); ++k) {
+      const AppOption& a = app.options[k];
+      const AppOption& b = app.options[static_cast<size_t>(best)];
+      bool better = a.branchpoint > b.branchpoint ||
+                    (a.branchpoint == b.branchpoint && a.fps < b.fps) ||
+                    (a.branchpoint == b.branchpoint && a.fps == b.fps && a.pred.f1 > b.pred.f1);
+      if (better) best = static_cast<int>(k);
+    }
+    choice.push_back(best);
+  }
+  return Evaluate(problem, choice);
+}
+
+}  // namespace mainstream

@@ -1,0 +1,95 @@
+#include "mainstream/schedule/report.h"
+
+#include <algorithm>
+
+namespace mainstream {
+
+Json PredictReport(const PredictRequest& q) {
+  EventPrediction p = PredictEvents(q.tpr, q.fpr, q.events, q.stride, q.x_vote);
+  Json out{{"recall", p.recall},
+           {"precision", p.precision},
+           {"f1", p.f1},
+           {"true_reports_per_event", p.true_reports_per_event},
+           {"false_reports_per_gap", p.false_reports_per_gap},
+           {"gap_length", p.gap_length},
+           {"inputs", Json{{"tpr", q.tpr}, {"fpr", q.fpr}, {"events", q.events.ToJson()}, {"stride", q.stride},
+                           {"x_vote", q.x_vote}}}};
+  if (q.monte_carlo > 0) {
+    MonteCarloResult m = SimulateEvents(q.tpr, q.fpr, q.events, q.stride, q.x_vote, q.monte_carlo, q.seed);
+    out["simulated"] = Json{{"recall", m.recall},
+                            {"precision", m.precision},
+                            {"f1", m.f1},
+                            {"events", m.events},
+                            {"detected", m.detected},
+                            {"true_reports", m.true_reports},
+                            {"false_reports", m.false_reports},
+                            {"seed", q.seed}};
+  }
+  return out;
+}
+
+std::string FormatSchedule(const ScheduleDoc& d) {
+  std::string s = fmt::format("schedule: {} apps, algorithm {}, budget {:.4g}, cost {:.4g} ms/s ({:.1f}%)\n",
+                              d.apps.size(), d.algorithm, d.budget, d.total_cost, 100 * d.total_cost / d.budget);
+  s += fmt::format("{:<20} {:>5} {:>6} {:>3} {:>7} {:>7} {:>7} {:>8}\n", "app", "bp", "fps", "X", "recall",
+                   "prec", "F1", "cost");
+  for (const auto& a : d.apps) {
+    s += fmt::format("{:<20} {:>5} {:>6.3g} {:>3} {:>7.4f} {:>7.4f} {:>7.4f} {:>8.3f}\n", a.app, a.branchpoint, a.fps,
+                     a.x_vote, a.predicted.recall, a.predicted.precision, a.predicted.f1, a.own_cost);
+  }
+  s += fmt::format("mean F1 {:.4f}, min F1 {:.4f}, mean recall {:.4f}, mean precision {:.4f}\n", d.mean_f1,
+                   d.min_f1, d.mean_recall, d.mean_precision);
+  s += fmt::format("cost: decode {:.3f} + stem {:.3f} + branches {:.3f} = {:.3f} ms/s\n", d.tree.decode_cost,
+                   d.tree.stem_cost, d.tree.branch_cost, d.tree.total_cost());
+  for (const auto& n : d.tree.nodes) {
+    if (n.kind != TreeNode::Kind::kStem) continue;
+    s += fmt::format("  stem stages [{}, {}) at {:.3g} fps, serves {} app(s), cost {:.3f}\n", n.begin, n.end, n.fps,
+                     n.apps.size(), n.cost());
+  }
+  return s;
+}
+
+std::string FormatComparison(const std::vector<ScheduleDoc>& docs) {
+  if (docs.empty()) return "";
+  std::string s = fmt::format("{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}\n", "algorithm", "mean F1", "min F1",
+                              "mean fps", "cost", "time ms", "vs best");
+  double best = 0;
+  for (const auto& d : docs) best = std::max(best, d.mean_f1);
+  for (const auto& d : docs) {
+    double fps = 0;
+    for (const auto& a : d.apps) fps += a.fps;
+    fps /= static_cast<double>(d.apps.size());
+    double secs = d.search.value("seconds", 0.0);
+    s += fmt::format("{:<18} {:>8.4f} {:>8.4f} {:>8.2f} {:>9.3f} {:>9.3f} {:>9.3f}%\n", d.algorithm, d.mean_f1,
+                     d.min_f1, fps, d.total_cost, secs * 1000, best > 0 ? 100 * (d.mean_f1 - best) / best : 0.0);
+  }
+  s += "\nper app (branchpoint@fps/X -> predicted F1):\n";
+  s += fmt::format("{:<20}", "app");
+  for (const auto& d : docs) s += fmt::format(" {:>22}", d.algorithm);
+  s += "\n";
+  for (size_t i = 0; i < docs[0].apps.size(); ++i) {
+    s += fmt::format("{:<20}", docs[0].apps[i].app);
+    for (const auto& d : docs) {
+      const auto& a = d.apps[i];
+      s += fmt::format(" {:>22}", fmt::format("{}@{:g}/{} -> {:.3f}", a.branchpoint, a.fps, a.x_vote, a.predicted.f1));
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+std::string FormatSimulation(const std::vector<SimulateRow>& rows) {
+  std::string s = fmt::format("{:>5} {:>8} {:<16} {:>5} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9}\n", "apps",
+                              "budget", "algorithm", "runs", "infeas", "F1", "recall", "prec", "fps", "ms/sched",
+                              "gap mean", "gap worst");
+  for (const auto& r : rows) {
+    s += fmt::format("{:>5} {:>8.4g} {:<16} {:>5} {:>6} {:>8.4f} {:>8.4f} {:>8.4f} {:>7.2f} {:>9.3f} {:>9} {:>9}\n",
+                     r.num_apps, r.budget, r.algorithm, r.workloads, r.infeasible, r.mean_f1, r.mean_recall,
+                     r.mean_precision, r.mean_fps, r.mean_ms,
+                     r.gap_count ? fmt::format("{:.3f}%", 100 * r.gap_mean) : "-",
+                     r.gap_count ? fmt::format("{:.3f}%", 100 * r.gap_worst) : "-");
+  }
+  return s;
+}
+
+}  // namespace mainstream

@@ -1,0 +1,279 @@
+#include "mainstream/schedule/schedule_doc.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "mainstream/core/log.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+
+std::vector<AppRequest> ScheduleDoc::Requests() const {
+  std::vector<AppRequest> r;
+  for (const auto& a : apps) r.push_back(AppRequest{a.branchpoint, a.fps});
+  return r;
+}
+
+std::vector<std::string> ScheduleDoc::AppNames() const {
+  std::vector<std::string> n;
+  for (const auto& a : apps) n.push_back(a.app);
+  return n;
+}
+
+namespace {
+Json PredictionJson(const EventPrediction& p) {
+  return Json{{"recall", p.recall},
+              {"precision", p.precision},
+              {"f1", p.f1},
+              {"true_reports_per_event", p.true_reports_per_event},
+              {"false_reports_per_gap", p.false_reports_per_gap}};
+}
+
+std::string RelativePath(const fs::path& p, const fs::path& base) {
+  std::error_code ec;
+  fs::path abs_p = fs::absolute(p, ec);
+  fs::path abs_b = fs::absolute(base.empty() ? fs::path(".") : base, ec);
+  fs::path rel = fs::relative(abs_p, abs_b, ec);
+  if (ec || rel.empty()) return abs_p.string();
+  return rel.string();
+}
+}  // namespace
+
+Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
+  Json apps_json = Json::array();
+  for (const auto& a : apps) {
+    apps_json.push_back(Json{{"app", a.app},
+                             {"package", RelativePath(a.package, relative_to)},
+                             {"candidate", a.candidate},
+                             {"branchpoint", a.branchpoint},
+                             {"fps", a.fps},
+                             {"x_vote", a.x_vote},
+                             {"tpr", a.tpr},
+                             {"fpr", a.fpr},
+                             {"threshold", a.threshold},
+                             {"weights", a.weights.empty() ? Json(nullptr) : Json(a.weights)},
+                             {"own_cost", a.own_cost},
+                             {"predicted", PredictionJson(a.predicted)}});
+  }
+  Json stages = Json::array();
+  for (size_t k = 0; k < costs.stage_ms.size(); ++k) {
+    stages.push_back(Json{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)},
+                          {"ms", costs.stage_ms[k]}});
+  }
+  return Json{{"schema_version", kScheduleSchemaVersion},
+              {"kind", "mainstream.schedule"},
+              {"budget", budget},
+              {"algorithm", algorithm},
+              {"objective", objective},
+              {"stream_fps", stream_fps},
+              {"base", base.ToJson()},
+              {"profile", profile},
+              {"decode_ms", costs.decode_ms},
+              {"stages", stages},
+              {"total_cost", total_cost},
+              {"predicted", Json{{"mean_f1", mean_f1},
+                                 {"min_f1", min_f1},
+                                 {"mean_recall", mean_recall},
+                                 {"mean_precision", mean_precision}}},
+              {"search", search},
+              {"apps", apps_json},
+              {"tree", tree.ToJson(AppNames())}};
+}
+
+ScheduleDoc ReadSchedule(const fs::path& file) {
+  Json j = ReadJsonFile(file);
+  JsonView v(j, file.string());
+  v.RequireSchema(kScheduleSchemaVersion, "schedule");
+  ScheduleDoc d;
+  d.budget = v.NumberIn("budget", 0, 1e12);
+  d.algorithm = v.String("algorithm");
+  if (auto o = v.OptionalField("objective")) d.objective = o->AsString();
+  d.stream_fps = v.NumberIn("stream_fps", 1e-6, 1000);
+  d.base = BaseRef::FromJson(v.Field("base"));
+  if (auto p = v.OptionalField("profile")) d.profile = p->AsString();
+  double decode = v.NumberIn("decode_ms", 0, 1e7);
+  std::vector<double> stage_ms;
+  JsonView stages = v.Field("stages");
+  if (stages.Size() != static_cast<size_t>(d.base.num_stages)) {
+    stages.Fail("has {} stages but base.num_stages is {}", stages.Size(), d.base.num_stages);
+  }
+  for (const JsonView& s : stages.Elements()) {
+    d.stage_names.push_back(s.String("name"));
+    stage_ms.push_back(s.NumberIn("ms", 0, 1e7));
+  }
+  d.costs = StageCosts(stage_ms, decode);
+  fs::path base_dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  JsonView apps = v.Field("apps");
+  if (apps.Size() == 0) apps.Fail("no apps in the schedule");
+  std::set<std::string> names;
+  for (const JsonView& a : apps.Elements()) {
+    ScheduledApp s;
+    s.app = a.Field("app").AsNonEmptyString();
+    if (!names.insert(s.app).second) a.Field("app").Fail("duplicate app name \"{}\"", s.app);
+    fs::path pkg = a.Field("package").AsNonEmptyString();
+    s.package = pkg.is_absolute() ? pkg : fs::absolute(base_dir / pkg).lexically_normal();
+    s.candidate = static_cast<int>(a.IntIn("candidate", 0, 1 << 20));
+    s.branchpoint = static_cast<int>(a.IntIn("branchpoint", 0, d.base.num_stages - 1));
+    s.fps = a.NumberIn("fps", 1e-6, d.stream_fps + 1e-9);
+    s.x_vote = static_cast<int>(a.IntIn("x_vote", 1, 1000));
+    s.tpr = a.NumberIn("tpr", 0, 1);
+    s.fpr = a.NumberIn("fpr", 0, 1);
+    if (auto t = a.OptionalField("threshold")) s.threshold = t->AsNumberIn(0, 1);
+    if (auto w = a.OptionalField("weights")) s.weights = w->AsString();
+    if (auto oc = a.OptionalField("own_cost")) s.own_cost = oc->AsNumber();
+    JsonView p = a.Field("predicted");
+    s.predicted.recall = p.NumberIn("recall", 0, 1);
+    s.predicted.precision = p.NumberIn("precision", 0, 1);
+    s.predicted.f1 = p.NumberIn("f1", 0, 1);
+    d.apps.push_back(std::move(s));
+  }
+  d.tree = BuildMergedTree(d.costs, d.Requests());
+  d.total_cost = v.NumberIn("total_cost", 0, 1e12);
+  if (std::fabs(d.total_cost - d.tree.total_cost()) > 1e-6 * std::max(1.0, d.total_cost)) {
+    v.Field("total_cost").Fail("recorded cost {} disagrees with the cost of its apps and stages {} "
+                               "(was the file edited by hand?)", d.total_cost, d.tree.total_cost());
+  }
+  if (auto p = v.OptionalField("predicted")) {
+    d.mean_f1 = p->NumberIn("mean_f1", 0, 1);
+    if (auto m = p->OptionalField("min_f1")) d.min_f1 = m->AsNumberIn(0, 1);
+    if (auto m = p->OptionalField("mean_recall")) d.mean_recall = m->AsNumberIn(0, 1);
+    if (auto m = p->OptionalField("mean_precision")) d.mean_precision = m->AsNumberIn(0, 1);
+  }
+  if (auto s = v.OptionalField("search")) d.search = s->raw();
+  return d;
+}
+
+void WriteSchedule(const ScheduleDoc& doc, const fs::path& file) {
+  fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  WriteJsonFileAtomic(file, doc.ToJson(dir));
+}
+
+void ScheduleConfig::Validate() const {
+  MS_CHECK(!packages.empty(), "--packages: give at least one M-Package directory");
+  MS_CHECK(!profile.empty(), "--profile: a profile JSON file is required");
+  MS_CHECK(std::isfinite(budget) && budget > 0, "--budget must be a positive number (ms of compute per second of video), got {}", budget);
+  for (double f : fps_options) MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
+  MS_CHECK(!x_options.empty(), "--x-vote: give at least one X");
+  for (int x : x_options) MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);
+  const auto& names = AlgorithmNames();
+  MS_CHECK(std::find(names.begin(), names.end(), algorithm) != names.end(),
+           "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, exhaustive, maxmin, "
+           "nosharing or maxsharing)", algorithm);
+}
+
+Json ScheduleConfig::ToJson() const {
+  Json pk = Json::array();
+  for (const auto& p : packages) pk.push_back(p.string());
+  return Json{{"packages", pk}, {"profile", profile.string()}, {"budget", budget}, {"algorithm", algorithm},
+              {"fps_options", fps_options}, {"x_options", x_options}};
+}
+
+void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,
+                     const std::string& profile_origin) {
+  MS_CHECK(!packages.empty(), "no M-Packages given");
+  std::set<std::string> names;
+  for (const auto& p : packages) {
+    std::string origin = (p.dir / kMPackageManifest).string();
+    if (p.base.sha256 != profile.base.sha256) {
+      ThrowInput("{}: $.base.sha256: package was trained on base {} ({}...) but {} profiles base {} ({}...); "
+                 "profile the package's base or retrain the package",
+                 origin, p.base.id, p.base.sha256.substr(0, 12), profile_origin, profile.base.id,
+                 profile.base.sha256.substr(0, 12));
+    }
+    if (p.base.num_stages != profile.base.num_stages) {
+      ThrowInput("{}: $.base.num_stages: {} disagrees with {} ({})", origin, p.base.num_stages, profile_origin,
+                 profile.base.num_stages);
+    }
+    if (std::fabs(p.stream_fps - packages[0].stream_fps) > 1e-9) {
+      ThrowInput("{}: $.stream_fps: {} differs from {} in {}; all apps must watch the same stream", origin,
+                 p.stream_fps, packages[0].stream_fps, (packages[0].dir / kMPackageManifest).string());
+    }
+    if (!names.insert(p.app).second) {
+      ThrowInput("{}: $.app: app name \"{}\" is used by two packages; app names must be unique", origin, p.app);
+    }
+  }
+}
+
+ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
+                             const OptionSpace& space) {
+  ScheduleProblem problem;
+  problem.costs = StageCosts(profile.StageLatencies(), profile.decode_ms);
+  problem.budget = budget;
+  for (const auto& p : packages) {
+    problem.apps.push_back(BuildAppChoices(p.app, p.candidates, p.events, space));
+  }
+  return problem;
+}
+
+ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile& profile,
+                            const std::string& profile_path, const ScheduleProblem& problem,
+                            const SearchResult& result) {
+  ScheduleDoc d;
+  d.budget = problem.budget;
+  d.algorithm = result.algorithm;
+  d.objective = result.algorithm == "maxmin" ? "min_f1" : "mean_f1";
+  d.stream_fps = packages.at(0).stream_fps;
+  d.base = profile.base;
+  d.profile = profile_path;
+  d.costs = problem.costs;
+  for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
+  const Solution& sol = result.solution;
+  double rec = 0, prec = 0;
+  for (size_t i = 0; i < packages.size(); ++i) {
+    const AppOption& o = problem.apps[i].options.at(static_cast<size_t>(sol.choice.at(i)));
+    const Candidate& c = packages[i].candidates.at(static_cast<size_t>(o.candidate));
+    ScheduledApp a;
+    a.app = packages[i].app;
+    a.package = packages[i].dir;
+    a.candidate = o.candidate;
+    a.branchpoint = o.branchpoint;
+    a.fps = o.fps;
+    a.x_vote = o.x_vote;
+    a.tpr = c.tpr;
+    a.fpr = c.fpr;
+    a.threshold = c.threshold;
+    a.weights = c.weights;
+    a.predicted = o.pred;
+    a.own_cost = o.fps * problem.costs.Range(o.branchpoint, problem.costs.num_stages());
+    rec += o.pred.recall;
+    prec += o.pred.precision;
+    d.apps.push_back(std::move(a));
+  }
+  d.tree = BuildMergedTree(d.costs, d.Requests());
+  d.total_cost = d.tree.total_cost();
+  d.mean_f1 = sol.mean_f1();
+  d.min_f1 = sol.min_f1;
+  d.mean_recall = rec / static_cast<double>(packages.size());
+  d.mean_precision = prec / static_cast<double>(packages.size());
+  d.search = Json{{"seconds", result.seconds}, {"nodes", result.nodes}, {"steps", result.steps},
+                  {"exact", result.exact}};
+  return d;
+}
+
+ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
+  config.Validate();
+  Profile profile = ReadProfile(config.profile);
+  std::vector<MPackage> packages;
+  for (const auto& p : config.packages) packages.push_back(ReadMPackage(p));
+  CheckCompatible(packages, profile, config.profile.string());
+  OptionSpace space;
+  space.stream_fps = packages[0].stream_fps;
+  space.fps_options = config.fps_options.empty() ? DefaultFpsOptions(space.stream_fps) : config.fps_options;
+  for (double f : space.fps_options) {
+    MS_CHECK(f <= space.stream_fps + 1e-9, "--fps: {} exceeds the stream's {} fps", f, space.stream_fps);
+  }
+  space.x_options = config.x_options;
+  ScheduleProblem problem = BuildProblem(packages, profile, config.budget, space);
+  LogInfo("scheduling {} apps with {} under budget {} ({} candidates x {} rates x {} X each)", packages.size(),
+          config.algorithm, config.budget, packages[0].candidates.size(), space.fps_options.size(),
+          space.x_options.size());
+  SearchResult result = RunSearch(problem, config.algorithm);
+  ScheduleDoc doc = MakeScheduleDoc(packages, profile, config.profile.string(), problem, result);
+  doc.search["fps_options"] = space.fps_options;
+  doc.search["x_options"] = space.x_options;
+  return doc;
+}
+
+}  // namespace mainstream

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package mainstream needs (bookworm) and builds it in
+# Release under build/. Safe to re-run: installs only what is missing and
+# rebuilds incrementally.
+#   scripts/setup.sh            # packages + build
+#   SKIP_APT=1 scripts/setup.sh # build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev libopencv-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  opencv-doc                       # vtest.avi: the PETS 2009 S2.L1 video used by the demo
+  dataset-fashion-mnist            # generic pretraining data for the default base
+  python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-opencv
+)
+
+if [ "${SKIP_APT:-0}" != "1" ]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then
+      command -v sudo >/dev/null || { echo "setup: need root or sudo to install packages" >&2; exit 2; }
+      SUDO="sudo"
+    fi
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+JOBS="${JOBS:-$(nproc)}"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$JOBS"
+echo "setup: built into build/ (tools in build/tools/<tool>/<tool>)" >&2

@@ -1,0 +1,125 @@
+// End-to-end: run the msschedule binary on synthetic packages.
+#include <gtest/gtest.h>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/schedule/schedule_doc.h"
+#include "testing/testing.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+namespace {
+
+using testing::RunTool;
+using testing::TempDir;
+
+struct Workspace {
+  TempDir dir;
+  std::string packages;
+  std::string profile;
+  Workspace() {
+    Profile prof = testing::SyntheticProfile(6, 3);
+    profile = (dir / "profile.json").string();
+    WriteProfile(prof, profile);
+    for (int i = 0; i < 4; ++i) {
+      fs::path d = dir / ("pk" + std::to_string(i));
+      WriteMPackageManifest(testing::SyntheticPackage("app" + std::to_string(i), prof, 50 + static_cast<uint64_t>(i)), d);
+      packages += " " + d.string();
+    }
+  }
+};
+
+TEST(E2EMsschedule, PredictPrintsModelAndSimulation) {
+  auto r = RunTool("msschedule", "predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 "
+                                 "--correlation 0.2 --stride 4 --x-vote 2 --monte-carlo 20000 --seed 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = ParseJson(r.out, "stdout");
+  EXPECT_NEAR(j["recall"].get<double>(), j["simulated"]["recall"].get<double>(), 0.02);
+  EXPECT_NEAR(j["precision"].get<double>(), j["simulated"]["precision"].get<double>(), 0.05);
+  EXPECT_GT(j["f1"].get<double>(), 0.3);
+}
+
+TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
+  Workspace ws;
+  fs::path out = ws.dir / "s" / "schedule.json";
+  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                     " --budget 40 --algo exhaustive --x-vote 1,2,3 -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScheduleDoc doc = ReadSchedule(out);
+  EXPECT_EQ(doc.apps.size(), 4u);
+  EXPECT_LE(doc.total_cost, 40 + 1e-9);
+  EXPECT_EQ(doc.algorithm, "exhaustive");
+  EXPECT_TRUE(doc.search["exact"].get<bool>());
+  EXPECT_NE(r.err.find("mean F1"), std::string::npos);
+  // The greedy never beats the exact search on the same input.
+  fs::path out2 = ws.dir / "s" / "greedy.json";
+  auto g = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                     " --budget 40 --algo greedy --x-vote 1,2,3 -o " + out2.string());
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_LE(ReadSchedule(out2).mean_f1, doc.mean_f1 + 1e-9);
+}
+
+TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
+  Workspace ws;
+  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile + " --budget 0.01 -o " +
+                                     (ws.dir / "x.json").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("infeasible"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(ws.dir / "x.json"));
+  testing::WriteText(ws.dir / "pk1" / "mpackage.json", "{ not json");
+  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile + " --budget 50");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("pk1/mpackage.json: malformed JSON"), std::string::npos) << bad.err;
+  auto usage = RunTool("msschedule", "schedule --budget 5");
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("--packages"), std::string::npos) << usage.err;
+  auto help = RunTool("msschedule", "--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Examples:"), std::string::npos);
+}
+
+TEST(E2EMsschedule, SimulateWritesSummaryRows) {
+  Workspace ws;
+  fs::path csv = ws.dir / "sim.csv";
+  auto r = RunTool("msschedule", "simulate --packages" + ws.packages + " --profile " + ws.profile +
+                                     " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
+                                     "--threads 2 --seed 4 -o " + csv.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = testing::ReadText(csv);
+  int lines = 0;
+  for (char c : text) lines += c == '\n';
+  EXPECT_EQ(lines, 1 + 2 * 2 * 3);
+  EXPECT_NE(text.find("3,60,exhaustive,5,0,"), std::string::npos) << text;
+  // Same seed, same output (threads do not change results).
+  fs::path csv2 = ws.dir / "sim2.csv";
+  auto r2 = RunTool("msschedule", "simulate --packages" + ws.packages + " --profile " + ws.profile +
+                                      " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
+                                      "--threads 1 --seed 4 -o " + csv2.string());
+  ASSERT_EQ(r2.exit_code, 0);
+  auto strip_times = [](const std::string& s) {
+    // drop the schedule-time columns (12, 13), which vary run to run
+    std::string out;
+    size_t start = 0;
+    while (start < s.size()) {
+      size_t end = s.find('\n', start);
+      std::string line = s.substr(start, end - start);
+      int col = 0;
+      std::string kept;
+      size_t p = 0;
+      while (p <= line.size()) {
+        size_t q = line.find(',', p);
+        if (q == std::string::npos) q = line.size();
+        if (col != 11 && col != 12) kept += line.substr(p, q - p) + ",";
+        ++col;
+        p = q + 1;
+      }
+      out += kept + "\n";
+      start = end + 1;
+    }
+    return out;
+  };
+  EXPECT_EQ(strip_times(text), strip_times(testing::ReadText(csv2)));
+}
+
+}  // namespace
+}  // namespace mainstream

@@ -1,0 +1,51 @@
+// Small fakes and helpers shared by the tests: temporary directories,
+// running the built tools, synthetic packages and profiles.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/package/mpackage.h"
+#include "mainstream/profile/profile.h"
+#include "mainstream/schedule/problem.h"
+
+namespace mainstream::testing {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void WriteText(const std::filesystem::path& file, const std::string& text);
+std::string ReadText(const std::filesystem::path& file);
+
+struct ToolResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs `<build>/tools/<tool>/<tool> args` through the shell (args are
+// already quoted as needed) and captures stdout, stderr and the exit code.
+ToolResult RunTool(const std::string& tool, const std::string& args);
+
+// A synthetic base: `stages` stages with latencies 1..stages ms (shuffled by seed).
+Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms = 0.5);
+
+// A synthetic app on that base: accuracy rising with specialization.
+MPackage SyntheticPackage(const std::string& app, const Profile& profile, uint64_t seed,
+                          double stream_fps = 10);
+
+// A random scheduling problem for search tests; budget_fraction places the
+// budget between the cheapest schedule (0) and no sharing at full rate (1).
+ScheduleProblem RandomProblem(uint64_t seed, int apps, int stages, int candidates, int rates,
+                              double budget_fraction, std::vector<int> x_options = {1});
+
+}  // namespace mainstream::testing

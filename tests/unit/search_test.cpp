@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "mainstream/core/error.h"
+#include "mainstream/schedule/search.h"
+#include "testing/testing.h"
+
+namespace mainstream {
+namespace {
+
+// Plain enumeration of every choice: the reference for the exact searches.
+struct BruteResult {
+  double best_sum = -1;
+  double best_min = -1;
+  double best_sum_at_min = -1;
+};
+BruteResult Enumerate(const ScheduleProblem& p) {
+  BruteResult r;
+  std::vector<int> choice(p.apps.size(), 0);
+  std::function<void(size_t)> rec = [&](size_t i) {
+    if (i == p.apps.size()) {
+      Solution s = Evaluate(p, choice);
+      if (s.cost > p.budget + 1e-9) return;
+      r.best_sum = std::max(r.best_sum, s.sum_f1);
+      if (s.min_f1 > r.best_min + 1e-12) {
+        r.best_min = s.min_f1;
+        r.best_sum_at_min = s.sum_f1;
+      } else if (std::fabs(s.min_f1 - r.best_min) <= 1e-12) {
+        r.best_sum_at_min = std::max(r.best_sum_at_min, s.sum_f1);
+      }
+      return;
+    }
+    for (size_t k = 0; k < p.apps[i].options.size(); ++k) {
+      choice[i] = static_cast<int>(k);
+      rec(i + 1);
+    }
+  };
+  rec(0);
+  return r;
+}
+
+TEST(Search, ExhaustiveAndMaxMinMatchEnumerationOnRandomProblems) {
+  int checked = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    int apps = 2 + static_cast<int>(seed % 3);  // 2..4 apps
+    double frac = 0.03 + 0.05 * static_cast<double>(seed % 7);
+    std::vector<int> xs = seed % 2 ? std::vector<int>{1} : std::vector<int>{1, 2, 3};
+    ScheduleProblem p = testing::RandomProblem(seed, apps, 6, 3, 4, frac, xs);
+    BruteResult brute = Enumerate(p);
+    if (brute.best_sum < 0) continue;  // infeasible draw
+    ++checked;
+    ExhaustiveOptions with_bound, without_bound;
+    without_bound.dynamic_bound = false;
+    SearchResult ex = ExhaustiveSearch(p, with_bound);
+    SearchResult ex2 = ExhaustiveSearch(p, without_bound);
+    EXPECT_TRUE(ex.exact);
+    EXPECT_NEAR(ex.solution.sum_f1, brute.best_sum, 1e-9) << "seed " << seed;
+    EXPECT_NEAR(ex2.solution.sum_f1, brute.best_sum, 1e-9) << "seed " << seed;
+    EXPECT_LE(ex.solution.cost, p.budget + 1e-9);
+    SearchResult mm = MaxMinSearch(p);
+    EXPECT_NEAR(mm.solution.min_f1, brute.best_min, 1e-9) << "seed " << seed;
+    EXPECT_NEAR(mm.solution.sum_f1, brute.best_sum_at_min, 1e-9) << "seed " << seed;
+    EXPECT_LE(mm.solution.cost, p.budget + 1e-9);
+    for (const char* g : {"greedy", "greedy-paper", "greedy-marginal"}) {
+      SearchResult gr = RunSearch(p, g);
+      EXPECT_LE(gr.solution.sum_f1, brute.best_sum + 1e-9);
+      EXPECT_LE(gr.solution.cost, p.budget + 1e-9) << g;
+    }
+  }
+  EXPECT_GE(checked, 30);
+}
+
+TEST(Search, ExhaustiveIsExactOnLargerProblemsAgainstEachVariant) {
+  // With more apps enumeration is too slow; the two bound variants of the
+  // exact search must agree, and greedy can never beat them.
+  for (uint64_t seed = 100; seed < 110; ++seed) {
+    ScheduleProblem p = testing::RandomProblem(seed, 6, 8, 4, 6, 0.08, {1, 2, 3});
+    SearchResult a = ExhaustiveSearch(p);
+    ExhaustiveOptions plain;
+    plain.dynamic_bound = false;
+    SearchResult b = ExhaustiveSearch(p, plain);
+    EXPECT_NEAR(a.solution.sum_f1, b.solution.sum_f1, 1e-9) << "seed " << seed;
+    SearchResult g = RunSearch(p, "greedy");
+    EXPECT_LE(g.solution.sum_f1, a.solution.sum_f1 + 1e-9);
+    EXPECT_LE(a.solution.cost, p.budget + 1e-9);
+  }
+}
+
+TEST(Search, GreedyStartsCheapAndStaysWithinBudget) {
+  ScheduleProblem p = testing::RandomProblem(5, 8, 10, 5, 10, 0.05);
+  Solution cheapest = CheapestSolution(p);
+  for (const char* algo : {"greedy", "greedy-paper", "greedy-marginal", "nosharing", "maxsharing"}) {
+    try {
+      SearchResult r = RunSearch(p, algo);
+      EXPECT_LE(r.solution.cost, p.budget + 1e-9) << algo;
+      if (std::string(algo).rfind("greedy", 0) == 0) {
+        EXPECT_GE(r.solution.sum_f1, cheapest.sum_f1 - 1e-12);
+      }
+    } catch (const InputError&) {
+      EXPECT_TRUE(std::string(algo) == "nosharing") << algo << " should fit this budget";
+    }
+  }
+}
+
+TEST(Search, StaticBaselinesUseTheirBranchpoints) {
+  ScheduleProblem p = testing::RandomProblem(9, 4, 6, 6, 5, 0.5);
+  SearchResult ns = StaticSearch(p, false);
+  SearchResult ms = StaticSearch(p, true);
+  for (size_t i = 0; i < p.apps.size(); ++i) {
+    int min_bp = 1 << 30, max_bp = -1;
+    for (const auto& o : p.apps[i].options) min_bp = std::min(min_bp, o.branchpoint), max_bp = std::max(max_bp, o.branchpoint);
+    EXPECT_EQ(p.apps[i].options[static_cast<size_t>(ns.solution.choice[i])].branchpoint, min_bp);
+    EXPECT_EQ(p.apps[i].options[static_cast<size_t>(ms.solution.choice[i])].branchpoint, max_bp);
+    // one common rate
+    EXPECT_EQ(p.apps[i].options[static_cast<size_t>(ns.solution.choice[i])].fps,
+              p.apps[0].options[static_cast<size_t>(ns.solution.choice[0])].fps);
+  }
+}
+
+TEST(Search, InfeasibleBudgetSaysTheMinimum) {
+  ScheduleProblem p = testing::RandomProblem(3, 3, 6, 3, 5, 0.5);
+  double min_cost = CheapestSolution(p).cost;
+  p.budget = min_cost * 0.5;
+  for (const char* algo : {"greedy", "exhaustive", "maxmin"}) {
+    try {
+      RunSearch(p, algo);
+      FAIL() << algo;
+    } catch (const InputError& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find("infeasible"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(fmt::format("{:.6g}", min_cost)), std::string::npos) << msg;
+    }
+  }
+  p.budget = 0;
+  EXPECT_THROW(RunSearch(p, "greedy"), InputError);
+  p.budget = std::nan("");
+  EXPECT_THROW(RunSearch(p, "greedy"), InputError);
+  EXPECT_THROW(RunSearch(p, "simulated-annealing"), InputError);
+}
+
+TEST(Search, XVotingOptionsOnlyHelp) {
+  ScheduleProblem p1 = testing::RandomProblem(11, 4, 6, 4, 8, 0.1, {1});
+  ScheduleProblem p3 = testing::RandomProblem(11, 4, 6, 4, 8, 0.1, {1, 2, 3, 5});
+  EXPECT_GE(ExhaustiveSearch(p3).solution.sum_f1, ExhaustiveSearch(p1).solution.sum_f1 - 1e-12);
+}
+
+}  // namespace
+}  // namespace mainstream

@@ -112,5 +112,39 @@ TEST(Sampler, ChainRunsAtExactRatesAndNests) {
   }
 }
 
+TEST(FramePlanner, ExecutedWorkEqualsTheCostModel) {
+  Rng rng(99);
+  const double stream_fps = 15;
+  for (int trial = 0; trial < 30; ++trial) {
+    std::vector<double> t;
+    for (int k = 0; k < 8; ++k) t.push_back(rng.Uniform(0.5, 3));
+    StageCosts c(t, 0.7);
+    std::vector<AppRequest> apps;
+    for (int i = 0; i < 6; ++i) apps.push_back({static_cast<int>(rng.Index(8)), 1.0 + static_cast<double>(rng.Index(15))});
+    MergedTree tree = BuildMergedTree(c, apps);
+    FramePlanner planner(tree, stream_fps, 1234 + static_cast<uint64_t>(trial));
+    const int64_t seconds = 400;
+    double work = 0;
+    for (int64_t f = 0; f < seconds * 15; ++f) {
+      const auto& run = planner.Next();
+      std::set<int> done;
+      for (int k : run) {
+        const auto& node = tree.nodes[static_cast<size_t>(k)];
+        if (node.parent >= 0) {
+          EXPECT_TRUE(done.count(node.parent)) << "child before parent";
+        }
+        done.insert(k);
+        work += node.latency_ms;
+      }
+    }
+    double per_second = work / static_cast<double>(seconds);
+    double model = tree.stem_cost + tree.branch_cost;
+    EXPECT_NEAR(per_second, model, 0.002 * model + 0.1);
+    for (size_t k = 0; k < tree.nodes.size(); ++k) {
+      EXPECT_NEAR(static_cast<double>(planner.executions()[k]), tree.nodes[k].fps * seconds, 6.0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mainstream

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "mainstream/core/error.h"
+#include "mainstream/core/random.h"
 
 namespace mainstream {
 
@@ -115,6 +116,42 @@ bool Sampler::Offer() {
   if (k + 1e-9 < next_) return false;
   next_ += stride_;
   return true;
+}
+
+FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t seed) : tree_(&tree) {
+  MS_CHECK(stream_fps > 0, "stream fps must be > 0, got {}", stream_fps);
+  Rng rng(seed);
+  const size_t n = tree.nodes.size();
+  // Nodes are stored stems-first in chain order, then branches: parents
+  // always precede children.
+  for (size_t k = 0; k < n; ++k) {
+    const TreeNode& node = tree.nodes[k];
+    MS_CHECK(node.parent < static_cast<int>(k), "merged tree node {} comes before its parent {}", k, node.parent);
+    double parent_fps = node.parent < 0 ? stream_fps : tree.nodes[static_cast<size_t>(node.parent)].fps;
+    MS_CHECK(node.fps <= parent_fps + 1e-9, "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps,
+             parent_fps);
+    double stride = parent_fps / node.fps;
+    samplers_.emplace_back(stride, rng.Uniform() * stride);
+    order_.push_back(static_cast<int>(k));
+  }
+  ran_.assign(n, 0);
+  executions_.assign(n, 0);
+}
+
+const std::vector<int>& FramePlanner::Next() {
+  current_.clear();
+  for (int k : order_) {
+    const TreeNode& node = tree_->nodes[static_cast<size_t>(k)];
+    bool offered = node.parent < 0 || ran_[static_cast<size_t>(node.parent)];
+    bool run = offered && samplers_[static_cast<size_t>(k)].Offer();
+    ran_[static_cast<size_t>(k)] = run ? 1 : 0;
+    if (run) {
+      current_.push_back(k);
+      ++executions_[static_cast<size_t>(k)];
+    }
+  }
+  ++frames_;
+  return current_;
 }
 
 }  // namespace mainstream

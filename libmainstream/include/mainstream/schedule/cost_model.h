@@ -89,4 +89,28 @@ class Sampler {
   int64_t offered_ = 0;
 };
 
+// Decides, frame by frame, which nodes of a merged tree execute: each node has
+// a Sampler over its parent's frames (the decoded stream for root nodes) with
+// a seeded random phase. Over T seconds node k executes fps_k * T frames (up
+// to one frame per tree level at the start), so the work equals the cost model.
+class FramePlanner {
+ public:
+  FramePlanner(const MergedTree& tree, double stream_fps, uint64_t seed);
+  // The nodes to execute on the next decoded frame, parents before children
+  // (empty when no node needs it).
+  const std::vector<int>& Next();
+  int64_t frames() const { return frames_; }
+  // Executions per node so far.
+  const std::vector<int64_t>& executions() const { return executions_; }
+
+ private:
+  const MergedTree* tree_;
+  std::vector<Sampler> samplers_;
+  std::vector<int> order_;  // nodes in parent-before-child order
+  std::vector<char> ran_;
+  std::vector<int> current_;
+  std::vector<int64_t> executions_;
+  int64_t frames_ = 0;
+};
+
 }  // namespace mainstream

@@ -1,0 +1,205 @@
+#include "mainstream/labels/splits.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/random.h"
+
+namespace mainstream {
+
+const char* SplitRoleName(SplitRole role) {
+  switch (role) {
+    case SplitRole::kTrain:
+      return "train";
+    case SplitRole::kValidation:
+      return "validation";
+    case SplitRole::kTest:
+      return "test";
+    case SplitRole::kGap:
+      break;
+  }
+  return "gap";
+}
+
+void SplitOptions::Validate() const {
+  MS_CHECK(std::isfinite(train) && train > 0 && train <= 1,
+           "split: train fraction must be in (0, 1], got {}", train);
+  MS_CHECK(std::isfinite(validation) && validation >= 0 && validation < 1,
+           "split: validation fraction must be in [0, 1), got {}", validation);
+  MS_CHECK(std::isfinite(test) && test >= 0 && test < 1,
+           "split: test fraction must be in [0, 1), got {}", test);
+  MS_CHECK(std::fabs(train + validation + test - 1) <= 1e-6,
+           "split: fractions train {} + validation {} + test {} must sum to 1, got {}", train,
+           validation, test, train + validation + test);
+  MS_CHECK(gap >= 0, "split: gap must be >= 0 frames, got {}", gap);
+}
+
+const FrameInterval& TemporalSplit::Block(SplitRole role) const {
+  switch (role) {
+    case SplitRole::kTrain:
+      return train;
+    case SplitRole::kValidation:
+      return validation;
+    case SplitRole::kTest:
+      return test;
+    case SplitRole::kGap:
+      break;
+  }
+  ThrowInput("TemporalSplit::Block: gaps are not a block");
+}
+
+std::vector<SplitRole> TemporalSplit::Roles() const {
+  std::vector<SplitRole> roles(static_cast<size_t>(num_frames), SplitRole::kGap);
+  for (SplitRole role : order) {
+    const FrameInterval& b = Block(role);
+    for (int64_t f = b.start; f <= b.end; ++f) roles[static_cast<size_t>(f - 1)] = role;
+  }
+  return roles;
+}
+
+std::string TemporalSplit::ToString() const {
+  std::string out;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (i > 0) out += gap > 0 ? fmt::format(" | gap {} | ", gap) : " | ";
+    out += fmt::format("{} {}", SplitRoleName(order[i]), Block(order[i]).ToString());
+  }
+  return out;
+}
+
+TemporalSplit MakeTemporalSplit(int64_t num_frames, const SplitOptions& options) {
+  options.Validate();
+  MS_CHECK(num_frames >= 1, "split: the sequence must have at least 1 frame, got {}", num_frames);
+  const SplitRole all[3] = {SplitRole::kTrain, SplitRole::kValidation, SplitRole::kTest};
+  const double fractions[3] = {options.train, options.validation, options.test};
+
+  TemporalSplit split;
+  split.num_frames = num_frames;
+  split.gap = options.gap;
+  std::vector<int> blocks;  // indices into all[], in time order
+  for (int i = 0; i < 3; ++i) {
+    if (fractions[i] > 0) blocks.push_back(i);
+  }
+  if (options.shuffle_order) {
+    Rng rng(options.seed);
+    for (size_t i = blocks.size() - 1; i > 0; --i) {
+      std::swap(blocks[i], blocks[static_cast<size_t>(rng.Index(i + 1))]);
+    }
+  }
+  const int64_t count = static_cast<int64_t>(blocks.size());
+  const int64_t usable = num_frames - options.gap * (count - 1);
+  MS_CHECK(usable >= count,
+           "split: {} frames are too few for {} blocks separated by gaps of {} frames (need at "
+           "least {})",
+           num_frames, count, options.gap, count + options.gap * (count - 1));
+
+  // Largest-remainder rounding of fraction * usable; ties go to the earlier role.
+  int64_t sizes[3] = {0, 0, 0};
+  double remainders[3] = {-1, -1, -1};
+  int64_t assigned = 0;
+  for (int i : blocks) {
+    const double exact = fractions[i] * static_cast<double>(usable);
+    sizes[i] = static_cast<int64_t>(std::floor(exact));
+    remainders[i] = exact - static_cast<double>(sizes[i]);
+    assigned += sizes[i];
+  }
+  while (assigned < usable) {
+    int best = -1;
+    for (int i : {0, 1, 2}) {
+      if (fractions[i] > 0 && (best < 0 || remainders[i] > remainders[best])) best = i;
+    }
+    ++sizes[best];
+    remainders[best] = -1;  // each block gets at most one extra frame here
+    ++assigned;
+    if (std::all_of(blocks.begin(), blocks.end(), [&](int i) { return remainders[i] < 0; })) {
+      for (int i : blocks) remainders[i] = 0;  // only if rounding error left more than 3
+    }
+  }
+  while (assigned > usable) {  // floating-point excess: take from the largest block
+    int largest = blocks[0];
+    for (int i : blocks) largest = sizes[i] > sizes[largest] ? i : largest;
+    --sizes[largest];
+    --assigned;
+  }
+  // Every requested block gets at least one frame, taken from the largest.
+  for (int i : blocks) {
+    if (sizes[i] > 0) continue;
+    int largest = blocks[0];
+    for (int j : blocks) largest = sizes[j] > sizes[largest] ? j : largest;
+    --sizes[largest];
+    sizes[i] = 1;
+  }
+
+  int64_t next = 1;
+  for (int i : blocks) {
+    FrameInterval block{next, next + sizes[i] - 1};
+    next = block.end + 1 + options.gap;
+    split.order.push_back(all[i]);
+    if (all[i] == SplitRole::kTrain) split.train = block;
+    if (all[i] == SplitRole::kValidation) split.validation = block;
+    if (all[i] == SplitRole::kTest) split.test = block;
+  }
+  return split;
+}
+
+int64_t TemporalFold::train_frames() const {
+  int64_t n = 0;
+  for (const FrameInterval& b : train) n += b.length();
+  return n;
+}
+
+std::vector<TemporalFold> TemporalKFold(int64_t num_frames, int k, int64_t gap) {
+  MS_CHECK(k >= 2, "k-fold: need k >= 2 folds, got {}", k);
+  MS_CHECK(num_frames >= k, "k-fold: {} frames are too few for {} folds", num_frames, k);
+  MS_CHECK(gap >= 0, "k-fold: gap must be >= 0 frames, got {}", gap);
+  std::vector<TemporalFold> folds;
+  const int64_t base = num_frames / k, extra = num_frames % k;
+  int64_t next = 1;
+  for (int i = 0; i < k; ++i) {
+    TemporalFold fold;
+    fold.index = i;
+    fold.test = {next, next + base + (i < extra ? 1 : 0) - 1};
+    next = fold.test.end + 1;
+    const FrameInterval before{1, fold.test.start - gap - 1};
+    const FrameInterval after{fold.test.end + gap + 1, num_frames};
+    if (!before.empty()) fold.train.push_back(before);
+    if (!after.empty()) fold.train.push_back(after);
+    MS_CHECK(!fold.train.empty(),
+             "k-fold: fold {} of {} ({} of {} frames) has no training frames left with a gap of {} "
+             "frames",
+             i + 1, k, fold.test.ToString(), num_frames, gap);
+    folds.push_back(std::move(fold));
+  }
+  return folds;
+}
+
+TrainValidation SplitOffValidation(const std::vector<FrameInterval>& train_blocks, double fraction,
+                                   int64_t gap) {
+  MS_CHECK(std::isfinite(fraction) && fraction > 0 && fraction < 1,
+           "validation fraction must be in (0, 1), got {}", fraction);
+  MS_CHECK(gap >= 0, "validation gap must be >= 0 frames, got {}", gap);
+  MS_CHECK(!train_blocks.empty(), "no training blocks to take a validation block from");
+  int64_t total = 0;
+  size_t longest = 0;
+  for (size_t i = 0; i < train_blocks.size(); ++i) {
+    MS_CHECK(!train_blocks[i].empty(), "training block {} is empty", train_blocks[i].ToString());
+    total += train_blocks[i].length();
+    if (train_blocks[i].length() > train_blocks[longest].length()) longest = i;
+  }
+  const int64_t v = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(total)));
+  const FrameInterval& b = train_blocks[longest];
+  MS_CHECK(b.length() >= v + gap + 1,
+           "a validation block of {} frames plus a gap of {} needs a training block of at least {} "
+           "frames; "
+           "the longest, {}, has {}",
+           v, gap, v + gap + 1, b.ToString(), b.length());
+  TrainValidation out;
+  out.validation = {b.end - v + 1, b.end};
+  out.train = train_blocks;
+  out.train[longest].end = b.end - v - gap;
+  return out;
+}
+
+}  // namespace mainstream

@@ -113,7 +113,7 @@ Sampler::Sampler(double stride, double phase) : stride_(stride), next_(phase) {
 
 bool Sampler::Offer() {
   const double k = static_cast<double>(offered_++);
-  if (k + 1e-9 < next_) return false;
+  if (k < std::floor(next_ + 1e-9)) return false;
   next_ += stride_;
   return true;
 }
@@ -131,7 +131,8 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
     MS_CHECK(node.fps <= parent_fps + 1e-9, "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps,
              parent_fps);
     double stride = parent_fps / node.fps;
-    samplers_.emplace_back(stride, rng.Uniform() * stride);
+    phases_.push_back(rng.Uniform() * stride);
+    samplers_.emplace_back(stride, phases_.back());
     order_.push_back(static_cast<int>(k));
   }
   ran_.assign(n, 0);

@@ -72,7 +72,7 @@ double ScheduleCost(const StageCosts& costs, const std::vector<AppRequest>& apps
 // Picks frames for a node from the frames its parent processes. A node at
 // rate r under a parent at rate R >= r (the decoded stream for the root
 // nodes, rate = stream fps) takes the parent's k-th frame for each k in
-// ceil(phase + j * R/r), j = 0, 1, ...: exactly r/R of the parent's frames,
+// floor(phase + j * R/r), j = 0, 1, ...: exactly r/R of the parent's frames,
 // evenly spread, always a subset of them. Rates compose exactly down the tree,
 // so executed work equals the cost model.
 class Sampler {
@@ -102,10 +102,13 @@ class FramePlanner {
   int64_t frames() const { return frames_; }
   // Executions per node so far.
   const std::vector<int64_t>& executions() const { return executions_; }
+  // Each node's sampling phase, in units of its parent's frames.
+  const std::vector<double>& phases() const { return phases_; }
 
  private:
   const MergedTree* tree_;
   std::vector<Sampler> samplers_;
+  std::vector<double> phases_;
   std::vector<int> order_;  // nodes in parent-before-child order
   std::vector<char> ran_;
   std::vector<int> current_;

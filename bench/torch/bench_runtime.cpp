@@ -1,0 +1,418 @@
+// bench_runtime: the runtime (msrun's library half) on the default base,
+// measured end to end on a video, printed as ratios in one run
+// (docs/runtime.md, "Benchmarks"):
+//
+//   1. Throughput of the merged tree vs No-Sharing: N = 1, 5, 10, 30 apps at
+//      the stream's full rate, all sharing the first n-3 stages, all sharing
+//      all but the head (Max-Sharing), or each running its whole model.
+//   2. Measured compute per second of video vs the schedule's predicted cost:
+//      profile the base with the model module's profiler (RunProfile, what
+//      msprofile does), schedule mixed workloads with msschedule's planner at
+//      several budgets, run them, compare (goal: DNN cost within 10%).
+//   3. Runtime overhead: the runtime's frames/s with every app at full sharing
+//      vs a bare loop of decode + preprocess + the same segments (goal >= 95%).
+//
+//   bench_runtime --threads 1                       # ~3-5 min on 2 cores
+//   bench_runtime --apps 1,5 --frames 60            # a quick look
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli.h"
+#include "mainstream/core/atomic_file.h"
+#include "mainstream/core/json_io.h"
+#include "mainstream/core/log.h"
+#include "mainstream/core/parse.h"
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/default_base.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/model/profiler.h"
+#include "mainstream/model/segment.h"
+#include "mainstream/model/suffix.h"
+#include "mainstream/package/mpackage.h"
+#include "mainstream/runtime/executor.h"
+#include "mainstream/runtime/runtime.h"
+#include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/schedule_doc.h"
+#include "mainstream/video/preprocess.h"
+#include "mainstream/video/video_source.h"
+
+namespace fs = std::filesystem;
+using namespace mainstream;
+
+namespace {
+
+constexpr const char* kVtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+
+struct Options {
+  fs::path work;
+  std::string input;  // default: vtest.avi if installed, else a synthetic 640x480 clip
+  std::string apps = "1,5,10,30";
+  std::string budget_fractions = "0.05,0.15,0.4";
+  std::string parts = "1,2,3";
+  int frames = 150;
+  int threads = 1;
+  int overhead_apps = 10;
+  int rounds = 3;
+  bool keep = false;
+  std::string json;
+};
+
+double LoadAverage() {
+  double l[1] = {0};
+  return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+fs::path SyntheticClip(const fs::path& file, int frames) {
+  cv::VideoWriter w(file.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10,
+                    cv::Size(640, 480));
+  MS_CHECK_RT(w.isOpened(), "cannot write {}", file.string());
+  cv::Mat bg(480, 640, CV_8UC3);
+  cv::RNG rng(3);
+  rng.fill(bg, cv::RNG::UNIFORM, 0, 255);
+  cv::GaussianBlur(bg, bg, cv::Size(0, 0), 3);
+  for (int i = 0; i < frames; ++i) {
+    cv::Mat f = bg.clone();
+    cv::rectangle(f, cv::Rect((i * 9) % 560, (i * 5) % 400, 80, 80), cv::Scalar(40, 200, 240),
+                  cv::FILLED);
+    w.write(f);
+  }
+  return file;
+}
+
+// One package per app, candidates at `bps`, weights shared from work/weights.
+// Specializing more raises TPR and lowers FPR; apps differ in their events.
+void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& base,
+                  const std::vector<int>& bps, double stream_fps, int index) {
+  fs::create_directories(dir);
+  MPackage p;
+  p.app = app;
+  p.base = base.ref();
+  p.stream_fps = stream_fps;
+  p.events.mean_length = 8 + 6 * (index % 5);
+  p.events.min_length = p.events.mean_length / 2;
+  p.events.frequency = 0.1 + 0.04 * (index % 4);
+  p.events.correlation = 0.3;
+  p.head = Json{{"kind", "suffix-v1"}, {"num_outputs", 2}, {"score", "softmax1"}};
+  const int n = base.num_stages();
+  for (int b : bps) {
+    Candidate c;
+    c.branchpoint = b;
+    const double shared = static_cast<double>(b) / (n - 1);
+    c.tpr = 0.95 - 0.1 * shared * shared - 0.01 * (index % 3);
+    c.fpr = 0.02 + 0.03 * shared;
+    c.accuracy = 1 - (c.fpr + 1 - c.tpr) / 2;
+    c.threshold = 0.5;
+    c.weights = "../../weights/bp" + std::to_string(b) + ".pt";
+    p.candidates.push_back(c);
+  }
+  WriteMPackageManifest(p, dir);
+}
+
+// A schedule by hand: every app at branchpoint `bp` and rate `fps`.
+fs::path UniformSchedule(const fs::path& file, const Profile& profile,
+                         const std::vector<fs::path>& packages, int bp, double fps) {
+  ScheduleDoc d;
+  d.budget = 1e9;
+  d.algorithm = bp == 0 ? "nosharing" : "maxsharing";
+  d.stream_fps = fps;
+  d.base = profile.base;
+  d.profile = "profile.json";
+  d.costs = StageCosts(profile.StageLatencies(), profile.decode_ms);
+  for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
+  for (const fs::path& pk : packages) {
+    MPackage p = ReadMPackage(pk);
+    ScheduledApp a;
+    a.app = p.app;
+    a.package = pk;
+    for (size_t c = 0; c < p.candidates.size(); ++c) {
+      if (p.candidates[c].branchpoint == bp) a.candidate = static_cast<int>(c);
+    }
+    const Candidate& c = p.candidates.at(static_cast<size_t>(a.candidate));
+    MS_CHECK_RT(c.branchpoint == bp, "{} has no candidate at branchpoint {}", pk.string(), bp);
+    a.branchpoint = bp;
+    a.fps = fps;
+    a.tpr = c.tpr;
+    a.fpr = c.fpr;
+    a.threshold = c.threshold;
+    a.weights = c.weights;
+    a.predicted = PredictEvents(c.tpr, c.fpr, p.events, 1.0, 1);
+    d.apps.push_back(a);
+  }
+  d.tree = BuildMergedTree(d.costs, d.Requests());
+  d.total_cost = d.tree.total_cost();
+  WriteSchedule(d, file);
+  return file;
+}
+
+struct Run {
+  double fps = 0;  // frames decoded per wall second
+  Json summary;
+};
+
+Run RunSchedule(const Options& o, const fs::path& schedule, const fs::path& base,
+                const std::string& input, const fs::path& out) {
+  RunConfig c;
+  c.schedule = schedule;
+  c.base_dir = base;
+  c.input = input;
+  c.out_dir = out;
+  c.threads = o.threads;
+  c.end_frame = o.frames;
+  c.progress_interval_s = 0;
+  c.bootstrap_resamples = 0;
+  Runtime rt = Runtime::Prepare(c);
+  RunResult r = rt.Run();
+  return Run{r.summary["frames_per_second"].get<double>(), r.summary};
+}
+
+// Decode + preprocess + the same segments, nothing else: the stem once per
+// frame (kept in oneDNN's layout) and every app's suffix on it.
+double BareLoop(const Options& o, const BaseModel& base, int bp,
+                const std::vector<fs::path>& weights, const std::string& input) {
+  const int n = base.num_stages();
+  Segment stem = Segment::Build(base, 0, bp);
+  at::Tensor probe = base.RunStages(base.DummyInput(2, 11), 0, bp);
+  std::vector<Segment> apps;
+  for (const fs::path& w : weights)
+    apps.push_back(Segment::FromModule(LoadModule(w), probe, {}, w.string()));
+  (void)n;
+  const PreprocessConfig pre = BasePreprocessConfig(base.info());
+  std::vector<float> buf(pre.floats_per_frame());
+  VideoSourceOptions vo;
+  vo.end_frame = o.frames;
+  VideoSource src(input, vo);
+  Frame f;
+  double sink = 0;
+  const double t0 = NowSeconds();
+  int64_t frames = 0;
+  torch::NoGradGuard ng;
+  while (src.Read(&f)) {
+    Preprocess(f.image, pre, buf.data());
+    at::Tensor x = torch::from_blob(buf.data(), {1, 3, pre.height, pre.width});
+    at::Tensor h = stem.ForwardKeepLayout(x);
+    for (const Segment& s : apps) sink += torch::softmax(s.Forward(h), 1)[0][1].item<double>();
+    ++frames;
+  }
+  const double fps = static_cast<double>(frames) / (NowSeconds() - t0);
+  if (sink < -1) std::printf("%g", sink);  // keep the scores alive
+  return fps;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bench_runtime: merged tree vs No-Sharing, measured vs predicted cost, runtime overhead"};
+  cli::CommonFlags common;
+  common.threads = 1;
+  cli::AddCommonFlags(app, common);
+  Options o;
+  app.add_option("--input", o.input,
+                 "Video (default: vtest.avi from opencv-doc, else a synthetic clip)");
+  app.add_option("--apps", o.apps, "Numbers of apps for the throughput comparison")
+      ->capture_default_str();
+  app.add_option("--frames", o.frames, "Frames per run")->capture_default_str();
+  app.add_option("--budgets", o.budget_fractions,
+                 "Budgets for the cost check, as fractions of the No-Sharing full-rate cost")
+      ->capture_default_str();
+  app.add_option("--overhead-apps", o.overhead_apps, "Apps in the overhead comparison")
+      ->capture_default_str();
+  app.add_option("--rounds", o.rounds, "Alternating rounds per comparison (best of each side)")
+      ->capture_default_str();
+  app.add_option("--parts", o.parts, "Which measurements: 1 throughput, 2 cost, 3 overhead")
+      ->capture_default_str();
+  app.add_option("--json", o.json, "Also write the results as JSON");
+  app.add_flag("--keep", o.keep, "Keep the work directory");
+  if (int code = cli::Parse(app, argc, argv); code >= 0) return code;
+  return cli::RunMain("bench_runtime", [&]() -> int {
+    cli::ApplyCommonFlags(common);
+    o.threads = common.ResolvedThreads();
+    SetTorchThreads(o.threads);
+    SetVideoThreads(o.threads);
+    o.work = StagingPath(fs::temp_directory_path() / "bench_runtime");
+    fs::create_directories(o.work);
+    const double load_before = LoadAverage();
+    Json results;
+
+    // Base, input, profile, weights at a few branchpoints.
+    const fs::path base_dir = o.work / "base";
+    CreateDefaultBase(base_dir);
+    BaseModel base = BaseModel::Load(base_dir);
+    const int n = base.num_stages();
+    if (o.input.empty()) {
+      o.input = fs::exists(kVtest) ? std::string(kVtest)
+                                   : SyntheticClip(o.work / "clip.avi", o.frames + 10).string();
+    }
+    double stream_fps = 0;
+    {
+      VideoSource probe(o.input);
+      stream_fps = probe.fps();
+      LogInfo("input {}", probe.Describe());
+    }
+    ProfileConfig pc;
+    pc.base_dir = base_dir;
+    pc.threads = o.threads;
+    pc.input_video = o.input;
+    pc.decode_frames = 60;
+    pc.plain_reference = false;
+    Profile profile = RunProfile(pc).profile;
+    WriteProfile(profile, o.work / "profile.json");
+    const std::vector<int> bps = {0, 3, n - 3, n - 1};
+    fs::create_directories(o.work / "weights");
+    for (int b : bps) {
+      SuffixOptions so;
+      so.seed = static_cast<uint64_t>(b) + 1;
+      SaveModule(BuildSuffix(base, b, so), o.work / "weights" / ("bp" + std::to_string(b) + ".pt"));
+    }
+    std::vector<int> counts = ParseIntList(o.apps, "--apps");
+    int max_apps = std::max(o.overhead_apps, *std::max_element(counts.begin(), counts.end()));
+    std::vector<fs::path> packages;
+    for (int i = 0; i < max_apps; ++i) {
+      packages.push_back(o.work / "pk" / fmt::format("app{:02d}", i));
+      WritePackage(packages.back(), fmt::format("app{:02d}", i), base, bps, stream_fps, i);
+    }
+
+    std::printf(
+        "bench_runtime: base %s (%d stages, %dx%d), input %s, %d frames per run, %d thread(s), "
+        "load "
+        "average %.1f on %u CPUs\n",
+        base.info().name.c_str(), n, base.info().input.width, base.info().input.height,
+        o.input.c_str(), o.frames, o.threads, load_before, std::thread::hardware_concurrency());
+    std::printf("profile: stages p50 (ms)");
+    for (double t : profile.StageLatencies()) std::printf(" %.3f", t);
+    std::printf(", decode+preprocess %.3f ms\n\n", profile.decode_ms);
+
+    const std::vector<int> parts = ParseIntList(o.parts, "--parts");
+    auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
+
+    // 1. Throughput: merged tree vs No-Sharing.
+    if (part(1)) {
+      std::printf("1. throughput, all apps at %g fps (frames/s, decode included)\n", stream_fps);
+      std::printf("%5s %12s %14s %14s %10s %10s\n", "apps", "no-sharing",
+                  fmt::format("share [0,{})", n - 3).c_str(),
+                  fmt::format("share [0,{})", n - 1).c_str(), "speedup", "speedup");
+      Json part1 = Json::array();
+      for (int count : counts) {
+        std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
+        double best[3] = {0, 0, 0};
+        const int cfg_bp[3] = {0, n - 3, n - 1};
+        for (int round = 0; round < std::max(1, o.rounds - 1); ++round) {
+          for (int c = 0; c < 3; ++c) {
+            fs::path s = UniformSchedule(o.work / fmt::format("s1_{}_{}.json", count, c), profile,
+                                         pk, cfg_bp[c], stream_fps);
+            best[c] = std::max(best[c], RunSchedule(o, s, base_dir, o.input, o.work / "out1").fps);
+          }
+        }
+        std::printf("%5d %12.1f %14.1f %14.1f %9.2fx %9.2fx\n", count, best[0], best[1], best[2],
+                    best[1] / best[0], best[2] / best[0]);
+        std::fflush(stdout);
+        part1.push_back(Json{{"apps", count},
+                             {"nosharing_fps", best[0]},
+                             {"share5_fps", best[1]},
+                             {"share7_fps", best[2]},
+                             {"speedup5", best[1] / best[0]},
+                             {"speedup7", best[2] / best[0]}});
+      }
+      results["throughput"] = part1;
+    }
+
+    // 2. Measured vs predicted cost on mixed schedules from the planner.
+    if (part(2)) {
+      const int sched_apps = std::min<int>(8, max_apps);
+      std::vector<fs::path> pk2(packages.begin(), packages.begin() + sched_apps);
+      const double full =
+          ScheduleCost(StageCosts(profile.StageLatencies(), profile.decode_ms),
+                       std::vector<AppRequest>(static_cast<size_t>(sched_apps), {0, stream_fps}));
+      std::printf(
+          "\n2. measured vs predicted compute (ms per second of video), %d apps, greedy "
+          "schedules\n",
+          sched_apps);
+      std::printf("%8s %5s %-24s %8s %8s %6s %8s %6s %8s %8s %8s %8s\n", "budget", "nodes",
+                  "bp@fps per app", "DNN pred", "DNN wall", "ratio", "DNN cpu", "ratio", "dec pred",
+                  "dec meas", "tot pred", "tot meas");
+      Json part2 = Json::array();
+      for (double frac : ParseDoubleList(o.budget_fractions, "--budgets")) {
+        ScheduleConfig sc;
+        sc.packages = pk2;
+        sc.profile = o.work / "profile.json";
+        sc.budget = frac * full;
+        sc.algorithm = "greedy";
+        sc.x_options = {1, 2, 3};
+        ScheduleDoc doc = PlanSchedule(sc);
+        const fs::path file = o.work / fmt::format("s2_{:.2f}.json", frac);
+        WriteSchedule(doc, file);
+        Json s = RunSchedule(o, file, base_dir, o.input, o.work / "out2").summary;
+        const Json& pred = s["cost"]["predicted"];
+        const Json& meas = s["cost"]["measured"];
+        std::string bpl;
+        for (const auto& a : doc.apps)
+          bpl += fmt::format("{}{}@{:g}", bpl.empty() ? "" : ",", a.branchpoint, a.fps);
+        if (bpl.size() > 24) bpl = bpl.substr(0, 21) + "...";
+        const Json& cpu = s["cost"]["measured_cpu"];
+        const double dnn_ratio = meas["dnn"].get<double>() / pred["dnn"].get<double>();
+        const double cpu_ratio = cpu["dnn"].get<double>() / pred["dnn"].get<double>();
+        std::printf("%8.1f %5zu %-24s %8.1f %8.1f %6.2f %8.1f %6.2f %8.1f %8.1f %8.1f %8.1f\n",
+                    sc.budget, doc.tree.nodes.size(), bpl.c_str(), pred["dnn"].get<double>(),
+                    meas["dnn"].get<double>(), dnn_ratio, cpu["dnn"].get<double>(), cpu_ratio,
+                    pred["decode"].get<double>(), meas["decode_preprocess"].get<double>(),
+                    pred["total"].get<double>(), meas["total"].get<double>());
+        std::fflush(stdout);
+        part2.push_back(Json{{"budget", sc.budget},
+                             {"schedule", doc.ToJson(o.work)},
+                             {"cost", s["cost"]},
+                             {"dnn_ratio", dnn_ratio},
+                             {"dnn_cpu_ratio", cpu_ratio},
+                             {"within_10_percent", std::fabs(dnn_ratio - 1) <= 0.1}});
+      }
+      results["cost"] = part2;
+    }
+
+    // 3. Overhead: runtime vs a bare loop over the same segments.
+    if (part(3)) {
+      std::vector<fs::path> pk3(packages.begin(), packages.begin() + o.overhead_apps);
+      const fs::path s3 = UniformSchedule(o.work / "s3.json", profile, pk3, n - 1, stream_fps);
+      std::vector<fs::path> w3(static_cast<size_t>(o.overhead_apps),
+                               o.work / "weights" / ("bp" + std::to_string(n - 1) + ".pt"));
+      double best_rt = 0, best_bare = 0;
+      for (int round = 0; round < o.rounds; ++round) {
+        best_rt = std::max(best_rt, RunSchedule(o, s3, base_dir, o.input, o.work / "out3").fps);
+        best_bare = std::max(best_bare, BareLoop(o, base, n - 1, w3, o.input));
+      }
+      std::printf(
+          "\n3. overhead, %d apps sharing stages [0, %d) at %g fps: runtime %.1f frames/s, bare "
+          "loop %.1f "
+          "frames/s: %.1f%% (goal >= 95%%)\n",
+          o.overhead_apps, n - 1, stream_fps, best_rt, best_bare, 100 * best_rt / best_bare);
+      results["overhead"] = Json{{"apps", o.overhead_apps},
+                                 {"runtime_fps", best_rt},
+                                 {"bare_fps", best_bare},
+                                 {"ratio", best_rt / best_bare}};
+    }
+    const double load_after = LoadAverage();
+    std::printf(
+        "load average before %.1f, after %.1f (2 cores shared with other jobs: timings are "
+        "noisy)\n",
+        load_before, load_after);
+    results["load_average"] = {load_before, load_after};
+    results["machine"] = DescribeMachine();
+    if (!o.json.empty()) WriteJsonFileAtomic(o.json, results);
+    if (!o.keep) {
+      std::error_code ec;
+      fs::remove_all(o.work, ec);
+    } else {
+      std::printf("work directory: %s\n", o.work.string().c_str());
+    }
+    return 0;
+  });
+}

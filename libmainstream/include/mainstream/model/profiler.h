@@ -1,0 +1,47 @@
+// msprofile's library half: time every stage of a base on this machine as an
+// optimized segment, the whole model as one segment, and decoding plus
+// preprocessing of the input stream, and write it all as a Profile
+// (mainstream/profile/profile.h).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/profile/profile.h"
+
+namespace mainstream {
+
+struct ProfileConfig {
+  std::filesystem::path base_dir;
+  int threads = 1;              // LibTorch threads (explicit; reported in the profile)
+  int batch = 1;                // frames per call; latencies are per frame
+  int warmup = 5;               // untimed calls per segment
+  int repeats = 30;             // timed calls per segment
+  std::string input_video;      // measure decode + preprocess on this video...
+  int width = 0, height = 0;    // ...or on a synthetic video of this size (default 640x480)
+  int decode_frames = 100;      // frames timed for decode + preprocess
+  bool plain_reference = true;  // also time the unoptimized model once (speedup in extra)
+  uint64_t seed = 1;
+
+  // Throws InputError naming the flag.
+  void Validate() const;
+  Json ToJson() const;
+  std::string ToString() const;
+};
+
+struct ProfileResult {
+  Profile profile;
+  std::string summary;  // human-readable table (stages, whole model, sum check)
+};
+
+// Loads and checks the base, then measures. Bad input (a corrupt model, a
+// base.json that disagrees with it, NaN outputs, an unreadable video) throws
+// InputError naming the file; nothing is written here.
+ProfileResult RunProfile(const ProfileConfig& config);
+
+// Parses "640x480" (flag names the option in errors).
+void ParseSize(const std::string& text, const std::string& flag, int* width, int* height);
+
+}  // namespace mainstream

@@ -1,0 +1,93 @@
+// Executes a merged tree (schedule/cost_model.h) on LibTorch segments: one
+// frozen, oneDNN-optimized Segment per stem node (base stages [begin, end)),
+// one per app for its own suffix (its package's TorchScript weights). On each
+// frame the caller passes the nodes to run (FramePlanner::Next(), parents
+// before children); activations flow from parent to child within the frame,
+// kept in oneDNN's layout between segments where possible. LibTorch stays out
+// of this header.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/torch_fwd.h"
+#include "mainstream/schedule/cost_model.h"
+#include "mainstream/video/preprocess.h"
+
+namespace mainstream {
+
+struct Deployment;
+
+struct ExecutorOptions {
+  bool optimize = true;  // freeze + oneDNN (false: plain TorchScript, a reference)
+  bool verify = true;    // check each optimized segment against its plain module
+};
+
+// The preprocessing a base expects (base.json "input"), as a PreprocessConfig.
+PreprocessConfig BasePreprocessConfig(const BaseInfo& info);
+
+// CPU time of the calling thread, in seconds.
+double ThreadCpuSeconds();
+
+class TreeExecutor {
+ public:
+  // suffixes[i] is app i's module (the tree's app indices); origins name them
+  // in errors (e.g. the weights file). Each must map the activation at its
+  // app's branchpoint to logits [batch, 2]; InputError naming the origin
+  // otherwise.
+  static TreeExecutor Build(const BaseModel& base, const MergedTree& tree,
+                            const std::vector<torch::jit::Module>& suffixes,
+                            const std::vector<std::string>& origins,
+                            const ExecutorOptions& options = {});
+  // Loads every app's weights file (Deployment::apps[i].weights).
+  static TreeExecutor Load(const BaseModel& base, const Deployment& deployment,
+                           const ExecutorOptions& options = {});
+
+  TreeExecutor(TreeExecutor&&) noexcept;
+  TreeExecutor& operator=(TreeExecutor&&) noexcept;
+  ~TreeExecutor();
+
+  // One frame's work: its preprocessed input (float CHW, the base's input
+  // size; needed only when a root node runs) and the nodes to run, parents
+  // before children, each node's parent included.
+  struct FrameTask {
+    const float* input = nullptr;
+    std::vector<int> nodes;
+  };
+  // Runs several frames; every node runs once on all frames that need it
+  // (as one batch). scores->at(f)[app] is the event score softmax(logits)[1]
+  // of frame f for each app whose branch ran on it, NaN for the others.
+  void Run(const std::vector<FrameTask>& frames, std::vector<std::vector<double>>* scores);
+
+  int num_nodes() const;
+  int num_apps() const;
+  bool IsRoot(int node) const;
+  // True when any of `nodes` needs the preprocessed frame.
+  bool NeedsInput(const std::vector<int>& nodes) const;
+  const MergedTree& tree() const;
+  const PreprocessConfig& preprocess() const;
+
+  // Accumulated over Run calls: forward calls, frames run, wall time and the
+  // calling thread's CPU time per node (the CPU time is the node's compute
+  // with one LibTorch thread, whatever else the machine runs; with more
+  // threads it misses the other threads' share).
+  int64_t node_calls(int node) const;
+  int64_t node_frames(int node) const;
+  double node_ms(int node) const;
+  double node_cpu_ms(int node) const;
+  void ResetCounters();
+  // The segment behind a node: name and what optimization did.
+  Json NodeInfo(int node) const;
+
+ private:
+  TreeExecutor();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mainstream

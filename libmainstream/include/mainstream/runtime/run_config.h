@@ -1,0 +1,51 @@
+// What `msrun` needs: the schedule, the base, the input stream, where to
+// write, and how to run (pacing, threads, sampling seed, frame range).
+// See docs/runtime.md.
+//
+// Frame numbers here are 1-based, like the rows of a label file
+// (docs/labels.md): frame k is the video's 0-based frame index k - 1.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+
+namespace mainstream {
+
+// One `--labels app=labels.csv` argument.
+struct LabelsArg {
+  std::string app;
+  std::filesystem::path file;
+};
+// Parses "app=path"; errors name the flag and the text.
+LabelsArg ParseLabelsArg(const std::string& text);
+
+struct RunConfig {
+  std::filesystem::path schedule;  // schedule.json (msschedule)
+  std::filesystem::path base_dir;  // the base the packages were trained on
+  std::string input;               // video file, stream URL or camera:N
+  std::filesystem::path out_dir;   // events, per-frame scores, summary.json
+  std::vector<LabelsArg> labels;   // ground truth per app, for event-level scoring
+  bool realtime = false;           // frames arrive at the stream's rate; late frames are dropped
+  int threads = 1;                 // LibTorch intra-op and OpenCV threads
+  uint64_t seed = 1;               // sampling phases of the merged tree (FramePlanner)
+  bool write_frames = false;       // also write <app>.frames.csv (every sampled frame's score)
+  int64_t start_frame = 1;         // first frame to run on (1-based, inclusive)
+  int64_t end_frame = 0;           // last frame to run on (1-based, inclusive); 0: to the end
+  double fps_override = 0;         // > 0: the stream's frame rate (container rates can be wrong)
+  int batch = 1;                   // frames per forward call (offline runs only)
+  int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
+  double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
+
+  // Throws InputError naming the flag.
+  void Validate() const;
+  Json ToJson() const;
+  static RunConfig FromJson(const JsonView& v);
+  std::string ToString() const;
+};
+
+}  // namespace mainstream

@@ -1,0 +1,77 @@
+// msrun's library half: load a schedule and its packages onto a base, open
+// the input, then run the merged tree frame by frame (FramePlanner decides
+// which nodes run on each frame, so the work done equals the cost model),
+// writing per-app events as they happen and a summary at the end.
+//
+//   Runtime rt = Runtime::Prepare(config);   // all checks; InputError before any output
+//   InstallStopHandlers();                   // Ctrl-C / SIGTERM stop cleanly
+//   RunResult r = rt.Run(StopSignal());      // DIR/<app>.events.jsonl, DIR/summary.json
+//
+// See docs/runtime.md for the outputs.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/runtime/deployment.h"
+#include "mainstream/runtime/run_config.h"
+
+namespace mainstream {
+
+inline constexpr int kRunSummarySchemaVersion = 1;
+inline constexpr const char* kRunSummaryFile = "summary.json";
+
+enum class RunStatus { kCompleted, kStopped, kFailed };
+const char* RunStatusName(RunStatus status);  // "completed", "stopped", "failed"
+
+struct RunResult {
+  RunStatus status = RunStatus::kCompleted;
+  int stop_signal = 0;  // the signal that stopped the run (kStopped), or 0
+  Json summary;         // what summary.json holds
+  std::string tables;   // FormatRunTables(summary)
+
+  // 0 completed, 128 + signal when stopped by a signal (130 for Ctrl-C,
+  // 143 for SIGTERM), 1 when stopped otherwise.
+  int ExitCode() const;
+};
+
+class Runtime {
+ public:
+  // Validates the config, resolves the schedule (LoadDeployment), loads and
+  // checks the base (its model file must hash to the schedule's sha256),
+  // opens the input (decoding its first frame), reads the labels and builds
+  // every segment. Throws InputError naming the file and problem; nothing is
+  // written before this returns.
+  static Runtime Prepare(const RunConfig& config);
+
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+  ~Runtime();
+
+  // Runs until the end of the range or until *stop becomes non-zero (a
+  // signal number, see StopSignal()). Creates the output directory. A
+  // mid-stream fault (VideoEndedEarlyError, CorruptFrameError, ...) finishes
+  // the outputs (open events reported as cut, summary.json with status
+  // "failed" and the error) and is then rethrown. Call once.
+  RunResult Run(const std::atomic<int>* stop = nullptr);
+
+  const RunConfig& config() const;
+  const Deployment& deployment() const;
+  // "vtest.avi: 768x576, 7 fps (...), 795 frames, FFMPEG"
+  std::string DescribeInput() const;
+
+ private:
+  Runtime();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Installs SIGINT and SIGTERM handlers that store the signal number in
+// *StopSignal(); a second signal of either kind terminates the process as
+// usual. Idempotent.
+void InstallStopHandlers();
+const std::atomic<int>* StopSignal();
+
+}  // namespace mainstream

@@ -1,0 +1,360 @@
+#include "mainstream/model/profiler.h"
+
+#include <torch/script.h>
+
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include "mainstream/core/atomic_file.h"
+#include "mainstream/core/error.h"
+#include "mainstream/core/log.h"
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/model/segment.h"
+#include "mainstream/video/decode_cost.h"
+#include "mainstream/video/preprocess.h"
+#include "torch_util.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+namespace {
+
+constexpr int kDefaultWidth = 640;
+constexpr int kDefaultHeight = 480;
+
+PreprocessConfig PreprocessFor(const InputSpec& in) {
+  PreprocessConfig cfg;
+  cfg.width = in.width;
+  cfg.height = in.height;
+  cfg.to_rgb = in.color == "rgb";
+  for (size_t c = 0; c < 3; ++c) {
+    cfg.mean[c] = static_cast<float>(in.mean[c]);
+    cfg.stddev[c] = static_cast<float>(in.std[c]);
+  }
+  cfg.interpolation = ParseInterpolation(in.interpolation, "base.json: $.input.interpolation");
+  return cfg;
+}
+
+// A short synthetic clip of `width` x `height` (a moving bright block over a
+// textured background) so that decoding is measured even without a video.
+fs::path WriteSyntheticVideo(const fs::path& dir, int width, int height, int frames,
+                             std::string* codec) {
+  struct Option {
+    const char* fourcc;
+    const char* file;
+  };
+  for (const Option& o : {Option{"mp4v", "synthetic.mp4"}, Option{"MJPG", "synthetic.avi"}}) {
+    fs::path path = dir / o.file;
+    cv::VideoWriter writer(
+        path.string(), cv::VideoWriter::fourcc(o.fourcc[0], o.fourcc[1], o.fourcc[2], o.fourcc[3]),
+        25, cv::Size(width, height));
+    if (!writer.isOpened()) continue;
+    cv::Mat background(height, width, CV_8UC3);
+    cv::RNG rng(12345);
+    rng.fill(background, cv::RNG::UNIFORM, 0, 255);
+    cv::GaussianBlur(background, background, cv::Size(0, 0), 3);
+    for (int i = 0; i < frames; ++i) {
+      cv::Mat frame = background.clone();
+      const int w = std::max(4, width / 6), h = std::max(4, height / 4);
+      const int x = (i * 7) % std::max(1, width - w), y = (i * 3) % std::max(1, height - h);
+      cv::rectangle(frame, cv::Rect(x, y, w, h), cv::Scalar(40, 200, 240), cv::FILLED);
+      writer.write(frame);
+    }
+    writer.release();
+    *codec = o.fourcc;
+    return path;
+  }
+  ThrowRuntime(
+      "cannot write a synthetic {}x{} video with OpenCV (neither mp4v nor MJPG is available)",
+      width, height);
+}
+
+// Temporary directory removed on scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() : path(StagingPath(fs::temp_directory_path() / "msprofile")) {
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void CheckFinite(const at::Tensor& t, const BaseModel& base, const std::string& what) {
+  if (!detail::AllFinite(t)) {
+    ThrowInput("{}: {} outputs NaN or Inf on a dummy batch: the weights are broken or diverged",
+               base.origin(), what);
+  }
+}
+
+}  // namespace
+
+void ProfileConfig::Validate() const {
+  MS_CHECK(!base_dir.empty(), "--base: a base directory is required");
+  MS_CHECK(threads >= 1 && threads <= 1024, "--threads: expected 1..1024, got {}", threads);
+  MS_CHECK(batch >= 1 && batch <= 1024, "--batch: expected 1..1024, got {}", batch);
+  MS_CHECK(warmup >= 0 && warmup <= 100000, "--warmup: expected >= 0, got {}", warmup);
+  MS_CHECK(repeats >= 1 && repeats <= 1000000, "--repeats: expected >= 1, got {}", repeats);
+  MS_CHECK(decode_frames >= 1, "decode frames: expected >= 1, got {}", decode_frames);
+  MS_CHECK(input_video.empty() || (width == 0 && height == 0),
+           "--input and --size are mutually exclusive");
+  MS_CHECK((width == 0 && height == 0) ||
+               (width >= 16 && height >= 16 && width <= 8192 && height <= 8192),
+           "--size: expected WxH within 16..8192, got {}x{}", width, height);
+}
+
+Json ProfileConfig::ToJson() const {
+  return Json{{"base", base_dir.string()},
+              {"threads", threads},
+              {"batch", batch},
+              {"warmup", warmup},
+              {"repeats", repeats},
+              {"input_video", input_video},
+              {"width", width},
+              {"height", height},
+              {"decode_frames", decode_frames},
+              {"seed", seed}};
+}
+
+std::string ProfileConfig::ToString() const {
+  return fmt::format("base {}, {} thread(s), batch {}, warmup {}, repeats {}, input {}",
+                     base_dir.string(), threads, batch, warmup, repeats,
+                     input_video.empty() ? fmt::format("size:{}x{}", width ? width : kDefaultWidth,
+                                                       height ? height : kDefaultHeight)
+                                         : "video:" + input_video);
+}
+
+void ParseSize(const std::string& text, const std::string& flag, int* width, int* height) {
+  auto x = text.find_first_of("xX");
+  try {
+    size_t a = 0, b = 0;
+    if (x == std::string::npos) throw std::invalid_argument("no x");
+    *width = std::stoi(text.substr(0, x), &a);
+    *height = std::stoi(text.substr(x + 1), &b);
+    if (a != x || b != text.size() - x - 1) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    ThrowInput("{}: expected WIDTHxHEIGHT such as 640x480, got \"{}\"", flag, text);
+  }
+}
+
+namespace {
+
+// Wall-clock samples (ms per frame) of every segment msprofile times.
+struct Timings {
+  std::vector<std::vector<double>> chained;     // per stage, activations in oneDNN's layout
+  std::vector<std::vector<double>> standalone;  // per stage, dense in and out
+  std::vector<double> whole;
+};
+
+// Times the segments in execution order, as a chain of segments runs. Each
+// repeat runs the stages one after another, each reading the activation its
+// predecessor just wrote (first passing it in oneDNN's layout, as segments
+// hand over with ForwardKeepLayout, then converting to dense at every
+// boundary), then the whole model. Interleaving them spreads load from other
+// processes over all of them alike.
+Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, const at::Tensor& x,
+                     const ProfileConfig& config, Progress* progress, long progress_base) {
+  const size_t n = stages.size();
+  Timings t;
+  t.chained.resize(n);
+  t.standalone.resize(n);
+  auto timed = [&](std::vector<double>* out, auto&& call) {
+    double t0 = NowSeconds();
+    at::Tensor y = call();
+    if (out) out->push_back((NowSeconds() - t0) * 1e3 / config.batch);
+    return y;
+  };
+  auto pass = [&](bool record) {
+    at::Tensor h = x;
+    for (size_t k = 0; k < n; ++k) {
+      h = timed(record ? &t.chained[k] : nullptr, [&] { return stages[k].ForwardKeepLayout(h); });
+    }
+    h = x;
+    for (size_t k = 0; k < n; ++k) {
+      h = timed(record ? &t.standalone[k] : nullptr, [&] { return stages[k].Forward(h); });
+    }
+    timed(record ? &t.whole : nullptr, [&] { return whole.Forward(x); });
+  };
+  for (int i = 0; i < config.warmup; ++i) pass(false);
+  for (int r = 0; r < config.repeats; ++r) {
+    pass(true);
+    progress->Update(progress_base + r + 1, "timing");
+  }
+  return t;
+}
+
+// Decode + preprocess per frame, on the video or a synthetic clip.
+DecodeCost MeasureDecode(const ProfileConfig& config, const InputSpec& input, std::string* label,
+                         Json* extra) {
+  PreprocessConfig pre = PreprocessFor(input);
+  if (!config.input_video.empty()) {
+    *label = "video:" + config.input_video;
+    return MeasureDecodeCost(config.input_video, pre, config.decode_frames, 3);
+  }
+  const int w = config.width ? config.width : kDefaultWidth;
+  const int h = config.height ? config.height : kDefaultHeight;
+  TempDir tmp;
+  std::string codec;
+  fs::path clip = WriteSyntheticVideo(tmp.path, w, h, config.decode_frames + 3, &codec);
+  *label = fmt::format("size:{}x{}", w, h);
+  (*extra)["synthetic_codec"] = codec;
+  return MeasureDecodeCost(clip.string(), pre, config.decode_frames, 3);
+}
+
+void WarnIfBusy(const Json& machine) {
+  if (!machine.contains("load_average")) return;
+  const double load = machine["load_average"][0].get<double>();
+  if (load > 0.5 * machine["logical_cpus"].get<double>()) {
+    LogWarn(
+        "the machine is busy (load average {:.1f} on {} CPUs): latencies include waiting for "
+        "a CPU",
+        load, machine["logical_cpus"].get<int>());
+  }
+}
+
+}  // namespace
+
+ProfileResult RunProfile(const ProfileConfig& config) {
+  config.Validate();
+  const int threads = SetTorchThreads(config.threads);
+  SetVideoThreads(config.threads);
+  LogInfo("msprofile: {}", config.ToString());
+  BaseModel base = BaseModel::Load(config.base_dir, LoadOptions{true, true, config.seed});
+  const BaseInfo& info = base.info();
+  const int n = base.num_stages();
+  const size_t un = static_cast<size_t>(n);
+  const int batch = config.batch;
+  Json before = DescribeMachine();
+  WarnIfBusy(before);
+
+  // A dummy batch through the plain stages: NaN/Inf here is bad input.
+  at::Tensor x = base.DummyInput(batch, config.seed);
+  {
+    at::Tensor h = x;
+    for (int k = 0; k < n; ++k) {
+      h = base.RunStages(h, k, k + 1);
+      CheckFinite(h, base,
+                  fmt::format("stage {} '{}'", k, info.stages[static_cast<size_t>(k)].name));
+    }
+  }
+
+  // Segments: each stage and the whole model.
+  Progress progress("msprofile", n + 1 + config.repeats);
+  std::vector<Segment> stages;
+  for (int k = 0; k < n; ++k) {
+    stages.push_back(Segment::Build(base, k, k + 1));
+    progress.Update(k + 1, "optimizing stages");
+  }
+  Segment whole = Segment::Build(base, 0, n);
+  CheckFinite(whole.Forward(x), base, "the optimized model");
+  Timings t = TimeSegments(stages, whole, x, config, &progress, n + 1);
+
+  // The unoptimized model, for the speedup (fewer repeats: it is slow).
+  double plain_p50 = 0;
+  if (config.plain_reference) {
+    Segment plain = Segment::Build(base, 0, n, SegmentOptions{/*optimize=*/false});
+    plain_p50 =
+        TimeForward(plain, x, std::min(config.warmup, 2), std::max(1, std::min(config.repeats, 5)))
+            .p50_ms /
+        batch;
+  }
+  Profile p;
+  Json decode_extra = Json::object();
+  DecodeCost decode = MeasureDecode(config, info.input, &p.input, &decode_extra);
+  progress.Finish();
+
+  // Stages: p50/p95 as they run inside a chain of segments.
+  p.base = base.ref();
+  p.threads = threads;
+  p.batch = batch;
+  p.decode_ms = decode.total.mean_ms;
+  const LatencyStats whole_stats = SummarizeLatency(t.whole);
+  p.whole_model_p50_ms = whole_stats.p50_ms;
+  Json stages_json = Json::array();
+  double standalone_sum = 0;
+  int stage_conversions = 0;
+  for (size_t k = 0; k < un; ++k) {
+    const LatencyStats chained = SummarizeLatency(t.chained[k]);
+    const LatencyStats alone = SummarizeLatency(t.standalone[k]);
+    const StageInfo& si = info.stages[k];
+    p.stages.push_back(
+        StageTiming{si.name, chained.p50_ms, std::max(chained.p95_ms, chained.p50_ms)});
+    standalone_sum += alone.p50_ms;
+    stage_conversions += stages[k].fusion().layout_conversions;
+    stages_json.push_back(Json{{"name", si.name},
+                               {"output_shape", si.output_shape},
+                               {"chained", chained.ToJson()},
+                               {"standalone", alone.ToJson()},
+                               {"fusion", stages[k].fusion().ToJson()}});
+  }
+
+  // Sum of stages vs whole model, and what converting at every boundary costs.
+  const double sum = p.TotalStageMs();
+  const double w = whole_stats.p50_ms;
+  const double ratio = w > 0 ? sum / w : 0;
+  const bool within = std::fabs(ratio - 1) <= 0.10;
+  const double boundary = n > 1 ? (standalone_sum - sum) / (n - 1) : 0.0;
+  Json sum_check{{"sum_stage_p50_ms", sum},
+                 {"whole_model_p50_ms", w},
+                 {"ratio", ratio},
+                 {"within_10_percent", within},
+                 {"standalone_sum_p50_ms", standalone_sum},
+                 {"standalone_ratio", w > 0 ? standalone_sum / w : 0.0},
+                 {"dense_boundary_cost_per_cut_ms", boundary},
+                 {"layout_conversions_whole", whole.fusion().layout_conversions},
+                 {"layout_conversions_stages", stage_conversions}};
+  if (!within) {
+    LogWarn("sum of stage latencies {:.3f} ms is {:.1f}% {} the whole model's {:.3f} ms", sum,
+            std::fabs(ratio - 1) * 100, ratio > 1 ? "above" : "below", w);
+  }
+
+  p.machine = DescribeMachine();
+  if (before.contains("load_average")) p.machine["load_average_before"] = before["load_average"];
+  decode_extra.update(decode.ToJson());
+  p.extra = Json{
+      {"tool", "msprofile"},
+      {"config", config.ToJson()},
+      {"timing",
+       "ms per frame (wall clock per call / batch); stages run in order, each reading its "
+       "predecessor's fresh output; stages[].p50_ms: activations handed over in oneDNN's layout "
+       "(Segment::ForwardKeepLayout); extra.stages[].standalone: dense input and output"},
+      {"stages", stages_json},
+      {"whole_model", whole_stats.ToJson()},
+      {"whole_model_fusion", whole.fusion().ToJson()},
+      {"plain_whole_model_p50_ms", plain_p50},
+      {"optimized_speedup", plain_p50 > 0 && w > 0 ? plain_p50 / w : 0.0},
+      {"sum_check", sum_check},
+      {"decode", decode_extra},
+      {"base_dir", config.base_dir.string()}};
+
+  std::string s = fmt::format("{} ({} stages), {} thread(s), batch {}: ms per frame\n", info.name,
+                              n, threads, batch);
+  s += fmt::format("{:>3}  {:<16} {:>8} {:>8} {:>11}  {}\n", "#", "stage", "p50", "p95",
+                   "standalone", "fusion");
+  for (size_t k = 0; k < un; ++k) {
+    const auto& st = p.stages[k];
+    s += fmt::format("{:>3}  {:<16} {:>8.3f} {:>8.3f} {:>11.3f}  {}\n", k, st.name, st.p50_ms,
+                     st.p95_ms, stages_json[k]["standalone"]["p50_ms"].get<double>(),
+                     stages[k].fusion().ToString());
+  }
+  s += fmt::format("     {:<16} {:>8.3f} {:>8.3f} {:>11}  {}\n", "whole model", w,
+                   whole_stats.p95_ms, "", whole.fusion().ToString());
+  s += fmt::format("sum of stages {:.3f} ms = {:.3f} x whole model ({})\n", sum, ratio,
+                   within ? "within 10%" : "NOT within 10%");
+  s += fmt::format(
+      "converting to dense at every boundary: sum {:.3f} ms = {:.3f} x whole model, {:.3f} ms "
+      "per cut\n",
+      standalone_sum, w > 0 ? standalone_sum / w : 0.0, boundary);
+  if (plain_p50 > 0) {
+    s += fmt::format("plain TorchScript {:.3f} ms: optimized is {:.1f}x faster\n", plain_p50,
+                     plain_p50 / w);
+  }
+  s += fmt::format("decode + preprocess ({}): {:.3f} ms per frame\n", p.input, p.decode_ms);
+  return ProfileResult{std::move(p), std::move(s)};
+}
+
+}  // namespace mainstream

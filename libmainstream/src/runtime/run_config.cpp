@@ -1,0 +1,105 @@
+#include "mainstream/runtime/run_config.h"
+
+#include <cmath>
+#include <set>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/parse.h"
+
+namespace mainstream {
+
+LabelsArg ParseLabelsArg(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    ThrowInput("--labels: expected APP=LABELS.csv (e.g. ped=labels/ped.csv), got \"{}\"", text);
+  }
+  return LabelsArg{Trim(text.substr(0, eq)), Trim(text.substr(eq + 1))};
+}
+
+void RunConfig::Validate() const {
+  MS_CHECK(!schedule.empty(), "--schedule: a schedule.json file is required");
+  MS_CHECK(!base_dir.empty(), "--base: the base directory (model.pt + base.json) is required");
+  MS_CHECK(!input.empty(), "--input: a video file, stream URL or camera:N is required");
+  MS_CHECK(!out_dir.empty(), "--out: an output directory is required");
+  MS_CHECK(threads >= 1 && threads <= 1024, "--threads: expected 1..1024, got {}", threads);
+  MS_CHECK(start_frame >= 1, "--start-frame: frames are numbered from 1 (like label files), got {}",
+           start_frame);
+  MS_CHECK(end_frame == 0 || end_frame >= start_frame,
+           "--end-frame: {} is before --start-frame {} (both 1-based and inclusive)", end_frame,
+           start_frame);
+  MS_CHECK(fps_override == 0 ||
+               (std::isfinite(fps_override) && fps_override > 0 && fps_override <= 1000),
+           "--fps-override: expected a frame rate in (0, 1000], got {}", fps_override);
+  MS_CHECK(batch >= 1 && batch <= 256, "--batch: expected 1..256, got {}", batch);
+  MS_CHECK(!(realtime && batch > 1),
+           "--batch {} cannot be combined with --realtime: a real-time run processes each frame as "
+           "it arrives",
+           batch);
+  MS_CHECK(bootstrap_resamples >= 0 && bootstrap_resamples <= 1000000,
+           "--bootstrap: expected 0..1000000 resamples, got {}", bootstrap_resamples);
+  MS_CHECK(std::isfinite(progress_interval_s) && progress_interval_s >= 0,
+           "progress interval must be >= 0 seconds, got {}", progress_interval_s);
+  std::set<std::string> apps;
+  for (const auto& l : labels) {
+    MS_CHECK(!l.app.empty() && !l.file.empty(), "--labels: expected APP=LABELS.csv, got \"{}={}\"",
+             l.app, l.file.string());
+    MS_CHECK(apps.insert(l.app).second, "--labels: app \"{}\" is given twice", l.app);
+  }
+}
+
+Json RunConfig::ToJson() const {
+  Json labels_json = Json::object();
+  for (const auto& l : labels) labels_json[l.app] = l.file.string();
+  return Json{{"schedule", schedule.string()},
+              {"base", base_dir.string()},
+              {"input", input},
+              {"out", out_dir.string()},
+              {"labels", labels_json},
+              {"realtime", realtime},
+              {"threads", threads},
+              {"seed", seed},
+              {"write_frames", write_frames},
+              {"start_frame", start_frame},
+              {"end_frame", end_frame},
+              {"fps_override", fps_override},
+              {"batch", batch},
+              {"bootstrap_resamples", bootstrap_resamples}};
+}
+
+RunConfig RunConfig::FromJson(const JsonView& v) {
+  RunConfig c;
+  c.schedule = v.String("schedule");
+  c.base_dir = v.String("base");
+  c.input = v.String("input");
+  c.out_dir = v.String("out");
+  if (auto l = v.OptionalField("labels")) {
+    if (!l->IsObject()) l->Fail("expected an object {{\"app\": \"labels.csv\"}}");
+    for (const auto& [app, file] : l->raw().items()) {
+      c.labels.push_back(LabelsArg{app, l->Field(app).AsString()});
+    }
+  }
+  if (auto f = v.OptionalField("realtime")) c.realtime = f->AsBool();
+  if (auto f = v.OptionalField("threads")) c.threads = static_cast<int>(f->AsIntIn(1, 1024));
+  if (auto f = v.OptionalField("seed")) c.seed = static_cast<uint64_t>(f->AsIntIn(0, INT64_MAX));
+  if (auto f = v.OptionalField("write_frames")) c.write_frames = f->AsBool();
+  if (auto f = v.OptionalField("start_frame")) c.start_frame = f->AsIntIn(1, INT64_MAX);
+  if (auto f = v.OptionalField("end_frame")) c.end_frame = f->AsIntIn(0, INT64_MAX);
+  if (auto f = v.OptionalField("fps_override")) c.fps_override = f->AsNumberIn(0, 1000);
+  if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
+  if (auto f = v.OptionalField("bootstrap_resamples"))
+    c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));
+  return c;
+}
+
+std::string RunConfig::ToString() const {
+  std::string range = end_frame > 0 ? fmt::format("frames {}..{}", start_frame, end_frame)
+                                    : fmt::format("frames {}..end", start_frame);
+  return fmt::format("schedule {}, base {}, input {} ({}{}), {}, {} thread(s), seed {}{}{}",
+                     schedule.string(), base_dir.string(), input, range,
+                     fps_override > 0 ? fmt::format(", {} fps", fps_override) : "",
+                     realtime ? "real time" : "as fast as possible", threads, seed,
+                     batch > 1 ? fmt::format(", batch {}", batch) : "",
+                     labels.empty() ? "" : fmt::format(", labels for {} app(s)", labels.size()));
+}
+
+}  // namespace mainstream

@@ -1,0 +1,600 @@
+#include "mainstream/runtime/runtime.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <exception>
+#include <optional>
+#include <thread>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/json_io.h"
+#include "mainstream/core/log.h"
+#include "mainstream/labels/scoring.h"
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/runtime/app_output.h"
+#include "mainstream/runtime/executor.h"
+#include "mainstream/runtime/run_report.h"
+#include "mainstream/video/preprocess.h"
+#include "mainstream/video/video_source.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+
+const char* RunStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::kCompleted:
+      return "completed";
+    case RunStatus::kStopped:
+      return "stopped";
+    case RunStatus::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+int RunResult::ExitCode() const {
+  switch (status) {
+    case RunStatus::kCompleted:
+      return 0;
+    case RunStatus::kStopped:
+      return stop_signal > 0 ? 128 + stop_signal : 1;
+    case RunStatus::kFailed:
+      return 1;
+  }
+  return 1;
+}
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free,
+              "the stop flag must be usable from a signal handler");
+
+extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+bool Stopping(const std::atomic<int>* stop) { return stop != nullptr && stop->load() != 0; }
+
+// Sleeps until `until` (NowSeconds) in short steps so that a stop request is
+// noticed. Returns the time slept.
+double SleepUntil(double until, const std::atomic<int>* stop) {
+  const double start = NowSeconds();
+  for (double now = start; now < until && !Stopping(stop); now = NowSeconds()) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.05, until - now)));
+  }
+  return NowSeconds() - start;
+}
+
+}  // namespace
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;  // a second signal terminates as usual
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+const std::atomic<int>* StopSignal() { return &g_stop_signal; }
+
+namespace {
+
+// What the frame loop counted.
+struct LoopStats {
+  int64_t decoded = 0, with_work = 0, preprocessed = 0, dropped = 0;
+  int64_t first = 0, last = 0;                      // 1-based frames decoded (0: none)
+  double decode_ms = 0, preprocess_ms = 0;          // wall
+  double decode_cpu_ms = 0, preprocess_cpu_ms = 0;  // CPU time of the loop thread
+  double sleep_s = 0;                               // waiting for frames (real time)
+  double wall_s = 0, process_cpu_s = 0;
+  std::vector<int64_t> first_frame;  // per node, its first frame (0: never ran)
+  RunStatus status = RunStatus::kCompleted;
+  int stop_signal = 0;
+  std::string error;
+};
+
+}  // namespace
+
+struct Runtime::Impl {
+  RunConfig config;
+  Deployment deployment;
+  BaseModel base;
+  std::optional<TreeExecutor> executor;
+  std::optional<VideoSource> source;
+  std::vector<AppLabels> labels;
+  int torch_threads = 1;
+  double prepare_seconds = 0;
+  bool ran = false;
+
+  // Runs frames until the end of the range or a stop request; throws on a
+  // fault (the caller finishes the outputs).
+  void Loop(const std::atomic<int>* stop, FramePlanner& planner, std::vector<AppOutput>& outputs,
+            LoopStats& st);
+  Json CostJson(const LoopStats& st, double video_s) const;
+  Json NodesJson(const LoopStats& st, const FramePlanner& planner, double video_s) const;
+  Json AppsJson(const LoopStats& st, const FramePlanner& planner,
+                const std::vector<AppOutput>& outputs, double video_s, Json* evaluation) const;
+  Json Summary(const LoopStats& st, const FramePlanner& planner,
+               const std::vector<AppOutput>& outputs) const;
+};
+
+Runtime::Runtime() : impl_(std::make_unique<Impl>()) {}
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+Runtime::~Runtime() = default;
+
+const RunConfig& Runtime::config() const { return impl_->config; }
+const Deployment& Runtime::deployment() const { return impl_->deployment; }
+std::string Runtime::DescribeInput() const {
+  return impl_->source ? impl_->source->Describe() : "";
+}
+
+Runtime Runtime::Prepare(const RunConfig& config) {
+  const double t0 = NowSeconds();
+  config.Validate();
+  Runtime rt;
+  Impl& m = *rt.impl_;
+  m.config = config;
+  m.torch_threads = SetTorchThreads(config.threads);
+  SetVideoThreads(config.threads);
+  LogInfo("msrun: {}", config.ToString());
+
+  // Cheap checks first: schedule, base manifest, packages, weights files.
+  m.deployment = LoadDeployment(config.schedule, config.base_dir);
+  const ScheduleDoc& sched = m.deployment.schedule;
+  if (fs::exists(config.out_dir) && !fs::is_directory(config.out_dir)) {
+    ThrowInput("--out {}: exists and is not a directory", config.out_dir.string());
+  }
+
+  // The input (decodes its first frame of the range).
+  VideoSourceOptions vo;
+  vo.fps_override = config.fps_override;
+  vo.start_frame = config.start_frame - 1;  // 1-based inclusive -> 0-based
+  vo.end_frame =
+      config.end_frame > 0 ? config.end_frame : -1;  // inclusive 1-based = exclusive 0-based
+  m.source.emplace(config.input, vo);
+  const VideoSource& src = *m.source;
+  LogInfo("input: {}", src.Describe());
+  if (std::fabs(src.fps() - sched.stream_fps) > 0.01 * sched.stream_fps) {
+    LogWarn(
+        "{} runs at {:g} fps but {} was planned for a {:g} fps stream: apps sample every k-th "
+        "frame as "
+        "scheduled, but times and --realtime follow {:g} fps (pass --fps-override {:g} if the "
+        "container's "
+        "rate is wrong)",
+        config.input, src.fps(), config.schedule.string(), sched.stream_fps, src.fps(),
+        sched.stream_fps);
+  }
+  const int64_t last_frame = config.end_frame > 0    ? config.end_frame
+                             : src.frame_count() > 0 ? src.frame_count()
+                                                     : 0;
+  m.labels = LoadRunLabels(m.deployment, config.labels, src.frame_count(), src.input(), last_frame);
+
+  // The base (model.pt must hash to base.json's sha256, which is the schedule's).
+  m.base = BaseModel::Load(config.base_dir);
+  m.executor.emplace(TreeExecutor::Load(m.base, m.deployment));
+  for (int k = 0; k < m.executor->num_nodes(); ++k) {
+    LogDebug("node {}: {}", k, m.executor->NodeInfo(k).dump());
+  }
+  m.prepare_seconds = NowSeconds() - t0;
+  LogInfo("loaded {} apps on base '{}' as {} segments in {:.1f} s", m.deployment.apps.size(),
+          m.base.info().name, m.executor->num_nodes(), m.prepare_seconds);
+  return rt;
+}
+
+void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
+                         std::vector<AppOutput>& outputs, LoopStats& st) {
+  const RunConfig& cfg = config;
+  const ScheduleDoc& sched = deployment.schedule;
+  TreeExecutor& ex = *executor;
+  VideoSource& src = *source;
+  const size_t num_apps = deployment.apps.size();
+  const size_t num_nodes = sched.tree.nodes.size();
+  const PreprocessConfig& pre = ex.preprocess();
+  const size_t floats = pre.floats_per_frame();
+  std::vector<float> inputs(floats * static_cast<size_t>(cfg.batch));
+  std::vector<TreeExecutor::FrameTask> tasks;  // the batch being collected
+  std::vector<int64_t> task_frames;
+  std::vector<std::vector<double>> scores;
+  std::vector<char> pending(num_nodes, 0);  // planned, not yet run (carried over dropped frames)
+  bool any_pending = false;
+
+  const double wall0 = NowSeconds();
+  double last_progress = wall0;
+  const int64_t expected = src.expected_frames();
+  const double period = 1.0 / src.fps();
+  int64_t first_index = -1;
+
+  auto flush = [&] {
+    if (tasks.empty()) return;
+    std::vector<TreeExecutor::FrameTask> batch;
+    std::vector<int64_t> frames;
+    batch.swap(tasks);  // a batch that fails is not retried
+    frames.swap(task_frames);
+    ex.Run(batch, &scores);
+    for (size_t f = 0; f < batch.size(); ++f) {
+      for (size_t a = 0; a < num_apps; ++a) {
+        if (!std::isnan(scores[f][a])) outputs[a].Add(frames[f], scores[f][a]);
+      }
+    }
+  };
+  auto progress = [&](bool force) {
+    const double now = NowSeconds();
+    if (cfg.progress_interval_s <= 0 || (!force && now - last_progress < cfg.progress_interval_s))
+      return;
+    last_progress = now;
+    const double elapsed = now - wall0;
+    const double fps = elapsed > 0 ? static_cast<double>(st.decoded) / elapsed : 0;
+    std::string of =
+        expected > 0 ? fmt::format("/{} ({:.0f}%)", expected, 100.0 * st.decoded / expected) : "";
+    std::string eta =
+        expected > 0 && fps > 0 ? fmt::format(", ETA {:.0f} s", (expected - st.decoded) / fps) : "";
+    LogInfo("msrun: frame {}{}, {:.1f} frames/s ({:.1f}x real time), {} dropped{}", st.decoded, of,
+            fps, fps / sched.stream_fps, st.dropped, eta);
+  };
+
+  Frame frame;
+  try {
+    while (true) {
+      if (Stopping(stop)) {
+        st.status = RunStatus::kStopped;
+        st.stop_signal = stop->load();
+        break;
+      }
+      double t = NowSeconds(), c = ThreadCpuSeconds();
+      const bool ok = src.Read(&frame);
+      st.decode_ms += (NowSeconds() - t) * 1e3;
+      st.decode_cpu_ms += (ThreadCpuSeconds() - c) * 1e3;
+      if (!ok) break;
+      ++st.decoded;
+      const int64_t number = frame.index + 1;  // 1-based, like label rows
+      if (st.first == 0) st.first = number;
+      st.last = number;
+      if (first_index < 0) first_index = frame.index;
+      for (int k : planner.Next()) {
+        pending[static_cast<size_t>(k)] = 1;
+        any_pending = true;
+      }
+      progress(false);
+      if (!any_pending) continue;
+      if (cfg.realtime) {
+        // Frame k is due (k - first) periods after the first one; it is stale
+        // (dropped, its work carried to the next frame) when the next frame is
+        // already due by the time the loop gets to it.
+        const double due = wall0 + static_cast<double>(frame.index - first_index) * period;
+        st.sleep_s += SleepUntil(due, stop);
+        if (NowSeconds() >= due + period) {
+          ++st.dropped;
+          continue;
+        }
+      }
+      TreeExecutor::FrameTask task;
+      for (size_t k = 0; k < num_nodes; ++k) {
+        if (!pending[k]) continue;
+        task.nodes.push_back(static_cast<int>(k));
+        pending[k] = 0;
+        if (st.first_frame[k] == 0) st.first_frame[k] = number;
+      }
+      any_pending = false;
+      ++st.with_work;
+      if (ex.NeedsInput(task.nodes)) {
+        t = NowSeconds();
+        c = ThreadCpuSeconds();
+        float* slot = inputs.data() + tasks.size() * floats;
+        Preprocess(frame.image, pre, slot);
+        st.preprocess_ms += (NowSeconds() - t) * 1e3;
+        st.preprocess_cpu_ms += (ThreadCpuSeconds() - c) * 1e3;
+        ++st.preprocessed;
+        task.input = slot;
+      }
+      tasks.push_back(std::move(task));
+      task_frames.push_back(number);
+      if (static_cast<int>(tasks.size()) >= cfg.batch) flush();
+    }
+    flush();
+  } catch (...) {
+    // Keep the frames already decoded and analyzed: run the collected batch.
+    try {
+      flush();
+    } catch (const std::exception& e) {
+      LogWarn("while finishing after the fault: {}", e.what());
+    }
+    st.wall_s = NowSeconds() - wall0;
+    throw;
+  }
+  st.wall_s = NowSeconds() - wall0;
+  progress(true);
+}
+
+Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
+  const MergedTree& tree = deployment.schedule.tree;
+  const TreeExecutor& ex = *executor;
+  double stem = 0, branch = 0, stem_cpu = 0, branch_cpu = 0;
+  for (int k = 0; k < ex.num_nodes(); ++k) {
+    const bool is_stem = tree.nodes[static_cast<size_t>(k)].kind == TreeNode::Kind::kStem;
+    (is_stem ? stem : branch) += ex.node_ms(k);
+    (is_stem ? stem_cpu : branch_cpu) += ex.node_cpu_ms(k);
+  }
+  auto per_s = [&](double ms) { return video_s > 0 ? ms / video_s : 0.0; };
+  auto ratio = [&](double ms, double predicted) {
+    return predicted > 0 ? per_s(ms) / predicted : 0.0;
+  };
+  const double pred_dnn = tree.stem_cost + tree.branch_cost;
+  const double total = st.decode_ms + st.preprocess_ms + stem + branch;
+  const double total_cpu = st.decode_cpu_ms + st.preprocess_cpu_ms + stem_cpu + branch_cpu;
+  return Json{
+      {"unit", "ms of compute per second of video"},
+      {"predicted",
+       {{"decode", tree.decode_cost},
+        {"stem", tree.stem_cost},
+        {"branch", tree.branch_cost},
+        {"dnn", pred_dnn},
+        {"total", tree.total_cost()}}},
+      {"measured",
+       {{"decode", per_s(st.decode_ms)},
+        {"preprocess", per_s(st.preprocess_ms)},
+        {"decode_preprocess", per_s(st.decode_ms + st.preprocess_ms)},
+        {"stem", per_s(stem)},
+        {"branch", per_s(branch)},
+        {"dnn", per_s(stem + branch)},
+        {"total", per_s(total)},
+        {"loop_overhead", per_s(std::max(0.0, (st.wall_s - st.sleep_s) * 1e3 - total))},
+        {"process_cpu", per_s(st.process_cpu_s * 1e3)}}},
+      {"measured_cpu",
+       {{"decode", per_s(st.decode_cpu_ms)},
+        {"preprocess", per_s(st.preprocess_cpu_ms)},
+        {"decode_preprocess", per_s(st.decode_cpu_ms + st.preprocess_cpu_ms)},
+        {"stem", per_s(stem_cpu)},
+        {"branch", per_s(branch_cpu)},
+        {"dnn", per_s(stem_cpu + branch_cpu)},
+        {"total", per_s(total_cpu)}}},
+      {"dnn_ratio", ratio(stem + branch, pred_dnn)},
+      {"dnn_cpu_ratio", ratio(stem_cpu + branch_cpu, pred_dnn)},
+      {"total_ratio", ratio(total, tree.total_cost())},
+      {"note",
+       "measured: wall time; measured_cpu: CPU time of the loop thread (the compute itself with "
+       "--threads 1, "
+       "unaffected by other processes; with more threads it misses their share, and FFmpeg's "
+       "decoder "
+       "threads are never in it). Decode is measured on every decoded frame (the stream must be "
+       "decoded "
+       "in full); the cost model charges decode + preprocess at the tree's highest app rate"}};
+}
+
+Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,
+                              double video_s) const {
+  const ScheduleDoc& sched = deployment.schedule;
+  const TreeExecutor& ex = *executor;
+  const Json tree_json = sched.tree.ToJson(sched.AppNames());
+  Json nodes = Json::array();
+  for (size_t k = 0; k < sched.tree.nodes.size(); ++k) {
+    const TreeNode& node = sched.tree.nodes[k];
+    const int ik = static_cast<int>(k);
+    const double ms = ex.node_ms(ik), cpu_ms = ex.node_cpu_ms(ik);
+    const int64_t runs = ex.node_frames(ik);
+    Json j = tree_json["nodes"][k];
+    j["planned"] = planner.executions()[k];
+    j["executions"] = runs;
+    j["expected_executions"] = node.fps / sched.stream_fps * static_cast<double>(st.decoded);
+    j["first_frame"] = st.first_frame[k];
+    j["calls"] = ex.node_calls(ik);
+    j["ms"] = ms;
+    j["cpu_ms"] = cpu_ms;
+    j["ms_per_frame"] = runs > 0 ? ms / static_cast<double>(runs) : 0.0;
+    j["cpu_ms_per_frame"] = runs > 0 ? cpu_ms / static_cast<double>(runs) : 0.0;
+    j["predicted_cost"] = node.cost();
+    j["measured_cost"] = video_s > 0 ? ms / video_s : 0.0;
+    j.update(ex.NodeInfo(ik));
+    nodes.push_back(std::move(j));
+  }
+  return nodes;
+}
+
+Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
+                             const std::vector<AppOutput>& outputs, double video_s,
+                             Json* evaluation) const {
+  const size_t num_apps = deployment.apps.size();
+  // Scoring against labels over the frames decoded.
+  BootstrapOptions bo;
+  bo.resamples = config.bootstrap_resamples;
+  bo.seed = config.seed;
+  std::vector<Json> evaluations(num_apps, Json(nullptr));
+  double sum_f1 = 0, sum_recall = 0, sum_precision = 0, sum_pred = 0;
+  int evaluated = 0;
+  for (const AppLabels& l : labels) {
+    const FrameInterval range{st.first,
+                              std::min<int64_t>(st.last, static_cast<int64_t>(l.labels.size()))};
+    if (st.decoded == 0 || range.empty()) continue;
+    const auto a = static_cast<size_t>(l.app);
+    std::vector<FrameInterval> reports;
+    for (const ReportedEvent& e : outputs[a].events()) reports.push_back(e.event.interval());
+    const DeployedApp& d = deployment.apps[a];
+    AppEvaluation ev =
+        EvaluateApp(d.scheduled.app, l.file, l.labels, reports, range, d.scheduled.predicted, bo);
+    evaluations[a] = ev.ToJson();
+    sum_f1 += ev.measured.f1;
+    sum_recall += ev.measured.recall;
+    sum_precision += ev.measured.precision;
+    sum_pred += ev.predicted.f1;
+    ++evaluated;
+  }
+  *evaluation = nullptr;
+  if (evaluated > 0) {
+    *evaluation = Json{{"apps", evaluated},
+                       {"mean_f1", sum_f1 / evaluated},
+                       {"mean_recall", sum_recall / evaluated},
+                       {"mean_precision", sum_precision / evaluated},
+                       {"predicted_mean_f1", sum_pred / evaluated}};
+  }
+
+  Json apps = Json::array();
+  for (size_t a = 0; a < num_apps; ++a) {
+    const DeployedApp& d = deployment.apps[a];
+    const int64_t planned =
+        planner.executions()[static_cast<size_t>(deployment.schedule.tree.branch_of_app[a])];
+    const AppOutput& o = outputs[a];
+    apps.push_back(Json{
+        {"app", d.scheduled.app},
+        {"package", d.package.dir.string()},
+        {"candidate", d.scheduled.candidate},
+        {"weights", d.weights.string()},
+        {"branchpoint", d.scheduled.branchpoint},
+        {"x_vote", d.scheduled.x_vote},
+        {"threshold", d.scheduled.threshold},
+        {"fps", d.scheduled.fps},
+        {"achieved_fps", video_s > 0 ? static_cast<double>(o.samples()) / video_s : 0.0},
+        {"frames_analyzed", o.samples()},
+        {"samples_planned", planned},
+        {"samples_dropped", planned - o.samples()},
+        {"first_sample", o.first_frame()},
+        {"positives", o.positives()},
+        {"events", static_cast<int64_t>(o.events().size())},
+        {"events_file", o.events_file().string()},
+        {"frames_file", o.frames_file().empty() ? Json(nullptr) : Json(o.frames_file().string())},
+        {"predicted",
+         {{"recall", d.scheduled.predicted.recall},
+          {"precision", d.scheduled.predicted.precision},
+          {"f1", d.scheduled.predicted.f1}}},
+        {"evaluation", evaluations[a]}});
+  }
+  return apps;
+}
+
+Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
+                            const std::vector<AppOutput>& outputs) const {
+  const ScheduleDoc& sched = deployment.schedule;
+  const VideoSource& src = *source;
+  const double video_s = static_cast<double>(st.decoded) / sched.stream_fps;
+  Json evaluation;
+  Json apps = AppsJson(st, planner, outputs, video_s, &evaluation);
+  return Json{
+      {"schema_version", kRunSummarySchemaVersion},
+      {"kind", "mainstream.run"},
+      {"status", RunStatusName(st.status)},
+      {"error", st.error.empty() ? Json(nullptr) : Json(st.error)},
+      {"stop_signal", st.stop_signal},
+      {"config", config.ToJson()},
+      {"schedule",
+       {{"file", deployment.schedule_file.string()},
+        {"algorithm", sched.algorithm},
+        {"budget", sched.budget},
+        {"stream_fps", sched.stream_fps},
+        {"total_cost", sched.total_cost},
+        {"predicted",
+         {{"mean_f1", sched.mean_f1},
+          {"min_f1", sched.min_f1},
+          {"mean_recall", sched.mean_recall},
+          {"mean_precision", sched.mean_precision}}}}},
+      {"base", base.ref().ToJson()},
+      {"input",
+       {{"input", config.input},
+        {"description", src.Describe()},
+        {"fps", src.fps()},
+        {"reported_fps", src.reported_fps()},
+        {"frame_count", src.frame_count()},
+        {"frame_numbers", "1-based, inclusive (label-file rows); frame k is video index k - 1"},
+        {"first_frame", st.first},
+        {"last_frame", st.last}}},
+      {"frames",
+       {{"decoded", st.decoded},
+        {"with_work", st.with_work},
+        {"preprocessed", st.preprocessed},
+        {"dropped", st.dropped},
+        {"video_seconds", video_s}}},
+      {"sampling",
+       {{"seed", config.seed},
+        {"note",
+         "FramePlanner phases are drawn from the seed; nodes[].first_frame is each node's first "
+         "sample"}}},
+      {"realtime", config.realtime},
+      {"batch", config.batch},
+      {"wall_seconds", st.wall_s},
+      {"prepare_seconds", prepare_seconds},
+      {"sleep_seconds", st.sleep_s},
+      {"speed", st.wall_s > 0 ? video_s / st.wall_s : 0.0},
+      {"frames_per_second", st.wall_s > 0 ? static_cast<double>(st.decoded) / st.wall_s : 0.0},
+      {"machine",
+       {{"torch_threads", torch_threads},
+        {"torch_interop_threads", GetTorchInteropThreads()},
+        {"video_threads", GetVideoThreads()},
+        {"process_cpu_seconds", st.process_cpu_s},
+        {"description", DescribeMachine()}}},
+      {"cost", CostJson(st, video_s)},
+      {"nodes", NodesJson(st, planner, video_s)},
+      {"apps", apps},
+      {"evaluation", evaluation}};
+}
+
+RunResult Runtime::Run(const std::atomic<int>* stop) {
+  Impl& m = *impl_;
+  MS_CHECK_RT(!m.ran, "Runtime::Run can be called once");
+  m.ran = true;
+  const RunConfig& cfg = m.config;
+
+  // Outputs: a stale summary from an earlier run must not sit beside new events.
+  fs::create_directories(cfg.out_dir);
+  const fs::path summary_file = cfg.out_dir / kRunSummaryFile;
+  std::error_code ec;
+  fs::remove(summary_file, ec);
+  std::vector<AppOutput> outputs;
+  for (const DeployedApp& a : m.deployment.apps) {
+    const std::string& name = a.scheduled.app;
+    outputs.emplace_back(name, a.scheduled.x_vote, a.scheduled.threshold, m.source->fps(),
+                         cfg.out_dir / (name + kEventsSuffix),
+                         cfg.write_frames ? cfg.out_dir / (name + kFramesSuffix) : fs::path());
+  }
+
+  FramePlanner planner(m.deployment.schedule.tree, m.deployment.schedule.stream_fps, cfg.seed);
+  m.executor->ResetCounters();
+  LoopStats st;
+  st.first_frame.assign(m.deployment.schedule.tree.nodes.size(), 0);
+  std::exception_ptr fault;
+  bool fault_is_input = false;
+  const double cpu0 = ProcessCpuSeconds();
+  try {
+    m.Loop(stop, planner, outputs, st);
+  } catch (const std::exception& e) {
+    // A mid-stream fault (the video ends early or has a corrupt frame, a model
+    // fails, an output cannot be written): finish the outputs, write the
+    // summary, then report it.
+    st.status = RunStatus::kFailed;
+    st.error = e.what();
+    fault = std::current_exception();
+    fault_is_input = dynamic_cast<const InputError*>(&e) != nullptr;
+    LogWarn("run failed after {} frames; writing the outputs so far to {}", st.decoded,
+            cfg.out_dir.string());
+  }
+  st.process_cpu_s = ProcessCpuSeconds() - cpu0;
+  for (auto& o : outputs) o.Finish();
+
+  RunResult r;
+  r.status = st.status;
+  r.stop_signal = st.stop_signal;
+  r.summary = m.Summary(st, planner, outputs);
+  WriteJsonFileAtomic(summary_file, r.summary);
+  r.tables = FormatRunTables(r.summary);
+  if (st.status == RunStatus::kStopped) {
+    LogWarn("stopped{} after {} frames; outputs in {} are complete up to frame {}",
+            st.stop_signal > 0 ? fmt::format(" by signal {}", st.stop_signal) : "", st.decoded,
+            cfg.out_dir.string(), st.last);
+  }
+  // Mid-stream, even bad input is a failure of the run (exit 1, not 2).
+  if (fault && fault_is_input) throw RuntimeError(st.error);
+  if (fault) std::rethrow_exception(fault);
+  return r;
+}
+
+}  // namespace mainstream

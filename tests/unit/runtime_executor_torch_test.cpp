@@ -1,0 +1,242 @@
+// The merged-tree executor and the frame loop: scores equal each app's full
+// model run on its own, batches equal single frames, and the work done equals
+// the cost model (FramePlanner), also under real-time pacing and stops.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/runtime/app_output.h"
+#include "mainstream/runtime/deployment.h"
+#include "mainstream/runtime/executor.h"
+#include "mainstream/runtime/runtime.h"
+#include "runtime_testing.h"
+#include "testing/testing.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+namespace {
+
+using testing::AppSpec;
+using testing::RuntimeScenario;
+using testing::TempDir;
+
+class RuntimeExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SetTorchThreads(1);
+    tmp_ = new TempDir();
+    // Every way an app can hang off the tree: fully specialized (root branch),
+    // two apps sharing a stem segment, a deeper stem, the head alone.
+    scenario_ =
+        new RuntimeScenario(testing::MakeRuntimeScenario(tmp_->path(),
+                                                         {{"full", 0, 10},
+                                                          {"mid1", 3, 5},
+                                                          {"mid2", 3, 10, 2},
+                                                          {"deep", 5, 2.5},
+                                                          {"head", 7, 10 / 3.0}},
+                                                         testing::SyntheticVideoSpec{64, 48, 60}));
+  }
+  static void TearDownTestSuite() {
+    delete scenario_;
+    delete tmp_;
+  }
+  static RunConfig Config(const fs::path& out) {
+    RunConfig c;
+    c.schedule = scenario_->schedule;
+    c.base_dir = scenario_->base_dir;
+    c.input = scenario_->video.path.string();
+    c.out_dir = out;
+    c.progress_interval_s = 0;
+    c.bootstrap_resamples = 50;
+    return c;
+  }
+  static TempDir* tmp_;
+  static RuntimeScenario* scenario_;
+};
+TempDir* RuntimeExecutorTest::tmp_ = nullptr;
+RuntimeScenario* RuntimeExecutorTest::scenario_ = nullptr;
+
+// Each app's full model, plain TorchScript: base stages [0, b), then its suffix.
+at::Tensor ReferenceScores(const BaseModel& base, const DeployedApp& app,
+                           const at::Tensor& frames) {
+  torch::NoGradGuard ng;
+  torch::jit::Module suffix = LoadModule(app.weights);
+  suffix.eval();
+  at::Tensor h = base.RunStages(frames, 0, app.scheduled.branchpoint);
+  at::Tensor logits = suffix.forward({h}).toTensor();
+  return torch::softmax(logits, 1).select(1, 1);
+}
+
+// Levels from the decoded stream down to `node` (a root node is at depth 1).
+int Depth(const MergedTree& tree, int node) {
+  int depth = 0;
+  for (int k = node; k >= 0; k = tree.nodes[static_cast<size_t>(k)].parent) ++depth;
+  return depth;
+}
+
+TEST_F(RuntimeExecutorTest, MergedTreeScoresEqualEachAppsFullModel) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor ex = TreeExecutor::Load(base, d);
+  ASSERT_EQ(ex.num_nodes(), 3 + 5);  // stems [0,3) [3,5) [5,7); five branches
+  const int frames = 4;
+  at::Tensor x = base.DummyInput(frames, 5).contiguous();
+  const size_t floats = ex.preprocess().floats_per_frame();
+  std::vector<TreeExecutor::FrameTask> tasks(frames);
+  for (int f = 0; f < frames; ++f) {
+    tasks[static_cast<size_t>(f)].input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
+    for (int k = 0; k < ex.num_nodes(); ++k) tasks[static_cast<size_t>(f)].nodes.push_back(k);
+  }
+  std::vector<std::vector<double>> scores;
+  ex.Run(tasks, &scores);
+  ASSERT_EQ(scores.size(), static_cast<size_t>(frames));
+  double worst = 0;
+  for (size_t a = 0; a < d.apps.size(); ++a) {
+    at::Tensor ref = ReferenceScores(base, d.apps[a], x);
+    for (int f = 0; f < frames; ++f) {
+      worst = std::max(worst, std::fabs(scores[static_cast<size_t>(f)][a] - ref[f].item<double>()));
+    }
+  }
+  EXPECT_LT(worst, 1e-4);
+  // Every node ran once, on all frames.
+  for (int k = 0; k < ex.num_nodes(); ++k) {
+    EXPECT_EQ(ex.node_calls(k), 1);
+    EXPECT_EQ(ex.node_frames(k), frames);
+  }
+}
+
+TEST_F(RuntimeExecutorTest, BatchesEqualSingleFramesForAnyNodeSubsets) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor ex = TreeExecutor::Load(base, d);
+  FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 9);
+  const int frames = 12;
+  at::Tensor x = base.DummyInput(frames, 6).contiguous();
+  const size_t floats = ex.preprocess().floats_per_frame();
+  std::vector<TreeExecutor::FrameTask> tasks;
+  for (int f = 0; f < frames; ++f) {
+    TreeExecutor::FrameTask t;
+    t.nodes = planner.Next();
+    // Root nodes run on some frames only, so their inputs get gathered.
+    t.input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
+    tasks.push_back(t);
+  }
+  std::vector<std::vector<double>> batched, single;
+  ex.Run(tasks, &batched);
+  for (int f = 0; f < frames; ++f) {
+    ex.Run({tasks[static_cast<size_t>(f)]}, &single);
+    for (size_t a = 0; a < d.apps.size(); ++a) {
+      const double b = batched[static_cast<size_t>(f)][a], s = single[0][a];
+      EXPECT_EQ(std::isnan(b), std::isnan(s)) << "frame " << f << " app " << a;
+      if (!std::isnan(b)) {
+        EXPECT_NEAR(b, s, 1e-4) << "frame " << f << " app " << a;
+      }
+    }
+  }
+}
+
+TEST_F(RuntimeExecutorTest, ExecutedWorkEqualsTheCostModel) {
+  TempDir out;
+  RunConfig c = Config(out.path());
+  c.seed = 4;
+  c.batch = 3;
+  Runtime rt = Runtime::Prepare(c);
+  RunResult r = rt.Run();
+  ASSERT_EQ(r.status, RunStatus::kCompleted);
+  EXPECT_EQ(r.ExitCode(), 0);
+  const Json& s = r.summary;
+  const ScheduleDoc& sched = rt.deployment().schedule;
+  const int64_t decoded = s["frames"]["decoded"].get<int64_t>();
+  ASSERT_EQ(decoded, 60);
+  // The same planner, independently: identical executions per node.
+  FramePlanner planner(sched.tree, sched.stream_fps, 4);
+  for (int f = 0; f < decoded; ++f) planner.Next();
+  double work = 0, slack = 0;
+  for (size_t k = 0; k < sched.tree.nodes.size(); ++k) {
+    const Json& n = s["nodes"][k];
+    const TreeNode& node = sched.tree.nodes[k];
+    EXPECT_EQ(n["executions"].get<int64_t>(), planner.executions()[k]) << "node " << k;
+    EXPECT_EQ(n["planned"].get<int64_t>(), planner.executions()[k]) << "node " << k;
+    // fps_k x seconds, up to one frame per tree level at the start.
+    EXPECT_NEAR(static_cast<double>(planner.executions()[k]), node.fps / sched.stream_fps * decoded,
+                Depth(sched.tree, static_cast<int>(k)) + 1.0)
+        << "node " << k;
+    work += static_cast<double>(planner.executions()[k]) * node.latency_ms;
+    slack += 2 * node.latency_ms;
+  }
+  // The work priced with the schedule's latencies is the cost model's DNN cost.
+  const double video_s = s["frames"]["video_seconds"].get<double>();
+  EXPECT_NEAR(video_s, 6.0, 1e-9);
+  const double dnn = sched.tree.stem_cost + sched.tree.branch_cost;
+  EXPECT_NEAR(work, dnn * video_s, slack);
+  EXPECT_DOUBLE_EQ(s["cost"]["predicted"]["dnn"].get<double>(), dnn);
+  EXPECT_GT(s["cost"]["measured"]["dnn"].get<double>(), 0);
+  for (size_t a = 0; a < sched.apps.size(); ++a) {
+    const Json& app = s["apps"][a];
+    const int depth = Depth(sched.tree, sched.tree.branch_of_app[a]);
+    EXPECT_NEAR(app["achieved_fps"].get<double>(), sched.apps[a].fps, (depth + 1.0) / video_s)
+        << sched.apps[a].app;
+    EXPECT_EQ(app["samples_dropped"].get<int64_t>(), 0);
+    EXPECT_EQ(app["events"].get<int64_t>(),
+              static_cast<int64_t>(ReadEventsFile(app["events_file"]).size()));
+  }
+  EXPECT_EQ(s["frames"]["dropped"].get<int64_t>(), 0);
+  EXPECT_EQ(s["batch"].get<int>(), 3);
+}
+
+TEST_F(RuntimeExecutorTest, RealTimePacingDropsLateFramesWithoutQueueing) {
+  TempDir out;
+  RunConfig c = Config(out.path());
+  c.realtime = true;
+  c.fps_override = 1000;  // 1 ms per frame: compute cannot keep up
+  Runtime rt = Runtime::Prepare(c);
+  RunResult r = rt.Run();
+  ASSERT_EQ(r.status, RunStatus::kCompleted);
+  const Json& s = r.summary;
+  EXPECT_EQ(s["frames"]["decoded"].get<int64_t>(), 60);
+  EXPECT_GT(s["frames"]["dropped"].get<int64_t>(), 0);
+  int64_t lost = 0;
+  for (const Json& a : s["apps"]) {
+    EXPECT_LE(a["frames_analyzed"].get<int64_t>(), a["samples_planned"].get<int64_t>());
+    lost += a["samples_dropped"].get<int64_t>();
+  }
+  EXPECT_GT(lost, 0);
+  // Nothing queued: the run ends about when the stream does (60 frames at
+  // 1000 fps = 60 ms), not after processing every frame.
+  EXPECT_LT(s["wall_seconds"].get<double>(), 1.0);
+
+  // At a rate it can follow it paces: 20 frames at 40 fps last 0.5 s.
+  TempDir out2;
+  RunConfig c2 = Config(out2.path());
+  c2.realtime = true;
+  c2.fps_override = 40;
+  c2.end_frame = 20;
+  RunResult r2 = Runtime::Prepare(c2).Run();
+  EXPECT_GE(r2.summary["wall_seconds"].get<double>(), 19 / 40.0 - 0.01);
+}
+
+TEST_F(RuntimeExecutorTest, AStopRequestEndsTheRunWithValidOutputs) {
+  TempDir out;
+  std::atomic<int> stop{SIGTERM};
+  RunResult r = Runtime::Prepare(Config(out.path())).Run(&stop);
+  EXPECT_EQ(r.status, RunStatus::kStopped);
+  EXPECT_EQ(r.ExitCode(), 128 + SIGTERM);
+  Json s = ReadJsonFile(out.path() / kRunSummaryFile);
+  EXPECT_EQ(s["status"], "stopped");
+  EXPECT_EQ(s["stop_signal"].get<int>(), SIGTERM);
+  EXPECT_EQ(s["frames"]["decoded"].get<int64_t>(), 0);
+  for (const auto& a : scenario_->apps) {
+    EXPECT_TRUE(fs::exists(out.path() / (a.name + kEventsSuffix)));
+    EXPECT_TRUE(ReadEventsFile(out.path() / (a.name + kEventsSuffix)).empty());
+  }
+}
+
+}  // namespace
+}  // namespace mainstream

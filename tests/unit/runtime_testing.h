@@ -1,0 +1,53 @@
+// A complete tiny deployment for the runtime tests: a 64x48 default base,
+// one M-Package per app with a TorchScript suffix at its branchpoint
+// (BuildSuffix + SaveModule), a schedule written by hand, and a synthetic
+// video with known labels. Defined in runtime_testing_torch_test.cpp.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/model/base_info.h"
+#include "mainstream/model/default_base.h"
+#include "mainstream/schedule/schedule_doc.h"
+#include "testing/video_fixtures.h"
+
+namespace mainstream::testing {
+
+struct AppSpec {
+  std::string name;
+  int branchpoint = 0;
+  double fps = 10;
+  int x_vote = 1;
+  double threshold = 0.5;
+};
+
+struct RuntimeScenario {
+  std::filesystem::path dir;
+  std::filesystem::path base_dir;
+  BaseInfo base;
+  std::vector<AppSpec> apps;
+  std::vector<std::filesystem::path> packages;  // one directory per app
+  std::filesystem::path schedule;               // schedule.json
+  SyntheticVideo video;                         // video.path, labels
+  std::filesystem::path labels;                 // label CSV of the video (frame,label)
+};
+
+// The tiny base of the model tests: 8 stages, width 0.25, 64x48 input.
+DefaultBaseOptions TinyBaseOptions();
+
+// Writes everything under `dir`. Stage latencies of the schedule are 1 ms
+// each and decode 0.5 ms (the schedule's cost is what these imply). Each
+// package has a second candidate at another branchpoint with null weights
+// (simulation only). The suffix heads are scaled so scores spread over [0, 1].
+RuntimeScenario MakeRuntimeScenario(const std::filesystem::path& dir,
+                                    const std::vector<AppSpec>& apps,
+                                    const SyntheticVideoSpec& video = {});
+
+// Writes a schedule for `apps` of an existing scenario's packages (same
+// directory layout), e.g. to change rates or branchpoints.
+void WriteScenarioSchedule(const RuntimeScenario& s, const std::vector<AppSpec>& apps,
+                           const std::filesystem::path& file);
+
+}  // namespace mainstream::testing

@@ -82,6 +82,7 @@ def main():
         "batch": 1,
         "input": "reference figures",
         "decode_ms": 0.0,
+        "preprocess_ms": 0.0,
         "whole_model_p50_ms": sum(lat),
         "stages": [{"name": f"layer{i}", "p50_ms": t, "p95_ms": t} for i, t in enumerate(lat)],
         "extra": {"source": "mainstream-ref/layer_latencies_ms.csv"},

@@ -128,7 +128,7 @@ fs::path UniformSchedule(const fs::path& file, const Profile& profile,
   d.stream_fps = fps;
   d.base = profile.base;
   d.profile = "profile.json";
-  d.costs = StageCosts(profile.StageLatencies(), profile.decode_ms);
+  d.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, fps);
   for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
   for (const fs::path& pk : packages) {
     MPackage p = ReadMPackage(pk);
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
         o.input.c_str(), o.frames, o.threads, load_before, std::thread::hardware_concurrency());
     std::printf("profile: stages p50 (ms)");
     for (double t : profile.StageLatencies()) std::printf(" %.3f", t);
-    std::printf(", decode+preprocess %.3f ms\n\n", profile.decode_ms);
+    std::printf(", decode %.3f ms, preprocess %.3f ms\n\n", profile.decode_ms, profile.preprocess_ms);
 
     const std::vector<int> parts = ParseIntList(o.parts, "--parts");
     auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
       const int sched_apps = std::min<int>(8, max_apps);
       std::vector<fs::path> pk2(packages.begin(), packages.begin() + sched_apps);
       const double full =
-          ScheduleCost(StageCosts(profile.StageLatencies(), profile.decode_ms),
+          ScheduleCost(StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps),
                        std::vector<AppRequest>(static_cast<size_t>(sched_apps), {0, stream_fps}));
       std::printf(
           "\n2. measured vs predicted compute (ms per second of video), %d apps, greedy "

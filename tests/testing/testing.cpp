@@ -59,6 +59,7 @@ Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms) {
   p.base = BaseRef{"synthetic", "0123456789abcdef" + std::to_string(seed), stages};
   p.threads = 1;
   p.decode_ms = decode_ms;
+  p.preprocess_ms = 0.5 * decode_ms;
   for (int k = 0; k < stages; ++k) {
     double t = 0.5 + 2.0 * rng.Uniform();
     p.stages.push_back(StageTiming{"s" + std::to_string(k), t, t * 1.1});
@@ -95,7 +96,7 @@ ScheduleProblem RandomProblem(uint64_t seed, int apps, int stages, int candidate
                               double budget_fraction, std::vector<int> x_options) {
   Profile prof = SyntheticProfile(stages, seed);
   ScheduleProblem problem;
-  problem.costs = StageCosts(prof.StageLatencies(), prof.decode_ms);
+  problem.costs = StageCosts(prof.StageLatencies(), prof.preprocess_ms, prof.decode_ms, rates);
   Rng rng(seed * 7 + 1);
   OptionSpace space;
   space.stream_fps = rates;
@@ -119,7 +120,8 @@ ScheduleProblem RandomProblem(uint64_t seed, int apps, int stages, int candidate
   // every app fully specialized at the stream rate (1).
   problem.budget = 1e18;
   double cheapest = CheapestSolution(problem).cost;
-  problem.budget = cheapest + budget_fraction * (max_cost + prof.decode_ms * rates - cheapest);
+  double most = max_cost + (prof.preprocess_ms + prof.decode_ms) * rates;
+  problem.budget = cheapest + budget_fraction * (most - cheapest);
   return problem;
 }
 

@@ -14,7 +14,7 @@ namespace {
 double ReferenceCost(const StageCosts& c, const std::vector<AppRequest>& apps) {
   double max_fps = 0;
   for (const auto& a : apps) max_fps = std::max(max_fps, a.fps);
-  double cost = c.decode_ms * max_fps;
+  double cost = c.preprocess_ms * max_fps + c.decode_ms * c.stream_fps;
   for (int k = 0; k < c.num_stages(); ++k) {
     double shared = 0, own = 0;
     for (const auto& a : apps) {
@@ -42,7 +42,7 @@ TEST(CostModel, TreeMatchesPerStageDefinitionOnRandomSchedules) {
     int n = 1 + static_cast<int>(rng.Index(12));
     std::vector<double> t;
     for (int k = 0; k < n; ++k) t.push_back(rng.Uniform(0, 5));
-    StageCosts c(t, rng.Uniform(0, 2));
+    StageCosts c(t, rng.Uniform(0, 2), rng.Uniform(0, 1), 15);
     std::vector<AppRequest> apps;
     int m = 1 + static_cast<int>(rng.Index(8));
     for (int i = 0; i < m; ++i) apps.push_back({static_cast<int>(rng.Index(static_cast<uint64_t>(n))), 1.0 + static_cast<double>(rng.Index(15))});

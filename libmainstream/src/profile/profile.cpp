@@ -26,6 +26,7 @@ Json Profile::ToJson() const {
               {"batch", batch},
               {"input", input},
               {"decode_ms", decode_ms},
+              {"preprocess_ms", preprocess_ms},
               {"whole_model_p50_ms", whole_model_p50_ms},
               {"stages", st},
               {"extra", extra}};
@@ -43,6 +44,7 @@ Profile Profile::FromJson(const JsonView& v) {
   if (auto b = v.OptionalField("batch")) p.batch = static_cast<int>(b->AsIntIn(1, 1 << 20));
   if (auto i = v.OptionalField("input")) p.input = i->AsString();
   p.decode_ms = v.NumberIn("decode_ms", 0, 1e7);
+  if (auto pre = v.OptionalField("preprocess_ms")) p.preprocess_ms = pre->AsNumberIn(0, 1e7);
   if (auto w = v.OptionalField("whole_model_p50_ms")) p.whole_model_p50_ms = w->AsNumberIn(0, 1e7);
   JsonView st = v.Field("stages");
   if (st.Size() != static_cast<size_t>(p.base.num_stages)) {

@@ -339,6 +339,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
       {"unit", "ms of compute per second of video"},
       {"predicted",
        {{"decode", tree.decode_cost},
+        {"preprocess", tree.preprocess_cost},
         {"stem", tree.stem_cost},
         {"branch", tree.branch_cost},
         {"dnn", pred_dnn},
@@ -366,12 +367,9 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
       {"total_ratio", ratio(total, tree.total_cost())},
       {"note",
        "measured: wall time; measured_cpu: CPU time of the loop thread (the compute itself with "
-       "--threads 1, "
-       "unaffected by other processes; with more threads it misses their share, and FFmpeg's "
-       "decoder "
-       "threads are never in it). Decode is measured on every decoded frame (the stream must be "
-       "decoded "
-       "in full); the cost model charges decode + preprocess at the tree's highest app rate"}};
+       "--threads 1, unaffected by other processes; with more threads it misses their share, and "
+       "FFmpeg's decoder threads are never in it). As in the cost model, decode is charged for every "
+       "stream frame and preprocessing at the tree's highest app rate"}};
 }
 
 Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,

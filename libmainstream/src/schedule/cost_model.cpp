@@ -9,14 +9,19 @@
 
 namespace mainstream {
 
-StageCosts::StageCosts(std::vector<double> stages, double decode)
-    : stage_ms(std::move(stages)), decode_ms(decode) {
+StageCosts::StageCosts(std::vector<double> stages, double preprocess)
+    : StageCosts(std::move(stages), preprocess, 0.0, 0.0) {}
+
+StageCosts::StageCosts(std::vector<double> stages, double preprocess, double decode, double fps)
+    : stage_ms(std::move(stages)), preprocess_ms(preprocess), decode_ms(decode), stream_fps(fps) {
   prefix_.assign(1, 0.0);
   for (double t : stage_ms) {
     MS_CHECK(std::isfinite(t) && t >= 0, "stage latency must be a finite number >= 0, got {}", t);
     prefix_.push_back(prefix_.back() + t);
   }
+  MS_CHECK(std::isfinite(preprocess) && preprocess >= 0, "preprocess latency must be >= 0, got {}", preprocess);
   MS_CHECK(std::isfinite(decode) && decode >= 0, "decode latency must be >= 0, got {}", decode);
+  MS_CHECK(std::isfinite(fps) && fps >= 0, "stream fps must be >= 0, got {}", fps);
 }
 
 double TreeNode::cost() const { return latency_ms * fps; }
@@ -30,7 +35,8 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     MS_CHECK(a.fps > 0 && std::isfinite(a.fps), "frame rate must be > 0, got {}", a.fps);
     tree.max_fps = std::max(tree.max_fps, a.fps);
   }
-  tree.decode_cost = costs.decode_ms * tree.max_fps;
+  tree.decode_cost = costs.FixedCost();
+  tree.preprocess_cost = costs.preprocess_ms * tree.max_fps;
 
   // Distinct branchpoints > 0, ascending: stem segment ends.
   std::vector<int> ends;
@@ -101,6 +107,7 @@ Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
   }
   return Json{{"max_fps", max_fps},
               {"decode_cost", decode_cost},
+              {"preprocess_cost", preprocess_cost},
               {"stem_cost", stem_cost},
               {"branch_cost", branch_cost},
               {"nodes", nodes_json}};

@@ -39,8 +39,9 @@ std::string FormatSchedule(const ScheduleDoc& d) {
   }
   s += fmt::format("mean F1 {:.4f}, min F1 {:.4f}, mean recall {:.4f}, mean precision {:.4f}\n", d.mean_f1,
                    d.min_f1, d.mean_recall, d.mean_precision);
-  s += fmt::format("cost: decode {:.3f} + stem {:.3f} + branches {:.3f} = {:.3f} ms/s\n", d.tree.decode_cost,
-                   d.tree.stem_cost, d.tree.branch_cost, d.tree.total_cost());
+  s += fmt::format("cost: decode {:.3f} + preprocess {:.3f} + stem {:.3f} + branches {:.3f} = {:.3f} ms/s\n",
+                   d.tree.decode_cost, d.tree.preprocess_cost, d.tree.stem_cost, d.tree.branch_cost,
+                   d.tree.total_cost());
   for (const auto& n : d.tree.nodes) {
     if (n.kind != TreeNode::Kind::kStem) continue;
     s += fmt::format("  stem stages [{}, {}) at {:.3g} fps, serves {} app(s), cost {:.3f}\n", n.begin, n.end, n.fps,

@@ -71,6 +71,7 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
               {"base", base.ToJson()},
               {"profile", profile},
               {"decode_ms", costs.decode_ms},
+              {"preprocess_ms", costs.preprocess_ms},
               {"stages", stages},
               {"total_cost", total_cost},
               {"predicted", Json{{"mean_f1", mean_f1},
@@ -94,6 +95,8 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   d.base = BaseRef::FromJson(v.Field("base"));
   if (auto p = v.OptionalField("profile")) d.profile = p->AsString();
   double decode = v.NumberIn("decode_ms", 0, 1e7);
+  double preprocess = 0;
+  if (auto pre = v.OptionalField("preprocess_ms")) preprocess = pre->AsNumberIn(0, 1e7);
   std::vector<double> stage_ms;
   JsonView stages = v.Field("stages");
   if (stages.Size() != static_cast<size_t>(d.base.num_stages)) {
@@ -103,7 +106,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     d.stage_names.push_back(s.String("name"));
     stage_ms.push_back(s.NumberIn("ms", 0, 1e7));
   }
-  d.costs = StageCosts(stage_ms, decode);
+  d.costs = StageCosts(stage_ms, preprocess, decode, d.stream_fps);
   fs::path base_dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   JsonView apps = v.Field("apps");
   if (apps.Size() == 0) apps.Fail("no apps in the schedule");
@@ -199,7 +202,9 @@ void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profi
 ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
                              const OptionSpace& space) {
   ScheduleProblem problem;
-  problem.costs = StageCosts(profile.StageLatencies(), profile.decode_ms);
+  MS_CHECK(!packages.empty(), "no packages");
+  problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
+                             packages[0].stream_fps);
   problem.budget = budget;
   for (const auto& p : packages) {
     problem.apps.push_back(BuildAppChoices(p.app, p.candidates, p.events, space));

@@ -49,8 +49,8 @@ bool Dominates(const Opt& a, const Opt& b) {
 Compiled Compile(const ScheduleProblem& p, const std::function<bool(size_t, const AppOption&)>& keep,
                  bool prune) {
   Compiled c;
-  c.D = p.costs.decode_ms;
-  c.budget = p.budget;
+  c.D = p.costs.preprocess_ms;
+  c.budget = p.budget - p.costs.FixedCost();  // decoding the stream costs the same in every schedule
   const int n = p.costs.num_stages();
   std::vector<int> levels{0};
   for (const auto& app : p.apps) {

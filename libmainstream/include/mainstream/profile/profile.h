@@ -27,7 +27,8 @@ struct Profile {
   std::string input;              // what decode was measured on ("video:...", "size:WxH")
   std::vector<StageTiming> stages;  // one per base stage, in order
   double whole_model_p50_ms = 0;  // 0 when not measured
-  double decode_ms = 0;           // decode + preprocess per frame (ms)
+  double decode_ms = 0;           // decoding one stream frame (every frame is decoded)
+  double preprocess_ms = 0;       // resizing + normalizing one frame for the DNN (ms)
   Json extra = Json::object();    // tool-specific details (warmup, repeats, fusion notes)
 
   std::vector<double> StageLatencies() const;  // p50 per stage

@@ -5,8 +5,9 @@
 // frozen stem; [b, n) are its own) and a frame rate. A stem stage shared by
 // several apps runs once per frame at the highest rate among the apps that
 // need it; an app's own stages run at its rate; decoding and preprocessing run
-// once per frame at the highest rate of all. Cost is in ms of compute per
-// second of video. The merged tree below executes exactly that: each node's
+// once per frame at the highest rate of all (preprocessing); the stream itself
+// is decoded in full (every frame, at the stream rate). Cost is in ms of
+// compute per second of video. The merged tree below executes exactly that: each node's
 // frames are a subset of its parent's frames (see Sampler).
 #pragma once
 
@@ -20,9 +21,15 @@ namespace mainstream {
 
 struct StageCosts {
   std::vector<double> stage_ms;  // per-stage latency (ms per frame)
-  double decode_ms = 0;          // decode + preprocess per frame
+  double preprocess_ms = 0;      // per frame the DNN processes (at the highest app rate)
+  double decode_ms = 0;          // per stream frame (every frame is decoded)
+  double stream_fps = 0;         // rate decode_ms is charged at
   StageCosts() = default;
-  StageCosts(std::vector<double> stages, double decode);
+  // Preprocessing only (no stream decode charge).
+  StageCosts(std::vector<double> stages, double preprocess);
+  StageCosts(std::vector<double> stages, double preprocess, double decode, double stream_fps);
+  // Cost that does not depend on the schedule: decoding the whole stream.
+  double FixedCost() const { return decode_ms * stream_fps; }
   int num_stages() const { return static_cast<int>(stage_ms.size()); }
   // Latency of stages [begin, end).
   double Range(int begin, int end) const { return prefix_[static_cast<size_t>(end)] - prefix_[static_cast<size_t>(begin)]; }
@@ -54,10 +61,11 @@ struct MergedTree {
   std::vector<TreeNode> nodes;  // stem segments first (in order), then branches
   std::vector<int> branch_of_app;  // node id of each app's branch
   double max_fps = 0;
-  double decode_cost = 0;
+  double decode_cost = 0;      // decode_ms x stream fps
+  double preprocess_cost = 0;  // preprocess_ms x max_fps
   double stem_cost = 0;
   double branch_cost = 0;
-  double total_cost() const { return decode_cost + stem_cost + branch_cost; }
+  double total_cost() const { return decode_cost + preprocess_cost + stem_cost + branch_cost; }
   Json ToJson(const std::vector<std::string>& app_names) const;
 };
 

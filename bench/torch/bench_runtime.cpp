@@ -187,7 +187,7 @@ double BareLoop(const Options& o, const BaseModel& base, int bp,
   for (const fs::path& w : weights)
     apps.push_back(Segment::FromModule(LoadModule(w), probe, {}, w.string()));
   (void)n;
-  const PreprocessConfig pre = BasePreprocessConfig(base.info());
+  const PreprocessConfig pre = PreprocessConfigFor(base.info());
   std::vector<float> buf(pre.floats_per_frame());
   VideoSourceOptions vo;
   vo.end_frame = o.frames;

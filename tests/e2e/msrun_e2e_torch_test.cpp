@@ -111,7 +111,7 @@ TEST_F(E2EMsrun, RunsTheMergedTreeAndScoresAgainstLabels) {
   std::vector<float> buf;
   {
     VideoSource src(scenario_->video.path.string());
-    PreprocessConfig pre = BasePreprocessConfig(base.info());
+    PreprocessConfig pre = PreprocessConfigFor(base.info());
     Frame f;
     while (src.Read(&f)) {
       buf.resize(buf.size() + pre.floats_per_frame());

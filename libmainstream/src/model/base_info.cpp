@@ -197,4 +197,22 @@ void CheckSameBase(const BaseRef& wanted, const std::string& wanted_origin, cons
       have.name, have.sha256.substr(0, 12), have.num_stages());
 }
 
+PreprocessConfig PreprocessConfigFor(const InputSpec& in) {
+  MS_CHECK(in.channels == 3, "base.json: $.input.channels: frames have 3 channels, got {}", in.channels);
+  MS_CHECK(in.mean.size() == 3 && in.std.size() == 3, "base.json: $.input.mean/std: need 3 values each");
+  PreprocessConfig cfg;
+  cfg.width = in.width;
+  cfg.height = in.height;
+  cfg.to_rgb = in.color != "bgr";
+  for (size_t c = 0; c < 3; ++c) {
+    cfg.mean[c] = static_cast<float>(in.mean[c]);
+    cfg.stddev[c] = static_cast<float>(in.std[c]);
+  }
+  cfg.interpolation = ParseInterpolation(in.interpolation, "base.json: $.input.interpolation");
+  cfg.Validate();
+  return cfg;
+}
+
+PreprocessConfig PreprocessConfigFor(const BaseInfo& info) { return PreprocessConfigFor(info.input); }
+
 }  // namespace mainstream

@@ -25,19 +25,6 @@ namespace {
 constexpr int kDefaultWidth = 640;
 constexpr int kDefaultHeight = 480;
 
-PreprocessConfig PreprocessFor(const InputSpec& in) {
-  PreprocessConfig cfg;
-  cfg.width = in.width;
-  cfg.height = in.height;
-  cfg.to_rgb = in.color == "rgb";
-  for (size_t c = 0; c < 3; ++c) {
-    cfg.mean[c] = static_cast<float>(in.mean[c]);
-    cfg.stddev[c] = static_cast<float>(in.std[c]);
-  }
-  cfg.interpolation = ParseInterpolation(in.interpolation, "base.json: $.input.interpolation");
-  return cfg;
-}
-
 // A short synthetic clip of `width` x `height` (a moving bright block over a
 // textured background) so that decoding is measured even without a video.
 fs::path WriteSyntheticVideo(const fs::path& dir, int width, int height, int frames,
@@ -190,7 +177,7 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
 // Decode + preprocess per frame, on the video or a synthetic clip.
 DecodeCost MeasureDecode(const ProfileConfig& config, const InputSpec& input, std::string* label,
                          Json* extra) {
-  PreprocessConfig pre = PreprocessFor(input);
+  PreprocessConfig pre = PreprocessConfigFor(input);
   if (!config.input_video.empty()) {
     *label = "video:" + config.input_video;
     return MeasureDecodeCost(config.input_video, pre, config.decode_frames, 3);

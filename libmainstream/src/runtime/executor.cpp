@@ -21,21 +21,6 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-PreprocessConfig BasePreprocessConfig(const BaseInfo& info) {
-  const InputSpec& in = info.input;
-  PreprocessConfig cfg;
-  cfg.width = in.width;
-  cfg.height = in.height;
-  cfg.to_rgb = in.color == "rgb";
-  for (size_t c = 0; c < 3 && c < in.mean.size() && c < in.std.size(); ++c) {
-    cfg.mean[c] = static_cast<float>(in.mean[c]);
-    cfg.stddev[c] = static_cast<float>(in.std[c]);
-  }
-  cfg.interpolation = ParseInterpolation(in.interpolation, "base.json: $.input.interpolation");
-  cfg.Validate();
-  return cfg;
-}
-
 struct TreeExecutor::Impl {
   MergedTree tree;
   PreprocessConfig pre;
@@ -121,7 +106,7 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   TreeExecutor ex;
   Impl& m = *ex.impl_;
   m.tree = tree;
-  m.pre = BasePreprocessConfig(base.info());
+  m.pre = PreprocessConfigFor(base.info());
   m.input_shape = base.info().input.shape();
   const int n = base.num_stages();
   for (const TreeNode& node : tree.nodes) {

@@ -16,6 +16,7 @@
 
 #include "mainstream/core/json_io.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/video/preprocess.h"
 
 namespace mainstream {
 
@@ -86,5 +87,12 @@ void CheckSameBase(const BaseRef& wanted, const std::string& wanted_origin, cons
 
 // "[1, 32, 60, 80]"
 std::string ShapeToString(const std::vector<int64_t>& shape);
+
+// How frames are preprocessed for a base (its input size, colour order,
+// mean/std and resize filter): the one conversion mstrain, msprofile and
+// msrun share, so training and inference always agree. Throws InputError
+// naming base.json's field.
+PreprocessConfig PreprocessConfigFor(const InputSpec& input);
+PreprocessConfig PreprocessConfigFor(const BaseInfo& info);
 
 }  // namespace mainstream

@@ -28,8 +28,6 @@ struct ExecutorOptions {
   bool verify = true;    // check each optimized segment against its plain module
 };
 
-// The preprocessing a base expects (base.json "input"), as a PreprocessConfig.
-PreprocessConfig BasePreprocessConfig(const BaseInfo& info);
 
 // CPU time of the calling thread, in seconds.
 double ThreadCpuSeconds();

@@ -1,0 +1,98 @@
+// What `mstrain train` needs to turn one application's labeled data into an
+// M-Package: inputs, split, optimization, statistics. Declared once here,
+// checked once (Validate), printable (ToString) and stored as JSON in the
+// work directory so that `plan`/`pack` and resumed runs see the same
+// configuration. See docs/training.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/labels/events.h"
+#include "mainstream/video/augment.h"
+
+namespace mainstream {
+
+inline constexpr int kTrainConfigSchemaVersion = 1;
+
+struct TrainConfig {
+  // Inputs. Exactly one of `video` (with `labels`) or `images`.
+  std::string base_dir;        // base directory (model.pt + base.json)
+  std::string video;           // video file
+  std::string labels;          // per-frame label CSV (frame,label; docs/labels.md)
+  std::string images;          // image folder DIR/<class>/*.jpg|png
+  std::string positive_class;  // images: the class directory that is the event (default "1" or "pos")
+  double fps = 0;              // > 0: stream fps override (vtest.avi says 10, was captured at 7)
+  std::string app;             // application name (letters, digits, '_', '-', '.')
+  std::string output;          // package directory
+  std::string work_dir;        // finished candidates live in <work_dir>/<hash>/; empty: default
+  std::vector<int> branchpoints;  // empty: every branchpoint of the base
+
+  // Split (video: 1-based inclusive frame ranges "a-b,c-d"; empty: automatic).
+  std::string train_frames;
+  std::string val_frames;   // empty: the last val_fraction of the training frames, after a gap
+  std::string test_frames;  // reported only (extra.test), never used for choices
+  double train_fraction = 0.7;  // automatic split (no train_frames): train / validation / test
+  double val_fraction = 0.15;
+  double test_fraction = 0.15;
+  int64_t gap = 10;           // unused frames between blocks
+  int64_t train_stride = 1;   // keep every k-th training frame (neighbours are near-duplicates)
+
+  // Optimization of one candidate.
+  int epochs = 8;
+  int patience = 3;     // stop after this many epochs without a better validation balanced accuracy
+  int batch = 32;
+  double lr = 1e-4;        // Adam, copied base stages (pretrained: small steps)
+  double head_lr = 1e-3;   // Adam, the new head
+  double weight_decay = 1e-4;
+  double dropout = 0.2;    // before the head's linear layer
+  // The new head: "pool" = global average pooling + linear (model/suffix.h,
+  // BuildSuffix); "spatial" = 1x1 conv to head_channels + flatten + linear,
+  // which keeps where things are (fixed cameras, region tasks).
+  std::string head = "spatial";
+  int head_channels = 16;
+  std::string balance = "weight";  // "weight": class-weighted loss; "none"
+  // "frozen": BatchNorm layers of the copied stages keep the base's running
+  // statistics (train and inference see the same normalization; right for
+  // small data); "train": batch statistics while training, running averages
+  // updated (needs many steps to settle).
+  std::string batchnorm = "frozen";
+  int augment_copies = 1;  // augmented copies per training frame (cached), 0: none
+  AugmentConfig augment;
+  double threshold = 0.5;  // score threshold for a positive frame
+  bool cache = true;       // cache prefix activations (false: recompute every batch; for benchmarks)
+  uint64_t seed = 1;
+
+  // Package statistics (pack time; not part of the hash).
+  std::vector<int> corr_strides;  // strides at which c is measured; empty: 1..ceil(stream fps), at most 8
+  double pareto_tolerance = 0;    // a candidate is pruned if one with more sharing is within this accuracy
+  double event_length = 0;        // > 0: override mean event length (frames)
+  double event_frequency = 0;     // > 0: override event frequency
+  double correlation = -1;        // >= 0: override inter-frame correlation
+
+  // Run (not part of the hash).
+  int threads = 1;
+  bool keep_work = false;  // keep the work directory after packing
+
+  bool uses_images() const { return !images.empty(); }
+  // Throws InputError naming the flag (e.g. "--epochs: expected >= 1, got 0").
+  void Validate() const;
+  Json ToJson() const;
+  static TrainConfig FromJson(const JsonView& v);
+  std::string ToString() const;
+  // The training-relevant fields only (what the candidates depend on besides
+  // the data and the base): no paths of outputs, threads, branchpoints or
+  // pack-time statistics.
+  Json TrainingJson() const;
+  // Paths made absolute (so commands printed by `plan` work from any directory).
+  void MakePathsAbsolute();
+};
+
+// "1-543" or "1-308,488-795" (1-based, inclusive) into intervals, sorted and
+// checked not to overlap. Errors name `flag` and quote the offending piece.
+std::vector<FrameInterval> ParseFrameRanges(const std::string& text, const std::string& flag);
+std::string FormatFrameRanges(const std::vector<FrameInterval>& ranges);
+
+}  // namespace mainstream

@@ -1,0 +1,305 @@
+#include "mainstream/train/dataset.h"
+
+#include <algorithm>
+#include <cctype>
+#include <numeric>
+#include <fmt/ranges.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/log.h"
+#include "mainstream/core/random.h"
+#include "mainstream/labels/correlation.h"
+#include "mainstream/labels/splits.h"
+#include "mainstream/model/base_info.h"
+#include "mainstream/train/train_config.h"
+#include "mainstream/video/cv_image.h"
+#include "mainstream/video/video_source.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+
+namespace {
+
+std::string Blocks(const std::vector<FrameInterval>& blocks) {
+  std::string s;
+  for (const auto& b : blocks) s += (s.empty() ? "" : " ") + b.ToString();
+  return s.empty() ? "none" : s;
+}
+
+void CheckInside(const std::vector<FrameInterval>& blocks, int64_t num_frames, const std::string& flag,
+                 const std::string& video) {
+  for (const auto& b : blocks) {
+    MS_CHECK(b.end <= num_frames, "{}: range {} reaches beyond the {} frames of {}", flag, b.ToString(), num_frames,
+             video);
+  }
+}
+
+void CheckDisjoint(const std::vector<FrameInterval>& a, const std::string& a_name, const std::vector<FrameInterval>& b,
+                   const std::string& b_name) {
+  for (const auto& x : a) {
+    for (const auto& y : b) {
+      MS_CHECK(!x.Overlaps(y), "{} {} and {} {} overlap: a frame may only play one role", a_name, x.ToString(),
+               b_name, y.ToString());
+    }
+  }
+}
+
+bool IsImageFile(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+}  // namespace
+
+int64_t Dataset::Count(const std::vector<int64_t>& role_items, int label) const {
+  int64_t n = 0;
+  for (int64_t i : role_items) n += labels[static_cast<size_t>(i)] == label ? 1 : 0;
+  return n;
+}
+
+VideoPlan PlanVideoDataset(const TrainConfig& config) {
+  VideoPlan plan;
+  plan.labels = ReadLabelFile(config.labels);
+  VideoSourceOptions opts;
+  opts.fps_override = config.fps;
+  VideoSource src(config.video, opts);
+  plan.fps = src.fps();
+  plan.video_description = src.Describe();
+  plan.num_frames = src.frame_count();
+  MS_CHECK(plan.num_frames > 0, "video '{}': reports no frame count; mstrain needs a video file whose frames can be "
+           "matched with the label rows", config.video);
+  CheckLabelFrameCount(plan.labels, config.labels, plan.num_frames, config.video);
+
+  DataSplit& s = plan.split;
+  if (config.train_frames.empty()) {
+    SplitOptions so;
+    so.train = config.train_fraction;
+    so.validation = config.val_fraction;
+    so.test = config.test_fraction;
+    so.gap = config.gap;
+    TemporalSplit ts = MakeTemporalSplit(plan.num_frames, so);
+    s.train_blocks = {ts.train};
+    s.validation_blocks = {ts.validation};
+    if (!ts.test.empty()) s.test_blocks = {ts.test};
+  } else {
+    s.train_blocks = ParseFrameRanges(config.train_frames, "--train-frames");
+    CheckInside(s.train_blocks, plan.num_frames, "--train-frames", config.video);
+    if (!config.val_frames.empty()) {
+      s.validation_blocks = ParseFrameRanges(config.val_frames, "--val-frames");
+      CheckInside(s.validation_blocks, plan.num_frames, "--val-frames", config.video);
+    } else {
+      const double fraction = config.val_fraction / (config.train_fraction + config.val_fraction);
+      TrainValidation tv = SplitOffValidation(s.train_blocks, fraction, config.gap);
+      s.train_blocks = tv.train;
+      s.validation_blocks = {tv.validation};
+    }
+    if (!config.test_frames.empty()) {
+      s.test_blocks = ParseFrameRanges(config.test_frames, "--test-frames");
+      CheckInside(s.test_blocks, plan.num_frames, "--test-frames", config.video);
+    }
+  }
+  s.train_blocks.erase(std::remove_if(s.train_blocks.begin(), s.train_blocks.end(),
+                                      [](const FrameInterval& b) { return b.empty(); }),
+                       s.train_blocks.end());
+  CheckDisjoint(s.train_blocks, "training frames", s.validation_blocks, "validation frames");
+  CheckDisjoint(s.train_blocks, "training frames", s.test_blocks, "test frames");
+  CheckDisjoint(s.validation_blocks, "validation frames", s.test_blocks, "test frames");
+  s.description = fmt::format("train {} | validation {} | test {} (of {} frames, gap {}, train stride {})",
+                              Blocks(s.train_blocks), Blocks(s.validation_blocks), Blocks(s.test_blocks),
+                              plan.num_frames, config.gap, config.train_stride);
+  return plan;
+}
+
+Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre) {
+  VideoPlan plan = PlanVideoDataset(config);
+  Dataset d;
+  d.origin = config.video;
+  d.labels_origin = config.labels;
+  d.temporal = true;
+  d.fps = plan.fps;
+  d.num_frames = plan.num_frames;
+  d.all_labels = plan.labels;
+  d.split = plan.split;
+
+  // Role of every frame (0: unused, 1 train, 2 validation, 3 test).
+  std::vector<uint8_t> role(static_cast<size_t>(plan.num_frames), 0);
+  int64_t last = 0;
+  for (const auto& b : d.split.train_blocks) {
+    for (int64_t f = b.start; f <= b.end; f += config.train_stride) role[static_cast<size_t>(f - 1)] = 1;
+  }
+  for (const auto& b : d.split.validation_blocks) {
+    for (int64_t f = b.start; f <= b.end; ++f) role[static_cast<size_t>(f - 1)] = 2;
+  }
+  for (const auto& b : d.split.test_blocks) {
+    for (int64_t f = b.start; f <= b.end; ++f) role[static_cast<size_t>(f - 1)] = 3;
+  }
+  int64_t wanted = 0;
+  for (int64_t f = 1; f <= plan.num_frames; ++f) {
+    if (role[static_cast<size_t>(f - 1)]) {
+      last = f;
+      ++wanted;
+    }
+  }
+  VideoSourceOptions opts;
+  opts.fps_override = config.fps;
+  opts.start_frame = 0;
+  opts.end_frame = last;
+  VideoSource src(config.video, opts);
+  LogInfo("decoding {} of the first {} frames of {}", wanted, last, src.Describe());
+  Progress progress("decode", static_cast<long>(last), 2.0);
+  Frame frame;
+  d.images.reserve(static_cast<size_t>(wanted));
+  while (src.Read(&frame)) {
+    const int64_t f = frame.index + 1;
+    const uint8_t r = role[static_cast<size_t>(f - 1)];
+    if (r) {
+      const int64_t item = static_cast<int64_t>(d.images.size());
+      d.images.push_back(ResizeImage(frame.image, pre.width, pre.height, pre.interpolation));
+      d.labels.push_back(plan.labels[static_cast<size_t>(f - 1)]);
+      d.frames.push_back(f);
+      (r == 1 ? d.split.train : r == 2 ? d.split.validation : d.split.test).push_back(item);
+    }
+    progress.Update(static_cast<long>(f));
+  }
+  MS_CHECK_RT(static_cast<int64_t>(d.images.size()) == wanted, "video '{}': decoded {} of the {} frames needed",
+              config.video, d.images.size(), wanted);
+  return d;
+}
+
+Dataset LoadImageFolder(const TrainConfig& config, const PreprocessConfig& pre) {
+  const fs::path root = config.images;
+  MS_CHECK(fs::is_directory(root), "--images '{}': not a directory (expected DIR/<class>/*.jpg)", config.images);
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(root)) {
+    if (e.is_directory() && e.path().filename().string()[0] != '.') classes.push_back(e.path().filename().string());
+  }
+  std::sort(classes.begin(), classes.end());
+  MS_CHECK(classes.size() >= 2, "--images '{}': found {} class director{}; expected at least two (e.g. "
+           "DIR/event/*.jpg and DIR/other/*.jpg)", config.images, classes.size(), classes.size() == 1 ? "y" : "ies");
+  std::string positive = config.positive_class;
+  if (positive.empty()) {
+    for (const char* name : {"1", "pos", "positive", "event", "yes"}) {
+      if (std::find(classes.begin(), classes.end(), name) != classes.end()) positive = name;
+    }
+    MS_CHECK(!positive.empty(), "--images '{}': which class is the event? Give --positive NAME (classes: {})",
+             config.images, fmt::join(classes, ", "));
+  }
+  MS_CHECK(std::find(classes.begin(), classes.end(), positive) != classes.end(),
+           "--positive '{}': no such class directory in '{}' (classes: {})", positive, config.images,
+           fmt::join(classes, ", "));
+
+  Dataset d;
+  d.origin = config.images;
+  d.labels_origin = config.images;
+  std::vector<std::vector<int64_t>> by_label(2);
+  for (const std::string& cls : classes) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(root / cls)) {
+      if (e.is_regular_file() && IsImageFile(e.path())) files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    MS_CHECK(!files.empty(), "{}: empty class: no .jpg/.jpeg/.png/.bmp images", (root / cls).string());
+    const uint8_t label = cls == positive ? 1 : 0;
+    for (const fs::path& f : files) {
+      cv::Mat m = cv::imread(f.string(), cv::IMREAD_COLOR);
+      MS_CHECK(!m.empty(), "{}: cannot be read as an image (corrupt, or a format OpenCV lacks)", f.string());
+      Image img = MatToImage(m, f.string().c_str());
+      by_label[label].push_back(static_cast<int64_t>(d.images.size()));
+      d.images.push_back(ResizeImage(img, pre.width, pre.height, pre.interpolation));
+      d.labels.push_back(label);
+      d.frames.push_back(static_cast<int64_t>(d.images.size()));
+      d.names.push_back(f.string());
+    }
+  }
+  // Stratified, seeded split: each class is shuffled and cut by the fractions.
+  Rng rng(SubSeed(config.seed, 77));
+  for (auto& items : by_label) {
+    for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng.Index(i)]);
+    const auto n = static_cast<double>(items.size());
+    auto n_val = static_cast<size_t>(std::max(1.0, std::round(n * config.val_fraction)));
+    auto n_test = static_cast<size_t>(std::round(n * config.test_fraction));
+    if (n_val + n_test >= items.size()) n_test = 0;
+    MS_CHECK(n_val < items.size(), "--images '{}': a class has {} image(s): too few to train and validate on",
+             config.images, items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      (i < n_val ? d.split.validation : i < n_val + n_test ? d.split.test : d.split.train).push_back(items[i]);
+    }
+  }
+  for (auto* v : {&d.split.train, &d.split.validation, &d.split.test}) std::sort(v->begin(), v->end());
+  d.split.description = fmt::format("{} images ({} classes, positive '{}'): train {} | validation {} | test {} "
+                                    "(stratified, seed {})",
+                                    d.size(), classes.size(), positive, d.split.train.size(),
+                                    d.split.validation.size(), d.split.test.size(), config.seed);
+  return d;
+}
+
+Dataset LoadDataset(const TrainConfig& config, const PreprocessConfig& pre) {
+  return config.uses_images() ? LoadImageFolder(config, pre) : LoadVideoDataset(config, pre);
+}
+
+void CheckClasses(const Dataset& data) {
+  auto check = [&](const std::vector<int64_t>& items, const std::vector<FrameInterval>& blocks, const char* role) {
+    std::string where = data.temporal ? fmt::format("the {} frames {}", role, Blocks(blocks))
+                                      : fmt::format("the {} images", role);
+    MS_CHECK(!items.empty(), "{}: {} are empty", data.labels_origin, where);
+    for (int label : {1, 0}) {
+      MS_CHECK(data.Count(items, label) > 0,
+               "{}: {} have no {} (label {}): empty class, nothing to learn or measure it on; choose frames "
+               "(--train-frames/--val-frames) that contain both classes",
+               data.labels_origin, where, label ? "positive frames" : "negative frames", label);
+    }
+  };
+  check(data.split.train, data.split.train_blocks, "training");
+  check(data.split.validation, data.split.validation_blocks, "validation");
+}
+
+EventStats EventStatsFromBlocks(const FrameLabels& labels, const std::vector<FrameInterval>& blocks,
+                                const std::string& origin) {
+  std::vector<FrameInterval> sorted = blocks;
+  std::sort(sorted.begin(), sorted.end(), [](const FrameInterval& a, const FrameInterval& b) { return a.start < b.start; });
+  std::vector<FrameInterval> events;
+  int64_t offset = 0;
+  for (const auto& b : sorted) {
+    if (b.empty()) continue;
+    FrameLabels slice(labels.begin() + (b.start - 1), labels.begin() + b.end);
+    for (FrameInterval e : EventsFromLabels(slice)) {
+      events.push_back({e.start + offset, e.end + offset});
+    }
+    offset += b.length();
+  }
+  return EventStatsFromEvents(events, offset, fmt::format("{} (frames {})", origin, Blocks(sorted)));
+}
+
+FrameLabels MakeMotLabels(const MotLabelOptions& options, std::string* summary) {
+  MS_CHECK(!options.mot.empty(), "--mot: the MOT ground-truth file is required");
+  MS_CHECK(options.smooth_gap >= 0, "--smooth-gap: expected >= 0 frames, got {}", options.smooth_gap);
+  MS_CHECK(options.min_event >= 1, "--min-event: expected >= 1 frame, got {}", options.min_event);
+  PersonRule rule = ParsePersonRule(options.rule);
+  MotSequence seq = LoadMotSequence(options.mot, options.frames > 0 ? std::optional<int64_t>(options.frames)
+                                                                    : std::nullopt);
+  FrameLabels raw = LabelsFromMot(seq, rule);
+  FrameLabels labels = SmoothLabels(raw, options.smooth_gap, options.min_event);
+  if (summary) {
+    *summary = fmt::format("{} {}: {}", options.mot, rule.ToString(), SummarizeLabels(labels));
+    if (labels != raw) *summary += fmt::format(" (before smoothing: {})", SummarizeLabels(raw));
+  }
+  return labels;
+}
+
+OutcomeStrata CollectOutcomes(const FrameLabels& labels, const FrameLabels& predictions,
+                              const std::vector<int>& strides) {
+  OutcomeStrata out;
+  for (int s : strides) {
+    for (int phase = 0; phase < s; ++phase) {
+      SegmentOutcomes o = SampledOutcomes(labels, predictions, s, phase);
+      for (auto& g : o.events) out.events.push_back(std::move(g));
+      for (auto& g : o.gaps) out.gaps.push_back(std::move(g));
+    }
+  }
+  return out;
+}
+
+}  // namespace mainstream

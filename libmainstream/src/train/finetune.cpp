@@ -1,0 +1,478 @@
+#include "finetune.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/log.h"
+#include "mainstream/core/random.h"
+#include "mainstream/core/sha256.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/model/suffix.h"
+#include "mainstream/video/augment.h"
+
+namespace mainstream::train_detail {
+
+namespace {
+
+constexpr int64_t kChunk = 64;  // rows per forward pass when filling the cache or evaluating
+
+std::vector<int64_t> Iota(int64_t begin, int64_t end) {
+  std::vector<int64_t> v;
+  for (int64_t i = begin; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+std::vector<int64_t> FrameShapeAt(const BaseModel& base, int b) {
+  if (b == 0) {
+    const auto& in = base.info().input;
+    return {in.channels, in.height, in.width};
+  }
+  return base.info().ShapeAt(b);
+}
+
+at::Tensor Labels(const Dataset& data, const std::vector<int64_t>& items) {
+  at::Tensor t = at::empty({static_cast<int64_t>(items.size())}, at::kLong);
+  auto* p = t.data_ptr<int64_t>();
+  for (size_t i = 0; i < items.size(); ++i) p[i] = data.labels[static_cast<size_t>(items[i])];
+  return t;
+}
+
+struct Metrics {
+  double loss = 0;  // class-balanced cross-entropy
+  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+  FrameLabels predictions;
+
+  int64_t n() const { return tp + fp + tn + fn; }
+  double accuracy() const { return n() ? static_cast<double>(tp + tn) / static_cast<double>(n()) : 0; }
+  double tpr() const { return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0; }
+  double fpr() const { return fp + tn ? static_cast<double>(fp) / static_cast<double>(fp + tn) : 0; }
+  double balanced_accuracy() const { return 0.5 * (tpr() + 1 - fpr()); }
+  Json ToJson() const {
+    return Json{{"frames", n()},        {"accuracy", accuracy()}, {"tpr", tpr()}, {"fpr", fpr()},
+                {"loss", loss},         {"positives", tp + fn},   {"balanced_accuracy", balanced_accuracy()}};
+  }
+};
+
+// Over the first labels.size(0) rows of `role` (for training: the
+// un-augmented copies).
+Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Role role, const at::Tensor& labels,
+                 double threshold) {
+  Metrics m;
+  const int64_t rows = labels.size(0);
+  if (rows == 0) return m;
+  suffix.eval();
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> losses, scores;
+  for (int64_t s = 0; s < rows; s += kChunk) {
+    const int64_t e = std::min(rows, s + kChunk);
+    at::Tensor logits = suffix.forward({source.Fetch(role, Iota(s, e))}).toTensor();
+    losses.push_back(torch::nn::functional::cross_entropy(
+        logits, labels.narrow(0, s, e - s),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)));
+    scores.push_back(torch::softmax(logits, 1).select(1, 1));
+  }
+  at::Tensor loss = at::cat(losses), score = at::cat(scores);
+  double class_loss[2] = {0, 0};
+  int64_t class_n[2] = {0, 0};
+  const auto* y = labels.data_ptr<int64_t>();
+  const auto* l = loss.data_ptr<float>();
+  const auto* sc = score.data_ptr<float>();
+  m.predictions.resize(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) {
+    const bool pos = sc[i] >= threshold;
+    m.predictions[static_cast<size_t>(i)] = pos;
+    class_loss[y[i]] += l[i];
+    class_n[y[i]] += 1;
+    if (y[i]) {
+      (pos ? m.tp : m.fn) += 1;
+    } else {
+      (pos ? m.fp : m.tn) += 1;
+    }
+  }
+  int classes = 0;
+  for (int c = 0; c < 2; ++c) {
+    if (class_n[c]) {
+      m.loss += class_loss[c] / static_cast<double>(class_n[c]);
+      ++classes;
+    }
+  }
+  if (classes) m.loss /= classes;
+  return m;
+}
+
+std::string Seconds(double s) {
+  if (s < 90) return fmt::format("{:.0f} s", s);
+  return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60));
+}
+
+}  // namespace
+
+std::vector<at::Tensor> Snapshot(const torch::jit::Module& m) {
+  std::vector<at::Tensor> s;
+  for (const at::Tensor& p : m.parameters()) s.push_back(p.detach().clone());
+  for (const at::Tensor& b : m.buffers()) s.push_back(b.detach().clone());
+  return s;
+}
+
+void Restore(const torch::jit::Module& m, const std::vector<at::Tensor>& s) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (at::Tensor p : m.parameters()) p.copy_(s[i++]);
+  for (at::Tensor b : m.buffers()) b.copy_(s[i++]);
+}
+
+torch::jit::Module BuildCandidate(const BaseModel& base, int b, const TrainConfig& config) {
+  SuffixOptions so;
+  so.num_outputs = 2;
+  so.dropout = config.dropout;
+  so.seed = SubSeed(config.seed, 100 + static_cast<uint64_t>(b));
+  const int n = base.num_stages();
+  const std::vector<int64_t> in = base.info().ShapeAt(n - 1);
+  if (config.head == "pool" || in.size() != 3) return BuildSuffix(base, b, so);
+
+  auto cu = std::make_shared<torch::jit::CompilationUnit>();
+  auto make = [&](const std::string& name) {
+    torch::jit::Module m(c10::QualifiedName("__torch__.mainstream.train." + name), cu, /*shouldMangle=*/true);
+    m.register_attribute("training", c10::BoolType::get(), false);
+    return m;
+  };
+  // Head: 1x1 conv (a learned channel mix, no nonlinearity) keeps the map's
+  // layout; a linear layer over the flattened map then weighs each position.
+  const int64_t c = in[0], h = in[1], w = in[2], r = config.head_channels;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(so.seed);
+  torch::jit::Module head = make("SpatialHead");
+  head.register_parameter("reduce_weight", at::randn({r, c, 1, 1}, gen) * std::sqrt(1.0 / static_cast<double>(c)),
+                          false);
+  head.register_parameter("reduce_bias", at::zeros({r}), false);
+  head.register_parameter("weight", at::randn({2, r * h * w}, gen) * 0.01, false);
+  head.register_parameter("bias", at::zeros({2}), false);
+  head.define(fmt::format(
+      "def forward(self, x):\n"
+      "    x = torch.conv2d(x, self.reduce_weight, self.reduce_bias)\n"
+      "    x = torch.flatten(x, 1)\n"
+      "    x = torch.dropout(x, {:.6f}, self.training)\n"
+      "    return torch.linear(x, self.weight, self.bias)\n",
+      config.dropout));
+
+  torch::jit::Module m = make("AppSuffix");
+  std::string src = "def forward(self, x):\n";
+  {
+    torch::NoGradGuard no_grad;
+    for (int k = b; k < n - 1; ++k) {
+      const std::string& name = base.info().stages[static_cast<size_t>(k)].name;
+      m.register_module(name, base.stage(k).deepcopy());
+      src += "    x = self." + name + ".forward(x)\n";
+    }
+  }
+  m.register_module("app_head", head);
+  src += "    return self.app_head.forward(x)\n";
+  m.define(src);
+  for (at::Tensor p : m.parameters()) p.set_requires_grad(true);
+  m.eval();
+  return m;
+}
+
+void SetTrainMode(torch::jit::Module& m, bool freeze_batchnorm) {
+  m.train(true);
+  if (!freeze_batchnorm) return;
+  for (torch::jit::Module sub : m.modules()) {
+    if (sub.hasattr("running_mean")) sub.train(false);
+  }
+}
+
+at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, const std::vector<int>& copies,
+                      const PreprocessConfig& pre, const AugmentConfig& augment, uint64_t seed) {
+  const auto n = static_cast<int64_t>(items.size());
+  at::Tensor x = at::empty({n, 3, pre.height, pre.width}, at::kFloat);
+  float* out = x.data_ptr<float>();
+  const size_t floats = pre.floats_per_frame();
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const auto item = static_cast<size_t>(items[static_cast<size_t>(j)]);
+      const int copy = copies.empty() ? 0 : copies[static_cast<size_t>(j)];
+      float* dst = out + static_cast<size_t>(j) * floats;
+      if (copy == 0) {
+        NormalizeToChw(data.images[item], pre, dst);
+      } else {
+        const uint64_t s = SubSeed(SubSeed(seed, 11), static_cast<uint64_t>(copy) * (uint64_t{1} << 40) +
+                                                          static_cast<uint64_t>(data.frames[item]));
+        NormalizeToChw(Augment(data.images[item], augment, s), pre, dst);
+      }
+    }
+  });
+  return x;
+}
+
+ActivationSource::ActivationSource(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                                   const PreprocessConfig& pre)
+    : base_(base), data_(data), config_(config), pre_(pre), cache_(config.cache) {
+  copies_ = config.augment.enabled() ? config.augment_copies : 0;
+}
+
+const std::vector<int64_t>& ActivationSource::Items(Role role) const {
+  return role == Role::kTrain ? data_.split.train : role == Role::kValidation ? data_.split.validation
+                                                                              : data_.split.test;
+}
+
+int64_t ActivationSource::Rows(Role role) const {
+  const auto n = static_cast<int64_t>(Items(role).size());
+  return role == Role::kTrain ? n * (copies_ + 1) : n;
+}
+
+size_t ActivationSource::cached_bytes() const {
+  size_t b = 0;
+  for (const at::Tensor* t : {&train_, &validation_, &test_}) {
+    if (t->defined()) b += static_cast<size_t>(t->numel()) * sizeof(float);
+  }
+  return b;
+}
+
+at::Tensor ActivationSource::Inputs(Role role, const std::vector<int64_t>& rows) const {
+  const std::vector<int64_t>& items = Items(role);
+  const auto n = static_cast<int64_t>(items.size());
+  std::vector<int64_t> it(rows.size());
+  std::vector<int> copies(rows.size(), 0);
+  for (size_t j = 0; j < rows.size(); ++j) {
+    it[j] = items[static_cast<size_t>(rows[j] % n)];
+    copies[j] = static_cast<int>(rows[j] / n);
+  }
+  return InputBatch(data_, it, copies, pre_, config_.augment, config_.seed);
+}
+
+at::Tensor ActivationSource::RunPrefix(const Segment* segment, Role role, const at::Tensor* from) const {
+  const int64_t rows = Rows(role);
+  std::vector<int64_t> shape = FrameShapeAt(base_, segment->end());
+  shape.insert(shape.begin(), rows);
+  at::Tensor out = at::empty(shape, at::kFloat);
+  for (int64_t s = 0; s < rows; s += kChunk) {
+    const int64_t e = std::min(rows, s + kChunk);
+    at::Tensor x = from ? from->narrow(0, s, e - s) : Inputs(role, Iota(s, e));
+    out.narrow(0, s, e - s).copy_(segment->Forward(x));
+  }
+  return out;
+}
+
+void ActivationSource::MoveTo(int b) {
+  MS_CHECK_RT(b >= branchpoint_ || !cache_, "activation cache: branchpoints must not decrease ({} after {})", b,
+              branchpoint_);
+  if (!cache_) {
+    branchpoint_ = b;
+    prefix_.reset();
+    if (b > 0) {
+      const double t0 = NowSeconds();
+      prefix_ = std::make_unique<Segment>(Segment::Build(base_, 0, b));
+      prefix_seconds_ += NowSeconds() - t0;
+    }
+    return;
+  }
+  if (b == branchpoint_) return;
+  const double t0 = NowSeconds();
+  Segment seg = Segment::Build(base_, branchpoint_, b);
+  const bool have = train_.defined();
+  at::Tensor train = RunPrefix(&seg, Role::kTrain, have ? &train_ : nullptr);
+  at::Tensor val = RunPrefix(&seg, Role::kValidation, have ? &validation_ : nullptr);
+  at::Tensor test = RunPrefix(&seg, Role::kTest, have ? &test_ : nullptr);
+  train_ = train;
+  validation_ = val;
+  test_ = test;
+  const double dt = NowSeconds() - t0;
+  prefix_seconds_ += dt;
+  LogInfo("cached activations at branchpoint {} ({} rows of {}, {:.0f} MB) from branchpoint {} in {:.1f} s", b,
+          train_.size(0) + validation_.size(0) + test_.size(0), ShapeToString(FrameShapeAt(base_, b)),
+          static_cast<double>(cached_bytes()) / (1 << 20), branchpoint_, dt);
+  branchpoint_ = b;
+}
+
+at::Tensor ActivationSource::Fetch(Role role, const std::vector<int64_t>& rows) const {
+  if (branchpoint_ == 0) return Inputs(role, rows);
+  if (!cache_) {
+    torch::NoGradGuard no_grad;
+    return prefix_->Forward(Inputs(role, rows));
+  }
+  const at::Tensor& t = role == Role::kTrain ? train_ : role == Role::kValidation ? validation_ : test_;
+  at::Tensor idx = at::from_blob(const_cast<int64_t*>(rows.data()), {static_cast<int64_t>(rows.size())}, at::kLong);
+  return t.index_select(0, idx);
+}
+
+std::vector<double> StageCostsMs(const BaseModel& base) {
+  torch::NoGradGuard no_grad;
+  const int n = base.num_stages();
+  std::vector<double> ms(static_cast<size_t>(n), 0);
+  at::Tensor x = base.DummyInput(8);
+  for (int rep = 0; rep < 2; ++rep) {
+    at::Tensor y = x;
+    for (int k = 0; k < n; ++k) {
+      const double t0 = NowSeconds();
+      y = base.RunStages(y, k, k + 1);
+      if (rep == 1) ms[static_cast<size_t>(k)] = (NowSeconds() - t0) * 1000 / 8;
+    }
+  }
+  return ms;
+}
+
+FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                         ActivationSource& source, const CandidateStore& store, ProgressState& progress) {
+  const int b = source.branchpoint();
+  const double t0 = NowSeconds();
+  torch::jit::Module suffix = BuildCandidate(base, b, config);
+  torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
+
+  // The new head (the last child) learns faster than the copied base stages.
+  std::vector<at::Tensor> body, head;
+  std::string head_name;
+  for (const auto& child : suffix.named_children()) head_name = child.name;
+  for (const auto& child : suffix.named_children()) {
+    for (const at::Tensor& p : child.value.parameters()) (child.name == head_name ? head : body).push_back(p);
+  }
+  int64_t num_params = 0;
+  for (const auto& p : body) num_params += p.numel();
+  for (const auto& p : head) num_params += p.numel();
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!body.empty()) {
+    groups.emplace_back(body, std::make_unique<torch::optim::AdamOptions>(
+                                  torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay)));
+  }
+  groups.emplace_back(head, std::make_unique<torch::optim::AdamOptions>(
+                                torch::optim::AdamOptions(config.head_lr).weight_decay(config.weight_decay)));
+  torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(config.lr));
+
+  const std::vector<int64_t>& train_items = data.split.train;
+  const auto n_train = static_cast<int64_t>(train_items.size());
+  at::Tensor y_train = Labels(data, train_items);
+  at::Tensor y_val = Labels(data, data.split.validation);
+  at::Tensor y_test = Labels(data, data.split.test);
+  const int64_t pos = y_train.sum().item<int64_t>();
+  at::Tensor weight = at::ones({2}, at::kFloat);
+  if (config.balance == "weight") {
+    weight[0] = static_cast<float>(n_train) / (2.0f * static_cast<float>(n_train - pos));
+    weight[1] = static_cast<float>(n_train) / (2.0f * static_cast<float>(pos));
+  }
+  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().weight(weight);
+
+  Rng rng(SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+  std::vector<int64_t> order(static_cast<size_t>(n_train));
+  double best_loss = INFINITY, best_bal = -1, last_train_loss = 0, epoch_seconds = 0;
+  int best_epoch = 0, epochs_run = 0, since_best = 0;
+  std::vector<at::Tensor> best_state;
+  Metrics best_val;
+  Json history = Json::array();
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    const double e0 = NowSeconds();
+    SetTrainMode(suffix, config.batchnorm == "frozen");
+    for (int64_t i = 0; i < n_train; ++i) order[static_cast<size_t>(i)] = i;
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
+    double loss_sum = 0;
+    int64_t seen = 0;
+    for (int64_t s = 0; s < n_train; s += config.batch) {
+      const int64_t e = std::min(n_train, s + config.batch);
+      if (e - s < 2) break;  // BatchNorm needs two frames in train mode
+      std::vector<int64_t> rows, idx;
+      for (int64_t i = s; i < e; ++i) {
+        const int64_t item = order[static_cast<size_t>(i)];
+        const auto copy = static_cast<int64_t>(rng.Index(static_cast<uint64_t>(source.copies() + 1)));
+        rows.push_back(copy * n_train + item);
+        idx.push_back(item);
+      }
+      at::Tensor x = source.Fetch(Role::kTrain, rows);
+      at::Tensor y = y_train.index_select(0, at::tensor(idx, at::kLong));
+      at::Tensor logits = suffix.forward({x}).toTensor();
+      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>() * static_cast<double>(e - s);
+      seen += e - s;
+    }
+    last_train_loss = seen ? loss_sum / static_cast<double>(seen) : 0;
+    Metrics val = Evaluate(suffix, source, Role::kValidation, y_val, config.threshold);
+    epochs_run = epoch;
+    // The epoch to keep: best balanced accuracy on validation (a constant
+    // answer scores 0.5 whatever the class balance), ties broken by the loss.
+    const double bal = val.balanced_accuracy();
+    const bool better = best_state.empty() || bal > best_bal + 1e-9 ||
+                        (bal > best_bal - 1e-9 && val.loss < best_loss - 1e-6);
+    if (better) {
+      best_loss = val.loss;
+      best_bal = bal;
+      best_epoch = epoch;
+      best_state = Snapshot(suffix);
+      best_val = val;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    history.push_back(Json{{"epoch", epoch}, {"train_loss", last_train_loss}, {"val_loss", val.loss},
+                           {"val_accuracy", val.accuracy()}});
+    const double now = NowSeconds();
+    epoch_seconds = (now - t0) / epoch;
+    const bool stop = since_best >= config.patience;
+    const double eta_candidate = stop ? 0 : epoch_seconds * (config.epochs - epoch);
+    LogInfo("candidate {}/{} (branchpoint {}): epoch {}/{} loss {:.4f} val_loss {:.4f} val_acc {:.3f} "
+            "val_balanced {:.3f}{} "
+            "[{:.1f} s/epoch] ETA {} ({} in all)",
+            progress.index, progress.total, b, epoch, config.epochs, last_train_loss, val.loss, val.accuracy(), bal,
+            better ? " *" : "", now - e0, Seconds(eta_candidate), Seconds(eta_candidate + progress.remaining_after_s));
+    if (stop) break;
+  }
+  Restore(suffix, best_state);
+  Metrics test = Evaluate(suffix, source, Role::kTest, y_test, config.threshold);
+  Metrics fit = Evaluate(suffix, source, Role::kTrain, y_train, config.threshold);
+  suffix.eval();
+  const double train_seconds = NowSeconds() - t0;
+
+  const std::filesystem::path weights = store.WeightsPath(b);
+  SaveModule(suffix, weights);
+
+  FineTuneOutcome out;
+  out.seconds_per_epoch = epoch_seconds;
+  CandidateRecord& r = out.record;
+  r.config_hash = store.hash();
+  r.base = base.ref();
+  r.weights_sha256 = Sha256File(weights);
+  Candidate& c = r.candidate;
+  c.branchpoint = b;
+  c.accuracy = best_val.accuracy();
+  c.tpr = best_val.tpr();
+  c.fpr = best_val.fpr();
+  c.threshold = config.threshold;
+  c.weights = CandidateStore::WeightsName(b);
+  c.train_seconds = train_seconds;
+  c.extra = Json{{"epochs_run", epochs_run},
+                 {"best_epoch", best_epoch},
+                 {"train_loss", last_train_loss},
+                 {"validation", best_val.ToJson()},
+                 {"train", fit.ToJson()},
+                 {"history", history},
+                 {"train_frames", n_train},
+                 {"train_positives", pos},
+                 {"augmented_copies", source.copies()},
+                 {"specialized_stages", base.num_stages() - b},
+                 {"parameters", num_params},
+                 {"cache", config.cache},
+                 {"threads", GetTorchThreads()},
+                 {"seconds_per_epoch", epoch_seconds}};
+  if (test.n()) c.extra["test"] = test.ToJson();
+  if (data.temporal) {
+    size_t k = 0;
+    for (const FrameInterval& block : data.split.validation_blocks) {
+      ValidationTrace t;
+      t.block = block;
+      t.predictions.assign(best_val.predictions.begin() + static_cast<long>(k),
+                           best_val.predictions.begin() + static_cast<long>(k + static_cast<size_t>(block.length())));
+      k += static_cast<size_t>(block.length());
+      r.validation.push_back(std::move(t));
+    }
+  }
+  LogInfo("candidate {}/{} (branchpoint {}) done in {}: validation accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} "
+          "(best epoch {} of {}; training accuracy {:.3f}){}",
+          progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, best_epoch, epochs_run,
+          fit.accuracy(),
+          test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
+  return out;
+}
+
+}  // namespace mainstream::train_detail

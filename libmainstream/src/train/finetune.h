@@ -1,0 +1,98 @@
+// Private to the train module: fine-tuning one candidate on cached prefix
+// activations. LibTorch types appear here; only src/train includes it.
+#pragma once
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mainstream/model/base_model.h"
+#include "mainstream/model/segment.h"
+#include "mainstream/train/candidate_store.h"
+#include "mainstream/train/dataset.h"
+#include "mainstream/train/train_config.h"
+
+namespace mainstream::train_detail {
+
+enum class Role { kTrain, kValidation, kTest };
+
+// Normalized input frames [rows, 3, H, W] for dataset items; copy c > 0 is
+// the c-th augmented copy of the item (seeded by the item's frame number, so
+// every run and every branchpoint sees the same copies).
+at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, const std::vector<int>& copies,
+                      const PreprocessConfig& pre, const AugmentConfig& augment, uint64_t seed);
+
+// The candidate's module: BuildSuffix (pooled head) or the same stages
+// followed by a spatial head (config.head). Input: the activation at
+// `branchpoint`; output: logits [batch, 2]. Eval mode, parameters trainable.
+torch::jit::Module BuildCandidate(const BaseModel& base, int branchpoint, const TrainConfig& config);
+
+// Copies of a module's parameters and buffers, and putting them back.
+std::vector<at::Tensor> Snapshot(const torch::jit::Module& m);
+void Restore(const torch::jit::Module& m, const std::vector<at::Tensor>& state);
+
+// Train mode for `m`, but BatchNorm layers (modules holding a running_mean
+// buffer) stay in inference mode when `freeze_batchnorm`.
+void SetTrainMode(torch::jit::Module& m, bool freeze_batchnorm);
+
+// Rows of a role: training rows are copy * n_train + i (i-th training item),
+// validation and test rows are item positions within the role.
+class ActivationSource {
+ public:
+  ActivationSource(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                   const PreprocessConfig& pre);
+
+  // Makes activations at `branchpoint` available. With the cache they are
+  // computed from the current cached branchpoint (or the frames) by one
+  // optimized frozen Segment; branchpoints must not decrease. Without the
+  // cache, a prefix Segment [0, branchpoint) is built and run per batch.
+  void MoveTo(int branchpoint);
+  int branchpoint() const { return branchpoint_; }
+
+  at::Tensor Fetch(Role role, const std::vector<int64_t>& rows) const;
+  int64_t Rows(Role role) const;
+  int copies() const { return copies_; }  // augmented copies per training item (0: none)
+  double prefix_seconds() const { return prefix_seconds_; }
+  size_t cached_bytes() const;
+
+ private:
+  const std::vector<int64_t>& Items(Role role) const;
+  at::Tensor Inputs(Role role, const std::vector<int64_t>& rows) const;
+  at::Tensor RunPrefix(const Segment* segment, Role role, const at::Tensor* from) const;
+
+  const BaseModel& base_;
+  const Dataset& data_;
+  const TrainConfig& config_;
+  PreprocessConfig pre_;
+  int copies_ = 0;
+  int branchpoint_ = 0;
+  bool cache_ = true;
+  at::Tensor train_, validation_, test_;  // cached activations (undefined at branchpoint 0)
+  std::unique_ptr<Segment> prefix_;       // without the cache
+  double prefix_seconds_ = 0;
+};
+
+struct ProgressState {
+  int index = 0;  // candidate i of n (1-based)
+  int total = 0;
+  // Estimated remaining work after this candidate, in seconds (updated by the caller).
+  double remaining_after_s = 0;
+};
+
+struct FineTuneOutcome {
+  CandidateRecord record;
+  double seconds_per_epoch = 0;
+};
+
+// Trains the candidate at source.branchpoint(), saves its weights into the
+// store and returns its record (not yet committed).
+FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                         ActivationSource& source, const CandidateStore& store, ProgressState& progress);
+
+// Forward time of each stage (ms per frame, plain stages, batch of 8): a cost
+// model for ETAs.
+std::vector<double> StageCostsMs(const BaseModel& base);
+
+}  // namespace mainstream::train_detail

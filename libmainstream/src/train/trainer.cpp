@@ -1,0 +1,382 @@
+#include "mainstream/train/trainer.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "finetune.h"
+#include "mainstream/core/atomic_file.h"
+#include "mainstream/core/error.h"
+#include "mainstream/core/log.h"
+#include "mainstream/core/sha256.h"
+#include "mainstream/labels/correlation.h"
+#include "mainstream/model/base_info.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/train/dataset.h"
+#include "mainstream/train/pareto.h"
+#include "mainstream/video/preprocess.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+
+namespace {
+
+std::vector<int> Branchpoints(const TrainConfig& config, int num_stages, const std::string& base_origin) {
+  std::vector<int> bps = config.branchpoints;
+  if (bps.empty()) {
+    bps.resize(static_cast<size_t>(num_stages));
+    std::iota(bps.begin(), bps.end(), 0);
+  }
+  std::sort(bps.begin(), bps.end());
+  bps.erase(std::unique(bps.begin(), bps.end()), bps.end());
+  for (int b : bps) {
+    MS_CHECK(b >= 0 && b < num_stages, "--branchpoints: {} is not a branchpoint of {} (which has {} stages: 0..{})", b,
+             base_origin, num_stages, num_stages - 1);
+  }
+  return bps;
+}
+
+// The base's manifest, with model.pt checked against its recorded hash.
+BaseInfo ReadCheckedBase(const std::string& dir) {
+  BaseInfo info = ReadBaseInfo(dir);
+  const fs::path model = fs::path(dir) / info.model_file;
+  const std::string actual = Sha256File(model);
+  if (actual != info.sha256) {
+    ThrowInput("{}: $.sha256: base hash mismatch: base.json records {}... but {} hashes to {}... (the model changed "
+               "after base.json was written)",
+               (fs::path(dir) / kBaseManifest).string(), info.sha256.substr(0, 12), model.string(),
+               actual.substr(0, 12));
+  }
+  return info;
+}
+
+bool ProcessAlive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// Staging directories "<name>.tmp.<pid>.<n>" left beside `out` by killed runs.
+void RemoveStaleStaging(const fs::path& out) {
+  std::error_code ec;
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  const std::string prefix = out.filename().string() + ".tmp.";
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (!ProcessAlive(pid)) {
+      LogInfo("removing {} left by an interrupted run", e.path().string());
+      fs::remove_all(e.path(), ec);
+    }
+  }
+}
+
+// Writes the package directory: manifest + weights staged beside `out`, then
+// swapped in. Any failure leaves `out` as it was.
+void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && (!fs::is_directory(out) ||
+                              (!fs::is_empty(out, ec) && !fs::exists(out / kMPackageManifest)))) {
+    ThrowInput("-o/--output '{}': exists and is not an M-Package directory; refusing to replace it", out.string());
+  }
+  if (!out.parent_path().empty()) fs::create_directories(out.parent_path(), ec);
+  RemoveStaleStaging(out);
+  const fs::path staging = StagingPath(out);
+  try {
+    fs::create_directories(staging);
+    for (const Candidate& c : pkg.candidates) {
+      fs::copy_file(store.dir() / c.weights, staging / c.weights, fs::copy_options::overwrite_existing);
+      if (Sha256File(staging / c.weights) != Sha256File(store.dir() / c.weights)) {
+        ThrowRuntime("{}: the copy differs from {}", (staging / c.weights).string(), (store.dir() / c.weights).string());
+      }
+    }
+    WriteMPackageManifest(pkg, staging);
+    ReadMPackage(staging);  // what we wrote reads back
+    ReplaceDirectory(staging, out);
+  } catch (const std::exception& e) {
+    fs::remove_all(staging, ec);
+    if (dynamic_cast<const InputError*>(&e)) throw;
+    ThrowInput("{}: cannot write the package: {} (disk full, a file size limit, or no permission?); nothing was "
+               "changed at {}",
+               out.string(), e.what(), out.string());
+  }
+}
+
+std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, int num_stages) {
+  std::string s = fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
+                              "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
+  for (const Candidate& c : all) {
+    std::string test = c.extra.contains("test") ? fmt::format("{:.3f}", c.extra["test"]["accuracy"].get<double>())
+                                                : "-";
+    s += fmt::format("{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n", c.branchpoint,
+                     num_stages - c.branchpoint, c.accuracy, c.tpr, c.fpr, test, c.train_seconds,
+                     c.extra.value("epochs_run", 0), kept.count(c.branchpoint) ? "yes" : "pruned");
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string ShellQuote(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string("/._-+=:,@%").find(static_cast<char>(c)) != std::string::npos;
+  });
+  if (plain) return word;
+  std::string q = "'";
+  for (char c : word) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& options) {
+  const double t_start = NowSeconds();
+  TrainConfig config = config_in;
+  config.Validate();
+  const int threads = SetTorchThreads(config.threads);
+  SetVideoThreads(config.threads);
+  LogInfo("{}", config.ToString());
+  LogInfo("threads: {} intra-op, {} inter-op (LibTorch), {} for video", threads, GetTorchInteropThreads(),
+          GetVideoThreads());
+
+  // Everything that can be checked cheaply is checked before any training.
+  ReadCheckedBase(config.base_dir);  // a clear "base hash mismatch" before the full load
+  BaseModel base = BaseModel::Load(config.base_dir);
+  const int n = base.num_stages();
+  const Json& source = base.info().source;
+  if (source.is_object() && source.value("weights", "") == "random" && !source.contains("batchnorm_statistics")) {
+    LogWarn("{}: the base has random weights and has never seen data (BatchNorm statistics are the initial 0/1), so "
+            "its frozen stages compute almost nothing; create bases with 'mstrain pretrain' (--epochs 0 for random "
+            "weights with estimated statistics)",
+            base.origin());
+  }
+  std::vector<int> bps = Branchpoints(config, n, base.origin());
+  if (!options.only.empty()) {
+    TrainConfig only = config;
+    only.branchpoints = options.only;
+    bps = Branchpoints(only, n, base.origin());
+  }
+  if (!config.uses_images()) {
+    VideoPlan plan = PlanVideoDataset(config);
+    std::vector<FrameInterval> seen = plan.split.train_blocks;
+    seen.insert(seen.end(), plan.split.validation_blocks.begin(), plan.split.validation_blocks.end());
+    EventStatsFromBlocks(plan.labels, seen, config.labels);
+    LogInfo("split: {}", plan.split.description);
+  }
+  const std::string hash = TrainConfigHash(config, base.info());
+  CandidateStore store(config, hash);
+  store.WriteConfig(config);
+  TrainReport report;
+  report.work_dir = store.dir();
+
+  std::vector<int> todo;
+  for (int b : bps) {
+    if (store.Find(b, base.ref())) {
+      ++report.resumed;
+    } else {
+      todo.push_back(b);
+    }
+  }
+  LogInfo("work directory {}: {} of {} candidate(s) already finished{}", store.dir().string(), report.resumed,
+          bps.size(), report.resumed ? " (resuming)" : "");
+
+  if (!todo.empty()) {
+    const PreprocessConfig pre = PreprocessConfigFor(base.info());
+    const double d0 = NowSeconds();
+    Dataset data = LoadDataset(config, pre);
+    report.decode_seconds = NowSeconds() - d0;
+    CheckClasses(data);
+    LogInfo("data: {} items in memory, {} ({} train items x {} copies, {} validation, {} test) in {:.1f} s",
+            data.size(), data.split.description, data.split.train.size(),
+            1 + (config.augment.enabled() ? config.augment_copies : 0), data.split.validation.size(),
+            data.split.test.size(), report.decode_seconds);
+
+    // Rough cost model for ETAs: forward ms per frame of each stage, x3 for training.
+    std::vector<double> stage_ms = train_detail::StageCostsMs(base);
+    auto predicted = [&](int b) {
+      double ms = 0;
+      for (int k = b; k < n; ++k) ms += stage_ms[static_cast<size_t>(k)];
+      return 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) * config.epochs;
+    };
+    double scale = 1.0;
+
+    train_detail::ActivationSource source(base, data, config, pre);
+    train_detail::ProgressState progress;
+    progress.total = static_cast<int>(todo.size());
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const int b = todo[i];
+      progress.index = static_cast<int>(i + 1);
+      progress.remaining_after_s = 0;
+      for (size_t j = i + 1; j < todo.size(); ++j) progress.remaining_after_s += scale * predicted(todo[j]);
+      const double p0 = source.prefix_seconds();
+      source.MoveTo(b);
+      const double prefix_s = source.prefix_seconds() - p0;
+      train_detail::FineTuneOutcome out = train_detail::FineTune(base, data, config, source, store, progress);
+      out.record.candidate.extra["prefix_seconds"] = prefix_s;
+      store.Commit(out.record);
+      ++report.trained;
+      const double expected = predicted(b) / config.epochs;
+      if (expected > 0 && out.seconds_per_epoch > 0) scale = out.seconds_per_epoch / expected;
+      if (options.on_candidate_done) options.on_candidate_done(out.record);
+    }
+    report.prefix_seconds = source.prefix_seconds();
+  }
+  if (options.pack && options.only.empty()) {
+    std::vector<Candidate> all;
+    for (int b : bps) {
+      if (auto r = store.Find(b, base.ref())) all.push_back(r->candidate);
+    }
+    report.package = PackCandidates(config);
+    std::set<int> kept;
+    for (const auto& c : report.package.candidates) kept.insert(c.branchpoint);
+    report.summary = Table(all, kept, n);
+  }
+  report.seconds = NowSeconds() - t_start;
+  return report;
+}
+
+MPackage PackCandidates(const TrainConfig& config_in) {
+  TrainConfig config = config_in;
+  config.Validate();
+  const BaseInfo info = ReadCheckedBase(config.base_dir);
+  const int n = info.num_stages();
+  const std::vector<int> bps = Branchpoints(config, n, config.base_dir);
+  const std::string hash = TrainConfigHash(config, info);
+  CandidateStore store(config, hash);
+
+  std::vector<CandidateRecord> records;
+  std::vector<int> missing;
+  for (int b : bps) {
+    if (auto r = store.Find(b, info.ref())) {
+      records.push_back(std::move(*r));
+    } else {
+      missing.push_back(b);
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (int b : missing) list += (list.empty() ? "" : ", ") + std::to_string(b);
+    ThrowInput("{}: candidates for branchpoint(s) {} are not finished (no matching bp<b>.json in the work directory "
+               "for this configuration); train them first, e.g. mstrain train --config {} --branchpoint {}",
+               store.dir().string(), list, ShellQuote(store.ConfigPath().string()), missing.front());
+  }
+
+  MPackage pkg;
+  pkg.app = config.app;
+  pkg.base = info.ref();
+  Json log = Json::array();
+  FrameLabels labels;
+  if (!config.uses_images()) {
+    VideoPlan plan = PlanVideoDataset(config);
+    labels = plan.labels;
+    std::vector<FrameInterval> seen = plan.split.train_blocks;
+    seen.insert(seen.end(), plan.split.validation_blocks.begin(), plan.split.validation_blocks.end());
+    pkg.events = EventStatsFromBlocks(plan.labels, seen, config.labels);
+    pkg.stream_fps = plan.fps;
+    log.push_back(Json{{"event", "split"}, {"text", plan.split.description}});
+  } else {
+    MS_CHECK(config.fps > 0 && config.event_length > 0 && config.event_frequency > 0,
+             "--images: still images carry no time; give --fps (of the stream the app will watch), --event-length "
+             "(frames) and --event-frequency (and optionally --correlation)");
+    pkg.stream_fps = config.fps;
+  }
+  if (config.fps > 0) pkg.stream_fps = config.fps;
+  if (config.event_length > 0) {
+    pkg.events.mean_length = pkg.events.min_length = config.event_length;
+    pkg.events.lengths.clear();
+  }
+  if (config.event_frequency > 0) pkg.events.frequency = config.event_frequency;
+
+  std::vector<Candidate> all;
+  for (const auto& r : records) all.push_back(r.candidate);
+  ParetoResult pareto = ParetoPrune(all, n, config.pareto_tolerance);
+  std::set<int> kept;
+  for (const auto& c : pareto.kept) kept.insert(c.branchpoint);
+
+  // Inter-frame correlation of the kept candidates' validation outcomes,
+  // pooled into one estimate (each candidate's events and gaps are strata).
+  std::vector<int> strides = config.corr_strides;
+  if (strides.empty()) {
+    const int top = std::clamp(static_cast<int>(std::ceil(pkg.stream_fps)), 1, 8);
+    for (int s = 1; s <= top; ++s) strides.push_back(s);
+  }
+  std::vector<std::vector<std::vector<uint8_t>>> strata;
+  for (auto& r : records) {
+    if (!kept.count(r.candidate.branchpoint) || r.validation.empty() || labels.empty()) continue;
+    OutcomeStrata own;
+    for (const ValidationTrace& t : r.validation) {
+      FrameLabels slice(labels.begin() + (t.block.start - 1), labels.begin() + t.block.end);
+      OutcomeStrata o = CollectOutcomes(slice, t.predictions, strides);
+      own.events.insert(own.events.end(), o.events.begin(), o.events.end());
+      own.gaps.insert(own.gaps.end(), o.gaps.begin(), o.gaps.end());
+    }
+    CorrelationEstimate ce = EstimateCorrelationStratified({own.events, own.gaps});
+    for (auto& c : pareto.kept) {
+      if (c.branchpoint == r.candidate.branchpoint) {
+        c.extra["correlation"] = ce.correlation;
+        c.extra["correlation_defined"] = ce.defined;
+      }
+    }
+    strata.push_back(std::move(own.events));
+    strata.push_back(std::move(own.gaps));
+  }
+  if (config.correlation >= 0) {
+    pkg.events.correlation = config.correlation;
+    log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
+  } else if (!strata.empty()) {
+    CorrelationEstimate ce = EstimateCorrelationStratified(strata);
+    pkg.events.correlation = ce.correlation;
+    log.push_back(Json{{"event", "correlation"},
+                       {"value", ce.correlation},
+                       {"unclamped", ce.unclamped},
+                       {"defined", ce.defined},
+                       {"pairs", ce.pairs},
+                       {"strides", strides},
+                       {"source", "validation predictions of the kept candidates, every phase of each stride"}});
+  }
+  for (const auto& e : pareto.log) log.push_back(e);
+  pkg.log = log;
+  pkg.candidates = pareto.kept;
+  pkg.head = Json{{"kind", "suffix-v1"},
+                  {"num_outputs", 2},
+                  {"score", "softmax1"},
+                  {"classes", {"no_event", "event"}},
+                  {"input", "activation at the branchpoint"},
+                  {"head_type", config.head == "spatial" ? "spatial: 1x1 conv + flatten + linear" : "pool: average + linear"},
+                  {"dropout", config.dropout},
+                  {"config_hash", hash},
+                  {"training", config.TrainingJson()}};
+  pkg.events.Validate(config.labels.empty() ? config.images : config.labels);
+
+  WritePackage(pkg, store, config.output);
+  LogInfo("wrote M-Package '{}' to {}: {} candidate(s) kept of {} ({}), events mean {:.1f} / min {:.0f} frames, "
+          "frequency {:.3f}, correlation {:.3f}",
+          pkg.app, config.output, pkg.candidates.size(), all.size(),
+          pareto.pruned.empty() ? "none pruned" : fmt::format("{} pruned", pareto.pruned.size()),
+          pkg.events.mean_length, pkg.events.min_length, pkg.events.frequency, pkg.events.correlation);
+  if (!config.keep_work) store.Remove();
+  pkg.dir = config.output;
+  return pkg;
+}
+
+std::vector<std::string> PlanCommands(const TrainConfig& config_in, const std::string& exe,
+                                      std::string* pack_command) {
+  TrainConfig config = config_in;
+  config.MakePathsAbsolute();
+  config.Validate();
+  const BaseInfo info = ReadCheckedBase(config.base_dir);
+  const std::vector<int> bps = Branchpoints(config, info.num_stages(), config.base_dir);
+  if (!config.uses_images()) PlanVideoDataset(config);  // bad input fails here, not in a job
+  CandidateStore store(config, TrainConfigHash(config, info));
+  store.WriteConfig(config);
+  const std::string cfg = ShellQuote(store.ConfigPath().string());
+  std::vector<std::string> cmds;
+  for (int b : bps) {
+    cmds.push_back(fmt::format("{} train --config {} --branchpoint {} --threads {}", ShellQuote(exe), cfg, b,
+                               config.threads));
+  }
+  if (pack_command) *pack_command = fmt::format("{} pack --config {}", ShellQuote(exe), cfg);
+  return cmds;
+}
+
+}  // namespace mainstream

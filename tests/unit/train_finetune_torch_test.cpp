@@ -1,0 +1,426 @@
+// The train module on tiny synthetic data: a fixed-camera video with a bright
+// square (the event), and a tiny default base (64x48) pretrained here on the
+// square's boxes. Fine-tuning at every branchpoint, the package it writes,
+// resuming, the activation cache, plan/pack, image folders and bad input.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <torch/script.h>
+
+#include <csignal>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <string>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/json_io.h"
+#include "mainstream/labels/label_file.h"
+#include "mainstream/model/default_base.h"
+#include "mainstream/model/machine.h"
+#include "mainstream/model/segment.h"
+#include "mainstream/package/mpackage.h"
+#include "mainstream/train/candidate_store.h"
+#include "mainstream/train/dataset.h"
+#include "mainstream/train/pretrain.h"
+#include "mainstream/train/trainer.h"
+#include "mainstream/video/cv_image.h"
+#include "mainstream/video/preprocess.h"
+#include "mainstream/video/video_source.h"
+#include "testing/testing.h"
+#include "testing/video_fixtures.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+namespace {
+
+using testing::TempDir;
+
+DefaultBaseOptions TinyBaseOptions() {
+  DefaultBaseOptions o;
+  o.name = "tiny";
+  o.width = 64;
+  o.height = 48;
+  o.width_mult = 0.25;
+  o.last_channel = 64;
+  return o;
+}
+
+testing::SyntheticVideoSpec TinyVideoSpec() {
+  testing::SyntheticVideoSpec s;
+  s.width = 96;
+  s.height = 72;
+  s.frames = 160;
+  s.square = 20;
+  s.min_event = 5;
+  s.max_event = 12;
+  s.min_gap = 4;
+  s.max_gap = 10;
+  s.frame_code = false;  // the frame index would let a model memorize frames
+  s.seed = 3;
+  return s;
+}
+
+// The square as MOT boxes (one "person" in every frame it is visible in).
+void WriteSquareMot(const testing::SyntheticVideo& v, const fs::path& file) {
+  std::string text;
+  for (size_t i = 0; i < v.boxes.size(); ++i) {
+    const auto& b = v.boxes[i];
+    if (b.size > 0) text += fmt::format("{},1,{},{},{},{},1,-1,-1,-1\n", i + 1, b.x, b.y, b.size, b.size);
+  }
+  testing::WriteText(file, text);
+}
+
+template <typename F>
+std::string InputErrorOf(F f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no InputError thrown";
+  return "";
+}
+
+class TrainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SetTorchThreads(1);
+    dir_ = new TempDir();
+    video_ = new testing::SyntheticVideo(testing::WriteSyntheticVideo(Video(), TinyVideoSpec()));
+    testing::WriteLabelsCsv(*video_, Labels());
+    WriteSquareMot(*video_, Mot());
+    PretrainConfig pc;
+    pc.video = Video().string();
+    pc.mot = Mot().string();
+    pc.output = Base().string();
+    pc.base = TinyBaseOptions();
+    pc.grid_cols = 3;
+    pc.grid_rows = 2;
+    pc.epochs = 12;
+    pc.stride = 1;
+    pc.gap = 4;
+    report_ = new PretrainReport(Pretrain(pc));
+  }
+  static void TearDownTestSuite() {
+    delete report_;
+    delete video_;
+    delete dir_;
+  }
+  static fs::path Base() { return dir_->path() / "tiny"; }
+  static fs::path Video() { return dir_->path() / "square.avi"; }
+  static fs::path Labels() { return dir_->path() / "square.csv"; }
+  static fs::path Mot() { return dir_->path() / "square_gt.txt"; }
+
+  // Two epochs: enough to exercise everything; accuracy is tested separately.
+  static TrainConfig Config(const TempDir& tmp) {
+    TrainConfig c;
+    c.base_dir = Base().string();
+    c.video = Video().string();
+    c.labels = Labels().string();
+    c.app = "square";
+    c.output = (tmp / "pk" / "square").string();
+    c.epochs = 2;
+    c.patience = 2;
+    c.gap = 4;
+    c.threads = 1;
+    return c;
+  }
+
+  static TempDir* dir_;
+  static testing::SyntheticVideo* video_;
+  static PretrainReport* report_;
+};
+TempDir* TrainTest::dir_ = nullptr;
+testing::SyntheticVideo* TrainTest::video_ = nullptr;
+PretrainReport* TrainTest::report_ = nullptr;
+
+TEST_F(TrainTest, PretrainingWritesALoadableBaseThatLearnedTheTask) {
+  BaseInfo info = ReadBaseInfo(Base());
+  EXPECT_EQ(info.num_classes, 6);
+  EXPECT_EQ(info.class_names.front(), "cell_0_0");
+  EXPECT_EQ(info.source["weights"], "pretrained");
+  EXPECT_EQ(info.source["train_frames"], "1-91");  // first 70% of 160 frames minus validation and gap
+  EXPECT_EQ(report_->epochs_run, 12);
+  EXPECT_GT(report_->val_cell_accuracy, report_->val_baseline_accuracy - 0.05);
+}
+
+TEST_F(TrainTest, TrainsEveryBranchpointAndWritesAPackage) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.epochs = 12;
+  c.patience = 12;
+  TrainReport r = RunTrain(c);
+  EXPECT_EQ(r.trained, 8);
+  EXPECT_EQ(r.resumed, 0);
+  MPackage p = ReadMPackage(c.output);
+  EXPECT_EQ(p.app, "square");
+  EXPECT_EQ(p.base.sha256, ReadBaseInfo(Base()).sha256);
+  EXPECT_DOUBLE_EQ(p.stream_fps, 10);
+  EXPECT_EQ(p.head["kind"], "suffix-v1");
+  EXPECT_EQ(p.head["score"], "softmax1");
+  ASSERT_FALSE(p.candidates.empty());
+  double best = 0;
+  for (const Candidate& cand : p.candidates) {
+    EXPECT_EQ(cand.weights, "bp" + std::to_string(cand.branchpoint) + ".pt");
+    EXPECT_TRUE(fs::exists(fs::path(c.output) / cand.weights)) << cand.weights;
+    EXPECT_GT(cand.train_seconds, 0);
+    EXPECT_TRUE(cand.extra.contains("test"));
+    best = std::max(best, cand.accuracy);
+  }
+  EXPECT_GT(best, 0.85) << r.summary;
+  // Only the suffixes: no copy of the frozen base; the work directory is gone.
+  for (const auto& e : fs::directory_iterator(c.output)) EXPECT_NE(e.path().filename(), "model.pt");
+  EXPECT_FALSE(fs::exists(r.work_dir));
+  EXPECT_FALSE(fs::exists(DefaultWorkRoot(c.output)));
+  // The event statistics come from the training and validation labels.
+  FrameLabels all = ReadLabelFile(Labels());
+  EventStats expect = EventStatsFromBlocks(all, {{1, 106}, {111, 133}}, "x");
+  EXPECT_EQ(p.events.lengths, expect.lengths);
+  EXPECT_GE(p.events.correlation, 0);
+  // Every trained candidate is either kept or pruned with a reason.
+  size_t pruned = 0;
+  for (const Json& e : p.log) pruned += e.value("event", "") == "pruned" ? 1 : 0;
+  EXPECT_EQ(p.candidates.size() + pruned, 8u);
+}
+
+// The candidate weights contract with msrun (docs/formats.md): bp<b>.pt
+// takes the base's activation at b, returns logits [N, 2]; softmax[:, 1] >=
+// threshold is a positive. Run the way msrun runs it (optimized segments on
+// freshly decoded frames), it reproduces the recorded validation accuracy.
+TEST_F(TrainTest, SavedSuffixesReproduceTheRecordedAccuracyTheWayMsrunRunsThem) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.epochs = 4;
+  c.branchpoints = {0, 4, 7};
+  c.pareto_tolerance = 0;
+  TrainReport r = RunTrain(c);
+  BaseModel base = BaseModel::Load(Base());
+  const PreprocessConfig pre = PreprocessConfigFor(base.info());
+  VideoSourceOptions vo;
+  vo.start_frame = 110;  // validation frames [111, 133]
+  vo.end_frame = 133;
+  VideoSource src(Video().string(), vo);
+  at::Tensor x = at::empty({23, 3, pre.height, pre.width});
+  Frame f;
+  int n = 0;
+  while (src.Read(&f)) Preprocess(f.image, pre, x[n++].data_ptr<float>());
+  ASSERT_EQ(n, 23);
+  FrameLabels labels = ReadLabelFile(Labels());
+  for (const Candidate& cand : r.package.candidates) {
+    at::Tensor act = cand.branchpoint == 0 ? x : Segment::Build(base, 0, cand.branchpoint).Forward(x);
+    torch::jit::Module m = LoadModule(fs::path(c.output) / cand.weights);
+    Segment seg = Segment::FromModule(m, act.narrow(0, 0, 2));
+    at::Tensor logits = seg.Forward(act);
+    ASSERT_EQ(logits.sizes(), (at::IntArrayRef{23, 2}));
+    at::Tensor score = torch::softmax(logits, 1).select(1, 1);
+    int correct = 0;
+    for (int i = 0; i < 23; ++i) {
+      const bool pos = score[i].item<double>() >= cand.threshold;
+      correct += pos == (labels[static_cast<size_t>(110 + i)] != 0) ? 1 : 0;
+    }
+    EXPECT_NEAR(correct / 23.0, cand.accuracy, 1.01 / 23) << "branchpoint " << cand.branchpoint;
+  }
+}
+
+TEST_F(TrainTest, ResumesFromTheLastFinishedCandidateWithTheSameResults) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.branchpoints = {4, 5, 6, 7};
+  TrainRunOptions crash;
+  int done = 0;
+  crash.on_candidate_done = [&](const CandidateRecord&) {
+    if (++done == 2) throw RuntimeError("simulated crash");
+  };
+  EXPECT_THROW(RunTrain(c, crash), RuntimeError);
+  EXPECT_FALSE(fs::exists(c.output));
+  TrainReport resumed = RunTrain(c);
+  EXPECT_EQ(resumed.resumed, 2);
+  EXPECT_EQ(resumed.trained, 2);
+
+  // An uninterrupted run gives the same candidates.
+  TempDir tmp2;
+  TrainConfig fresh = Config(tmp2);
+  fresh.branchpoints = c.branchpoints;
+  fresh.keep_work = true;
+  TrainReport whole = RunTrain(fresh);
+  ASSERT_EQ(whole.package.candidates.size(), resumed.package.candidates.size());
+  for (size_t i = 0; i < whole.package.candidates.size(); ++i) {
+    const Candidate& a = whole.package.candidates[i];
+    const Candidate& b = resumed.package.candidates[i];
+    EXPECT_EQ(a.branchpoint, b.branchpoint);
+    // Candidates after the crash start from activations computed in one
+    // segment instead of several: equal up to float rounding.
+    EXPECT_NEAR(a.accuracy, b.accuracy, 0.05) << "branchpoint " << a.branchpoint;
+  }
+  // Rerunning a finished configuration trains nothing.
+  TrainReport again = RunTrain(fresh);
+  EXPECT_EQ(again.trained, 0);
+  EXPECT_EQ(again.resumed, 4);
+}
+
+TEST_F(TrainTest, WithoutTheCacheTheCandidatesAreTheSame) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.branchpoints = {3, 6};
+  TrainReport cached = RunTrain(c);
+  c.cache = false;
+  c.work_dir = (tmp / "nocache").string();
+  TrainReport plain = RunTrain(c);
+  ASSERT_EQ(cached.package.candidates.size(), plain.package.candidates.size());
+  for (size_t i = 0; i < plain.package.candidates.size(); ++i) {
+    EXPECT_NEAR(cached.package.candidates[i].accuracy, plain.package.candidates[i].accuracy, 0.05);
+    EXPECT_EQ(plain.package.candidates[i].extra["cache"], false);
+  }
+}
+
+TEST_F(TrainTest, PlanAndPackAssembleIndependentlyTrainedCandidates) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.branchpoints = {5, 7};
+  std::string pack;
+  std::vector<std::string> cmds = PlanCommands(c, "/opt/bin/mstrain", &pack);
+  ASSERT_EQ(cmds.size(), 2u);
+  EXPECT_NE(cmds[0].find("/opt/bin/mstrain train --config "), std::string::npos) << cmds[0];
+  EXPECT_NE(cmds[1].find("--branchpoint 7 --threads 1"), std::string::npos) << cmds[1];
+  EXPECT_NE(pack.find(" pack --config "), std::string::npos);
+  const std::string config_file = cmds[0].substr(cmds[0].find("--config ") + 9, cmds[0].find(" --branchpoint") -
+                                                                                    cmds[0].find("--config ") - 9);
+  TrainConfig planned = ReadTrainConfig(config_file);
+  EXPECT_TRUE(fs::path(planned.output).is_absolute());
+
+  // Packing before every candidate is finished names the missing one.
+  TrainRunOptions one;
+  one.only = {7};
+  RunTrain(planned, one);
+  std::string m = InputErrorOf([&] { PackCandidates(planned); });
+  EXPECT_NE(m.find("branchpoint(s) 5"), std::string::npos) << m;
+  EXPECT_NE(m.find("--branchpoint 5"), std::string::npos) << m;
+  one.only = {5};
+  RunTrain(planned, one);
+  MPackage p = PackCandidates(planned);
+  EXPECT_FALSE(p.candidates.empty());
+  EXPECT_TRUE(fs::exists(fs::path(planned.output) / kMPackageManifest));
+}
+
+TEST_F(TrainTest, ImageFoldersTrainWithGivenEventStatistics) {
+  TempDir tmp;
+  for (int i = 0; i < 40; ++i) {
+    Image img = testing::RenderSyntheticFrame(*video_, i);
+    const bool pos = video_->labels[static_cast<size_t>(i)] != 0;
+    fs::path f = tmp / "imgs" / (pos ? "event" : "other") / fmt::format("f{:03d}.png", i);
+    fs::create_directories(f.parent_path());
+    ASSERT_TRUE(cv::imwrite(f.string(), AsMat(img)));
+  }
+  TrainConfig c = Config(tmp);
+  c.video.clear();
+  c.labels.clear();
+  c.images = (tmp / "imgs").string();
+  c.branchpoints = {6, 7};
+  std::string m = InputErrorOf([&] { RunTrain(c); });
+  EXPECT_NE(m.find("--event-length"), std::string::npos) << m;
+  c.fps = 10;
+  c.event_length = 8;
+  c.event_frequency = 0.3;
+  c.correlation = 0.2;
+  TrainReport r = RunTrain(c);
+  EXPECT_DOUBLE_EQ(r.package.events.mean_length, 8);
+  EXPECT_DOUBLE_EQ(r.package.events.correlation, 0.2);
+  EXPECT_DOUBLE_EQ(r.package.stream_fps, 10);
+  // An empty class directory is bad input naming it.
+  fs::create_directories(tmp / "imgs" / "empty");
+  c.positive_class = "event";
+  m = InputErrorOf([&] { RunTrain(c); });
+  EXPECT_NE(m.find("empty class"), std::string::npos) << m;
+  EXPECT_NE(m.find("empty"), std::string::npos) << m;
+}
+
+TEST_F(TrainTest, BadInputIsNamedBeforeTrainingAndLeavesAnEarlierPackageIntact) {
+  TempDir tmp;
+  TrainConfig c = Config(tmp);
+  c.branchpoints = {7};
+  RunTrain(c);
+  const std::string manifest = testing::ReadText(fs::path(c.output) / kMPackageManifest);
+
+  // Labels for fewer frames than the video has.
+  FrameLabels labels = ReadLabelFile(Labels());
+  TrainConfig short_labels = c;
+  short_labels.labels = (tmp / "short.csv").string();
+  WriteLabelFile(short_labels.labels, FrameLabels(labels.begin(), labels.end() - 5));
+  std::string m = InputErrorOf([&] { RunTrain(short_labels); });
+  EXPECT_NE(m.find("short.csv"), std::string::npos) << m;
+  EXPECT_NE(m.find("155 frames"), std::string::npos) << m;
+  EXPECT_NE(m.find("160 frames"), std::string::npos) << m;
+
+  // A label value other than 0/1, with its line.
+  TrainConfig unknown = c;
+  unknown.labels = (tmp / "unknown.csv").string();
+  std::string text = testing::ReadText(Labels());
+  text[text.find("\n3,") + 3] = '2';
+  testing::WriteText(unknown.labels, text);
+  m = InputErrorOf([&] { RunTrain(unknown); });
+  EXPECT_NE(m.find("unknown.csv:4"), std::string::npos) << m;
+
+  // No positive frame in the training block: an empty class.
+  TrainConfig empty = c;
+  empty.labels = (tmp / "empty.csv").string();
+  FrameLabels none = labels;
+  for (size_t i = 0; i < 106; ++i) none[i] = 0;
+  WriteLabelFile(empty.labels, none);
+  m = InputErrorOf([&] { RunTrain(empty); });
+  EXPECT_NE(m.find("empty.csv"), std::string::npos) << m;
+  EXPECT_NE(m.find("training frames [1, 106]"), std::string::npos) << m;
+  EXPECT_NE(m.find("empty class"), std::string::npos) << m;
+
+  // A video that cannot be opened.
+  TrainConfig missing = c;
+  missing.video = (tmp / "nope.avi").string();
+  m = InputErrorOf([&] { RunTrain(missing); });
+  EXPECT_NE(m.find("nope.avi"), std::string::npos) << m;
+
+  // A base whose model no longer matches base.json.
+  TrainConfig changed = c;
+  changed.base_dir = (tmp / "base").string();
+  fs::copy(Base(), changed.base_dir, fs::copy_options::recursive);
+  std::string model = testing::ReadText(fs::path(changed.base_dir) / "model.pt");
+  model[model.size() / 2] ^= 0x55;
+  testing::WriteText(fs::path(changed.base_dir) / "model.pt", model);
+  m = InputErrorOf([&] { RunTrain(changed); });
+  EXPECT_NE(m.find("base.json"), std::string::npos) << m;
+  EXPECT_NE(m.find("sha256"), std::string::npos) << m;
+
+  // Disk full while writing the package (a file size limit): the earlier
+  // package stays, no staging directory is left behind.
+  TrainConfig full = c;
+  full.keep_work = true;
+  full.epochs = 3;  // another configuration: trains, then fails to write
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  TrainConfig prepare = full;
+  prepare.output = (tmp / "scratch" / "square").string();
+  prepare.work_dir = (tmp / "work").string();
+  full.work_dir = prepare.work_dir;
+  TrainRunOptions no_pack;
+  no_pack.pack = false;
+  RunTrain(prepare, no_pack);  // candidates finished: only the package write remains
+  struct rlimit small = old_limit;
+  small.rlim_cur = 2048;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  m = InputErrorOf([&] { PackCandidates(full); });
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(m.find(full.output), std::string::npos) << m;
+  EXPECT_NE(m.find("cannot write the package"), std::string::npos) << m;
+  EXPECT_EQ(testing::ReadText(fs::path(c.output) / kMPackageManifest), manifest);
+  for (const auto& e : fs::directory_iterator(fs::path(c.output).parent_path())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+  }
+  // Not an M-Package directory: never replaced.
+  TrainConfig home = full;
+  home.output = tmp.path().string();
+  m = InputErrorOf([&] { PackCandidates(home); });
+  EXPECT_NE(m.find("not an M-Package"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace mainstream

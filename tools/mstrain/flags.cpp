@@ -1,0 +1,140 @@
+#include "flags.h"
+
+#include <filesystem>
+
+#include "mainstream/core/error.h"
+#include "mainstream/core/parse.h"
+#include "mainstream/train/candidate_store.h"
+
+namespace mainstream::cli {
+
+namespace {
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : ",") + p;
+  return s;
+}
+
+}  // namespace
+
+std::string SelfPath(const char* argv0) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) p = std::filesystem::absolute(argv0, ec);
+  return p.string();
+}
+
+void AddLabelsFlags(CLI::App* cmd, MotLabelOptions& o) {
+  cmd->add_option("--mot", o.mot, "MOT ground truth (frame,id,x,y,w,h,conf,...)")->required();
+  cmd->add_option("--roi", o.rule.roi, "Region x0,y0,x1,y1 (pixels) the feet point must lie in");
+  cmd->add_option("--polygon", o.rule.polygon, "Region as a polygon 'x1,y1;x2,y2;x3,y3;...'");
+  cmd->add_option("--min-count", o.rule.min_count, "K: positive when at least K people match (default 1)");
+  cmd->add_option("--min-height", o.rule.min_height, "Minimum box height in pixels (default 0)");
+  cmd->add_option("--classes", o.rule.classes, "Allowed MOT classes, e.g. 1,2,7 (9-field files)");
+  cmd->add_flag("--include-ignored", o.rule.include_ignored, "Also count boxes with conf == 0");
+  cmd->add_option("--frames", o.frames, "Sequence length (default: seqinfo.ini beside gt.txt)");
+  cmd->add_option("--smooth-gap", o.smooth_gap, "Fill gaps of at most G frames between events")->capture_default_str();
+  cmd->add_option("--min-event", o.min_event, "Then drop events shorter than L frames")->capture_default_str();
+}
+
+void AddPretrainFlags(CLI::App* cmd, PretrainConfig& c, std::string& grid, std::string& size) {
+  cmd->add_option("--video", c.video, "Video whose frames match the MOT frames (1-based)")->required();
+  cmd->add_option("--mot", c.mot, "MOT ground truth of the video (gt.txt)")->required();
+  cmd->add_option("-o,--output", c.output, "Base directory to write (model.pt + base.json)")->required();
+  cmd->add_option("--train-frames", c.train_frames, "Frames to pretrain on, e.g. 1-543 (default: first 70%)");
+  cmd->add_option("--fps", c.fps, "Frame-rate override (recorded)");
+  cmd->add_option("--grid", grid, "Occupancy grid COLSxROWS")->capture_default_str();
+  cmd->add_option("--size", size, "Input WxH of the base")->capture_default_str();
+  cmd->add_option("--width-mult", c.base.width_mult, "Channel multiplier (MobileNetV2 alpha)")->capture_default_str();
+  cmd->add_option("--last-channel", c.base.last_channel, "Channels of the last 1x1 conv")->capture_default_str();
+  cmd->add_option("--name", c.base.name, "Base name (base.json $.name)")->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "Epochs (0: keep the random weights)")->capture_default_str();
+  cmd->add_option("--batch", c.batch, "Frames per step")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "Adam learning rate (cosine decay)")->capture_default_str();
+  cmd->add_option("--stride", c.stride, "Use every k-th training frame")->capture_default_str();
+  cmd->add_flag("!--no-dense-heads", c.dense_heads, "Only the base's pooled head (no auxiliary occupancy maps)");
+}
+
+void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
+  TrainConfig& c = f.config;
+  if (with_config) {
+    cmd->add_option("--config", f.config_file, "A config.json written by 'mstrain plan' (replaces the flags below)");
+  }
+  cmd->add_option("--base", c.base_dir, "Base directory (model.pt + base.json)");
+  cmd->add_option("--video", c.video, "Labeled video");
+  cmd->add_option("--labels", c.labels, "Per-frame label CSV 'frame,label' (docs/labels.md)");
+  cmd->add_option("--images", c.images, "Image folder DIR/<class>/*.jpg instead of a video");
+  cmd->add_option("--positive", c.positive_class, "Images: the class directory that is the event");
+  cmd->add_option("--app", c.app, "Application name");
+  cmd->add_option("-o,--output", c.output, "M-Package directory to write");
+  cmd->add_option("--fps", c.fps, "Stream frame rate (overrides the container's)");
+  cmd->add_option("--branchpoints", f.branchpoints, "Branchpoints to train, e.g. 0,2,4-7 (default: all)");
+  cmd->add_option("--train-frames", f.train_frames, "Training frames, e.g. 1-308,488-795 (1-based, inclusive)");
+  cmd->add_option("--val-frames", f.val_frames, "Validation frames (default: end of the training frames)");
+  cmd->add_option("--test-frames", f.test_frames, "Held-out frames to report accuracy on (never used to choose)");
+  cmd->add_option("--split", f.split, "Automatic split fractions train,val,test (default 0.7,0.15,0.15)");
+  cmd->add_option("--gap", c.gap, "Unused frames between blocks")->capture_default_str();
+  cmd->add_option("--train-stride", c.train_stride, "Use every k-th training frame")->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "Maximum epochs per candidate")->capture_default_str();
+  cmd->add_option("--patience", c.patience, "Early stopping: epochs without a better validation balanced accuracy")
+      ->capture_default_str();
+  cmd->add_option("--batch", c.batch, "Frames per step")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "Adam learning rate of the copied base stages")->capture_default_str();
+  cmd->add_option("--head-lr", c.head_lr, "Adam learning rate of the new head")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "Weight decay")->capture_default_str();
+  cmd->add_option("--dropout", c.dropout, "Dropout before the head's linear layer")->capture_default_str();
+  cmd->add_option("--balance", c.balance, "Class imbalance: weight (class-weighted loss) or none")
+      ->capture_default_str();
+  cmd->add_option("--head", c.head, "New head: spatial (1x1 conv + flatten + linear) or pool (average + linear)")
+      ->capture_default_str();
+  cmd->add_option("--head-channels", c.head_channels, "Channels of the spatial head's 1x1 conv")
+      ->capture_default_str();
+  cmd->add_option("--batchnorm", c.batchnorm, "BatchNorm of the copied stages: frozen (base statistics) or train")
+      ->capture_default_str();
+  cmd->add_option("--augment-copies", c.augment_copies, "Augmented copies per training frame (cached)")
+      ->capture_default_str();
+  cmd->add_flag("--no-augment", f.no_augment, "No augmentation");
+  cmd->add_option("--threshold", c.threshold, "Score threshold for a positive frame")->capture_default_str();
+  cmd->add_flag("--no-cache", f.no_cache, "Recompute the frozen prefix every batch (benchmarks)");
+  cmd->add_option("--corr-strides", f.corr_strides, "Strides to measure the correlation at (default 1..fps, <= 8)");
+  cmd->add_option("--pareto-tolerance", c.pareto_tolerance, "Prune a candidate if one sharing more is within this")
+      ->capture_default_str();
+  cmd->add_option("--event-length", c.event_length, "Override the mean event length (frames)");
+  cmd->add_option("--event-frequency", c.event_frequency, "Override the event frequency");
+  cmd->add_option("--correlation", c.correlation, "Override the inter-frame correlation");
+  cmd->add_option("--work-dir", c.work_dir, "Where finished candidates are kept (default: .<output>.mstrain beside it)");
+  cmd->add_flag("--keep-work", c.keep_work, "Keep the work directory after packing");
+}
+
+TrainConfig TrainFlags::Finish(int threads, uint64_t seed, bool seed_given) const {
+  if (!config_file.empty()) {
+    MS_CHECK(config.base_dir.empty() && config.video.empty() && config.images.empty() && config.app.empty(),
+             "--config {} replaces --base/--video/--images/--app and the training flags; give one or the other",
+             config_file);
+    TrainConfig c = ReadTrainConfig(config_file);
+    if (threads > 0) c.threads = threads;
+    MS_CHECK(!seed_given || seed == c.seed, "--seed {} differs from the seed {} in {}", seed, c.seed, config_file);
+    return c;
+  }
+  TrainConfig c = config;
+  if (!branchpoints.empty()) c.branchpoints = ParseIntList(branchpoints, "--branchpoints");
+  if (!train_frames.empty()) c.train_frames = Join(train_frames);
+  if (!val_frames.empty()) c.val_frames = Join(val_frames);
+  if (!test_frames.empty()) c.test_frames = Join(test_frames);
+  if (!split.empty()) {
+    std::vector<double> s = ParseDoubleList(split, "--split");
+    MS_CHECK(s.size() == 3, "--split: expected three fractions train,val,test, got '{}'", split);
+    c.train_fraction = s[0];
+    c.val_fraction = s[1];
+    c.test_fraction = s[2];
+  }
+  if (!corr_strides.empty()) c.corr_strides = ParseIntList(corr_strides, "--corr-strides");
+  if (no_augment) c.augment_copies = 0;
+  if (no_cache) c.cache = false;
+  c.threads = threads > 0 ? threads : 1;
+  c.seed = seed;
+  return c;
+}
+
+}  // namespace mainstream::cli

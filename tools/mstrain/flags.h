@@ -1,0 +1,35 @@
+// mstrain's flag registration: declared once here, parsed into the
+// library's config structs (TrainConfig, PretrainConfig, MotLabelOptions).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "mainstream/train/dataset.h"
+#include "mainstream/train/pretrain.h"
+#include "mainstream/train/train_config.h"
+
+namespace mainstream::cli {
+
+// Raw texts of list-valued flags, converted by Finish().
+struct TrainFlags {
+  TrainConfig config;
+  std::string branchpoints, split, corr_strides, config_file;
+  std::vector<std::string> train_frames, val_frames, test_frames;
+  bool no_augment = false, no_cache = false;
+  // Turns the raw texts into `config` (or loads --config); `threads` and
+  // `seed` come from the common flags when given.
+  TrainConfig Finish(int threads, uint64_t seed, bool seed_given) const;
+};
+
+// The running executable's absolute path (for the commands `plan` prints).
+std::string SelfPath(const char* argv0);
+
+void AddLabelsFlags(CLI::App* cmd, MotLabelOptions& options);
+void AddPretrainFlags(CLI::App* cmd, PretrainConfig& config, std::string& grid, std::string& size);
+// `with_config`: the command may take --config FILE instead of the data flags.
+void AddTrainFlags(CLI::App* cmd, TrainFlags& flags, bool with_config);
+
+}  // namespace mainstream::cli

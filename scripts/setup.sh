@@ -4,6 +4,7 @@
 # rebuilds incrementally.
 #   scripts/setup.sh            # packages + build
 #   SKIP_APT=1 scripts/setup.sh # build only
+#   BUILD_TARGETS="msrun mstrain" scripts/setup.sh  # build only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,5 +35,10 @@ fi
 
 JOBS="${JOBS:-$(nproc)}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$JOBS"
+if [ -n "${BUILD_TARGETS:-}" ]; then
+  # shellcheck disable=SC2086
+  cmake --build build -j "$JOBS" --target ${BUILD_TARGETS}
+else
+  cmake --build build -j "$JOBS"
+fi
 echo "setup: built into build/ (tools in build/tools/<tool>/<tool>)" >&2

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
       "Frame numbers are 1-based and inclusive, like label-file rows: --start-frame 600\n"
       "--end-frame 795 runs rows 600..795 (video indices 599..794).\n\n"
       "Outputs in --out DIR: <app>.events.jsonl (a line per event, written as it ends),\n"
-      "<app>.frames.csv (--frames: every sampled frame's score), summary.json.\n"
+      "<app>.frames.csv (--frames: every sampled frame's score), summary.json; with\n"
+      "--phases K, one such directory per phase (DIR/phase-<k>) and DIR/pooled.json.\n"
       "Exit codes: 0 done; 2 bad input (nothing run); 1 a fault mid-stream and 130/143\n"
       "Ctrl-C/SIGTERM (outputs complete up to that frame in both cases).\n\n"
       "Examples:\n"
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap", cfg.bootstrap_resamples,
                  "Bootstrap resamples for confidence intervals")
       ->capture_default_str();
+  app.add_option("--phases", cfg.phases,
+                 "Run the range K times at sampling phases seed..seed+K-1 (DIR/phase-<k>/) and "
+                 "pool the scores in DIR/pooled.json")
+      ->capture_default_str();
   app.add_option("--progress", cfg.progress_interval_s,
                  "Seconds between progress lines on stderr (0: none)")
       ->capture_default_str();
@@ -76,7 +81,8 @@ int main(int argc, char** argv) {
     Runtime runtime = Runtime::Prepare(cfg);
     RunResult result = runtime.Run(StopSignal());
     std::fputs(result.tables.c_str(), stdout);
-    std::printf("%s\n", (cfg.out_dir / kRunSummaryFile).string().c_str());
+    std::printf("%s\n",
+                (cfg.out_dir / (cfg.phases > 1 ? kPooledSummaryFile : kRunSummaryFile)).string().c_str());
     return result.ExitCode();
   });
 }

@@ -39,6 +39,9 @@ void RunConfig::Validate() const {
            "--bootstrap: expected 0..1000000 resamples, got {}", bootstrap_resamples);
   MS_CHECK(std::isfinite(progress_interval_s) && progress_interval_s >= 0,
            "progress interval must be >= 0 seconds, got {}", progress_interval_s);
+  MS_CHECK(phases >= 1 && phases <= 10000, "--phases: expected 1..10000, got {}", phases);
+  MS_CHECK(!(realtime && phases > 1),
+           "--phases {} cannot be combined with --realtime: phases re-run the same frames", phases);
   std::set<std::string> apps;
   for (const auto& l : labels) {
     MS_CHECK(!l.app.empty() && !l.file.empty(), "--labels: expected APP=LABELS.csv, got \"{}={}\"",
@@ -63,7 +66,8 @@ Json RunConfig::ToJson() const {
               {"end_frame", end_frame},
               {"fps_override", fps_override},
               {"batch", batch},
-              {"bootstrap_resamples", bootstrap_resamples}};
+              {"bootstrap_resamples", bootstrap_resamples},
+              {"phases", phases}};
 }
 
 RunConfig RunConfig::FromJson(const JsonView& v) {
@@ -88,17 +92,19 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
   if (auto f = v.OptionalField("bootstrap_resamples"))
     c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));
+  if (auto f = v.OptionalField("phases")) c.phases = static_cast<int>(f->AsIntIn(1, 10000));
   return c;
 }
 
 std::string RunConfig::ToString() const {
   std::string range = end_frame > 0 ? fmt::format("frames {}..{}", start_frame, end_frame)
                                     : fmt::format("frames {}..end", start_frame);
-  return fmt::format("schedule {}, base {}, input {} ({}{}), {}, {} thread(s), seed {}{}{}",
+  return fmt::format("schedule {}, base {}, input {} ({}{}), {}, {} thread(s), seed {}{}{}{}",
                      schedule.string(), base_dir.string(), input, range,
                      fps_override > 0 ? fmt::format(", {} fps", fps_override) : "",
                      realtime ? "real time" : "as fast as possible", threads, seed,
                      batch > 1 ? fmt::format(", batch {}", batch) : "",
+                     phases > 1 ? fmt::format(", {} sampling phases", phases) : "",
                      labels.empty() ? "" : fmt::format(", labels for {} app(s)", labels.size()));
 }
 

@@ -1,8 +1,10 @@
 #include "mainstream/runtime/run_report.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "mainstream/core/error.h"
+#include "mainstream/runtime/app_output.h"
 
 namespace mainstream {
 
@@ -144,6 +146,192 @@ std::string FormatRunTables(const Json& s) {
       "(events: true events in the frames run; found: detected; rep: reported events; CIs: "
       "bootstrap over "
       "events)\n";
+  return out;
+}
+
+namespace {
+
+struct MeanSd {
+  double mean = 0, sd = 0;
+};
+MeanSd Stats(const std::vector<double>& v) {
+  MeanSd r;
+  if (v.empty()) return r;
+  for (double x : v) r.mean += x;
+  r.mean /= static_cast<double>(v.size());
+  if (v.size() > 1) {
+    for (double x : v) r.sd += (x - r.mean) * (x - r.mean);
+    r.sd = std::sqrt(r.sd / static_cast<double>(v.size() - 1));
+  }
+  return r;
+}
+
+}  // namespace
+
+Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<LabeledApp>& labeled,
+                      const BootstrapOptions& options) {
+  MS_CHECK_RT(!summaries.empty(), "no run summaries to pool");
+  const Json& first = summaries.front();
+  const Json& apps0 = first.at("apps");
+  const int64_t range_start = first.at("input").at("first_frame").get<int64_t>();
+  int64_t range_end = first.at("input").at("last_frame").get<int64_t>();
+  std::vector<uint64_t> seeds;
+  std::vector<std::string> runs;
+  std::vector<double> wall, total, dnn;
+  std::string status = "completed";
+  for (const Json& s : summaries) {
+    MS_CHECK_RT(s.at("schedule").at("file") == first.at("schedule").at("file") &&
+                    s.at("apps").size() == apps0.size() &&
+                    s.at("input").at("first_frame").get<int64_t>() == range_start,
+                "run summaries to pool describe different schedules or frames");
+    range_end = std::min(range_end, s.at("input").at("last_frame").get<int64_t>());
+    seeds.push_back(s.at("sampling").at("seed").get<uint64_t>());
+    runs.push_back(s.at("config").at("out").get<std::string>());
+    wall.push_back(Num(s, "wall_seconds"));
+    total.push_back(Num(s.at("cost").at("measured"), "total"));
+    dnn.push_back(Num(s.at("cost").at("measured"), "dnn"));
+    if (s.at("status") != "completed") status = s.at("status").get<std::string>();
+  }
+  const FrameInterval range{range_start, range_end};
+
+  Json apps = Json::array();
+  double sum_f1 = 0, sum_recall = 0, sum_precision = 0, sum_pred = 0, sum_phase_f1 = 0;
+  int evaluated = 0;
+  for (size_t a = 0; a < apps0.size(); ++a) {
+    const Json& a0 = apps0[a];
+    const std::string name = a0.at("app").get<std::string>();
+    std::vector<double> achieved, f1s, recalls, precisions;
+    std::vector<std::vector<FrameInterval>> reports;
+    for (const Json& s : summaries) {
+      const Json& sa = s.at("apps")[a];
+      MS_CHECK_RT(sa.at("app") == name, "run summaries to pool list different apps");
+      achieved.push_back(Num(sa, "achieved_fps"));
+      std::vector<FrameInterval> r;
+      for (const ReportedEvent& e : ReadEventsFile(sa.at("events_file").get<std::string>())) {
+        FrameInterval i = e.event.interval();
+        i.start = std::max(i.start, range.start);
+        i.end = std::min(i.end, range.end);
+        if (!i.empty()) r.push_back(i);
+      }
+      reports.push_back(std::move(r));
+      const Json& ev = sa.at("evaluation");
+      if (!ev.is_null()) {
+        f1s.push_back(Num(ev.at("measured"), "f1"));
+        recalls.push_back(Num(ev.at("measured"), "recall"));
+        precisions.push_back(Num(ev.at("measured"), "precision"));
+      }
+    }
+    Json app{{"app", name},
+             {"branchpoint", a0.at("branchpoint")},
+             {"x_vote", a0.at("x_vote")},
+             {"fps", a0.at("fps")},
+             {"achieved_fps", Stats(achieved).mean},
+             {"predicted", a0.at("predicted")},
+             {"evaluation", nullptr}};
+    auto l = std::find_if(labeled.begin(), labeled.end(),
+                          [&](const LabeledApp& x) { return x.app == name; });
+    if (l != labeled.end() && l->labels != nullptr && !range.empty()) {
+      const std::vector<FrameInterval> truth = TrueEventsInRange(*l->labels, range);
+      const EventScoreCI pooled = BootstrapEventScoreRuns(truth, reports, options);
+      // The bootstrap's units, so that runs over disjoint frames (cross-validation
+      // folds) can be pooled by resampling all their cycles together.
+      Json cycles = Json::array();
+      for (const EventCycle& c : EventCycles(truth, reports)) {
+        cycles.push_back(Json{c.event.start, c.event.end, c.detected, c.true_reports, c.false_reports});
+      }
+      const MeanSd f1 = Stats(f1s);
+      const double pred = Num(a0.at("predicted"), "f1");
+      app["evaluation"] = Json{{"labels", l->file.string()},
+                               {"frames", {range.start, range.end}},
+                               {"measured", pooled.ToJson()},
+                               {"phases",
+                                {{"f1", f1s},
+                                 {"recall", recalls},
+                                 {"precision", precisions},
+                                 {"f1_mean", f1.mean},
+                                 {"f1_sd", f1.sd}}},
+                               {"cycles", cycles},
+                               {"predicted", a0.at("predicted")},
+                               {"f1_error", pooled.f1 - pred}};
+      sum_f1 += pooled.f1;
+      sum_recall += pooled.recall;
+      sum_precision += pooled.precision;
+      sum_pred += pred;
+      sum_phase_f1 += f1.mean;
+      ++evaluated;
+    }
+    apps.push_back(std::move(app));
+  }
+  Json evaluation = nullptr;
+  if (evaluated > 0) {
+    evaluation = Json{{"apps", evaluated},
+                      {"mean_f1", sum_f1 / evaluated},
+                      {"mean_recall", sum_recall / evaluated},
+                      {"mean_precision", sum_precision / evaluated},
+                      {"mean_phase_f1", sum_phase_f1 / evaluated},
+                      {"predicted_mean_f1", sum_pred / evaluated}};
+  }
+  const Json& pred_cost = first.at("cost").at("predicted");
+  return Json{{"schema_version", kPooledSummarySchemaVersion},
+              {"kind", "mainstream.run.pooled"},
+              {"status", status},
+              {"phases", static_cast<int64_t>(summaries.size())},
+              {"seeds", seeds},
+              {"runs", runs},
+              {"schedule", first.at("schedule")},
+              {"base", first.at("base")},
+              {"input", first.at("input")},
+              {"frames", {{"first", range.start}, {"last", range.end}}},
+              {"wall_seconds", Stats(wall).mean * static_cast<double>(summaries.size())},
+              {"machine", first.at("machine")},
+              {"cost",
+               {{"predicted", pred_cost},
+                {"measured_mean", {{"total", Stats(total).mean}, {"dnn", Stats(dnn).mean}}}}},
+              {"apps", apps},
+              {"evaluation", evaluation}};
+}
+
+std::string FormatPooledTables(const Json& p) {
+  std::string out;
+  const std::vector<uint64_t> seeds = p.at("seeds").get<std::vector<uint64_t>>();
+  const Json& cost = p.at("cost");
+  out += fmt::format(
+      "msrun {}: {} sampling phases (seeds {}..{}), frames {}..{}, {:.1f} s wall; cost {:.1f} ms/s "
+      "measured (mean) vs {:.1f} predicted\n",
+      p.at("status").get<std::string>(), p.at("phases").get<int64_t>(), seeds.front(), seeds.back(),
+      p.at("frames").at("first").get<int64_t>(), p.at("frames").at("last").get<int64_t>(),
+      Num(p, "wall_seconds"), Num(cost.at("measured_mean"), "total"),
+      Num(cost.at("predicted"), "total"));
+  bool any = false;
+  for (const Json& a : p.at("apps")) any = any || !a.at("evaluation").is_null();
+  out += fmt::format("{:<16} {:>3} {:>3} {:>6} {:>6} {:>6} {:>14} {:>9} {:>14} {:>6} {:>14} {:>13} {:>7}\n",
+                     "app", "bp", "X", "fps", "events", "recall", "95% CI", "precision", "95% CI", "F1",
+                     "95% CI", "phase F1 sd", "pred F1");
+  for (const Json& a : p.at("apps")) {
+    const Json& e = a.at("evaluation");
+    std::string row = fmt::format("{:<16} {:>3} {:>3} {:>6.2f}", a.at("app").get<std::string>(),
+                                  a.at("branchpoint").get<int>(), a.at("x_vote").get<int>(),
+                                  Num(a, "achieved_fps"));
+    if (e.is_null()) {
+      out += row + fmt::format(" {:>6} {:>97.3f}\n", "-", Num(a.at("predicted"), "f1"));
+      continue;
+    }
+    const Json& m = e.at("measured");
+    const double err = Num(e, "f1_error");
+    out += row + fmt::format(" {:>6} {:>6.3f} {:>14} {:>9.3f} {:>14} {:>6.3f} {:>14} {:>13} {:>7.3f}{}\n",
+                             m.at("true_events").get<int64_t>(), Num(m, "recall"), Ci(m.at("recall_ci")),
+                             Num(m, "precision"), Ci(m.at("precision_ci")), Num(m, "f1"),
+                             Ci(m.at("f1_ci")), fmt::format("{:.3f}", Num(e.at("phases"), "f1_sd")),
+                             Num(e.at("predicted"), "f1"), std::fabs(err) > 0.1 ? "  |err| > 0.1" : "");
+  }
+  if (any) {
+    const Json& ev = p.at("evaluation");
+    out += fmt::format("{:<16} {:>37.3f} {:>24.3f} {:>21.3f} {:>37.3f}\n", "mean", Num(ev, "mean_recall"),
+                       Num(ev, "mean_precision"), Num(ev, "mean_f1"), Num(ev, "predicted_mean_f1"));
+    out +=
+        "(events: true events in the frames run, the same in every phase; recall: mean over phases; "
+        "precision: all phases' reports pooled; CIs: bootstrap over true events)\n";
+  }
   return out;
 }
 

@@ -114,6 +114,7 @@ struct Runtime::Impl {
   BaseModel base;
   std::optional<TreeExecutor> executor;
   std::optional<VideoSource> source;
+  VideoSourceOptions source_options;  // to re-open the input for another phase
   std::vector<AppLabels> labels;
   int torch_threads = 1;
   double prepare_seconds = 0;
@@ -129,6 +130,11 @@ struct Runtime::Impl {
                 const std::vector<AppOutput>& outputs, double video_s, Json* evaluation) const;
   Json Summary(const LoopStats& st, const FramePlanner& planner,
                const std::vector<AppOutput>& outputs) const;
+  // One pass over the range with config.seed into config.out_dir.
+  RunResult RunPhase(const std::atomic<int>* stop);
+  // config.phases passes (seeds seed, seed + 1, ...) into out_dir/phase-<k>,
+  // then the pooled scores in out_dir/pooled.json.
+  RunResult RunPhases(const std::atomic<int>* stop);
 };
 
 Runtime::Runtime() : impl_(std::make_unique<Impl>()) {}
@@ -165,6 +171,7 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   vo.start_frame = config.start_frame - 1;  // 1-based inclusive -> 0-based
   vo.end_frame =
       config.end_frame > 0 ? config.end_frame : -1;  // inclusive 1-based = exclusive 0-based
+  m.source_options = vo;
   m.source.emplace(config.input, vo);
   const VideoSource& src = *m.source;
   LogInfo("input: {}", src.Describe());
@@ -540,6 +547,49 @@ RunResult Runtime::Run(const std::atomic<int>* stop) {
   Impl& m = *impl_;
   MS_CHECK_RT(!m.ran, "Runtime::Run can be called once");
   m.ran = true;
+  return m.config.phases > 1 ? m.RunPhases(stop) : m.RunPhase(stop);
+}
+
+RunResult Runtime::Impl::RunPhases(const std::atomic<int>* stop) {
+  const RunConfig all = config;
+  fs::create_directories(all.out_dir);
+  const fs::path pooled_file = all.out_dir / kPooledSummaryFile;
+  std::error_code ec;
+  fs::remove(pooled_file, ec);  // never beside phases it does not describe
+  std::vector<Json> summaries;
+  RunResult last;
+  for (int k = 0; k < all.phases; ++k) {
+    config = all;
+    config.phases = 1;
+    config.seed = all.seed + static_cast<uint64_t>(k);
+    config.out_dir = all.out_dir / fmt::format("phase-{}", k + 1);
+    if (k > 0) source.emplace(config.input, source_options);  // back to the start of the range
+    LogInfo("phase {}/{}: seed {} -> {}", k + 1, all.phases, config.seed, config.out_dir.string());
+    last = RunPhase(stop);  // a fault propagates; the phases so far stay complete
+    summaries.push_back(last.summary);
+    if (last.status != RunStatus::kCompleted) break;
+  }
+  config = all;
+  std::vector<LabeledApp> labeled;
+  for (const AppLabels& l : labels) {
+    labeled.push_back(LabeledApp{deployment.apps[static_cast<size_t>(l.app)].scheduled.app, l.file,
+                                 &l.labels});
+  }
+  BootstrapOptions bo;
+  bo.resamples = all.bootstrap_resamples;
+  bo.seed = all.seed;
+  RunResult r;
+  r.status = last.status;
+  r.stop_signal = last.stop_signal;
+  r.summary = PoolRunSummaries(summaries, labeled, bo);
+  r.summary["config"] = all.ToJson();
+  WriteJsonFileAtomic(pooled_file, r.summary);
+  r.tables = FormatPooledTables(r.summary);
+  return r;
+}
+
+RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
+  Impl& m = *this;
   const RunConfig& cfg = m.config;
 
   // Outputs: a stale summary from an earlier run must not sit beside new events.

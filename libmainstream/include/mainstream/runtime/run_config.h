@@ -40,6 +40,8 @@ struct RunConfig {
   int batch = 1;                   // frames per forward call (offline runs only)
   int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
   double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
+  int phases = 1;                  // > 1: run the range once per seed seed..seed+phases-1 into
+                                   // out_dir/phase-<k> and pool the scores (out_dir/pooled.json)
 
   // Throws InputError naming the flag.
   void Validate() const;

@@ -43,4 +43,28 @@ AppEvaluation EvaluateApp(const std::string& app, const std::filesystem::path& l
 // true events beside the schedule's predictions.
 std::string FormatRunTables(const Json& summary);
 
+inline constexpr int kPooledSummarySchemaVersion = 1;
+
+// One app's ground truth for pooling.
+struct LabeledApp {
+  std::string app;
+  std::filesystem::path file;
+  const FrameLabels* labels = nullptr;  // labels[k - 1] is frame k
+};
+
+// Pools run summaries of one schedule over the same frames at different
+// sampling phases (msrun --phases): per app the mean achieved rate and, for
+// apps with labels, event-level figures over all phases' reports (each
+// summary's apps[].events_file is read back) with a bootstrap over true
+// events (BootstrapEventScoreRuns: recall is the mean over phases, precision
+// pools every phase's reports), beside the per-phase F1s and the schedule's
+// prediction; cost measured (mean over phases) vs predicted. Throws
+// RuntimeError when the summaries disagree (schedule, frames, apps).
+// Format: docs/runtime.md ("pooled.json").
+Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<LabeledApp>& labeled,
+                      const BootstrapOptions& options);
+
+// The table msrun prints for a pooled run.
+std::string FormatPooledTables(const Json& pooled);
+
 }  // namespace mainstream

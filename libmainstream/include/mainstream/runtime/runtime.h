@@ -22,6 +22,7 @@ namespace mainstream {
 
 inline constexpr int kRunSummarySchemaVersion = 1;
 inline constexpr const char* kRunSummaryFile = "summary.json";
+inline constexpr const char* kPooledSummaryFile = "pooled.json";  // RunConfig::phases > 1
 
 enum class RunStatus { kCompleted, kStopped, kFailed };
 const char* RunStatusName(RunStatus status);  // "completed", "stopped", "failed"
@@ -55,6 +56,10 @@ class Runtime {
   // mid-stream fault (VideoEndedEarlyError, CorruptFrameError, ...) finishes
   // the outputs (open events reported as cut, summary.json with status
   // "failed" and the error) and is then rethrown. Call once.
+  // With config.phases = K > 1: K passes over the range with seeds seed ..
+  // seed + K - 1 into out_dir/phase-1 .. phase-K (each a complete run
+  // directory), then out_dir/pooled.json (PoolRunSummaries); the result's
+  // summary is the pooled one.
   RunResult Run(const std::atomic<int>* stop = nullptr);
 
   const RunConfig& config() const;

@@ -20,8 +20,8 @@ import os
 import random
 import sys
 
-LABEL = {"greedy": "Mainstream (greedy)", "exhaustive": "Mainstream (exhaustive)", "maxmin": "Max-min",
-         "nosharing": "No-Sharing", "maxsharing": "Max-Sharing"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import ALGO_LABEL as LABEL, plot_f1_vs_budget, write_atomic  # noqa: E402
 
 
 def score(cycles, runs):
@@ -156,31 +156,11 @@ def main():
     say()
     if total:
         say(f"Predicted F1 within 0.1 of measured for {within} of {total} app-budgets (greedy).")
-    with open(os.path.join(args.out, "results.md.tmp"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(os.path.join(args.out, "results.md.tmp"), os.path.join(args.out, "results.md"))
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    xs = [float(b) for b in budgets]
-    for a in algos:
-        line, = ax.plot(xs, [by[(b, a)]["f1"] for b in budgets], "o-", label=LABEL.get(a, a))
-        ax.plot(xs, [by[(b, a)]["pred_f1"] for b in budgets], "--", color=line.get_color(), alpha=0.6)
-    ax.set_xscale("log")
-    ax.set_xticks(xs)
-    ax.set_xticklabels(budgets)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("budget (ms of compute per second of video)")
-    ax.set_ylabel("mean event F1 (cross-validated)")
-    ax.set_title(f"{len(args.folds)}-fold: measured (solid) vs predicted (dashed)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "f1_vs_budget.png"), dpi=110)
+    write_atomic(os.path.join(args.out, "results.md"), "\n".join(lines) + "\n")
+    plot_f1_vs_budget(os.path.join(args.out, "f1_vs_budget.png"), budgets, algos,
+                      {k: r["f1"] for k, r in by.items()}, {k: r["pred_f1"] for k, r in by.items()},
+                      "mean event F1 (cross-validated)",
+                      f"{len(args.folds)}-fold: measured (solid) vs predicted (dashed)")
 
 
 if __name__ == "__main__":

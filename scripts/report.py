@@ -28,6 +28,47 @@ ALGO_LABEL = {
 }
 
 
+def write_atomic(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def plot_f1_vs_budget(path, budgets, algos, measured, predicted, ylabel, title):
+    """Measured (solid) and predicted (dashed) mean F1 per algorithm over budgets;
+    measured/predicted map (budget, algo) to a number (missing: not drawn).
+    Returns False when matplotlib is not available."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report: matplotlib not available; skipped the plots (apt-get install python3-matplotlib)",
+              file=sys.stderr)
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    xs = [float(b) for b in budgets]
+    nan = float("nan")
+    for a in algos:
+        marker, width = {"greedy": ("o", 3.0), "exhaustive": ("x", 1.2)}.get(a, ("s", 1.5))
+        line, = ax.plot(xs, [measured.get((b, a), nan) for b in budgets], marker=marker, lw=width,
+                        label=ALGO_LABEL.get(a, a))
+        ax.plot(xs, [predicted.get((b, a), nan) for b in budgets], "--", color=line.get_color(), alpha=0.6)
+    ax.set_xscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(budgets)
+    ax.set_xlabel("budget (ms of compute per second of video)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def load(work, budgets, algos):
     rows = {}
     for b in budgets:
@@ -220,39 +261,17 @@ def main():
         worst = max(g for _, g in gaps) if gaps else 0.0
         say("- greedy vs exhaustive (predicted objective): " + ", ".join(f"{b}: {g:.2f}%" for b, g in gaps)
             + f"; worst {worst:.2f}% (goal <= 1%)")
-    with open(os.path.join(args.out, "results.md.tmp"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(os.path.join(args.out, "results.md.tmp"), os.path.join(args.out, "results.md"))
+    write_atomic(os.path.join(args.out, "results.md"), "\n".join(lines) + "\n")
 
     # --- plots --------------------------------------------------------------------
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("report: matplotlib not available; skipped the plots (apt-get install python3-matplotlib)", file=sys.stderr)
+    measured = {k: r["f1"] for k, r in by.items() if r["f1"] != ""}
+    predicted = {k: r["pred_f1"] for k, r in by.items()}
+    if not plot_f1_vs_budget(os.path.join(args.out, "f1_vs_budget.png"), budgets, algos, measured, predicted,
+                             "mean event F1 (held-out frames)",
+                             "Measured (solid) vs predicted (dashed) mean event F1\n"
+                             "(greedy, thick, lies under exhaustive where they agree)"):
         return
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    xs = [float(b) for b in budgets]
-    for i, a in enumerate(algos):
-        meas = [by[(b, a)]["f1"] if (b, a) in by and by[(b, a)]["f1"] != "" else float("nan") for b in budgets]
-        pred = [by[(b, a)]["pred_f1"] if (b, a) in by else float("nan") for b in budgets]
-        marker, width = {"greedy": ("o", 3.0), "exhaustive": ("x", 1.2)}.get(a, ("s", 1.5))
-        line, = ax.plot(xs, meas, marker=marker, lw=width, label=ALGO_LABEL.get(a, a))
-        ax.plot(xs, pred, "--", color=line.get_color(), alpha=0.6)
-    ax.set_xscale("log")
-    ax.set_xticks(xs)
-    ax.set_xticklabels(budgets)
-    ax.set_xlabel("budget (ms of compute per second of video)")
-    ax.set_ylabel("mean event F1 (held-out frames)")
-    ax.set_title("Measured (solid) vs predicted (dashed) mean event F1\n(greedy, thick, lies under exhaustive where they agree)", fontsize=10)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "f1_vs_budget.png"), dpi=110)
-    plt.close(fig)
-
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 5))
     for a in algos:
         pts = [r for r in app_rows if r["algo"] == a and r["f1"] != ""]

@@ -61,12 +61,7 @@ class E2EMstrain : public ::testing::Test {
     s.frame_code = false;
     s.seed = 5;
     testing::SyntheticVideo v = testing::WriteSyntheticVideo(Video(), s);
-    std::string mot;
-    for (size_t i = 0; i < v.boxes.size(); ++i) {
-      const auto& b = v.boxes[i];
-      if (b.size > 0) mot += fmt::format("{},1,{},{},{},{},1,-1,-1,-1\n", i + 1, b.x, b.y, b.size, b.size);
-    }
-    testing::WriteText(Mot(), mot);
+    testing::WriteMotBoxes(v, Mot());
     testing::WriteLabelsCsv(v, Labels());
     auto r = RunTool("mstrain", "pretrain --video " + Video().string() + " --mot " + Mot().string() + " -o " +
                                     Base().string() +

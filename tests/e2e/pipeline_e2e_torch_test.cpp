@@ -81,12 +81,7 @@ class E2EPipeline : public ::testing::Test {
     s.frame_code = false;
     s.seed = 11;
     testing::SyntheticVideo v = testing::WriteSyntheticVideo(Dir() / "square.avi", s);
-    std::string mot;
-    for (size_t i = 0; i < v.boxes.size(); ++i) {
-      const auto& b = v.boxes[i];
-      if (b.size > 0) mot += fmt::format("{},1,{},{},{},{},1,-1,-1,-1\n", i + 1, b.x, b.y, b.size, b.size);
-    }
-    testing::WriteText(Dir() / "gt.txt", mot);
+    testing::WriteMotBoxes(v, Dir() / "gt.txt");
     testing::WriteText(Dir() / "seqinfo.ini", "[Sequence]\nseqLength=200\nframeRate=10\n");
     testing::WriteText(Config(), fmt::format(R"(VIDEO={0}/square.avi
 FPS=10

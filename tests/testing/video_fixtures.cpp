@@ -155,6 +155,16 @@ SyntheticVideo WriteSyntheticVideo(const fs::path& file, const SyntheticVideoSpe
   return v;
 }
 
+void WriteMotBoxes(const SyntheticVideo& video, const std::filesystem::path& file) {
+  if (!file.parent_path().empty()) fs::create_directories(file.parent_path());
+  std::ofstream out(file);
+  for (size_t i = 0; i < video.boxes.size(); ++i) {
+    const SquareBox& b = video.boxes[i];
+    if (b.size > 0) out << (i + 1) << ",1," << b.x << ',' << b.y << ',' << b.size << ',' << b.size << ",1,-1,-1,-1\n";
+  }
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+}
+
 void WriteLabelsCsv(const SyntheticVideo& video, const fs::path& file) {
   if (!file.parent_path().empty()) fs::create_directories(file.parent_path());
   std::ofstream out(file);

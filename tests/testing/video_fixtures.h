@@ -53,6 +53,9 @@ SyntheticVideo WriteSyntheticVideo(const std::filesystem::path& file,
 
 // The per-frame label file of mstrain: "frame,label" header, frames 1-based.
 void WriteLabelsCsv(const SyntheticVideo& video, const std::filesystem::path& file);
+// The square's boxes as MOT ground truth (frame,id,x,y,w,h,1,-1,-1,-1; one
+// "person" with id 1), for 'mstrain labels' and 'mstrain pretrain'.
+void WriteMotBoxes(const SyntheticVideo& video, const std::filesystem::path& file);
 
 // Reads the frame-index strip of a decoded frame; -1 if it is not legible.
 int ReadFrameCode(const Image& image);

@@ -69,6 +69,18 @@ def plot_f1_vs_budget(path, budgets, algos, measured, predicted, ylabel, title):
     return True
 
 
+def cpu_cost(run):
+    """Mean over a pooled run's phases of the loop thread's CPU ms per second
+    of video (summary.json cost.measured_cpu.total), or "" when unknown."""
+    vals = []
+    for d in run.get("runs", []):
+        try:
+            vals.append(json.load(open(os.path.join(d, "summary.json")))["cost"]["measured_cpu"]["total"])
+        except (OSError, KeyError, ValueError):
+            return ""
+    return sum(vals) / len(vals) if vals else ""
+
+
 def load(work, budgets, algos):
     rows = {}
     for b in budgets:
@@ -161,7 +173,7 @@ def main():
             if e is None:
                 continue
             r = {"budget": b, "algo": a, "feasible": e["feasible"], "pred_f1": 0.0, "f1": 0.0 if not e["feasible"] else "",
-                 "pred_cost": "", "cost": "", "recall": "", "precision": "", "min_pred_f1": 0.0}
+                 "pred_cost": "", "cost": "", "cpu_cost": "", "recall": "", "precision": "", "min_pred_f1": 0.0}
             if e["feasible"] and "schedule" in e:
                 s = e["schedule"]
                 r.update(pred_f1=s["predicted"]["mean_f1"], min_pred_f1=s["predicted"]["min_f1"],
@@ -170,9 +182,10 @@ def main():
                 if run and run.get("evaluation"):
                     ev = run["evaluation"]
                     r.update(f1=ev["mean_f1"], recall=ev["mean_recall"], precision=ev["mean_precision"],
-                             cost=run["cost"]["measured_mean"]["total"])
+                             cost=run["cost"]["measured_mean"]["total"], cpu_cost=cpu_cost(run))
             sched_rows.append(r)
-    cols = ["budget", "algo", "feasible", "pred_f1", "f1", "recall", "precision", "min_pred_f1", "pred_cost", "cost"]
+    cols = ["budget", "algo", "feasible", "pred_f1", "f1", "recall", "precision", "min_pred_f1", "pred_cost", "cost",
+            "cpu_cost"]
     with open(os.path.join(args.out, "schedules.csv.tmp"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -222,7 +235,8 @@ def main():
     say()
 
     # --- cost -------------------------------------------------------------------
-    say("## Cost (ms of compute per second of video): predicted by the schedule / measured by msrun (mean over phases)")
+    say("## Cost (ms of compute per second of video): predicted by the schedule / measured by msrun, wall time / "
+        "CPU time of its loop thread (means over phases; wall time grows when other processes share the cores)")
     say()
     say(header)
     say("|" + "---|" * (len(algos) + 1))
@@ -233,7 +247,9 @@ def main():
             if r is None or not r["feasible"]:
                 cells.append("-")
             else:
-                cells.append(f"{r['pred_cost']:.1f} / {r['cost']:.1f}" if r["cost"] != "" else f"{r['pred_cost']:.1f} / -")
+                meas = f"{r['cost']:.1f}" if r["cost"] != "" else "-"
+                cpu = f"{r['cpu_cost']:.1f}" if r["cpu_cost"] != "" else "-"
+                cells.append(f"{r['pred_cost']:.1f} / {meas} / {cpu}")
         say(f"| {b} | " + " | ".join(cells) + " |")
     say()
 

@@ -253,5 +253,40 @@ TEST(SplitOffValidation, TakesTheEndOfTheLongestBlock) {
             std::string::npos);
 }
 
+TEST(SplitOffValidationBlocks, SpreadsValidationOverTheTrainingFrames) {
+  // 543 training frames in 3 parts of 181: the last round(0.15 * 181) = 27 of each
+  // are validation, with 10 unused frames on each side that has training beside it.
+  TrainValidationBlocks tv = SplitOffValidationBlocks({{1, 543}}, 0.15, 10, 3);
+  EXPECT_EQ(tv.validation, (std::vector<FrameInterval>{{155, 181}, {336, 362}, {517, 543}}));
+  EXPECT_EQ(tv.train, (std::vector<FrameInterval>{{1, 144}, {192, 325}, {373, 506}}));
+  // Blocks with a hole: parts are counted in training frames, intervals never cross the hole.
+  TrainValidationBlocks holes = SplitOffValidationBlocks({{401, 500}, {1, 100}}, 0.2, 0, 2);
+  EXPECT_EQ(holes.validation, (std::vector<FrameInterval>{{81, 100}, {481, 500}}));
+  EXPECT_EQ(holes.train, (std::vector<FrameInterval>{{1, 80}, {401, 480}}));
+  // Randomized: validation and training never overlap, gaps hold, shares match.
+  for (int k = 1; k <= 5; ++k) {
+    TrainValidationBlocks r = SplitOffValidationBlocks({{1, 300}, {330, 795}}, 0.15, 10, k);
+    int64_t val = 0, train = 0;
+    for (const auto& v : r.validation) {
+      val += v.length();
+      for (const auto& t : r.train) {
+        EXPECT_TRUE(t.end < v.start - 10 || t.start > v.end + 10 || t.end < v.start || t.start > v.end)
+            << k << ": " << t.ToString() << " vs " << v.ToString();
+        EXPECT_FALSE(t.start <= v.end && v.start <= t.end) << k;
+      }
+    }
+    for (const auto& t : r.train) train += t.length();
+    // k blocks; one more when a block straddles the hole at 301..329 (k = 5).
+    EXPECT_EQ(static_cast<int64_t>(r.validation.size()), k == 5 ? 6 : k);
+    EXPECT_NEAR(static_cast<double>(val), 0.15 * 766, k + 1.0) << k;
+    EXPECT_EQ(train + val + 10 * (2 * k - 1), 766) << k;
+  }
+  // blocks = 1 is SplitOffValidation.
+  TrainValidationBlocks one = SplitOffValidationBlocks({{1, 308}, {488, 795}}, 0.15, 10, 1);
+  EXPECT_EQ(one.validation, (std::vector<FrameInterval>{{217, 308}}));
+  std::string err = InputErrorOf([] { SplitOffValidationBlocks({{1, 30}}, 0.2, 10, 3); });
+  EXPECT_NE(err.find("too few for a validation block"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace mainstream

@@ -75,6 +75,9 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
   cmd->add_option("--test-frames", f.test_frames, "Held-out frames to report accuracy on (never used to choose)");
   cmd->add_option("--split", f.split, "Automatic split fractions train,val,test (default 0.7,0.15,0.15)");
   cmd->add_option("--gap", c.gap, "Unused frames between blocks")->capture_default_str();
+  cmd->add_option("--val-blocks", c.val_blocks,
+                  "Without --val-frames: take validation from K places spread over the training frames")
+      ->capture_default_str();
   cmd->add_option("--train-stride", c.train_stride, "Use every k-th training frame")->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "Maximum epochs per candidate")->capture_default_str();
   cmd->add_option("--patience", c.patience, "Early stopping: epochs without a better validation balanced accuracy")

@@ -202,4 +202,53 @@ TrainValidation SplitOffValidation(const std::vector<FrameInterval>& train_block
   return out;
 }
 
+TrainValidationBlocks SplitOffValidationBlocks(const std::vector<FrameInterval>& train_blocks,
+                                               double fraction, int64_t gap, int blocks) {
+  MS_CHECK(blocks >= 1 && blocks <= 1000, "--val-blocks: expected 1..1000, got {}", blocks);
+  if (blocks == 1) {
+    TrainValidation one = SplitOffValidation(train_blocks, fraction, gap);
+    return TrainValidationBlocks{one.train, {one.validation}};
+  }
+  MS_CHECK(std::isfinite(fraction) && fraction > 0 && fraction < 1,
+           "validation fraction must be in (0, 1), got {}", fraction);
+  MS_CHECK(gap >= 0, "validation gap must be >= 0 frames, got {}", gap);
+  std::vector<FrameInterval> sorted = train_blocks;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const FrameInterval& a, const FrameInterval& b) { return a.start < b.start; });
+  std::vector<int64_t> frames;
+  for (const FrameInterval& b : sorted) {
+    MS_CHECK(!b.empty(), "training block {} is empty", b.ToString());
+    for (int64_t f = b.start; f <= b.end; ++f) frames.push_back(f);
+  }
+  const auto n = static_cast<int64_t>(frames.size());
+  enum : uint8_t { kTrainRole = 0, kValRole = 1, kGapRole = 2 };
+  std::vector<uint8_t> role(frames.size(), kTrainRole);
+  for (int j = 0; j < blocks; ++j) {
+    const int64_t lo = n * j / blocks, hi = n * (j + 1) / blocks;
+    const int64_t part = hi - lo;
+    const int64_t v = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(part)));
+    const int64_t after = j + 1 < blocks ? gap : 0;
+    MS_CHECK(part >= v + gap + after + 1,
+             "--val-blocks {}: part {} of the training frames has {} frames, too few for a validation "
+             "block of {} with gaps of {} (use fewer validation blocks or a smaller --gap)",
+             blocks, j + 1, part, v, gap);
+    for (int64_t i = hi - v; i < hi; ++i) role[static_cast<size_t>(i)] = kValRole;
+    for (int64_t i = hi - v - gap; i < hi - v; ++i) role[static_cast<size_t>(i)] = kGapRole;
+    for (int64_t i = hi; i < hi + after && i < n; ++i) role[static_cast<size_t>(i)] = kGapRole;
+  }
+  TrainValidationBlocks out;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (role[i] == kGapRole) continue;
+    std::vector<FrameInterval>& dst = role[i] == kValRole ? out.validation : out.train;
+    const bool extends = i > 0 && role[i - 1] == role[i] && frames[i - 1] + 1 == frames[i];
+    if (extends && !dst.empty()) {
+      dst.back().end = frames[i];
+    } else {
+      dst.push_back(FrameInterval{frames[i], frames[i]});
+    }
+  }
+  MS_CHECK(!out.train.empty(), "no training frames left after taking {} validation blocks", blocks);
+  return out;
+}
+
 }  // namespace mainstream

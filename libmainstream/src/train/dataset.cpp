@@ -83,6 +83,14 @@ VideoPlan PlanVideoDataset(const TrainConfig& config) {
     TemporalSplit ts = MakeTemporalSplit(plan.num_frames, so);
     s.train_blocks = {ts.train};
     s.validation_blocks = {ts.validation};
+    if (config.val_blocks > 1) {  // spread the same share of frames over several places
+      const double fraction = config.val_fraction / (config.train_fraction + config.val_fraction);
+      TrainValidationBlocks tv = SplitOffValidationBlocks(
+          {FrameInterval{std::min(ts.train.start, ts.validation.start), std::max(ts.train.end, ts.validation.end)}},
+          fraction, config.gap, config.val_blocks);
+      s.train_blocks = tv.train;
+      s.validation_blocks = tv.validation;
+    }
     if (!ts.test.empty()) s.test_blocks = {ts.test};
   } else {
     s.train_blocks = ParseFrameRanges(config.train_frames, "--train-frames");
@@ -92,9 +100,9 @@ VideoPlan PlanVideoDataset(const TrainConfig& config) {
       CheckInside(s.validation_blocks, plan.num_frames, "--val-frames", config.video);
     } else {
       const double fraction = config.val_fraction / (config.train_fraction + config.val_fraction);
-      TrainValidation tv = SplitOffValidation(s.train_blocks, fraction, config.gap);
+      TrainValidationBlocks tv = SplitOffValidationBlocks(s.train_blocks, fraction, config.gap, config.val_blocks);
       s.train_blocks = tv.train;
-      s.validation_blocks = {tv.validation};
+      s.validation_blocks = tv.validation;
     }
     if (!config.test_frames.empty()) {
       s.test_blocks = ParseFrameRanges(config.test_frames, "--test-frames");

@@ -100,6 +100,7 @@ void TrainConfig::Validate() const {
            "got {},{},{}",
            train_fraction, val_fraction, test_fraction);
   MS_CHECK(gap >= 0, "--gap: expected >= 0 frames, got {}", gap);
+  MS_CHECK(val_blocks >= 1 && val_blocks <= 1000, "--val-blocks: expected 1..1000, got {}", val_blocks);
   MS_CHECK(train_stride >= 1, "--train-stride: expected >= 1, got {}", train_stride);
   MS_CHECK(epochs >= 1 && epochs <= 10000, "--epochs: expected 1..10000, got {}", epochs);
   MS_CHECK(patience >= 1, "--patience: expected >= 1, got {}", patience);
@@ -134,6 +135,7 @@ Json TrainConfig::TrainingJson() const {
               {"test_frames", test_frames},
               {"split", {train_fraction, val_fraction, test_fraction}},
               {"gap", gap},
+              {"val_blocks", val_blocks},
               {"train_stride", train_stride},
               {"epochs", epochs},
               {"patience", patience},
@@ -197,6 +199,7 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.val_fraction = split.At(1).AsNumber();
   c.test_fraction = split.At(2).AsNumber();
   c.gap = v.IntIn("gap", 0, int64_t{1} << 40);
+  if (auto f = v.OptionalField("val_blocks")) c.val_blocks = static_cast<int>(f->AsIntIn(1, 1000));
   c.train_stride = v.IntIn("train_stride", 1, int64_t{1} << 40);
   c.epochs = static_cast<int>(v.IntIn("epochs", 1, 10000));
   c.patience = static_cast<int>(v.IntIn("patience", 1, 10000));

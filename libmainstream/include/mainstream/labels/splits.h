@@ -72,4 +72,20 @@ struct TrainValidation {
 TrainValidation SplitOffValidation(const std::vector<FrameInterval>& train_blocks, double fraction,
                                    int64_t gap);
 
+struct TrainValidationBlocks {
+  std::vector<FrameInterval> train;
+  std::vector<FrameInterval> validation;
+};
+
+// Like SplitOffValidation, but spreads validation over the training frames:
+// the training frames (in time order) are cut into `blocks` parts of equal
+// frame count and the last round(fraction * part) frames of each part become
+// validation, with `gap` unused frames on each side of every validation block
+// that has training frames beside it. More places in time means more and more
+// varied events behind the per-frame rates measured on validation. blocks = 1
+// is SplitOffValidation on a single block. Throws InputError when a part is
+// too short for its validation block and gaps.
+TrainValidationBlocks SplitOffValidationBlocks(const std::vector<FrameInterval>& train_blocks,
+                                               double fraction, int64_t gap, int blocks);
+
 }  // namespace mainstream

@@ -38,6 +38,7 @@ struct TrainConfig {
   double val_fraction = 0.15;
   double test_fraction = 0.15;
   int64_t gap = 10;           // unused frames between blocks
+  int val_blocks = 1;         // without val_frames: validation spread over this many places
   int64_t train_stride = 1;   // keep every k-th training frame (neighbours are near-duplicates)
 
   // Optimization of one candidate.

@@ -64,6 +64,9 @@ for line in "${APPS[@]}"; do
     die "app '$name' is labelled from MOT ground truth but '$MOT' does not exist (set MOT= or MAINSTREAM_GT=, or give labels=FILE.csv)"
   fi
 done
+if [ -z "$BASE" ] && [ ! -f "$MOT" ]; then
+  die "pretraining the default base needs MOT ground truth, and '$MOT' does not exist (set MOT=, or BASE= to a base from scripts/export_base.py)"
+fi
 mkdir -p "$OUT"/{labels,packages,schedules,runs}
 
 # --- labels ----------------------------------------------------------------

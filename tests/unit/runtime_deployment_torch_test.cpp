@@ -199,6 +199,18 @@ TEST(RuntimeConfig, RoundTripsThroughJson) {
   EXPECT_EQ(d.ToJson(), j);
   c.batch = 4;
   EXPECT_THROW(c.Validate(), InputError);  // batching is for offline runs
+  c.batch = 1;
+  c.phases = 3;
+  EXPECT_THROW(c.Validate(), InputError);  // phases re-run frames: not in real time
+  c.realtime = false;
+  EXPECT_THROW(c.Validate(), InputError);  // ... nor on a camera
+  c.input = "rtsp://cam/stream";
+  EXPECT_THROW(c.Validate(), InputError);
+  c.input = "clip.avi";
+  c.Validate();
+  EXPECT_EQ(RunConfig::FromJson(JsonView(c.ToJson(), "config")).phases, 3);
+  c.phases = 0;
+  EXPECT_THROW(c.Validate(), InputError);
 }
 
 }  // namespace

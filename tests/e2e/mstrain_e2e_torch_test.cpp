@@ -49,17 +49,7 @@ class E2EMstrain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    testing::SyntheticVideoSpec s;
-    s.width = 96;
-    s.height = 72;
-    s.frames = 140;
-    s.square = 20;
-    s.min_event = 5;
-    s.max_event = 12;
-    s.min_gap = 4;
-    s.max_gap = 10;
-    s.frame_code = false;
-    s.seed = 5;
+    const testing::SyntheticVideoSpec s = testing::TrainingVideoSpec(140, 5);
     testing::SyntheticVideo v = testing::WriteSyntheticVideo(Video(), s);
     testing::WriteMotBoxes(v, Mot());
     testing::WriteLabelsCsv(v, Labels());

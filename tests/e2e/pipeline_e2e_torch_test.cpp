@@ -69,17 +69,7 @@ class E2EPipeline : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    testing::SyntheticVideoSpec s;
-    s.width = 96;
-    s.height = 72;
-    s.frames = 200;
-    s.square = 20;
-    s.min_event = 5;
-    s.max_event = 12;
-    s.min_gap = 4;
-    s.max_gap = 10;
-    s.frame_code = false;
-    s.seed = 11;
+    const testing::SyntheticVideoSpec s = testing::TrainingVideoSpec(200, 11);
     testing::SyntheticVideo v = testing::WriteSyntheticVideo(Dir() / "square.avi", s);
     testing::WriteMotBoxes(v, Dir() / "gt.txt");
     testing::WriteText(Dir() / "seqinfo.ini", "[Sequence]\nseqLength=200\nframeRate=10\n");

@@ -155,6 +155,21 @@ SyntheticVideo WriteSyntheticVideo(const fs::path& file, const SyntheticVideoSpe
   return v;
 }
 
+SyntheticVideoSpec TrainingVideoSpec(int frames, uint64_t seed) {
+  SyntheticVideoSpec s;
+  s.width = 96;
+  s.height = 72;
+  s.frames = frames;
+  s.square = 20;
+  s.min_event = 5;
+  s.max_event = 12;
+  s.min_gap = 4;
+  s.max_gap = 10;
+  s.frame_code = false;
+  s.seed = seed;
+  return s;
+}
+
 void WriteMotBoxes(const SyntheticVideo& video, const std::filesystem::path& file) {
   if (!file.parent_path().empty()) fs::create_directories(file.parent_path());
   std::ofstream out(file);

@@ -42,6 +42,10 @@ struct SyntheticVideo {
   int positives() const;
 };
 
+// The small video the training e2e tests use: 96x72, a 20-pixel square in
+// events of 5-12 frames with gaps of 4-10, no frame code.
+SyntheticVideoSpec TrainingVideoSpec(int frames, uint64_t seed);
+
 // The ground truth of `spec`, without writing anything (deterministic in spec).
 SyntheticVideo PlanSyntheticVideo(const SyntheticVideoSpec& spec);
 // Frame `index` as written, before compression.

@@ -226,6 +226,34 @@ TEST_F(E2EPipeline, ReRunRedoesNothingAndAChangedSettingRedoesOnlyItsSteps) {
   EXPECT_EQ(fs::last_write_time(Dir() / "work/packages/big/mpackage.json"), package_time);
 }
 
+TEST_F(E2EPipeline, StoppedPhasesPoolOnlyTheFinishedOnes) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const fs::path out = Dir() / "stopped";
+  const std::string script = fmt::format(
+      R"({0}/msrun/msrun --schedule {1}/work/schedules/b1000-greedy.json --base {1}/work/base \
+  --input {1}/square.avi --labels anywhere={1}/work/labels/anywhere.csv --start-frame 141 \
+  --phases 5000 --threads 1 --progress 0 --bootstrap 100 --out {2} > {2}.out 2> {2}.err &
+pid=$!
+for i in $(seq 1 600); do [ -d {2}/phase-3 ] && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+echo $? > {2}.rc
+)",
+      MS_TOOLS_DIR, Dir().string(), out.string());
+  testing::WriteText(Dir() / "stop.sh", script);
+  ASSERT_EQ(std::system(("bash " + (Dir() / "stop.sh").string()).c_str()), 0);
+  EXPECT_EQ(testing::ReadText(fs::path(out.string() + ".rc")), "130\n") << testing::ReadText(fs::path(out.string() + ".err"));
+  Json pooled = ReadJsonFile(out / "pooled.json");
+  EXPECT_EQ(pooled["status"], "stopped");
+  const int64_t phases = pooled["phases"].get<int64_t>();
+  EXPECT_GE(phases, 2);
+  EXPECT_LT(phases, 5000);
+  // The stopped phase has its own directory but is not among the pooled ones.
+  EXPECT_TRUE(fs::exists(out / fmt::format("phase-{}", phases + 1) / "summary.json"));
+  EXPECT_EQ(pooled["runs"].size(), static_cast<size_t>(phases));
+  EXPECT_EQ(pooled["frames"]["last"], 200);
+}
+
 TEST_F(E2EPipeline, MissingPrerequisitesAreNamed) {
   // The config sets VIDEO itself; a config that sources it and overrides is how a user points elsewhere.
   testing::WriteText(Dir() / "missing.conf", "source " + Config().string() + "\nVIDEO=/nonexistent/clip.avi\n");

@@ -566,10 +566,13 @@ RunResult Runtime::Impl::RunPhases(const std::atomic<int>* stop) {
     if (k > 0) source.emplace(config.input, source_options);  // back to the start of the range
     LogInfo("phase {}/{}: seed {} -> {}", k + 1, all.phases, config.seed, config.out_dir.string());
     last = RunPhase(stop);  // a fault propagates; the phases so far stay complete
-    summaries.push_back(last.summary);
+    // A stopped phase keeps its (complete so far) directory but is not pooled:
+    // it covers fewer frames than the others.
     if (last.status != RunStatus::kCompleted) break;
+    summaries.push_back(last.summary);
   }
   config = all;
+  if (summaries.empty()) return last;
   std::vector<LabeledApp> labeled;
   for (const AppLabels& l : labels) {
     labeled.push_back(LabeledApp{deployment.apps[static_cast<size_t>(l.app)].scheduled.app, l.file,
@@ -583,6 +586,7 @@ RunResult Runtime::Impl::RunPhases(const std::atomic<int>* stop) {
   r.stop_signal = last.stop_signal;
   r.summary = PoolRunSummaries(summaries, labeled, bo);
   r.summary["config"] = all.ToJson();
+  r.summary["status"] = RunStatusName(last.status);  // "stopped" when a signal cut the phases short
   WriteJsonFileAtomic(pooled_file, r.summary);
   r.tables = FormatPooledTables(r.summary);
   return r;

@@ -5,7 +5,6 @@
 // package intact).
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,19 +30,6 @@ using testing::RunTool;
 using testing::TempDir;
 
 const fs::path kMstrain = fs::path(MS_TOOLS_DIR) / "mstrain" / "mstrain";
-
-// Runs a shell script (bash) and returns its exit code and output.
-testing::ToolResult Shell(const std::string& script, const TempDir& tmp) {
-  testing::WriteText(tmp / "script.sh", script);
-  const std::string cmd = "bash " + (tmp / "script.sh").string() + " > " + (tmp / "sh.out").string() + " 2> " +
-                          (tmp / "sh.err").string();
-  const int status = std::system(cmd.c_str());
-  testing::ToolResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = testing::ReadText(tmp / "sh.out");
-  r.err = testing::ReadText(tmp / "sh.err");
-  return r;
-}
 
 class E2EMstrain : public ::testing::Test {
  protected:
@@ -164,9 +150,9 @@ TEST_F(E2EMstrain, PlanPrintsIndependentCommandsAndPackAssemblesThem) {
   std::string pack = plan.err.substr(plan.err.rfind('\n', pack_pos) + 1);
   pack = pack.substr(0, pack.find('\n'));
   // Candidates in any order, as separate processes (a job array would).
-  auto jobs = Shell(script, tmp);
+  auto jobs = testing::RunShell(script);
   ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
-  auto packed = Shell(pack + "\n", tmp);
+  auto packed = testing::RunShell(pack + "\n");
   ASSERT_EQ(packed.exit_code, 0) << packed.err;
   EXPECT_EQ(packed.out, out.string() + "\n");
   MPackage p = ReadMPackage(out);
@@ -219,7 +205,7 @@ TEST_F(E2EMstrain, BadInputExitsWithCode2NamingTheFileAndKeepsAnEarlierPackage) 
   }
 
   // Disk full (a 2 KB file size limit) while packing the finished candidates.
-  auto full = Shell("trap '' XFSZ\nulimit -f 2\nexec " + kMstrain.string() + " pack" + Data() + quick + "\n", tmp);
+  auto full = testing::RunShell("trap '' XFSZ\nulimit -f 2\nexec " + kMstrain.string() + " pack" + Data() + quick + "\n");
   EXPECT_EQ(full.exit_code, 2) << full.err;
   EXPECT_NE(full.err.find("cannot write the package"), std::string::npos) << full.err;
   EXPECT_NE(full.err.find(out.string()), std::string::npos) << full.err;

@@ -5,10 +5,7 @@
 // frames, and the report. Checks the outputs' content, that a re-run redoes
 // nothing, that a changed setting redoes only what depends on it, and that a
 // missing prerequisite is named.
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -110,15 +107,8 @@ RESULTS={0}/results
 
   // Runs the pipeline with `env` (VAR=value ...) and the given steps.
   static testing::ToolResult Pipeline(const std::string& env, const std::string& steps = "") {
-    const fs::path out = Dir() / "pipeline.out", err = Dir() / "pipeline.err";
-    const std::string cmd = fmt::format("{} BIN={} bash {}/scripts/pipeline.sh {} {} > {} 2> {}", env, MS_TOOLS_DIR,
-                                        MS_SOURCE_DIR, Config().string(), steps, out.string(), err.string());
-    const int status = std::system(cmd.c_str());
-    testing::ToolResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = testing::ReadText(out);
-    r.err = testing::ReadText(err);
-    return r;
+    return testing::RunShell(fmt::format("{} BIN={} bash {}/scripts/pipeline.sh {} {}\n", env, MS_TOOLS_DIR,
+                                         MS_SOURCE_DIR, Config().string(), steps));
   }
 
   static TempDir* dir_;
@@ -229,7 +219,7 @@ TEST_F(E2EPipeline, ReRunRedoesNothingAndAChangedSettingRedoesOnlyItsSteps) {
 TEST_F(E2EPipeline, StoppedPhasesPoolOnlyTheFinishedOnes) {
   ASSERT_EQ(first_->exit_code, 0) << first_->err;
   const fs::path out = Dir() / "stopped";
-  const std::string script = fmt::format(
+  const testing::ToolResult r = testing::RunShell(fmt::format(
       R"({0}/msrun/msrun --schedule {1}/work/schedules/b1000-greedy.json --base {1}/work/base \
   --input {1}/square.avi --labels anywhere={1}/work/labels/anywhere.csv --start-frame 141 \
   --phases 5000 --threads 1 --progress 0 --bootstrap 100 --out {2} > {2}.out 2> {2}.err &
@@ -237,12 +227,11 @@ pid=$!
 for i in $(seq 1 600); do [ -d {2}/phase-3 ] && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
-echo $? > {2}.rc
+echo $?
 )",
-      MS_TOOLS_DIR, Dir().string(), out.string());
-  testing::WriteText(Dir() / "stop.sh", script);
-  ASSERT_EQ(std::system(("bash " + (Dir() / "stop.sh").string()).c_str()), 0);
-  EXPECT_EQ(testing::ReadText(fs::path(out.string() + ".rc")), "130\n") << testing::ReadText(fs::path(out.string() + ".err"));
+      MS_TOOLS_DIR, Dir().string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "130\n") << testing::ReadText(fs::path(out.string() + ".err"));
   Json pooled = ReadJsonFile(out / "pooled.json");
   EXPECT_EQ(pooled["status"], "stopped");
   const int64_t phases = pooled["phases"].get<int64_t>();
@@ -257,14 +246,11 @@ echo $? > {2}.rc
 TEST_F(E2EPipeline, MissingPrerequisitesAreNamed) {
   // The config sets VIDEO itself; a config that sources it and overrides is how a user points elsewhere.
   testing::WriteText(Dir() / "missing.conf", "source " + Config().string() + "\nVIDEO=/nonexistent/clip.avi\n");
-  const std::string cmd = fmt::format("BIN={} bash {}/scripts/pipeline.sh {} > {} 2>&1", MS_TOOLS_DIR, MS_SOURCE_DIR,
-                                      (Dir() / "missing.conf").string(), (Dir() / "missing.out").string());
-  const int status = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 2);
-  const std::string out = testing::ReadText(Dir() / "missing.out");
-  EXPECT_NE(out.find("video '/nonexistent/clip.avi' not found"), std::string::npos) << out;
-  EXPECT_NE(out.find("opencv-doc"), std::string::npos) << out;
+  const testing::ToolResult r = testing::RunShell(
+      fmt::format("BIN={} bash {}/scripts/pipeline.sh {}\n", MS_TOOLS_DIR, MS_SOURCE_DIR, (Dir() / "missing.conf").string()));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("video '/nonexistent/clip.avi' not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("opencv-doc"), std::string::npos) << r.err;
 
   auto step = Pipeline("", "bogus");
   EXPECT_EQ(step.exit_code, 2);

@@ -41,16 +41,31 @@ std::string ReadText(const fs::path& file) {
   return ss.str();
 }
 
-ToolResult RunTool(const std::string& tool, const std::string& args) {
+namespace {
+
+// Runs a shell command line with stdout and stderr captured.
+ToolResult RunCaptured(const std::string& command) {
   TempDir tmp;
-  fs::path exe = fs::path(MS_TOOLS_DIR) / tool / tool;
-  std::string cmd = exe.string() + " " + args + " > " + (tmp / "out").string() + " 2> " + (tmp / "err").string();
-  int status = std::system(cmd.c_str());
+  const std::string cmd = command + " > " + (tmp / "out").string() + " 2> " + (tmp / "err").string();
+  const int status = std::system(cmd.c_str());
   ToolResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = ReadText(tmp / "out");
   r.err = ReadText(tmp / "err");
   return r;
+}
+
+}  // namespace
+
+ToolResult RunTool(const std::string& tool, const std::string& args) {
+  const fs::path exe = fs::path(MS_TOOLS_DIR) / tool / tool;
+  return RunCaptured(exe.string() + " " + args);
+}
+
+ToolResult RunShell(const std::string& script) {
+  TempDir tmp;
+  WriteText(tmp / "script.sh", script);
+  return RunCaptured("bash " + (tmp / "script.sh").string());
 }
 
 Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms) {

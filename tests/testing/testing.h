@@ -2,10 +2,14 @@
 // running the built tools, synthetic packages and profiles.
 #pragma once
 
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "mainstream/core/error.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/profile/profile.h"
 #include "mainstream/schedule/problem.h"
@@ -24,6 +28,22 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the InputError that f() throws; a test failure (and "")
+// when it throws something else or nothing.
+template <typename F>
+std::string InputErrorOf(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected InputError, got: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected InputError, nothing was thrown";
+  return {};
+}
+
 void WriteText(const std::filesystem::path& file, const std::string& text);
 std::string ReadText(const std::filesystem::path& file);
 
@@ -35,6 +55,8 @@ struct ToolResult {
 // Runs `<build>/tools/<tool>/<tool> args` through the shell (args are
 // already quoted as needed) and captures stdout, stderr and the exit code.
 ToolResult RunTool(const std::string& tool, const std::string& args);
+// Runs a bash script and captures its stdout, stderr and exit code.
+ToolResult RunShell(const std::string& script);
 
 // A synthetic base: `stages` stages with latencies 1..stages ms (shuffled by seed).
 Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms = 0.5);

@@ -5,23 +5,12 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/random.h"
 #include "mainstream/labels/events.h"
+#include "testing/testing.h"
 
 namespace mainstream {
 namespace {
 
-template <typename F>
-std::string InputErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return {};
-}
+using testing::InputErrorOf;
 
 FrameLabels FromString(const std::string& s) {
   FrameLabels l;

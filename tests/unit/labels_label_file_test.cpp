@@ -15,19 +15,7 @@ namespace {
 using testing::TempDir;
 
 // The message of the InputError that `f` throws (fails the test otherwise).
-template <typename F>
-std::string InputErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return {};
-}
+using testing::InputErrorOf;
 
 TEST(LabelFile, ParsesRowsInOrder) {
   FrameLabels l = ParseLabelFile("frame,label\n1,0\n2,1\n3,1\n4,0\n", "labels.csv");

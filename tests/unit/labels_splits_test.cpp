@@ -8,23 +8,12 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/random.h"
 #include "mainstream/labels/splits.h"
+#include "testing/testing.h"
 
 namespace mainstream {
 namespace {
 
-template <typename F>
-std::string InputErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return {};
-}
+using testing::InputErrorOf;
 
 TEST(TemporalSplit, DefaultIsChronologicalWithGaps) {
   SplitOptions o;

@@ -16,6 +16,7 @@
 #include "mainstream/model/segment.h"
 #include "mainstream/model/suffix.h"
 #include "testing/testing.h"
+#include "unit/runtime_testing.h"
 
 namespace fs = std::filesystem;
 
@@ -24,18 +25,9 @@ namespace {
 
 using testing::TempDir;
 
-// Width 0.25 at 64x48: 8-channel ReLU6 layers (the narrow-clamp workaround
-// applies), every stage well under a millisecond.
-DefaultBaseOptions TinyOptions() {
-  DefaultBaseOptions o;
-  o.name = "tiny";
-  o.width = 64;
-  o.height = 48;
-  o.width_mult = 0.25;
-  o.last_channel = 64;
-  o.num_classes = 3;
-  return o;
-}
+// testing::TinyBaseOptions: width 0.25 at 64x48, 8-channel ReLU6 layers (the
+// narrow-clamp workaround applies), every stage well under a millisecond.
+DefaultBaseOptions TinyOptions() { return testing::TinyBaseOptions(); }
 
 double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>();

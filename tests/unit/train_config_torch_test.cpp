@@ -23,16 +23,7 @@ namespace {
 
 using testing::TempDir;
 
-template <typename F>
-std::string InputErrorOf(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InputError thrown";
-  return "";
-}
+using testing::InputErrorOf;
 
 TrainConfig ValidConfig() {
   TrainConfig c;

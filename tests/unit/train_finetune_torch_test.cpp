@@ -26,6 +26,7 @@
 #include "mainstream/video/preprocess.h"
 #include "mainstream/video/video_source.h"
 #include "testing/testing.h"
+#include "unit/runtime_testing.h"
 #include "testing/video_fixtures.h"
 
 namespace fs = std::filesystem;
@@ -35,13 +36,10 @@ namespace {
 
 using testing::TempDir;
 
+// testing::TinyBaseOptions with the default head (10 classes).
 DefaultBaseOptions TinyBaseOptions() {
-  DefaultBaseOptions o;
-  o.name = "tiny";
-  o.width = 64;
-  o.height = 48;
-  o.width_mult = 0.25;
-  o.last_channel = 64;
+  DefaultBaseOptions o = testing::TinyBaseOptions();
+  o.num_classes = DefaultBaseOptions{}.num_classes;
   return o;
 }
 
@@ -70,16 +68,7 @@ void WriteSquareMot(const testing::SyntheticVideo& v, const fs::path& file) {
   testing::WriteText(file, text);
 }
 
-template <typename F>
-std::string InputErrorOf(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InputError thrown";
-  return "";
-}
+using testing::InputErrorOf;
 
 class TrainTest : public ::testing::Test {
  protected:

@@ -146,7 +146,7 @@ fs::path UniformSchedule(const fs::path& file, const Profile& profile,
     a.fpr = c.fpr;
     a.threshold = c.threshold;
     a.weights = c.weights;
-    a.predicted = PredictEvents(c.tpr, c.fpr, p.events, 1.0, 1);
+    a.predicted = PredictCandidate(c, p.events, nullptr, 1.0, 1);
     d.apps.push_back(a);
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());

@@ -105,7 +105,7 @@ TEST(RuntimeReport, ScoresOnlyTheFramesRun) {
   EXPECT_EQ(truth[2], (FrameInterval{11, 11}));
   EXPECT_THROW(TrueEventsInRange(labels, {3, 13}), InputError);
 
-  EventPrediction pred;
+  AppPrediction pred;
   pred.f1 = 0.5;
   BootstrapOptions bo;
   bo.resamples = 100;

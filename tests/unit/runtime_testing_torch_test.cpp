@@ -66,7 +66,7 @@ void WriteScenarioSchedule(const RuntimeScenario& s, const std::vector<AppSpec>&
     a.fpr = c.fpr;
     a.threshold = c.threshold;
     a.weights = c.weights;
-    a.predicted = PredictEvents(c.tpr, c.fpr, p.events, d.stream_fps / spec.fps, spec.x_vote);
+    a.predicted = PredictCandidate(c, p.events, nullptr, d.stream_fps / spec.fps, spec.x_vote);
     a.own_cost = spec.fps * d.costs.Range(a.branchpoint, n);
     d.apps.push_back(a);
   }

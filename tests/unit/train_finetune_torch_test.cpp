@@ -14,10 +14,13 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/labels/label_file.h"
+#include "mainstream/labels/rate_estimate.h"
+#include "mainstream/labels/score_trace.h"
 #include "mainstream/model/default_base.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/segment.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/schedule/problem.h"
 #include "mainstream/train/candidate_store.h"
 #include "mainstream/train/dataset.h"
 #include "mainstream/train/pretrain.h"
@@ -112,6 +115,13 @@ class TrainTest : public ::testing::Test {
     c.patience = 2;
     c.gap = 4;
     c.threads = 1;
+    c.folds = 1;  // validation-block estimates; out-of-fold ones are tested with FoldConfig
+    return c;
+  }
+  // Out-of-fold estimates over every training frame (3 folds).
+  static TrainConfig FoldConfig(const TempDir& tmp) {
+    TrainConfig c = Config(tmp);
+    c.folds = 3;
     return c;
   }
 
@@ -409,6 +419,114 @@ TEST_F(TrainTest, BadInputIsNamedBeforeTrainingAndLeavesAnEarlierPackageIntact) 
   home.output = tmp.path().string();
   m = InputErrorOf([&] { PackCandidates(home); });
   EXPECT_NE(m.find("not an M-Package"), std::string::npos) << m;
+}
+
+// Out-of-fold estimates: every training frame gets a score from a fold model
+// that never trained on it (or on the gap around it); the package keeps them
+// as trace.csv, and the candidates' rates, flags and pruning come from it.
+TEST_F(TrainTest, OutOfFoldEstimatesCoverEveryTrainingFrameAndLandInTheTrace) {
+  TempDir tmp;
+  TrainConfig c = FoldConfig(tmp);
+  c.branchpoints = {4, 7};
+  c.epochs = 8;
+  c.patience = 8;
+  c.pareto_tolerance = 0;
+  TrainReport r = RunTrain(c);
+  const MPackage& p = r.package;
+  ASSERT_TRUE(p.trace.has_value());
+  EXPECT_EQ(p.estimation.value("method", ""), "out-of-fold");
+  const ScoreTrace t = LoadPackageTrace(ReadMPackage(c.output));
+  // The automatic split with folds: training = the train and validation shares
+  // ([1, 133] of 160 frames with gap 4 before the test block), all scored.
+  ASSERT_EQ(t.frames.front(), 1);
+  ASSERT_EQ(t.frames.back(), 133);
+  EXPECT_EQ(t.rows(), 133u);
+  EXPECT_EQ(t.num_folds(), 3);
+  for (size_t i = 1; i < t.rows(); ++i) EXPECT_GE(t.folds[i], t.folds[i - 1]) << "folds are contiguous in time";
+  const FrameLabels labels = ReadLabelFile(Labels());
+  for (size_t i = 0; i < t.rows(); ++i) EXPECT_EQ(t.labels[i], labels[static_cast<size_t>(t.frames[i] - 1)]);
+  EXPECT_EQ(p.trace->events, static_cast<int64_t>(t.Events().size()));
+  // Both candidates were trained and scored (the trace keeps pruned ones too).
+  EXPECT_EQ(t.branchpoints, (std::vector<int>{4, 7}));
+  for (const Candidate& cand : p.candidates) {
+    const RateEstimate e = EstimateRates(t, t.Column(cand.branchpoint), cand.threshold, "trace");
+    EXPECT_DOUBLE_EQ(cand.tpr, e.tpr);
+    EXPECT_DOUBLE_EQ(cand.fpr, e.fpr);
+    EXPECT_EQ(cand.no_skill, e.no_skill);
+    EXPECT_EQ(cand.extra.value("estimate", ""), "out-of-fold");
+    EXPECT_LE(cand.extra.value("best_epoch", 0), c.epochs);
+    EXPECT_TRUE(cand.extra.contains("test"));
+  }
+  // The square is easy: out of fold, the best candidate separates it well.
+  double best = 0;
+  for (const Candidate& cand : p.candidates) best = std::max(best, cand.tpr - cand.fpr);
+  EXPECT_GT(best, 0.5) << r.summary;
+  // The scheduler predicts from the trace.
+  OptionSpace space;
+  space.stream_fps = p.stream_fps;
+  space.fps_options = {p.stream_fps / 2};
+  AppChoices choices = BuildAppChoices(p.app, p.candidates, p.events, space, &t);
+  for (const AppOption& o : choices.options) {
+    ASSERT_TRUE(o.pred.trace.has_value());
+    EXPECT_EQ(o.pred.events, p.trace->events);
+  }
+  // A trace that does not match its package is refused.
+  testing::WriteText(fs::path(c.output) / kScoreTraceFile, FormatScoreTrace(t) + "\n");
+  std::string m = InputErrorOf([&] { LoadPackageTrace(ReadMPackage(c.output)); });
+  EXPECT_NE(m.find("$.trace.sha256"), std::string::npos) << m;
+}
+
+// The fold plan: held-out parts partition the training positions, a fold
+// trains on nothing within the gap of what it holds out, and bad folds are
+// named before any training.
+TEST_F(TrainTest, FoldPlansHoldOutEveryFrameOnceAndKeepTheGap) {
+  TempDir tmp;
+  TrainConfig c = FoldConfig(tmp);
+  c.folds = 4;
+  c.train_frames = "1-60,71-150";
+  c.train_stride = 2;
+  Dataset d;
+  d.temporal = true;
+  d.labels_origin = "labels.csv";
+  d.split.train_blocks = {{1, 60}, {71, 150}};
+  for (const FrameInterval& b : d.split.train_blocks) {
+    for (int64_t f = b.start; f <= b.end; ++f) {
+      d.split.train.push_back(static_cast<int64_t>(d.frames.size()));
+      d.frames.push_back(f);
+      d.labels.push_back(static_cast<uint8_t>((f / 7) % 2));
+    }
+  }
+  const FoldPlan plan = PlanFolds(d, c);
+  ASSERT_EQ(plan.held_out.size(), 4u);
+  std::vector<int> seen(d.frames.size(), 0);
+  for (size_t k = 0; k < 4; ++k) {
+    for (int64_t p : plan.held_out[k]) {
+      ++seen[static_cast<size_t>(p)];
+      EXPECT_EQ(plan.fold_of[static_cast<size_t>(p)], static_cast<int>(k));
+    }
+    const int64_t lo = d.frames[static_cast<size_t>(plan.held_out[k].front())];
+    const int64_t hi = d.frames[static_cast<size_t>(plan.held_out[k].back())];
+    for (int64_t p : plan.train[k]) {
+      const int64_t f = d.frames[static_cast<size_t>(p)];
+      EXPECT_TRUE(f < lo - c.gap || f > hi + c.gap) << "fold " << k << " trains on frame " << f;
+      EXPECT_EQ(p % 2, 0) << "train stride 2";
+    }
+  }
+  for (int n : seen) EXPECT_EQ(n, 1);
+  EXPECT_EQ(plan.all.size(), (d.frames.size() + 1) / 2);
+
+  // Positives only inside one fold's part: that fold has nothing to learn.
+  Dataset lonely = d;
+  for (size_t i = 0; i < lonely.labels.size(); ++i) lonely.labels[i] = lonely.frames[i] >= 20 && lonely.frames[i] <= 25;
+  std::string m = InputErrorOf([&] { PlanFolds(lonely, c); });
+  EXPECT_NE(m.find("labels.csv"), std::string::npos) << m;
+  EXPECT_NE(m.find("fold 1 of 4"), std::string::npos) << m;
+  EXPECT_NE(m.find("no positive frames"), std::string::npos) << m;
+  // Too many folds for the frames and the gap.
+  c.folds = 20;
+  c.gap = 4;
+  m = InputErrorOf([&] { PlanFolds(d, c); });
+  EXPECT_NE(m.find("fewer --folds"), std::string::npos) << m;
 }
 
 }  // namespace

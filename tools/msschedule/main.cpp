@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  msschedule schedule --packages pk/ped pk/car --profile profile.json --budget 350 -o schedule.json\n"
       "  msschedule compare --packages pk/* --profile profile.json --budget 100 --algos greedy,exhaustive\n"
+      "  msschedule predict --package pk/ped --rates 1,3,7\n"
       "  msschedule predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 --stride 4 --monte-carlo 20000\n"
       "  msschedule simulate --packages ref/* --profile ref/profile.json --apps 2-10 --budgets 100,350 -o sim.csv");
   app.require_subcommand(1);
@@ -27,12 +28,25 @@ int main(int argc, char** argv) {
   // predict
   PredictRequest pr;
   std::string lengths;
-  auto* predict = app.add_subcommand("predict", "Predict event recall/precision/F1 of one app (JSON on stdout)");
-  predict->add_option("--tpr", pr.tpr, "Per-frame true-positive rate")->required()->check(CLI::Range(0.0, 1.0));
-  predict->add_option("--fpr", pr.fpr, "Per-frame false-positive rate")->required()->check(CLI::Range(0.0, 1.0));
-  predict->add_option("--event-length", pr.events.mean_length, "Mean event length (stream frames)")->required();
+  PackagePredictRequest pp;
+  std::string pp_bps, pp_fps, pp_x = "1,2,3";
+  bool pp_json = false;
+  auto* predict = app.add_subcommand(
+      "predict", "Predict event recall/precision/F1: of one M-Package's every candidate, rate and X (--package: a "
+                 "table, or --json), or of one app given by its rates and event statistics (JSON on stdout)");
+  predict->add_option("--package", pp.package, "An M-Package: predict its candidates (trace + model)");
+  predict->add_option("--branchpoint", pp_bps, "With --package: only these candidates, comma-separated");
+  predict->add_option("--rates", pp_fps, "With --package: frame rates, comma-separated (default 1..stream fps)");
+  predict->add_option("--x-votes", pp_x, "With --package: X-voting values, comma-separated")->capture_default_str();
+  predict->add_flag("--json", pp_json, "With --package: print JSON instead of a table");
+  predict->add_option("--trace-prior", pp.options.prior_events,
+                      "Events of evidence the trace needs to weigh as much as the model")->capture_default_str();
+  predict->add_flag("--no-trace", [&](int64_t) { pp.options.use_trace = false; }, "Analytical model only");
+  predict->add_option("--tpr", pr.tpr, "Per-frame true-positive rate")->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--fpr", pr.fpr, "Per-frame false-positive rate")->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--event-length", pr.events.mean_length, "Mean event length (stream frames)");
   predict->add_option("--event-lengths", lengths, "Every event length (frames), comma-separated (overrides the mean for recall)");
-  predict->add_option("--event-frequency", pr.events.frequency, "Fraction of frames inside events")->required();
+  predict->add_option("--event-frequency", pr.events.frequency, "Fraction of frames inside events");
   predict->add_option("--correlation", pr.events.correlation, "Inter-frame correlation c in [0,1)")->capture_default_str();
   predict->add_option("--stride", pr.stride, "Stream frames per sample (stream fps / app fps)")->capture_default_str();
   predict->add_option("--x-vote", pr.x_vote, "Report an event after X consecutive positives")->capture_default_str();
@@ -40,13 +54,22 @@ int main(int argc, char** argv) {
 
   // schedule / compare
   ScheduleConfig sc;
+  std::string budget_text;
   std::string out = "schedule.json", fps, xs = "1", algos = "greedy,exhaustive,maxmin,nosharing,maxsharing";
   auto add_problem_flags = [&](CLI::App* cmd) {
     cmd->add_option("--packages", sc.packages, "M-Package directories, one per app")->required()->expected(1, -1);
     cmd->add_option("--profile", sc.profile, "Profile JSON of the base on this machine")->required();
-    cmd->add_option("--budget", sc.budget, "Compute budget: ms of compute per second of video")->required();
+    cmd->add_option("--budget", budget_text,
+                    "Compute budget: ms of compute per second of video (e.g. 12.5), or a multiple of the cheapest "
+                    "schedule's cost on this profile (e.g. 1.5x)")
+        ->required();
     cmd->add_option("--fps", fps, "Frame-rate options, comma-separated (default: 1..stream fps)");
     cmd->add_option("--x-vote", xs, "X-voting options to search, e.g. 1,2,3,5,7")->capture_default_str();
+    cmd->add_option("--trace-prior", sc.prediction.prior_events,
+                    "Shrinkage: events of evidence the trace needs to weigh as much as the model")
+        ->capture_default_str();
+    cmd->add_flag("--no-trace", [&](int64_t) { sc.prediction.use_trace = false; },
+                  "Predict with the analytical model only (ignore the packages' score traces)");
   };
   auto* schedule = app.add_subcommand("schedule", "Search a schedule and write schedule.json");
   add_problem_flags(schedule);
@@ -84,7 +107,18 @@ int main(int argc, char** argv) {
     cli::ApplyCommonFlags(common);
     if (!fps.empty()) sc.fps_options = sim.fps_options = ParseDoubleList(fps, "--fps");
     sc.x_options = sim.x_options = ParseIntList(xs, "--x-vote");
+    if (predict->parsed() && !pp.package.empty()) {
+      if (!pp_bps.empty()) pp.branchpoints = ParseIntList(pp_bps, "--branchpoint");
+      if (!pp_fps.empty()) pp.fps = ParseDoubleList(pp_fps, "--rates");
+      pp.x_vote = ParseIntList(pp_x, "--x-votes");
+      Json j = PredictPackage(pp);
+      std::fputs(pp_json ? (j.dump(2) + "\n").c_str() : FormatPackagePrediction(j).c_str(), stdout);
+      return 0;
+    }
     if (predict->parsed()) {
+      for (const char* flag : {"--tpr", "--fpr", "--event-length", "--event-frequency"}) {
+        MS_CHECK(predict->count(flag) > 0, "predict: {} is required (or give --package DIR)", flag);
+      }
       if (!lengths.empty()) pr.events.lengths = ParseDoubleList(lengths, "--event-lengths");
       pr.events.min_length = pr.events.mean_length;
       for (double l : pr.events.lengths) pr.events.min_length = std::min(pr.events.min_length, l);
@@ -92,6 +126,7 @@ int main(int argc, char** argv) {
       std::cout << PredictReport(pr).dump(2) << "\n";
       return 0;
     }
+    if (schedule->parsed() || compare->parsed()) ParseBudget(budget_text, sc);
     if (schedule->parsed()) {
       ScheduleDoc doc = PlanSchedule(sc);
       std::fputs(FormatSchedule(doc).c_str(), stderr);

@@ -45,15 +45,21 @@ std::string JsonView::Describe() const {
 }
 
 void JsonView::RequireSchema(int expected, std::string_view what) const {
+  RequireSchemaIn(expected, expected, what);
+}
+
+int JsonView::RequireSchemaIn(int oldest, int newest, std::string_view what) const {
+  const std::string versions =
+      oldest == newest ? fmt::format("version {}", newest) : fmt::format("versions {} to {}", oldest, newest);
   if (!node_->is_object()) Fail("expected a JSON object ({}), got {}", what, Describe());
   if (!Has("schema_version")) {
-    Fail("missing \"schema_version\" (expected {} for a {})", expected, what);
+    Fail("missing \"schema_version\" (expected {} for a {})", newest, what);
   }
   JsonView v = Field("schema_version");
-  if (!v.node_->is_number_integer() || v.node_->get<int64_t>() != expected) {
-    v.Fail("unsupported schema_version {} for a {} (this build reads version {})", v.node_->dump(),
-           what, expected);
+  if (!v.node_->is_number_integer() || v.node_->get<int64_t>() < oldest || v.node_->get<int64_t>() > newest) {
+    v.Fail("unsupported schema_version {} for a {} (this build reads {})", v.node_->dump(), what, versions);
   }
+  return static_cast<int>(v.node_->get<int64_t>());
 }
 
 bool JsonView::Has(std::string_view key) const {

@@ -251,4 +251,52 @@ TrainValidationBlocks SplitOffValidationBlocks(const std::vector<FrameInterval>&
   return out;
 }
 
+namespace {
+// Appends frame f to interval lists, merging consecutive frames.
+void AppendFrame(std::vector<FrameInterval>& out, int64_t f) {
+  if (!out.empty() && out.back().end + 1 == f) {
+    out.back().end = f;
+  } else {
+    out.push_back(FrameInterval{f, f});
+  }
+}
+}  // namespace
+
+std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k, int64_t gap) {
+  MS_CHECK(k >= 2 && k <= 100, "--folds: expected 2..100 folds for out-of-fold estimates, got {}", k);
+  MS_CHECK(gap >= 0, "--gap: expected >= 0 frames, got {}", gap);
+  std::vector<FrameInterval> sorted = blocks;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const FrameInterval& a, const FrameInterval& b) { return a.start < b.start; });
+  std::vector<int64_t> frames;
+  for (const FrameInterval& b : sorted) {
+    MS_CHECK(!b.empty(), "training block {} is empty", b.ToString());
+    MS_CHECK(frames.empty() || b.start > frames.back(), "training blocks overlap at {}", b.ToString());
+    for (int64_t f = b.start; f <= b.end; ++f) frames.push_back(f);
+  }
+  const auto n = static_cast<int64_t>(frames.size());
+  MS_CHECK(n >= k, "--folds {}: only {} training frames", k, n);
+  std::vector<BlockFold> folds(static_cast<size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    BlockFold& fold = folds[static_cast<size_t>(i)];
+    fold.index = i;
+    // The first n % k parts are one frame longer.
+    const int64_t base = n / k, extra = n % k;
+    const int64_t lo = i * base + std::min<int64_t>(i, extra), hi = lo + base + (i < extra ? 1 : 0);
+    const int64_t first = frames[static_cast<size_t>(lo)], last = frames[static_cast<size_t>(hi - 1)];
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t f = frames[static_cast<size_t>(j)];
+      if (j >= lo && j < hi) {
+        AppendFrame(fold.held_out, f);
+      } else if (f < first - gap || f > last + gap) {
+        AppendFrame(fold.train, f);
+      }
+    }
+    MS_CHECK(!fold.train.empty(), "--folds {}: fold {} (frames {}-{}) leaves no training frames with --gap {}", k,
+             i + 1, first, last, gap);
+  }
+  return folds;
+}
+
 }  // namespace mainstream
+

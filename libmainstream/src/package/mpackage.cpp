@@ -65,9 +65,28 @@ void EventStats::Validate(const std::string& what) const {
   for (double l : lengths) MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
 }
 
+Json TraceRef::ToJson() const {
+  return Json{{"file", file}, {"sha256", sha256}, {"rows", rows}, {"events", events}, {"folds", folds}};
+}
+
+TraceRef TraceRef::FromJson(const JsonView& v) {
+  TraceRef t;
+  t.file = v.Field("file").AsNonEmptyString();
+  const fs::path p(t.file);
+  bool escapes = p.is_absolute();
+  for (const auto& part : p) escapes = escapes || part == "..";
+  if (escapes) v.Field("file").Fail("\"{}\" must be a file name inside the package directory", t.file);
+  t.sha256 = v.Field("sha256").AsNonEmptyString();
+  t.rows = v.IntIn("rows", 1, int64_t{1} << 40);
+  t.events = v.IntIn("events", 0, int64_t{1} << 40);
+  t.folds = static_cast<int>(v.IntIn("folds", 1, 1000));
+  return t;
+}
+
 Json Candidate::ToJson() const {
   Json j{{"branchpoint", branchpoint}, {"accuracy", accuracy}, {"tpr", tpr},
-         {"fpr", fpr}, {"threshold", threshold}, {"train_seconds", train_seconds}};
+         {"fpr", fpr}, {"threshold", threshold}, {"train_seconds", train_seconds},
+         {"no_skill", no_skill}};
   j["weights"] = weights.empty() ? Json(nullptr) : Json(weights);
   if (!extra.empty()) j["extra"] = extra;
   return j;
@@ -82,6 +101,7 @@ Candidate Candidate::FromJson(const JsonView& v) {
   if (auto t = v.OptionalField("threshold")) c.threshold = t->AsNumberIn(0, 1);
   if (auto w = v.OptionalField("weights")) c.weights = w->AsNonEmptyString();
   if (auto t = v.OptionalField("train_seconds")) c.train_seconds = t->AsNumberIn(0, 1e12);
+  if (auto s = v.OptionalField("no_skill")) c.no_skill = s->AsBool();
   if (auto e = v.OptionalField("extra")) {
     if (!e->IsObject()) e->Fail("expected an object");
     c.extra = e->raw();
@@ -99,12 +119,14 @@ Json MPackage::ToJson() const {
               {"stream_fps", stream_fps},
               {"events", events.ToJson()},
               {"head", head},
+              {"estimation", estimation},
+              {"trace", trace ? trace->ToJson() : Json(nullptr)},
               {"candidates", cands},
               {"log", log}};
 }
 
 MPackage MPackage::FromJson(const JsonView& v) {
-  v.RequireSchema(kMPackageSchemaVersion, "M-Package manifest");
+  v.RequireSchemaIn(1, kMPackageSchemaVersion, "M-Package manifest");
   MPackage p;
   p.app = v.Field("app").AsNonEmptyString();
   for (char ch : p.app) {
@@ -135,6 +157,11 @@ MPackage MPackage::FromJson(const JsonView& v) {
   if (auto h = v.OptionalField("head")) {
     if (!h->IsObject()) h->Fail("expected an object");
     p.head = h->raw();
+  }
+  if (auto t = v.OptionalField("trace")) p.trace = TraceRef::FromJson(*t);
+  if (auto e = v.OptionalField("estimation")) {
+    if (!e->IsObject()) e->Fail("expected an object");
+    p.estimation = e->raw();
   }
   if (auto l = v.OptionalField("log")) {
     if (!l->IsArray()) l->Fail("expected an array");

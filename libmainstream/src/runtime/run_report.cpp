@@ -23,20 +23,31 @@ std::vector<FrameInterval> TrueEventsInRange(const FrameLabels& labels,
   return events;
 }
 
+namespace {
+// The prediction's 90% interval for a measurement over `true_events` events,
+// and whether the measured F1 lies in it.
+void AddInterval(Json& evaluation, const AppPrediction& predicted, int64_t true_events, double measured_f1) {
+  if (true_events <= 0) return;
+  const ConfidenceInterval ci = predicted.Interval(static_cast<double>(true_events));
+  evaluation["predicted_interval90"] = {ci.lower, ci.upper};
+  evaluation["in_interval90"] = measured_f1 >= ci.lower - 1e-12 && measured_f1 <= ci.upper + 1e-12;
+}
+}  // namespace
+
 Json AppEvaluation::ToJson() const {
   Json m = measured.ToJson();
-  return Json{
-      {"labels", labels_file.string()},
-      {"frames", {range.start, range.end}},
-      {"measured", m},
-      {"predicted",
-       {{"recall", predicted.recall}, {"precision", predicted.precision}, {"f1", predicted.f1}}},
-      {"f1_error", measured.f1 - predicted.f1}};
+  Json j{{"labels", labels_file.string()},
+         {"frames", {range.start, range.end}},
+         {"measured", m},
+         {"predicted", predicted.ToJson()},
+         {"f1_error", measured.f1 - predicted.f1}};
+  AddInterval(j, predicted, measured.true_events, measured.f1);
+  return j;
 }
 
 AppEvaluation EvaluateApp(const std::string& app, const std::filesystem::path& labels_file,
                           const FrameLabels& labels, const std::vector<FrameInterval>& reports,
-                          const FrameInterval& range, const EventPrediction& predicted,
+                          const FrameInterval& range, const AppPrediction& predicted,
                           const BootstrapOptions& options) {
   AppEvaluation e;
   e.app = app;
@@ -253,6 +264,8 @@ Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<Labe
                                {"cycles", cycles},
                                {"predicted", a0.at("predicted")},
                                {"f1_error", pooled.f1 - pred}};
+      AddInterval(app["evaluation"], AppPrediction::FromJson(JsonView(a0.at("predicted"), "run summary", "$.predicted")),
+                  pooled.true_events, pooled.f1);
       sum_f1 += pooled.f1;
       sum_recall += pooled.recall;
       sum_precision += pooled.precision;

@@ -469,10 +469,7 @@ Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
         {"events", static_cast<int64_t>(o.events().size())},
         {"events_file", o.events_file().string()},
         {"frames_file", o.frames_file().empty() ? Json(nullptr) : Json(o.frames_file().string())},
-        {"predicted",
-         {{"recall", d.scheduled.predicted.recall},
-          {"precision", d.scheduled.predicted.precision},
-          {"f1", d.scheduled.predicted.f1}}},
+        {"predicted", d.scheduled.predicted.ToJson()},
         {"evaluation", evaluations[a]}});
   }
   return apps;

@@ -113,7 +113,7 @@ Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
               {"nodes", nodes_json}};
 }
 
-Sampler::Sampler(double stride, double phase) : stride_(stride), next_(phase) {
+Sampler::Sampler(double stride, double phase) : stride_(stride), phase_(phase), next_(phase) {
   MS_CHECK(stride >= 1 - 1e-9, "sampler stride must be >= 1 frame, got {}", stride);
   MS_CHECK(phase >= 0 && phase < stride + 1e-9, "sampler phase must be in [0, stride), got {}", phase);
 }
@@ -121,7 +121,9 @@ Sampler::Sampler(double stride, double phase) : stride_(stride), next_(phase) {
 bool Sampler::Offer() {
   const double k = static_cast<double>(offered_++);
   if (k < std::floor(next_ + 1e-9)) return false;
-  next_ += stride_;
+  // floor(phase + j * stride) computed afresh for each j: summing the stride
+  // would drift by rounding over long streams.
+  next_ = phase_ + static_cast<double>(++taken_) * stride_;
   return true;
 }
 

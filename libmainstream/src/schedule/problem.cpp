@@ -16,7 +16,8 @@ std::vector<double> DefaultFpsOptions(double stream_fps) {
 }
 
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
-                           const EventStats& events, const OptionSpace& space) {
+                           const EventStats& events, const OptionSpace& space, const ScoreTrace* trace,
+                           const PredictionOptions& options) {
   MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
   MS_CHECK(!space.fps_options.empty(), "no frame-rate options");
   MS_CHECK(!space.x_options.empty(), "no X-voting options");
@@ -30,7 +31,7 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
       AppOption best;
       bool have = false;
       for (int x : space.x_options) {
-        EventPrediction p = PredictEvents(c.tpr, c.fpr, events, space.stream_fps / fps, x);
+        AppPrediction p = PredictCandidate(c, events, trace, space.stream_fps / fps, x, options);
         if (!have || p.f1 > best.pred.f1 + 1e-12) {
           best.candidate = static_cast<int>(ci);
           best.branchpoint = c.branchpoint;

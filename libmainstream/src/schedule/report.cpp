@@ -1,6 +1,9 @@
 #include "mainstream/schedule/report.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "mainstream/labels/score_trace.h"
 
 namespace mainstream {
 
@@ -28,14 +31,84 @@ Json PredictReport(const PredictRequest& q) {
   return out;
 }
 
+Json PredictPackage(const PackagePredictRequest& q) {
+  q.options.Validate();
+  const MPackage pkg = ReadMPackage(q.package);
+  std::optional<ScoreTrace> trace;
+  if (pkg.trace && q.options.use_trace) trace = LoadPackageTrace(pkg);
+  const std::vector<double> rates = q.fps.empty() ? DefaultFpsOptions(pkg.stream_fps) : q.fps;
+  for (double r : rates) {
+    MS_CHECK(r > 0 && r <= pkg.stream_fps + 1e-9, "--fps: {} is outside (0, {}] (the package's stream fps)", r,
+             pkg.stream_fps);
+  }
+  for (int x : q.x_vote) MS_CHECK(x >= 1, "--x-vote: X must be >= 1, got {}", x);
+  Json rows = Json::array();
+  for (const Candidate& c : pkg.candidates) {
+    if (!q.branchpoints.empty() &&
+        std::find(q.branchpoints.begin(), q.branchpoints.end(), c.branchpoint) == q.branchpoints.end()) {
+      continue;
+    }
+    for (double r : rates) {
+      for (int x : q.x_vote) {
+        AppPrediction p = PredictCandidate(c, pkg.events, trace ? &*trace : nullptr, pkg.stream_fps / r, x, q.options);
+        Json row = p.ToJson();
+        row["branchpoint"] = c.branchpoint;
+        row["fps"] = r;
+        row["x_vote"] = x;
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  for (int b : q.branchpoints) {
+    MS_CHECK(pkg.FindBranchpoint(b) != nullptr, "--branchpoint: {} is not a candidate of {}", b,
+             (pkg.dir / kMPackageManifest).string());
+  }
+  return Json{{"app", pkg.app},
+              {"package", pkg.dir.string()},
+              {"source", trace ? "trace+model" : "model"},
+              {"trace_events", trace ? Json(pkg.trace->events) : Json(nullptr)},
+              {"trace_prior", q.options.prior_events},
+              {"rows", rows}};
+}
+
+std::string FormatPackagePrediction(const Json& j) {
+  std::string s = fmt::format("{}: predicted event F1 ({}{})\n", j.at("app").get<std::string>(),
+                              j.at("source").get<std::string>(),
+                              j.at("trace_events").is_null()
+                                  ? std::string("; no score trace: analytical model only")
+                                  : fmt::format("; {} events in the trace, trace weight n/(n+{:g})",
+                                                j.at("trace_events").get<int64_t>(), j.at("trace_prior").get<double>()));
+  s += fmt::format("{:>4} {:>6} {:>3} {:>8} {:>8} {:>8} {:>7} {:>15} {:>6}  {}\n", "bp", "fps", "X", "model", "trace",
+                   "F1", "weight", "90% interval", "events", "recall / precision");
+  for (const Json& r : j.at("rows")) {
+    const Json& iv = r.at("interval90");
+    s += fmt::format("{:>4} {:>6.3g} {:>3} {:>8.3f} {:>8} {:>8.3f} {:>7.2f}  [{:.2f}, {:.2f}] {:>6}  {:.3f} / {:.3f}{}\n",
+                     r.at("branchpoint").get<int>(), r.at("fps").get<double>(), r.at("x_vote").get<int>(),
+                     r.at("model").at("f1").get<double>(),
+                     r.at("trace").is_null() ? std::string("-")
+                                             : fmt::format("{:.3f}", r.at("trace").at("f1").get<double>()),
+                     r.at("f1").get<double>(), r.at("trace_weight").get<double>(), iv[0].get<double>(),
+                     iv[1].get<double>(), r.at("events").get<int64_t>(), r.at("recall").get<double>(),
+                     r.at("precision").get<double>(), r.at("no_skill").get<bool>() ? "  (no skill)" : "");
+  }
+  return s;
+}
+
 std::string FormatSchedule(const ScheduleDoc& d) {
-  std::string s = fmt::format("schedule: {} apps, algorithm {}, budget {:.4g}, cost {:.4g} ms/s ({:.1f}%)\n",
-                              d.apps.size(), d.algorithm, d.budget, d.total_cost, 100 * d.total_cost / d.budget);
-  s += fmt::format("{:<20} {:>5} {:>6} {:>3} {:>7} {:>7} {:>7} {:>8}\n", "app", "bp", "fps", "X", "recall",
-                   "prec", "F1", "cost");
+  std::string s = fmt::format("schedule: {} apps, algorithm {}, budget {:.4g}{}, cost {:.4g} ms/s ({:.1f}%)\n",
+                              d.apps.size(), d.algorithm, d.budget,
+                              d.budget_factor > 0 ? fmt::format(" ({:g}x the cheapest schedule's {:.4g})",
+                                                                d.budget_factor, d.cheapest_cost)
+                                                  : std::string(),
+                              d.total_cost, 100 * d.total_cost / d.budget);
+  s += fmt::format("{:<20} {:>5} {:>6} {:>3} {:>7} {:>7} {:>7} {:>14} {:>6} {:>8}  {}\n", "app", "bp", "fps", "X",
+                   "recall", "prec", "F1", "90% interval", "events", "cost", "source");
   for (const auto& a : d.apps) {
-    s += fmt::format("{:<20} {:>5} {:>6.3g} {:>3} {:>7.4f} {:>7.4f} {:>7.4f} {:>8.3f}\n", a.app, a.branchpoint, a.fps,
-                     a.x_vote, a.predicted.recall, a.predicted.precision, a.predicted.f1, a.own_cost);
+    const ConfidenceInterval ci = a.predicted.Interval(static_cast<double>(std::max<int64_t>(a.predicted.events, 1)));
+    s += fmt::format("{:<20} {:>5} {:>6.3g} {:>3} {:>7.4f} {:>7.4f} {:>7.4f}  [{:.2f}, {:.2f}] {:>6} {:>8.3f}  {}{}\n",
+                     a.app, a.branchpoint, a.fps, a.x_vote, a.predicted.recall, a.predicted.precision, a.predicted.f1,
+                     ci.lower, ci.upper, a.predicted.events, a.own_cost, a.predicted.source(),
+                     a.predicted.no_skill ? " (no skill)" : "");
   }
   s += fmt::format("mean F1 {:.4f}, min F1 {:.4f}, mean recall {:.4f}, mean precision {:.4f}\n", d.mean_f1,
                    d.min_f1, d.mean_recall, d.mean_precision);

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "mainstream/core/log.h"
+#include "mainstream/labels/score_trace.h"
 
 namespace fs = std::filesystem;
 
@@ -23,14 +25,6 @@ std::vector<std::string> ScheduleDoc::AppNames() const {
 }
 
 namespace {
-Json PredictionJson(const EventPrediction& p) {
-  return Json{{"recall", p.recall},
-              {"precision", p.precision},
-              {"f1", p.f1},
-              {"true_reports_per_event", p.true_reports_per_event},
-              {"false_reports_per_gap", p.false_reports_per_gap}};
-}
-
 std::string RelativePath(const fs::path& p, const fs::path& base) {
   std::error_code ec;
   fs::path abs_p = fs::absolute(p, ec);
@@ -55,7 +49,7 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
                              {"threshold", a.threshold},
                              {"weights", a.weights.empty() ? Json(nullptr) : Json(a.weights)},
                              {"own_cost", a.own_cost},
-                             {"predicted", PredictionJson(a.predicted)}});
+                             {"predicted", a.predicted.ToJson()}});
   }
   Json stages = Json::array();
   for (size_t k = 0; k < costs.stage_ms.size(); ++k) {
@@ -65,6 +59,8 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
   return Json{{"schema_version", kScheduleSchemaVersion},
               {"kind", "mainstream.schedule"},
               {"budget", budget},
+              {"budget_factor", budget_factor > 0 ? Json(budget_factor) : Json(nullptr)},
+              {"cheapest_cost", cheapest_cost},
               {"algorithm", algorithm},
               {"objective", objective},
               {"stream_fps", stream_fps},
@@ -89,6 +85,8 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   v.RequireSchema(kScheduleSchemaVersion, "schedule");
   ScheduleDoc d;
   d.budget = v.NumberIn("budget", 0, 1e12);
+  if (auto f = v.OptionalField("budget_factor")) d.budget_factor = f->AsNumberIn(1e-9, 1e9);
+  if (auto c = v.OptionalField("cheapest_cost")) d.cheapest_cost = c->AsNumberIn(0, 1e12);
   d.algorithm = v.String("algorithm");
   if (auto o = v.OptionalField("objective")) d.objective = o->AsString();
   d.stream_fps = v.NumberIn("stream_fps", 1e-6, 1000);
@@ -126,10 +124,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     if (auto t = a.OptionalField("threshold")) s.threshold = t->AsNumberIn(0, 1);
     if (auto w = a.OptionalField("weights")) s.weights = w->AsString();
     if (auto oc = a.OptionalField("own_cost")) s.own_cost = oc->AsNumber();
-    JsonView p = a.Field("predicted");
-    s.predicted.recall = p.NumberIn("recall", 0, 1);
-    s.predicted.precision = p.NumberIn("precision", 0, 1);
-    s.predicted.f1 = p.NumberIn("f1", 0, 1);
+    s.predicted = AppPrediction::FromJson(a.Field("predicted"));
     d.apps.push_back(std::move(s));
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());
@@ -156,7 +151,15 @@ void WriteSchedule(const ScheduleDoc& doc, const fs::path& file) {
 void ScheduleConfig::Validate() const {
   MS_CHECK(!packages.empty(), "--packages: give at least one M-Package directory");
   MS_CHECK(!profile.empty(), "--profile: a profile JSON file is required");
-  MS_CHECK(std::isfinite(budget) && budget > 0, "--budget must be a positive number (ms of compute per second of video), got {}", budget);
+  if (budget_factor > 0) {
+    MS_CHECK(std::isfinite(budget_factor) && budget_factor <= 1e6, "--budget: the factor must be in (0, 10^6], got {}x",
+             budget_factor);
+  } else {
+    MS_CHECK(std::isfinite(budget) && budget > 0,
+             "--budget must be a positive number (ms of compute per second of video) or a multiple of the cheapest "
+             "schedule's cost such as 1.5x, got {}",
+             budget);
+  }
   for (double f : fps_options) MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
   MS_CHECK(!x_options.empty(), "--x-vote: give at least one X");
   for (int x : x_options) MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);
@@ -169,7 +172,8 @@ void ScheduleConfig::Validate() const {
 Json ScheduleConfig::ToJson() const {
   Json pk = Json::array();
   for (const auto& p : packages) pk.push_back(p.string());
-  return Json{{"packages", pk}, {"profile", profile.string()}, {"budget", budget}, {"algorithm", algorithm},
+  return Json{{"packages", pk}, {"profile", profile.string()}, {"budget", budget},
+              {"budget_factor", budget_factor}, {"algorithm", algorithm},
               {"fps_options", fps_options}, {"x_options", x_options}};
 }
 
@@ -199,15 +203,39 @@ void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profi
   }
 }
 
+void ParseBudget(const std::string& text, ScheduleConfig& config) {
+  std::string t = text;
+  const bool relative = !t.empty() && (t.back() == 'x' || t.back() == 'X');
+  if (relative) t.pop_back();
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  MS_CHECK(!t.empty() && end == t.c_str() + t.size() && std::isfinite(v) && v > 0,
+           "--budget: '{}' is neither a positive number of ms per second of video (e.g. 12.5) nor a multiple of the "
+           "cheapest schedule's cost (e.g. 1.5x)",
+           text);
+  config.budget_factor = relative ? v : 0;
+  config.budget = relative ? 0 : v;
+}
+
 ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
-                             const OptionSpace& space) {
+                             const OptionSpace& space, const PredictionOptions& options) {
   ScheduleProblem problem;
   MS_CHECK(!packages.empty(), "no packages");
   problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
                              packages[0].stream_fps);
   problem.budget = budget;
+  options.Validate();
   for (const auto& p : packages) {
-    problem.apps.push_back(BuildAppChoices(p.app, p.candidates, p.events, space));
+    std::optional<ScoreTrace> trace;
+    if (p.trace && options.use_trace) {
+      trace = LoadPackageTrace(p);
+    } else if (options.use_trace) {
+      LogWarn("{}: no score trace (a package from before out-of-fold estimates): predicting its F1 with the "
+              "analytical model only; retrain it with mstrain for trace-driven predictions",
+              (p.dir / kMPackageManifest).string());
+    }
+    problem.apps.push_back(
+        BuildAppChoices(p.app, p.candidates, p.events, space, trace ? &*trace : nullptr, options));
   }
   return problem;
 }
@@ -270,12 +298,20 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
     MS_CHECK(f <= space.stream_fps + 1e-9, "--fps: {} exceeds the stream's {} fps", f, space.stream_fps);
   }
   space.x_options = config.x_options;
-  ScheduleProblem problem = BuildProblem(packages, profile, config.budget, space);
+  ScheduleProblem problem = BuildProblem(packages, profile, config.budget, space, config.prediction);
+  const double cheapest = CheapestSolution(problem).cost;
+  if (config.budget_factor > 0) {
+    problem.budget = config.budget_factor * cheapest;
+    LogInfo("budget {}x the cheapest schedule's {:.4g} ms/s = {:.4g} ms/s", config.budget_factor, cheapest,
+            problem.budget);
+  }
   LogInfo("scheduling {} apps with {} under budget {} ({} candidates x {} rates x {} X each)", packages.size(),
-          config.algorithm, config.budget, packages[0].candidates.size(), space.fps_options.size(),
+          config.algorithm, problem.budget, packages[0].candidates.size(), space.fps_options.size(),
           space.x_options.size());
   SearchResult result = RunSearch(problem, config.algorithm);
   ScheduleDoc doc = MakeScheduleDoc(packages, profile, config.profile.string(), problem, result);
+  doc.budget_factor = config.budget_factor;
+  doc.cheapest_cost = cheapest;
   doc.search["fps_options"] = space.fps_options;
   doc.search["x_options"] = space.x_options;
   return doc;

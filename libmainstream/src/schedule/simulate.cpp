@@ -128,7 +128,9 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
       try {
         const Task& task = tasks[t];
         std::vector<MPackage> apps = MakeWorkload(templates, config, task.num_apps, task.workload);
-        ScheduleProblem problem = BuildProblem(apps, profile, config.budgets[0], space);
+        PredictionOptions model_only;  // simulated workloads are drawn from curves: no traces
+        model_only.use_trace = false;
+        ScheduleProblem problem = BuildProblem(apps, profile, config.budgets[0], space, model_only);
         // Best accuracy of each app, for relative accuracy of the chosen candidate.
         std::vector<double> best_acc(apps.size(), 0);
         for (size_t i = 0; i < apps.size(); ++i)

@@ -14,7 +14,7 @@ namespace mainstream {
 
 namespace {
 
-constexpr int kRecordSchemaVersion = 1;
+constexpr int kRecordSchemaVersion = 2;  // 2: out-of-fold scores
 
 Json FileIdentity(const fs::path& p) {
   std::error_code ec;
@@ -48,17 +48,23 @@ Json CandidateRecord::ToJson() const {
   for (const auto& t : validation) {
     val.push_back(Json{{"start", t.block.start}, {"end", t.block.end}, {"predictions", EncodeBits(t.predictions)}});
   }
-  return Json{{"schema_version", kRecordSchemaVersion},
-              {"kind", "mainstream.mstrain_candidate"},
-              {"config_hash", config_hash},
-              {"base", base.ToJson()},
-              {"candidate", candidate.ToJson()},
-              {"weights_sha256", weights_sha256},
-              {"validation", val}};
+  Json j{{"schema_version", kRecordSchemaVersion},
+         {"kind", "mainstream.mstrain_candidate"},
+         {"config_hash", config_hash},
+         {"base", base.ToJson()},
+         {"candidate", candidate.ToJson()},
+         {"weights_sha256", weights_sha256},
+         {"validation", val},
+         {"oof", nullptr}};
+  if (oof) {
+    std::vector<double> scores(oof->scores.begin(), oof->scores.end());
+    j["oof"] = Json{{"frames", oof->frames}, {"folds", oof->folds}, {"scores", scores}};
+  }
+  return j;
 }
 
 CandidateRecord CandidateRecord::FromJson(const JsonView& v) {
-  v.RequireSchema(kRecordSchemaVersion, "mstrain candidate record");
+  v.RequireSchemaIn(1, kRecordSchemaVersion, "mstrain candidate record");
   CandidateRecord r;
   r.config_hash = v.String("config_hash");
   r.base = BaseRef::FromJson(v.Field("base"));
@@ -73,6 +79,20 @@ CandidateRecord CandidateRecord::FromJson(const JsonView& v) {
       t.Field("predictions").Fail("has {} predictions for {} frames", tr.predictions.size(), tr.block.length());
     }
     r.validation.push_back(std::move(tr));
+  }
+  if (auto o = v.OptionalField("oof")) {
+    OutOfFoldScores s;
+    for (const JsonView& f : o->Array("frames")) {
+      s.frames.push_back(f.AsIntIn(1, int64_t{1} << 40));
+      if (s.frames.size() > 1 && s.frames.back() <= s.frames[s.frames.size() - 2]) f.Fail("frames must increase");
+    }
+    for (const JsonView& f : o->Array("folds")) s.folds.push_back(static_cast<int>(f.AsIntIn(0, 1000)));
+    for (const JsonView& f : o->Array("scores")) s.scores.push_back(static_cast<float>(f.AsNumberIn(0, 1)));
+    if (s.folds.size() != s.frames.size() || s.scores.size() != s.frames.size()) {
+      o->Fail("{} frames, {} folds and {} scores: the lists must have equal lengths", s.frames.size(),
+              s.folds.size(), s.scores.size());
+    }
+    r.oof = std::move(s);
   }
   return r;
 }

@@ -46,6 +46,14 @@ void CheckDisjoint(const std::vector<FrameInterval>& a, const std::string& a_nam
   }
 }
 
+// Dataset items of training positions.
+std::vector<int64_t> TrainItems(const Dataset& data, const std::vector<int64_t>& positions) {
+  std::vector<int64_t> items;
+  items.reserve(positions.size());
+  for (int64_t p : positions) items.push_back(data.split.train[static_cast<size_t>(p)]);
+  return items;
+}
+
 bool IsImageFile(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -83,7 +91,11 @@ VideoPlan PlanVideoDataset(const TrainConfig& config) {
     TemporalSplit ts = MakeTemporalSplit(plan.num_frames, so);
     s.train_blocks = {ts.train};
     s.validation_blocks = {ts.validation};
-    if (config.val_blocks > 1) {  // spread the same share of frames over several places
+    if (config.uses_folds()) {  // out-of-fold estimates use the validation share for training too
+      s.train_blocks = {FrameInterval{std::min(ts.train.start, ts.validation.start),
+                                      std::max(ts.train.end, ts.validation.end)}};
+      s.validation_blocks.clear();
+    } else if (config.val_blocks > 1) {  // spread the same share of frames over several places
       const double fraction = config.val_fraction / (config.train_fraction + config.val_fraction);
       TrainValidationBlocks tv = SplitOffValidationBlocks(
           {FrameInterval{std::min(ts.train.start, ts.validation.start), std::max(ts.train.end, ts.validation.end)}},
@@ -95,7 +107,9 @@ VideoPlan PlanVideoDataset(const TrainConfig& config) {
   } else {
     s.train_blocks = ParseFrameRanges(config.train_frames, "--train-frames");
     CheckInside(s.train_blocks, plan.num_frames, "--train-frames", config.video);
-    if (!config.val_frames.empty()) {
+    if (config.uses_folds()) {
+      // every training frame is estimated on out of fold (KFoldOverBlocks)
+    } else if (!config.val_frames.empty()) {
       s.validation_blocks = ParseFrameRanges(config.val_frames, "--val-frames");
       CheckInside(s.validation_blocks, plan.num_frames, "--val-frames", config.video);
     } else {
@@ -118,6 +132,12 @@ VideoPlan PlanVideoDataset(const TrainConfig& config) {
   s.description = fmt::format("train {} | validation {} | test {} (of {} frames, gap {}, train stride {})",
                               Blocks(s.train_blocks), Blocks(s.validation_blocks), Blocks(s.test_blocks),
                               plan.num_frames, config.gap, config.train_stride);
+  if (config.uses_folds()) {
+    s.description = fmt::format("train {} in {} folds (out-of-fold estimates, gap {}) | test {} (of {} frames, "
+                                "train stride {})",
+                                Blocks(s.train_blocks), config.folds, config.gap, Blocks(s.test_blocks),
+                                plan.num_frames, config.train_stride);
+  }
   return plan;
 }
 
@@ -136,7 +156,10 @@ Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre)
   std::vector<uint8_t> role(static_cast<size_t>(plan.num_frames), 0);
   int64_t last = 0;
   for (const auto& b : d.split.train_blocks) {
-    for (int64_t f = b.start; f <= b.end; f += config.train_stride) role[static_cast<size_t>(f - 1)] = 1;
+    // Out-of-fold estimates score every training frame (the trace is replayed
+    // at every stride); the stride then only thins what the models train on.
+    const int64_t load_stride = config.uses_folds() ? 1 : config.train_stride;
+    for (int64_t f = b.start; f <= b.end; f += load_stride) role[static_cast<size_t>(f - 1)] = 1;
   }
   for (const auto& b : d.split.validation_blocks) {
     for (int64_t f = b.start; f <= b.end; ++f) role[static_cast<size_t>(f - 1)] = 2;
@@ -175,6 +198,54 @@ Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre)
   MS_CHECK_RT(static_cast<int64_t>(d.images.size()) == wanted, "video '{}': decoded {} of the {} frames needed",
               config.video, d.images.size(), wanted);
   return d;
+}
+
+FoldPlan PlanFolds(const Dataset& data, const TrainConfig& config) {
+  MS_CHECK(data.temporal && config.uses_folds(), "out-of-fold folds need a video and --folds >= 2");
+  FoldPlan plan;
+  plan.folds = KFoldOverBlocks(data.split.train_blocks, config.folds, config.gap);
+  const auto n = static_cast<int64_t>(data.split.train.size());
+  plan.fold_of.assign(static_cast<size_t>(n), -1);
+  plan.train.resize(plan.folds.size());
+  plan.held_out.resize(plan.folds.size());
+  auto inside = [](const std::vector<FrameInterval>& blocks, int64_t f) {
+    return std::any_of(blocks.begin(), blocks.end(), [f](const FrameInterval& b) { return b.Contains(f); });
+  };
+  for (int64_t p = 0; p < n; ++p) {
+    const int64_t frame = data.frames[static_cast<size_t>(data.split.train[static_cast<size_t>(p)])];
+    const bool thin_keep = p % config.train_stride == 0;
+    if (thin_keep) plan.all.push_back(p);
+    for (const BlockFold& f : plan.folds) {
+      if (inside(f.held_out, frame)) {
+        plan.fold_of[static_cast<size_t>(p)] = f.index;
+        plan.held_out[static_cast<size_t>(f.index)].push_back(p);
+      } else if (thin_keep && inside(f.train, frame)) {
+        plan.train[static_cast<size_t>(f.index)].push_back(p);
+      }
+    }
+    MS_CHECK_RT(plan.fold_of[static_cast<size_t>(p)] >= 0, "frame {} is in no fold", frame);
+  }
+  for (const BlockFold& f : plan.folds) {
+    const auto& held = plan.held_out[static_cast<size_t>(f.index)];
+    const auto& train = plan.train[static_cast<size_t>(f.index)];
+    const std::string where = fmt::format("fold {} of {} (held out {})", f.index + 1, plan.folds.size(),
+                                          Blocks(f.held_out));
+    MS_CHECK(static_cast<int64_t>(held.size()) >= 2 * config.gap + 1,
+             "{}: {} holds out {} frames, fewer than 2 x --gap + 1 = {}: too few to estimate on; use fewer --folds "
+             "or a smaller --gap",
+             data.labels_origin, where, held.size(), 2 * config.gap + 1);
+    for (int label : {1, 0}) {
+      MS_CHECK(data.Count(TrainItems(data, train), label) > 0,
+               "{}: {}: its training frames have no {} (label {}), so its model has nothing to learn from; use fewer "
+               "--folds or training frames with events spread over them",
+               data.labels_origin, where, label ? "positive frames" : "negative frames", label);
+      if (data.Count(TrainItems(data, held), label) == 0) {
+        LogWarn("{}: {} has no {} frames: its estimates rest on the other folds", data.labels_origin, where,
+                label ? "positive" : "negative");
+      }
+    }
+  }
+  return plan;
 }
 
 Dataset LoadImageFolder(const TrainConfig& config, const PreprocessConfig& pre) {
@@ -261,7 +332,9 @@ void CheckClasses(const Dataset& data) {
     }
   };
   check(data.split.train, data.split.train_blocks, "training");
-  check(data.split.validation, data.split.validation_blocks, "validation");
+  if (!data.temporal || !data.split.validation_blocks.empty()) {
+    check(data.split.validation, data.split.validation_blocks, "validation");
+  }
 }
 
 EventStats EventStatsFromBlocks(const FrameLabels& labels, const std::vector<FrameInterval>& blocks,

@@ -10,6 +10,8 @@
 #include "mainstream/core/log.h"
 #include "mainstream/core/random.h"
 #include "mainstream/core/sha256.h"
+#include "mainstream/labels/rate_estimate.h"
+#include "mainstream/labels/score_trace.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/video/augment.h"
@@ -107,6 +109,131 @@ Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Rol
 std::string Seconds(double s) {
   if (s < 90) return fmt::format("{:.0f} s", s);
   return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60));
+}
+
+// A candidate being trained: its module, its optimizer (the new head, the
+// last child, learns faster than the copied base stages) and its shuffling RNG.
+struct Trainee {
+  torch::jit::Module suffix;
+  std::unique_ptr<torch::optim::Adam> optimizer;
+  int64_t num_params = 0;
+  Rng rng{0};
+};
+
+Trainee MakeTrainee(const BaseModel& base, int b, const TrainConfig& config, uint64_t shuffle_seed) {
+  Trainee t{BuildCandidate(base, b, config), nullptr, 0, Rng(shuffle_seed)};
+  std::vector<at::Tensor> body, head;
+  std::string head_name;
+  for (const auto& child : t.suffix.named_children()) head_name = child.name;
+  for (const auto& child : t.suffix.named_children()) {
+    for (const at::Tensor& p : child.value.parameters()) (child.name == head_name ? head : body).push_back(p);
+  }
+  for (const auto& p : body) t.num_params += p.numel();
+  for (const auto& p : head) t.num_params += p.numel();
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!body.empty()) {
+    groups.emplace_back(body, std::make_unique<torch::optim::AdamOptions>(
+                                  torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay)));
+  }
+  groups.emplace_back(head, std::make_unique<torch::optim::AdamOptions>(
+                                torch::optim::AdamOptions(config.head_lr).weight_decay(config.weight_decay)));
+  t.optimizer = std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(config.lr));
+  return t;
+}
+
+// Class weights N / (2 N_c) of the labels at `positions` of `y` (or ones).
+at::Tensor ClassWeights(const at::Tensor& y, const std::vector<int64_t>& positions, const TrainConfig& config) {
+  at::Tensor weight = at::ones({2}, at::kFloat);
+  if (config.balance != "weight") return weight;
+  const auto* py = y.data_ptr<int64_t>();
+  int64_t pos = 0;
+  for (int64_t p : positions) pos += py[p];
+  const auto n = static_cast<float>(positions.size());
+  weight[0] = n / (2.0f * static_cast<float>(static_cast<int64_t>(positions.size()) - pos));
+  weight[1] = n / (2.0f * static_cast<float>(pos));
+  return weight;
+}
+
+// One epoch over the training items at `positions` (indices into
+// data.split.train), each drawn as one of its augmented versions; returns the
+// mean loss.
+double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& y_train,
+                  std::vector<int64_t> positions, const at::Tensor& weight, const TrainConfig& config) {
+  SetTrainMode(t.suffix, config.batchnorm == "frozen");
+  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().weight(weight);
+  const auto n_train = y_train.size(0);
+  for (size_t i = positions.size(); i > 1; --i) std::swap(positions[i - 1], positions[t.rng.Index(i)]);
+  const auto n = static_cast<int64_t>(positions.size());
+  double loss_sum = 0;
+  int64_t seen = 0;
+  for (int64_t s = 0; s < n; s += config.batch) {
+    const int64_t e = std::min(n, s + config.batch);
+    if (e - s < 2) break;  // BatchNorm needs two frames in train mode
+    std::vector<int64_t> rows, idx;
+    for (int64_t i = s; i < e; ++i) {
+      const int64_t item = positions[static_cast<size_t>(i)];
+      const auto copy = static_cast<int64_t>(t.rng.Index(static_cast<uint64_t>(source.copies() + 1)));
+      rows.push_back(copy * n_train + item);
+      idx.push_back(item);
+    }
+    at::Tensor x = source.Fetch(Role::kTrain, rows);
+    at::Tensor yb = y_train.index_select(0, at::tensor(idx, at::kLong));
+    at::Tensor logits = t.suffix.forward({x}).toTensor();
+    at::Tensor loss = torch::nn::functional::cross_entropy(logits, yb, loss_options);
+    t.optimizer->zero_grad();
+    loss.backward();
+    t.optimizer->step();
+    loss_sum += loss.item<double>() * static_cast<double>(e - s);
+    seen += e - s;
+  }
+  return seen ? loss_sum / static_cast<double>(seen) : 0;
+}
+
+// Scores P(event) and per-frame cross-entropy of the un-augmented training
+// items at `positions`, written at those positions of `scores` / `losses`.
+void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source, const at::Tensor& y_train,
+                    const std::vector<int64_t>& positions, std::vector<float>& scores, std::vector<float>& losses) {
+  suffix.eval();
+  torch::NoGradGuard no_grad;
+  const auto n = static_cast<int64_t>(positions.size());
+  for (int64_t s = 0; s < n; s += kChunk) {
+    const int64_t e = std::min(n, s + kChunk);
+    std::vector<int64_t> rows(positions.begin() + s, positions.begin() + e);
+    at::Tensor logits = suffix.forward({source.Fetch(Role::kTrain, rows)}).toTensor();
+    at::Tensor loss = torch::nn::functional::cross_entropy(
+        logits, y_train.index_select(0, at::tensor(rows, at::kLong)),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    at::Tensor score = torch::softmax(logits, 1).select(1, 1).contiguous();
+    const float* ps = score.data_ptr<float>();
+    const float* pl = loss.data_ptr<float>();
+    for (int64_t i = 0; i < e - s; ++i) {
+      scores[static_cast<size_t>(rows[static_cast<size_t>(i)])] = ps[i];
+      losses[static_cast<size_t>(rows[static_cast<size_t>(i)])] = pl[i];
+    }
+  }
+}
+
+// Pooled out-of-fold figures of one epoch: balanced accuracy at the
+// threshold and class-balanced mean loss.
+struct PooledFigures {
+  double balanced = 0, loss = 0, tpr = 0, fpr = 0;
+};
+PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses, const at::Tensor& y,
+                   double threshold) {
+  const auto* py = y.data_ptr<int64_t>();
+  double n[2] = {0, 0}, pos[2] = {0, 0}, loss[2] = {0, 0};
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const int64_t c = py[i];
+    n[c] += 1;
+    pos[c] += scores[i] >= threshold ? 1 : 0;
+    loss[c] += losses[i];
+  }
+  PooledFigures f;
+  f.tpr = n[1] ? pos[1] / n[1] : 0;
+  f.fpr = n[0] ? pos[0] / n[0] : 0;
+  f.balanced = 0.5 * (f.tpr + 1 - f.fpr);
+  f.loss = 0.5 * ((n[0] ? loss[0] / n[0] : 0) + (n[1] ? loss[1] / n[1] : 0));
+  return f;
 }
 
 }  // namespace
@@ -318,27 +445,10 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
                          ActivationSource& source, const CandidateStore& store, ProgressState& progress) {
   const int b = source.branchpoint();
   const double t0 = NowSeconds();
-  torch::jit::Module suffix = BuildCandidate(base, b, config);
+  Trainee trainee = MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+  torch::jit::Module& suffix = trainee.suffix;
   torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
-
-  // The new head (the last child) learns faster than the copied base stages.
-  std::vector<at::Tensor> body, head;
-  std::string head_name;
-  for (const auto& child : suffix.named_children()) head_name = child.name;
-  for (const auto& child : suffix.named_children()) {
-    for (const at::Tensor& p : child.value.parameters()) (child.name == head_name ? head : body).push_back(p);
-  }
-  int64_t num_params = 0;
-  for (const auto& p : body) num_params += p.numel();
-  for (const auto& p : head) num_params += p.numel();
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!body.empty()) {
-    groups.emplace_back(body, std::make_unique<torch::optim::AdamOptions>(
-                                  torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay)));
-  }
-  groups.emplace_back(head, std::make_unique<torch::optim::AdamOptions>(
-                                torch::optim::AdamOptions(config.head_lr).weight_decay(config.weight_decay)));
-  torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(config.lr));
+  const int64_t num_params = trainee.num_params;
 
   const std::vector<int64_t>& train_items = data.split.train;
   const auto n_train = static_cast<int64_t>(train_items.size());
@@ -346,15 +456,10 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
   at::Tensor y_val = Labels(data, data.split.validation);
   at::Tensor y_test = Labels(data, data.split.test);
   const int64_t pos = y_train.sum().item<int64_t>();
-  at::Tensor weight = at::ones({2}, at::kFloat);
-  if (config.balance == "weight") {
-    weight[0] = static_cast<float>(n_train) / (2.0f * static_cast<float>(n_train - pos));
-    weight[1] = static_cast<float>(n_train) / (2.0f * static_cast<float>(pos));
-  }
-  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().weight(weight);
+  std::vector<int64_t> all_positions(static_cast<size_t>(n_train));
+  for (int64_t i = 0; i < n_train; ++i) all_positions[static_cast<size_t>(i)] = i;
+  const at::Tensor weight = ClassWeights(y_train, all_positions, config);
 
-  Rng rng(SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
-  std::vector<int64_t> order(static_cast<size_t>(n_train));
   double best_loss = INFINITY, best_bal = -1, last_train_loss = 0, epoch_seconds = 0;
   int best_epoch = 0, epochs_run = 0, since_best = 0;
   std::vector<at::Tensor> best_state;
@@ -362,32 +467,7 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
   Json history = Json::array();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const double e0 = NowSeconds();
-    SetTrainMode(suffix, config.batchnorm == "frozen");
-    for (int64_t i = 0; i < n_train; ++i) order[static_cast<size_t>(i)] = i;
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
-    double loss_sum = 0;
-    int64_t seen = 0;
-    for (int64_t s = 0; s < n_train; s += config.batch) {
-      const int64_t e = std::min(n_train, s + config.batch);
-      if (e - s < 2) break;  // BatchNorm needs two frames in train mode
-      std::vector<int64_t> rows, idx;
-      for (int64_t i = s; i < e; ++i) {
-        const int64_t item = order[static_cast<size_t>(i)];
-        const auto copy = static_cast<int64_t>(rng.Index(static_cast<uint64_t>(source.copies() + 1)));
-        rows.push_back(copy * n_train + item);
-        idx.push_back(item);
-      }
-      at::Tensor x = source.Fetch(Role::kTrain, rows);
-      at::Tensor y = y_train.index_select(0, at::tensor(idx, at::kLong));
-      at::Tensor logits = suffix.forward({x}).toTensor();
-      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      loss_sum += loss.item<double>() * static_cast<double>(e - s);
-      seen += e - s;
-    }
-    last_train_loss = seen ? loss_sum / static_cast<double>(seen) : 0;
+    last_train_loss = TrainEpoch(trainee, source, y_train, all_positions, weight, config);
     Metrics val = Evaluate(suffix, source, Role::kValidation, y_val, config.threshold);
     epochs_run = epoch;
     // The epoch to keep: best balanced accuracy on validation (a constant
@@ -472,6 +552,157 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
           progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, best_epoch, epochs_run,
           fit.accuracy(),
           test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
+  return out;
+}
+
+}  // namespace mainstream::train_detail
+
+namespace mainstream::train_detail {
+
+FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                              ActivationSource& source, const CandidateStore& store, ProgressState& progress) {
+  const int b = source.branchpoint();
+  const double t0 = NowSeconds();
+  MS_CHECK_RT(data.temporal && data.split.validation.empty(), "out-of-fold training needs a video split without "
+              "validation blocks");
+  const std::vector<int64_t>& train_items = data.split.train;
+  const auto n_train = static_cast<int64_t>(train_items.size());
+  const at::Tensor y_train = Labels(data, train_items);
+  const at::Tensor y_test = Labels(data, data.split.test);
+  const FoldPlan plan = PlanFolds(data, config);
+  const int k_folds = static_cast<int>(plan.held_out.size());
+
+  // One model per fold, trained in lockstep so that the epoch can be chosen
+  // on the pooled out-of-fold figures (early stopping on all folds at once).
+  std::vector<Trainee> folds;
+  std::vector<at::Tensor> weights;
+  for (int k = 0; k < k_folds; ++k) {
+    folds.push_back(MakeTrainee(base, b, config,
+                                SubSeed(SubSeed(config.seed, 300 + static_cast<uint64_t>(b)), 1 + static_cast<uint64_t>(k))));
+    weights.push_back(ClassWeights(y_train, plan.train[static_cast<size_t>(k)], config));
+  }
+  torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
+  std::vector<float> scores(static_cast<size_t>(n_train), 0), losses(static_cast<size_t>(n_train), 0);
+  std::vector<float> best_scores;
+  double best_bal = -1, best_loss = INFINITY, epoch_seconds = 0;
+  int best_epoch = 0, epochs_run = 0, since_best = 0;
+  PooledFigures best;
+  Json history = Json::array();
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    const double e0 = NowSeconds();
+    double train_loss = 0;
+    for (int k = 0; k < k_folds; ++k) {
+      Trainee& t = folds[static_cast<size_t>(k)];
+      train_loss += TrainEpoch(t, source, y_train, plan.train[static_cast<size_t>(k)], weights[static_cast<size_t>(k)],
+                               config) / k_folds;
+      ScorePositions(t.suffix, source, y_train, plan.held_out[static_cast<size_t>(k)], scores, losses);
+    }
+    const PooledFigures f = Pool(scores, losses, y_train, config.threshold);
+    epochs_run = epoch;
+    const bool better = best_scores.empty() || f.balanced > best_bal + 1e-9 ||
+                        (f.balanced > best_bal - 1e-9 && f.loss < best_loss - 1e-6);
+    if (better) {
+      best_bal = f.balanced;
+      best_loss = f.loss;
+      best_epoch = epoch;
+      best_scores = scores;
+      best = f;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    history.push_back(Json{{"epoch", epoch}, {"train_loss", train_loss}, {"oof_loss", f.loss},
+                           {"oof_balanced_accuracy", f.balanced}, {"oof_tpr", f.tpr}, {"oof_fpr", f.fpr}});
+    const double now = NowSeconds();
+    epoch_seconds = (now - t0) / epoch;
+    const bool stop = since_best >= config.patience;
+    // Remaining: the folds' epochs plus the final model (about 1/(k-1) of a folds epoch per epoch).
+    const double final_s = epoch_seconds / std::max(1, k_folds - 1) * best_epoch;
+    const double eta_candidate = (stop ? 0 : epoch_seconds * (config.epochs - epoch)) + final_s;
+    LogInfo("candidate {}/{} (branchpoint {}): epoch {}/{} ({} folds) loss {:.4f} out-of-fold loss {:.4f} balanced "
+            "accuracy {:.3f} (TPR {:.3f}, FPR {:.3f}){} [{:.1f} s/epoch] ETA {} ({} in all)",
+            progress.index, progress.total, b, epoch, config.epochs, k_folds, train_loss, f.loss, f.balanced, f.tpr,
+            f.fpr, better ? " *" : "", now - e0, Seconds(eta_candidate),
+            Seconds(eta_candidate + progress.remaining_after_s));
+    if (stop) break;
+  }
+  folds.clear();
+
+  // The deployed model: all training frames, the chosen number of epochs.
+  Trainee final_model = MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+  torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
+  const at::Tensor all_weight = ClassWeights(y_train, plan.all, config);
+  double last_train_loss = 0;
+  for (int epoch = 1; epoch <= best_epoch; ++epoch) {
+    last_train_loss = TrainEpoch(final_model, source, y_train, plan.all, all_weight, config);
+  }
+  torch::jit::Module& suffix = final_model.suffix;
+  Metrics test = Evaluate(suffix, source, Role::kTest, y_test, config.threshold);
+  Metrics fit = Evaluate(suffix, source, Role::kTrain, y_train, config.threshold);
+  suffix.eval();
+  const double train_seconds = NowSeconds() - t0;
+  const std::filesystem::path weights_file = store.WeightsPath(b);
+  SaveModule(suffix, weights_file);
+
+  FineTuneOutcome out;
+  out.seconds_per_epoch = epoch_seconds;
+  CandidateRecord& r = out.record;
+  r.config_hash = store.hash();
+  r.base = base.ref();
+  r.weights_sha256 = Sha256File(weights_file);
+  OutOfFoldScores oof;
+  for (int64_t p = 0; p < n_train; ++p) {
+    oof.frames.push_back(data.frames[static_cast<size_t>(train_items[static_cast<size_t>(p)])]);
+    oof.folds.push_back(plan.fold_of[static_cast<size_t>(p)]);
+  }
+  oof.scores = best_scores;
+  // Per-frame rates from the out-of-fold scores (cluster-robust, shrunk).
+  ScoreTrace one;
+  one.frames = oof.frames;
+  one.folds = oof.folds;
+  const auto* py = y_train.data_ptr<int64_t>();
+  for (int64_t p = 0; p < n_train; ++p) one.labels.push_back(static_cast<uint8_t>(py[p]));
+  one.branchpoints = {b};
+  one.scores = {oof.scores};
+  const RateEstimate est = EstimateRates(one, 0, config.threshold, config.labels);
+  r.oof = std::move(oof);
+
+  Candidate& c = r.candidate;
+  c.branchpoint = b;
+  c.accuracy = est.accuracy;
+  c.tpr = est.tpr;
+  c.fpr = est.fpr;
+  c.no_skill = est.no_skill;
+  c.threshold = config.threshold;
+  c.weights = CandidateStore::WeightsName(b);
+  c.train_seconds = train_seconds;
+  c.extra = Json{{"estimate", "out-of-fold"},
+                 {"folds", k_folds},
+                 {"oof", est.ToJson()},
+                 {"epochs_run", epochs_run},
+                 {"best_epoch", best_epoch},
+                 {"train_loss", last_train_loss},
+                 {"train", fit.ToJson()},
+                 {"history", history},
+                 {"train_frames", n_train},
+                 {"train_positives", y_train.sum().item<int64_t>()},
+                 {"augmented_copies", source.copies()},
+                 {"specialized_stages", base.num_stages() - b},
+                 {"parameters", final_model.num_params},
+                 {"cache", config.cache},
+                 {"threads", GetTorchThreads()},
+                 {"seconds_per_epoch", epoch_seconds}};
+  if (test.n()) c.extra["test"] = test.ToJson();
+  LogInfo("candidate {}/{} (branchpoint {}) done in {}: out-of-fold accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} (raw "
+          "{:.3f} / {:.3f}; {} events, {} gaps; epochs {} of {}; training accuracy {:.3f}){}",
+          progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, est.tpr_raw,
+          est.fpr_raw, est.events, est.gaps, best_epoch, epochs_run, fit.accuracy(),
+          test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
+  if (c.no_skill) {
+    LogWarn("candidate at branchpoint {} is no better than chance out of fold: TPR {:.3f} vs FPR {:.3f} (skill {:.3f}, "
+            "95% lower bound {:.3f}); the scheduler will predict it as such",
+            b, est.tpr_raw, est.fpr_raw, est.skill, est.skill_lower);
+  }
   return out;
 }
 

@@ -91,6 +91,15 @@ struct FineTuneOutcome {
 FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const TrainConfig& config,
                          ActivationSource& source, const CandidateStore& store, ProgressState& progress);
 
+// The same candidate estimated out of fold (video, config.folds >= 2): one
+// model per fold of PlanFolds trained in lockstep on the cached activations,
+// the epoch chosen on the pooled out-of-fold balanced accuracy, then the
+// deployed model trained on every training frame for that many epochs. The
+// record carries the out-of-fold scores (the package's trace column) and
+// per-frame rates from them (labels/rate_estimate.h).
+FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                              ActivationSource& source, const CandidateStore& store, ProgressState& progress);
+
 // Forward time of each stage (ms per frame, plain stages, batch of 8): a cost
 // model for ETAs.
 std::vector<double> StageCostsMs(const BaseModel& base);

@@ -101,6 +101,11 @@ void TrainConfig::Validate() const {
            train_fraction, val_fraction, test_fraction);
   MS_CHECK(gap >= 0, "--gap: expected >= 0 frames, got {}", gap);
   MS_CHECK(val_blocks >= 1 && val_blocks <= 1000, "--val-blocks: expected 1..1000, got {}", val_blocks);
+  MS_CHECK(folds >= 1 && folds <= 100, "--folds: expected 1..100, got {}", folds);
+  MS_CHECK(!uses_folds() || (val_blocks == 1 && val_frames.empty()),
+           "--val-blocks/--val-frames choose validation blocks, which --folds {} replaces by out-of-fold estimates "
+           "over all training frames; drop them, or give --folds 1 for validation-block estimates",
+           folds);
   MS_CHECK(train_stride >= 1, "--train-stride: expected >= 1, got {}", train_stride);
   MS_CHECK(epochs >= 1 && epochs <= 10000, "--epochs: expected 1..10000, got {}", epochs);
   MS_CHECK(patience >= 1, "--patience: expected >= 1, got {}", patience);
@@ -120,6 +125,10 @@ void TrainConfig::Validate() const {
   for (int s : corr_strides) MS_CHECK(s >= 1, "--corr-strides: expected strides >= 1, got {}", s);
   MS_CHECK(pareto_tolerance >= 0 && pareto_tolerance < 1, "--pareto-tolerance: expected [0, 1), got {}",
            pareto_tolerance);
+  MS_CHECK(!pareto_x.empty(), "--pareto-x: give at least one X-voting value");
+  for (int x : pareto_x) MS_CHECK(x >= 1 && x <= 1000, "--pareto-x: expected values in 1..1000, got {}", x);
+  MS_CHECK(std::isfinite(trace_prior) && trace_prior >= 0 && trace_prior <= 1e6,
+           "--trace-prior: expected a number of events in [0, 10^6], got {}", trace_prior);
   MS_CHECK(event_length == 0 || event_length >= 1, "--event-length: expected >= 1 frame, got {}", event_length);
   MS_CHECK(event_frequency == 0 || (event_frequency > 0 && event_frequency <= 1),
            "--event-frequency: expected a fraction in (0, 1], got {}", event_frequency);
@@ -136,6 +145,7 @@ Json TrainConfig::TrainingJson() const {
               {"split", {train_fraction, val_fraction, test_fraction}},
               {"gap", gap},
               {"val_blocks", val_blocks},
+              {"folds", folds},
               {"train_stride", train_stride},
               {"epochs", epochs},
               {"patience", patience},
@@ -169,6 +179,8 @@ Json TrainConfig::ToJson() const {
   j["cache"] = cache;
   j["corr_strides"] = corr_strides;
   j["pareto_tolerance"] = pareto_tolerance;
+  j["pareto_x"] = pareto_x;
+  j["trace_prior"] = trace_prior;
   j["event_length"] = event_length;
   j["event_frequency"] = event_frequency;
   j["correlation"] = correlation;
@@ -200,6 +212,8 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.test_fraction = split.At(2).AsNumber();
   c.gap = v.IntIn("gap", 0, int64_t{1} << 40);
   if (auto f = v.OptionalField("val_blocks")) c.val_blocks = static_cast<int>(f->AsIntIn(1, 1000));
+  c.folds = 1;  // configurations written before out-of-fold estimates
+  if (auto f = v.OptionalField("folds")) c.folds = static_cast<int>(f->AsIntIn(1, 100));
   c.train_stride = v.IntIn("train_stride", 1, int64_t{1} << 40);
   c.epochs = static_cast<int>(v.IntIn("epochs", 1, 10000));
   c.patience = static_cast<int>(v.IntIn("patience", 1, 10000));
@@ -219,6 +233,11 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.cache = v.Bool("cache");
   for (const JsonView& s : v.Array("corr_strides")) c.corr_strides.push_back(static_cast<int>(s.AsIntIn(1, 100000)));
   c.pareto_tolerance = v.Number("pareto_tolerance");
+  if (auto px = v.OptionalField("pareto_x")) {
+    c.pareto_x.clear();
+    for (const JsonView& x : px->Elements()) c.pareto_x.push_back(static_cast<int>(x.AsIntIn(1, 1000)));
+  }
+  if (auto tp = v.OptionalField("trace_prior")) c.trace_prior = tp->AsNumberIn(0, 1e6);
   c.event_length = v.Number("event_length");
   c.event_frequency = v.Number("event_frequency");
   c.correlation = v.Number("correlation");
@@ -234,10 +253,12 @@ std::string TrainConfig::ToString() const {
   for (int b : branchpoints) bps += (bps.empty() ? "" : ",") + std::to_string(b);
   return fmt::format(
       "app '{}': {}; base {}; branchpoints {}; head {}; epochs {} (patience {}), batch {}, lr {} / head {}, weight decay {}, "
-      "balance {}, batchnorm {}, {} augmented copies ({}), threshold {}, train stride {}, seed {}, {} thread(s), cache {}",
+      "balance {}, batchnorm {}, {} augmented copies ({}), threshold {}, train stride {}, {}, seed {}, {} thread(s), cache {}",
       app, data, base_dir, bps.empty() ? "all" : bps,
       head == "spatial" ? fmt::format("spatial ({} channels)", head_channels) : head, epochs, patience, batch, lr, head_lr, weight_decay, balance,
-      batchnorm, augment_copies, augment.ToString(), threshold, train_stride, seed, threads, cache ? "on" : "off");
+      batchnorm, augment_copies, augment.ToString(), threshold, train_stride,
+      uses_folds() ? fmt::format("{}-fold out-of-fold estimates", folds) : std::string("validation-block estimates"),
+      seed, threads, cache ? "on" : "off");
 }
 
 void TrainConfig::MakePathsAbsolute() {

@@ -14,6 +14,8 @@
 #include "mainstream/core/log.h"
 #include "mainstream/core/sha256.h"
 #include "mainstream/labels/correlation.h"
+#include "mainstream/labels/score_trace.h"
+#include "mainstream/schedule/problem.h"
 #include "mainstream/model/base_info.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/train/dataset.h"
@@ -75,7 +77,8 @@ void RemoveStaleStaging(const fs::path& out) {
 
 // Writes the package directory: manifest + weights staged beside `out`, then
 // swapped in. Any failure leaves `out` as it was.
-void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::path& out) {
+void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::path& out,
+                  const std::string& trace_csv) {
   std::error_code ec;
   if (fs::exists(out, ec) && (!fs::is_directory(out) ||
                               (!fs::is_empty(out, ec) && !fs::exists(out / kMPackageManifest)))) {
@@ -92,8 +95,10 @@ void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::pa
         ThrowRuntime("{}: the copy differs from {}", (staging / c.weights).string(), (store.dir() / c.weights).string());
       }
     }
+    if (pkg.trace) WriteFileAtomic(staging / pkg.trace->file, trace_csv);
     WriteMPackageManifest(pkg, staging);
-    ReadMPackage(staging);  // what we wrote reads back
+    const MPackage back = ReadMPackage(staging);  // what we wrote reads back
+    if (back.trace) LoadPackageTrace(back);
     ReplaceDirectory(staging, out);
   } catch (const std::exception& e) {
     fs::remove_all(staging, ec);
@@ -104,6 +109,35 @@ void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::pa
   }
 }
 
+// The package's trace from the candidates' out-of-fold scores; every record
+// must cover the same frames and folds.
+ScoreTrace TraceFromRecords(const std::vector<CandidateRecord>& records, const FrameLabels& labels,
+                            const std::string& origin) {
+  ScoreTrace t;
+  for (const CandidateRecord& r : records) {
+    const int b = r.candidate.branchpoint;
+    MS_CHECK(r.oof.has_value(), "{}: the candidate at branchpoint {} has no out-of-fold scores (a record from "
+             "validation-block training); retrain it", origin, b);
+    if (t.branchpoints.empty()) {
+      t.frames = r.oof->frames;
+      t.folds = r.oof->folds;
+    } else {
+      MS_CHECK(t.frames == r.oof->frames && t.folds == r.oof->folds, "{}: the candidates at branchpoints {} and {} "
+               "were estimated on different frames or folds; retrain them with one configuration",
+               origin, t.branchpoints.front(), b);
+    }
+    t.branchpoints.push_back(b);
+    t.scores.push_back(r.oof->scores);
+  }
+  for (int64_t f : t.frames) {
+    MS_CHECK(f >= 1 && f <= static_cast<int64_t>(labels.size()), "{}: out-of-fold frame {} is beyond the {} labels",
+             origin, f, labels.size());
+    t.labels.push_back(labels[static_cast<size_t>(f - 1)]);
+  }
+  t.Validate(origin);
+  return t;
+}
+
 std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, int num_stages) {
   std::string s = fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
                               "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
@@ -112,7 +146,8 @@ std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, 
                                                 : "-";
     s += fmt::format("{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n", c.branchpoint,
                      num_stages - c.branchpoint, c.accuracy, c.tpr, c.fpr, test, c.train_seconds,
-                     c.extra.value("epochs_run", 0), kept.count(c.branchpoint) ? "yes" : "pruned");
+                     c.extra.value("epochs_run", 0),
+                     std::string(kept.count(c.branchpoint) ? "yes" : "pruned") + (c.no_skill ? " (no skill)" : ""));
   }
   return s;
 }
@@ -196,7 +231,9 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
     auto predicted = [&](int b) {
       double ms = 0;
       for (int k = b; k < n; ++k) ms += stage_ms[static_cast<size_t>(k)];
-      return 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) * config.epochs;
+      // Out of fold: k models on (k-1)/k of the frames each, plus the deployed model.
+      const double passes = config.uses_folds() ? config.folds : 1.0;
+      return passes * 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) * config.epochs;
     };
     double scale = 1.0;
 
@@ -211,7 +248,9 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
       const double p0 = source.prefix_seconds();
       source.MoveTo(b);
       const double prefix_s = source.prefix_seconds() - p0;
-      train_detail::FineTuneOutcome out = train_detail::FineTune(base, data, config, source, store, progress);
+      train_detail::FineTuneOutcome out =
+          config.uses_folds() ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
+                              : train_detail::FineTune(base, data, config, source, store, progress);
       out.record.candidate.extra["prefix_seconds"] = prefix_s;
       store.Commit(out.record);
       ++report.trained;
@@ -289,17 +328,88 @@ MPackage PackCandidates(const TrainConfig& config_in) {
 
   std::vector<Candidate> all;
   for (const auto& r : records) all.push_back(r.candidate);
-  ParetoResult pareto = ParetoPrune(all, n, config.pareto_tolerance);
-  std::set<int> kept;
-  for (const auto& c : pareto.kept) kept.insert(c.branchpoint);
-
-  // Inter-frame correlation of the kept candidates' validation outcomes,
-  // pooled into one estimate (each candidate's events and gaps are strata).
   std::vector<int> strides = config.corr_strides;
   if (strides.empty()) {
     const int top = std::clamp(static_cast<int>(std::ceil(pkg.stream_fps)), 1, 8);
     for (int s = 1; s <= top; ++s) strides.push_back(s);
   }
+  std::optional<ScoreTrace> trace;
+  std::string trace_csv;
+  ParetoResult pareto;
+  if (config.uses_folds()) {
+    // Out-of-fold estimates: the trace, the correlation of every candidate's
+    // out-of-fold outcomes, and pruning on the predicted F1 the scheduler will use.
+    trace = TraceFromRecords(records, labels, store.dir().string());
+    std::vector<std::vector<std::vector<uint8_t>>> strata;
+    for (size_t c = 0; c < trace->branchpoints.size(); ++c) {
+      OutcomeStrata own;
+      for (const auto& [begin, end] : trace->Segments()) {
+        FrameLabels slice(trace->labels.begin() + static_cast<long>(begin), trace->labels.begin() + static_cast<long>(end));
+        FrameLabels predicted;
+        for (size_t i = begin; i < end; ++i) predicted.push_back(trace->scores[c][i] >= config.threshold);
+        OutcomeStrata o = CollectOutcomes(slice, predicted, strides);
+        own.events.insert(own.events.end(), o.events.begin(), o.events.end());
+        own.gaps.insert(own.gaps.end(), o.gaps.begin(), o.gaps.end());
+      }
+      CorrelationEstimate ce = EstimateCorrelationStratified({own.events, own.gaps});
+      all[c].extra["correlation"] = ce.correlation;
+      all[c].extra["correlation_defined"] = ce.defined;
+      strata.push_back(std::move(own.events));
+      strata.push_back(std::move(own.gaps));
+    }
+    if (config.correlation >= 0) {
+      pkg.events.correlation = config.correlation;
+      log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
+    } else {
+      CorrelationEstimate ce = EstimateCorrelationStratified(strata);
+      pkg.events.correlation = ce.correlation;
+      log.push_back(Json{{"event", "correlation"},
+                         {"value", ce.correlation},
+                         {"unclamped", ce.unclamped},
+                         {"defined", ce.defined},
+                         {"pairs", ce.pairs},
+                         {"strides", strides},
+                         {"source", "out-of-fold predictions of every candidate, every phase of each stride"}});
+    }
+    for (const Candidate& c : all) {
+      if (c.no_skill) {
+        LogWarn("{}: candidate at branchpoint {} is no better than chance out of fold (TPR {:.3f}, FPR {:.3f}); it "
+                "stays in the package flagged \"no_skill\" and is predicted as such",
+                config.app, c.branchpoint, c.tpr, c.fpr);
+        log.push_back(Json{{"event", "no_skill"}, {"branchpoint", c.branchpoint}, {"tpr", c.tpr}, {"fpr", c.fpr},
+                           {"oof", c.extra.value("oof", Json::object())}});
+      }
+    }
+    PredictionOptions prediction;
+    prediction.prior_events = config.trace_prior;
+    pareto = ParetoPruneByPrediction(all, n, pkg.events, &*trace, pkg.stream_fps, DefaultFpsOptions(pkg.stream_fps),
+                                     config.pareto_x, prediction, config.pareto_tolerance);
+    trace_csv = FormatScoreTrace(*trace);
+    TraceRef ref;
+    ref.file = kScoreTraceFile;
+    ref.sha256 = Sha256Hex(trace_csv);
+    ref.rows = static_cast<int64_t>(trace->rows());
+    ref.events = static_cast<int64_t>(trace->Events().size());
+    ref.folds = trace->num_folds();
+    pkg.trace = ref;
+    pkg.estimation = Json{{"method", "out-of-fold"},
+                          {"folds", config.folds},
+                          {"gap", config.gap},
+                          {"frames", ref.rows},
+                          {"events", ref.events},
+                          {"rates", "cluster-robust over events and gaps, Jeffreys prior on the effective frames"},
+                          {"pareto", "predicted F1 at every rate"},
+                          {"trace_prior", config.trace_prior}};
+  } else {
+    pareto = ParetoPrune(all, n, config.pareto_tolerance);
+    pkg.estimation = Json{{"method", "validation"}};
+  }
+  std::set<int> kept;
+  for (const auto& c : pareto.kept) kept.insert(c.branchpoint);
+
+  if (!config.uses_folds()) {
+  // Inter-frame correlation of the kept candidates' validation outcomes,
+  // pooled into one estimate (each candidate's events and gaps are strata).
   std::vector<std::vector<std::vector<uint8_t>>> strata;
   for (auto& r : records) {
     if (!kept.count(r.candidate.branchpoint) || r.validation.empty() || labels.empty()) continue;
@@ -334,6 +444,7 @@ MPackage PackCandidates(const TrainConfig& config_in) {
                        {"strides", strides},
                        {"source", "validation predictions of the kept candidates, every phase of each stride"}});
   }
+  }
   for (const auto& e : pareto.log) log.push_back(e);
   pkg.log = log;
   pkg.candidates = pareto.kept;
@@ -348,7 +459,7 @@ MPackage PackCandidates(const TrainConfig& config_in) {
                   {"training", config.TrainingJson()}};
   pkg.events.Validate(config.labels.empty() ? config.images : config.labels);
 
-  WritePackage(pkg, store, config.output);
+  WritePackage(pkg, store, config.output, trace_csv);
   LogInfo("wrote M-Package '{}' to {}: {} candidate(s) kept of {} ({}), events mean {:.1f} / min {:.0f} frames, "
           "frequency {:.3f}, correlation {:.3f}",
           pkg.app, config.output, pkg.candidates.size(), all.size(),

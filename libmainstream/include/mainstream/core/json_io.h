@@ -42,6 +42,8 @@ class JsonView {
 
   // Requires this node to be an object with "schema_version" == expected.
   void RequireSchema(int expected, std::string_view what) const;
+  // Same for any version in [oldest, newest]; returns the version.
+  int RequireSchemaIn(int oldest, int newest, std::string_view what) const;
 
   bool IsObject() const { return node_->is_object(); }
   bool IsArray() const { return node_->is_array(); }

@@ -88,4 +88,18 @@ struct TrainValidationBlocks {
 TrainValidationBlocks SplitOffValidationBlocks(const std::vector<FrameInterval>& train_blocks,
                                                double fraction, int64_t gap, int blocks);
 
+// Temporal k-fold cross-validation inside a set of (training) blocks, for
+// out-of-fold estimates: the blocks' frames, in time order, are cut into k
+// parts of equal frame count (the earlier parts longer by at most one); fold
+// i holds out its part and trains on every other frame of the blocks except
+// those within `gap` frames (by frame number) of the held-out part. Throws
+// InputError when k < 2, a part would be empty or a fold has no training
+// frames left.
+struct BlockFold {
+  int index = 0;
+  std::vector<FrameInterval> held_out;  // the fold's part (may span a hole between blocks)
+  std::vector<FrameInterval> train;
+};
+std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k, int64_t gap);
+
 }  // namespace mainstream

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,9 @@
 
 namespace mainstream {
 
-inline constexpr int kMPackageSchemaVersion = 1;
+// 2: out-of-fold estimates with a score trace ($.trace), candidates' no_skill.
+// Version 1 manifests (validation-block estimates, no trace) are still read.
+inline constexpr int kMPackageSchemaVersion = 2;
 inline constexpr const char* kMPackageManifest = "mpackage.json";
 
 // Identifies the base DNN a package, profile or schedule was built for.
@@ -45,10 +48,27 @@ struct Candidate {
   double threshold = 0.5;  // score threshold at which tpr/fpr were measured
   std::string weights;     // file relative to the package dir; empty: simulation only
   double train_seconds = 0;
+  // True when the candidate's out-of-fold scores separate events from gaps no
+  // better than chance (docs/training.md, "Estimates"): the scheduler predicts
+  // it as a classifier whose detections ignore the events.
+  bool no_skill = false;
   Json extra = Json::object();  // free-form training details (epochs, losses, ...)
 
   Json ToJson() const;
   static Candidate FromJson(const JsonView& v);
+};
+
+// The package's out-of-fold score trace (labels/score_trace.h): a file inside
+// the package directory, tied to the manifest by its hash and size.
+struct TraceRef {
+  std::string file;    // relative to the package directory
+  std::string sha256;
+  int64_t rows = 0;    // frames in the trace
+  int64_t events = 0;  // true events in it
+  int folds = 0;
+
+  Json ToJson() const;
+  static TraceRef FromJson(const JsonView& v);
 };
 
 struct MPackage {
@@ -57,6 +77,8 @@ struct MPackage {
   double stream_fps = 0;
   EventStats events;
   std::vector<Candidate> candidates;  // sorted by branchpoint, unique branchpoints
+  std::optional<TraceRef> trace;  // absent in packages without out-of-fold estimates
+  Json estimation = Json::object();  // how tpr/fpr/events were estimated (written by mstrain)
   Json head = Json::object();  // how the specialized suffix is built (written by mstrain)
   Json log = Json::array();    // training log: pruned candidates and why
   std::filesystem::path dir;   // directory it was read from (not serialized)

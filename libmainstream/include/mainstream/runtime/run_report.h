@@ -12,7 +12,7 @@
 #include "mainstream/labels/events.h"
 #include "mainstream/labels/label_file.h"
 #include "mainstream/labels/scoring.h"
-#include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/prediction.h"
 
 namespace mainstream {
 
@@ -26,7 +26,7 @@ struct AppEvaluation {
   std::filesystem::path labels_file;
   FrameInterval range;        // frames scored (those the run decoded)
   EventScoreCI measured;      // point figures, counts and bootstrap CIs over true events
-  EventPrediction predicted;  // the schedule's prediction for this app
+  AppPrediction predicted;    // the schedule's prediction for this app
 
   Json ToJson() const;
 };
@@ -34,7 +34,7 @@ struct AppEvaluation {
 // Scores `reports` against the true events of `labels` inside `range`.
 AppEvaluation EvaluateApp(const std::string& app, const std::filesystem::path& labels_file,
                           const FrameLabels& labels, const std::vector<FrameInterval>& reports,
-                          const FrameInterval& range, const EventPrediction& predicted,
+                          const FrameInterval& range, const AppPrediction& predicted,
                           const BootstrapOptions& options);
 
 // The tables msrun prints, made from a run summary (summary.json): per app the

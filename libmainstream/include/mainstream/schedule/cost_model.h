@@ -93,8 +93,10 @@ class Sampler {
 
  private:
   double stride_;
+  double phase_;
   double next_;
   int64_t offered_ = 0;
+  int64_t taken_ = 0;
 };
 
 // Decides, frame by frame, which nodes of a merged tree execute: each node has

@@ -9,6 +9,7 @@
 #include "mainstream/package/mpackage.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/prediction.h"
 
 namespace mainstream {
 
@@ -18,7 +19,7 @@ struct AppOption {
   double fps = 0;
   int x_vote = 1;
   double tpr = 0, fpr = 0;
-  EventPrediction pred;
+  AppPrediction pred;
 };
 
 struct AppChoices {
@@ -36,9 +37,11 @@ struct OptionSpace {
 // it is not an integer).
 std::vector<double> DefaultFpsOptions(double stream_fps);
 
-// Every (candidate, fps) pair of one app, each with the X that maximizes F1.
+// Every (candidate, fps) pair of one app, each with the X that maximizes the
+// predicted F1 (PredictCandidate: trace + model when `trace` is given).
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
-                           const EventStats& events, const OptionSpace& space);
+                           const EventStats& events, const OptionSpace& space, const ScoreTrace* trace = nullptr,
+                           const PredictionOptions& options = {});
 
 struct ScheduleProblem {
   StageCosts costs;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,21 @@ struct PredictRequest {
 
 // {"recall":..,"precision":..,"f1":.., "inputs":{...}, "simulated":{...}}
 Json PredictReport(const PredictRequest& request);
+
+// Every (candidate, rate, X) of one M-Package as the scheduler predicts it:
+// the analytical model, the trace replay and the combination, with the
+// events behind them and a 90% interval (for a measurement over as many
+// events as the trace holds).
+struct PackagePredictRequest {
+  std::filesystem::path package;
+  std::vector<int> branchpoints;   // empty: every candidate
+  std::vector<double> fps;         // empty: 1..stream fps
+  std::vector<int> x_vote{1, 2, 3};
+  PredictionOptions options;
+};
+Json PredictPackage(const PackagePredictRequest& request);
+// A table of PredictPackage's rows.
+std::string FormatPackagePrediction(const Json& prediction);
 
 // Per-app table of a schedule plus its tree and cost.
 std::string FormatSchedule(const ScheduleDoc& doc);

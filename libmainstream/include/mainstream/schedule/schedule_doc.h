@@ -11,6 +11,7 @@
 #include "mainstream/profile/profile.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/prediction.h"
 #include "mainstream/schedule/search.h"
 
 namespace mainstream {
@@ -26,12 +27,14 @@ struct ScheduledApp {
   int x_vote = 1;
   double tpr = 0, fpr = 0, threshold = 0.5;
   std::string weights;            // candidate weights file (relative to package), may be empty
-  EventPrediction predicted;
+  AppPrediction predicted;
   double own_cost = 0;            // fps x latency of its own stages
 };
 
 struct ScheduleDoc {
-  double budget = 0;
+  double budget = 0;              // ms of compute per second of video
+  double budget_factor = 0;       // > 0: the budget was given as this multiple of cheapest_cost
+  double cheapest_cost = 0;       // cost of the cheapest schedule of these apps (0: not recorded)
   std::string algorithm;
   std::string objective = "mean_f1";
   double stream_fps = 0;
@@ -61,21 +64,33 @@ struct ScheduleConfig {
   std::vector<std::filesystem::path> packages;
   std::filesystem::path profile;
   double budget = 0;
+  // > 0: the budget is this multiple of the cheapest schedule's cost on the
+  // profile (every app at its most shared candidate and lowest rate), so that
+  // budgets travel between machines; `budget` is then ignored.
+  double budget_factor = 0;
   std::string algorithm = "greedy";
   std::vector<double> fps_options;  // empty: integers 1..stream fps
   std::vector<int> x_options{1};
+  PredictionOptions prediction;
 
   void Validate() const;
   Json ToJson() const;
 };
+
+// "12.5" (ms of compute per second of video) or "1.5x" (a multiple of the
+// cheapest schedule's cost) into config.budget / config.budget_factor.
+void ParseBudget(const std::string& text, ScheduleConfig& config);
 
 // Loads packages (checking they share the profile's base hash and stream fps),
 // builds the problem, runs the search, and returns the schedule.
 ScheduleDoc PlanSchedule(const ScheduleConfig& config);
 
 // Builds a problem from loaded packages and a profile (shared with simulate).
+// Packages with a score trace are predicted from it (LoadPackageTrace checks
+// it against the manifest) unless options.use_trace is false; a package
+// without one is predicted by the analytical model alone, logged once.
 ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
-                             const OptionSpace& space);
+                             const OptionSpace& space, const PredictionOptions& options = {});
 // Checks every package against the profile (base hash, stage count, stream
 // fps agreement); errors name the package file and field.
 void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,

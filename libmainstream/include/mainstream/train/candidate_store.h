@@ -32,12 +32,22 @@ struct ValidationTrace {
   FrameLabels predictions;  // one per frame of `block`
 };
 
+// A candidate's out-of-fold scores over every training frame (video with
+// --folds >= 2): the score of each frame from the fold model that did not
+// train on it. Becomes one column of the package's trace.csv.
+struct OutOfFoldScores {
+  std::vector<int64_t> frames;  // 1-based, increasing
+  std::vector<int> folds;       // fold that held each frame out
+  std::vector<float> scores;    // P(event) per frame
+};
+
 struct CandidateRecord {
   Candidate candidate;  // weights: file name inside the work directory
   std::string weights_sha256;
   BaseRef base;
   std::string config_hash;
   std::vector<ValidationTrace> validation;
+  std::optional<OutOfFoldScores> oof;
 
   Json ToJson() const;
   static CandidateRecord FromJson(const JsonView& v);

@@ -14,6 +14,7 @@
 #include "mainstream/labels/events.h"
 #include "mainstream/labels/label_file.h"
 #include "mainstream/labels/mot.h"
+#include "mainstream/labels/splits.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/video/image.h"
 #include "mainstream/video/preprocess.h"
@@ -67,6 +68,21 @@ VideoPlan PlanVideoDataset(const TrainConfig& config);
 // Decodes the frames of the split's blocks (every train_stride-th training
 // frame), resized for `pre`.
 Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre);
+
+// Out-of-fold folds over the training items of a video dataset
+// (KFoldOverBlocks over data.split.train_blocks, config.folds and config.gap):
+// positions are indices into data.split.train.
+struct FoldPlan {
+  std::vector<BlockFold> folds;
+  std::vector<std::vector<int64_t>> train;     // per fold: what its model trains on (every train_stride-th)
+  std::vector<std::vector<int64_t>> held_out;  // per fold: what it scores
+  std::vector<int> fold_of;                    // per position: the fold that holds it out
+  std::vector<int64_t> all;                    // every train_stride-th position (the deployed model)
+};
+// Throws InputError naming the label file when a fold's training frames lack
+// a class (nothing to learn) or a held-out part is shorter than 2 x gap + 1
+// frames (use fewer folds); warns when a held-out part has no event.
+FoldPlan PlanFolds(const Dataset& data, const TrainConfig& config);
 
 // Reads DIR/<class>/*.{jpg,jpeg,png,bmp}; `positive_class` is the event.
 // Split: seeded shuffle, then the configured fractions (stratified by class).

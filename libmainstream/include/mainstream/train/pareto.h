@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "mainstream/core/json_io.h"
+#include "mainstream/labels/score_trace.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/schedule/prediction.h"
 
 namespace mainstream {
 
@@ -23,5 +25,15 @@ struct ParetoResult {
 // sharing). `num_stages` is used to state specialized stages in the reason.
 // Branchpoints must be unique (InputError otherwise); tolerance >= 0.
 ParetoResult ParetoPrune(std::vector<Candidate> candidates, int num_stages, double tolerance = 0);
+
+// The same frontier on what the scheduler will predict (schedule/prediction.h):
+// candidate i is dominated by j when j shares more of the base (j costs no
+// more than i at any rate) and j's best predicted F1 over `x_options` is >=
+// i's - tolerance at every frame rate in `fps_options`. Log entries give the
+// predicted F1s.
+ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_stages, const EventStats& events,
+                                     const ScoreTrace* trace, double stream_fps,
+                                     const std::vector<double>& fps_options, const std::vector<int>& x_options,
+                                     const PredictionOptions& prediction, double tolerance = 0);
 
 }  // namespace mainstream

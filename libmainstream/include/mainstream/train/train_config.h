@@ -38,7 +38,12 @@ struct TrainConfig {
   double val_fraction = 0.15;
   double test_fraction = 0.15;
   int64_t gap = 10;           // unused frames between blocks
-  int val_blocks = 1;         // without val_frames: validation spread over this many places
+  int val_blocks = 1;         // without val_frames: validation spread over this many places (folds <= 1)
+  // Video: >= 2 estimates every candidate out of fold over all training
+  // frames (temporal k-fold, `gap` frames dropped around each held-out part;
+  // the package keeps the score trace); 1: the older validation-block
+  // estimates (no trace). Image folders always use their validation split.
+  int folds = 4;
   int64_t train_stride = 1;   // keep every k-th training frame (neighbours are near-duplicates)
 
   // Optimization of one candidate.
@@ -68,7 +73,9 @@ struct TrainConfig {
 
   // Package statistics (pack time; not part of the hash).
   std::vector<int> corr_strides;  // strides at which c is measured; empty: 1..ceil(stream fps), at most 8
-  double pareto_tolerance = 0;    // a candidate is pruned if one with more sharing is within this accuracy
+  double pareto_tolerance = 0;    // a candidate is pruned if one with more sharing is within this (F1 or accuracy)
+  std::vector<int> pareto_x{1, 2, 3};  // X-voting values the predicted-F1 pruning considers
+  double trace_prior = 4;         // shrinkage of trace-driven predictions (schedule/prediction.h)
   double event_length = 0;        // > 0: override mean event length (frames)
   double event_frequency = 0;     // > 0: override event frequency
   double correlation = -1;        // >= 0: override inter-frame correlation
@@ -78,6 +85,8 @@ struct TrainConfig {
   bool keep_work = false;  // keep the work directory after packing
 
   bool uses_images() const { return !images.empty(); }
+  // Out-of-fold estimates (video with folds >= 2).
+  bool uses_folds() const { return !uses_images() && folds >= 2; }
   // Throws InputError naming the flag (e.g. "--epochs: expected >= 1, got 0").
   void Validate() const;
   Json ToJson() const;

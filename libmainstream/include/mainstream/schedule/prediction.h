@@ -1,0 +1,71 @@
+// What the scheduler predicts for one app option (candidate, frame rate, X):
+// the trace-driven replay (schedule/trace_model.h) combined with the
+// analytical model (schedule/event_model.h), shrunk towards the model where
+// the trace holds few events, with the uncertainty of the prediction. One
+// function serves msschedule, mstrain's Pareto pruning and the reports.
+// docs/model.md, "Combining trace and model" and "Prediction intervals".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/labels/scoring.h"
+#include "mainstream/package/mpackage.h"
+#include "mainstream/schedule/event_model.h"
+
+namespace mainstream {
+
+struct ScoreTrace;
+
+struct TracePrediction {
+  double recall = 0, precision = 0, f1 = 0;
+  double f1_se = 0;    // jackknife over the trace's events
+  double fold_sd = 0;  // SD of the per-fold F1s
+  int folds = 0;       // folds with events
+  int64_t events = 0;  // true events in the trace
+  int phases = 0;      // sampling phases replayed
+};
+
+struct AppPrediction {
+  double recall = 0, precision = 0, f1 = 0;  // what the scheduler optimizes
+  // Uncertainty of f1 as an estimate of the expected F1, and the SD of F1
+  // that one event contributes to a measurement (a measurement over n events
+  // has sampling SD f1_event_sd / sqrt(n)). See Interval().
+  double f1_se = 0;
+  double f1_event_sd = 0;
+  int64_t events = 0;        // true events behind the prediction
+  double trace_weight = 0;   // weight of the trace in recall and precision (0: model only)
+  bool no_skill = false;     // the candidate was flagged no better than chance
+  EventPrediction model;     // the analytical model's figures
+  std::optional<TracePrediction> trace;
+
+  std::string source() const { return trace ? "trace+model" : "model"; }
+  // Central interval at `level` for F1 measured over `n_events` true events:
+  // f1 +- z * sqrt(f1_se^2 + f1_event_sd^2 / n_events), clipped to [0, 1].
+  ConfidenceInterval Interval(double n_events, double level = 0.9) const;
+  Json ToJson() const;
+  // recall, precision and f1 are required; the rest is optional (schedules
+  // written before these fields existed).
+  static AppPrediction FromJson(const JsonView& v);
+};
+
+struct PredictionOptions {
+  // Shrinkage of the trace towards the model: the trace's weight is
+  // events / (events + prior_events). Chosen by cross-validation
+  // (docs/pipeline.md).
+  double prior_events = 4;
+  bool use_trace = true;  // false: the analytical model only
+  void Validate() const;
+};
+
+// Prediction for candidate `c` of an app with these event statistics at
+// `stride` stream frames per sample and X-voting `x`. `trace` may be null
+// (model only); when given it must have a column for c.branchpoint. A
+// no_skill candidate's model figures use its overall positive rate for both
+// TPR and FPR (detections independent of events).
+AppPrediction PredictCandidate(const Candidate& c, const EventStats& events, const ScoreTrace* trace,
+                               double stride, int x, const PredictionOptions& options = {});
+
+}  // namespace mainstream

@@ -1,0 +1,51 @@
+// Trace-driven event prediction (docs/model.md, "Trace-driven prediction"):
+// replays a candidate's out-of-fold score trace (labels/score_trace.h)
+// through the runtime's own sampling (Sampler) and X-voting
+// (XVotingDetector) at every sampling phase, and scores the reports against
+// the trace's true events with the runtime's scoring (EventCycles): what
+// msrun would measure on those frames, had it run that candidate at that rate
+// and X. False positives next to events, stride-dependent correlation and the
+// real event lengths are in it by construction.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mainstream/labels/score_trace.h"
+#include "mainstream/labels/scoring.h"
+
+namespace mainstream {
+
+// The sampling phases (in stream frames) over which a stride is replayed,
+// each equally likely: for a rational stride p/q (q <= 64) the p phases m/q,
+// m = 0..p-1, which give every distinct sample pattern exactly once;
+// otherwise 64 evenly spaced phases.
+std::vector<double> ReplayPhases(double stride);
+
+// Figures from event cycles (labels/scoring.h) of `runs` report sets:
+// recall = detected / (events x runs), precision = true / all reports.
+struct CycleScore {
+  double recall = 0, precision = 0, f1 = 0;
+};
+CycleScore ScoreCycles(const std::vector<EventCycle>& cycles, int64_t runs);
+// Jackknife standard error of F1 over cycles (leave one event's cycle out);
+// 0 with fewer than two cycles.
+double JackknifeF1Se(const std::vector<EventCycle>& cycles, int64_t runs);
+
+struct TraceReplay {
+  CycleScore score;
+  int64_t events = 0;  // true events in the trace
+  int phases = 0;
+  std::vector<EventCycle> cycles;  // counts summed over phases
+  double f1_se = 0;                // JackknifeF1Se
+  std::vector<double> fold_f1;     // F1 of the cycles whose event starts in each fold that has events
+  double fold_sd = 0;              // SD of fold_f1 (0 with fewer than two)
+};
+
+// Replays column `column` of `trace`: a sample is positive when its score is
+// >= threshold; each contiguous segment of the trace is sampled with
+// Sampler(stride, phase) and run through XVotingDetector(x) (flushed at the
+// segment's end), for every ReplayPhases(stride) phase.
+TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, double stride, int x);
+
+}  // namespace mainstream

@@ -1,0 +1,161 @@
+#include "mainstream/schedule/prediction.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "mainstream/core/error.h"
+#include "mainstream/labels/score_trace.h"
+#include "mainstream/schedule/trace_model.h"
+
+namespace mainstream {
+
+namespace {
+
+// z with P(|Z| <= z) = level for a standard normal Z (bisection on erf).
+double NormalQuantileTwoSided(double level) {
+  double lo = 0, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (std::erf(mid / std::sqrt(2.0)) < level ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+Json Figures(double recall, double precision, double f1) {
+  return Json{{"recall", recall}, {"precision", precision}, {"f1", f1}};
+}
+
+}  // namespace
+
+void PredictionOptions::Validate() const {
+  MS_CHECK(std::isfinite(prior_events) && prior_events >= 0 && prior_events <= 1e6,
+           "--trace-prior: expected a number of events in [0, 10^6], got {}", prior_events);
+}
+
+ConfidenceInterval AppPrediction::Interval(double n_events, double level) const {
+  MS_CHECK(level > 0 && level < 1, "interval level must be in (0, 1), got {}", level);
+  const double n = std::max(1.0, n_events);
+  const double sd = std::sqrt(f1_se * f1_se + f1_event_sd * f1_event_sd / n);
+  const double z = NormalQuantileTwoSided(level);
+  return {std::clamp(f1 - z * sd, 0.0, 1.0), std::clamp(f1 + z * sd, 0.0, 1.0)};
+}
+
+Json AppPrediction::ToJson() const {
+  Json j{{"recall", recall},
+         {"precision", precision},
+         {"f1", f1},
+         {"f1_se", f1_se},
+         {"f1_event_sd", f1_event_sd},
+         {"events", events},
+         {"source", source()},
+         {"trace_weight", trace_weight},
+         {"no_skill", no_skill},
+         {"model", Json{{"recall", model.recall},
+                        {"precision", model.precision},
+                        {"f1", model.f1},
+                        {"true_reports_per_event", model.true_reports_per_event},
+                        {"false_reports_per_gap", model.false_reports_per_gap}}}};
+  if (trace) {
+    j["trace"] = Figures(trace->recall, trace->precision, trace->f1);
+    j["trace"]["f1_se"] = trace->f1_se;
+    j["trace"]["fold_sd"] = trace->fold_sd;
+    j["trace"]["folds"] = trace->folds;
+    j["trace"]["events"] = trace->events;
+    j["trace"]["phases"] = trace->phases;
+  } else {
+    j["trace"] = nullptr;
+  }
+  const ConfidenceInterval ci = Interval(static_cast<double>(std::max<int64_t>(events, 1)));
+  j["interval90"] = {ci.lower, ci.upper};
+  return j;
+}
+
+AppPrediction AppPrediction::FromJson(const JsonView& v) {
+  AppPrediction p;
+  p.recall = v.NumberIn("recall", 0, 1);
+  p.precision = v.NumberIn("precision", 0, 1);
+  p.f1 = v.NumberIn("f1", 0, 1);
+  if (auto f = v.OptionalField("f1_se")) p.f1_se = f->AsNumberIn(0, 1);
+  if (auto f = v.OptionalField("f1_event_sd")) p.f1_event_sd = f->AsNumberIn(0, 10);
+  if (auto f = v.OptionalField("events")) p.events = f->AsIntIn(0, int64_t{1} << 40);
+  if (auto f = v.OptionalField("trace_weight")) p.trace_weight = f->AsNumberIn(0, 1);
+  if (auto f = v.OptionalField("no_skill")) p.no_skill = f->AsBool();
+  if (auto m = v.OptionalField("model")) {
+    p.model.recall = m->NumberIn("recall", 0, 1);
+    p.model.precision = m->NumberIn("precision", 0, 1);
+    p.model.f1 = m->NumberIn("f1", 0, 1);
+    if (auto f = m->OptionalField("true_reports_per_event")) p.model.true_reports_per_event = f->AsNumberIn(0, 1e9);
+    if (auto f = m->OptionalField("false_reports_per_gap")) p.model.false_reports_per_gap = f->AsNumberIn(0, 1e9);
+  }
+  if (auto t = v.OptionalField("trace")) {
+    TracePrediction tp;
+    tp.recall = t->NumberIn("recall", 0, 1);
+    tp.precision = t->NumberIn("precision", 0, 1);
+    tp.f1 = t->NumberIn("f1", 0, 1);
+    if (auto f = t->OptionalField("f1_se")) tp.f1_se = f->AsNumberIn(0, 1);
+    if (auto f = t->OptionalField("fold_sd")) tp.fold_sd = f->AsNumberIn(0, 1);
+    if (auto f = t->OptionalField("folds")) tp.folds = static_cast<int>(f->AsIntIn(0, 1000));
+    if (auto f = t->OptionalField("events")) tp.events = f->AsIntIn(0, int64_t{1} << 40);
+    if (auto f = t->OptionalField("phases")) tp.phases = static_cast<int>(f->AsIntIn(0, 1 << 20));
+    p.trace = tp;
+  }
+  return p;
+}
+
+AppPrediction PredictCandidate(const Candidate& c, const EventStats& events, const ScoreTrace* trace,
+                               double stride, int x, const PredictionOptions& options) {
+  options.Validate();
+  AppPrediction p;
+  p.no_skill = c.no_skill;
+  double tpr = c.tpr, fpr = c.fpr;
+  if (c.no_skill) tpr = fpr = std::clamp(c.tpr * events.frequency + c.fpr * (1 - events.frequency), 0.0, 1.0);
+  p.model = PredictEvents(tpr, fpr, events, stride, x);
+  // Without a trace: the model's figures; a rough per-event spread from the
+  // binomial variance of detecting each event.
+  const double model_event_sd = std::sqrt(std::max(p.model.recall * (1 - p.model.recall), 0.01));
+  const double model_events = static_cast<double>(std::max<size_t>(events.lengths.size(), 1));
+  p.recall = p.model.recall;
+  p.precision = p.model.precision;
+  p.f1 = p.model.f1;
+  p.f1_event_sd = model_event_sd;
+  p.f1_se = model_event_sd / std::sqrt(model_events);
+  if (trace == nullptr || !options.use_trace) return p;
+
+  const int column = trace->Column(c.branchpoint);
+  MS_CHECK(column >= 0, "the score trace has no column for branchpoint {}", c.branchpoint);
+  TraceReplay r = ReplayTrace(*trace, column, c.threshold, stride, x);
+  TracePrediction tp;
+  tp.recall = r.score.recall;
+  tp.precision = r.score.precision;
+  tp.f1 = r.score.f1;
+  tp.f1_se = r.f1_se;
+  tp.fold_sd = r.fold_sd;
+  tp.folds = static_cast<int>(r.fold_f1.size());
+  tp.events = r.events;
+  tp.phases = r.phases;
+  p.trace = tp;
+  p.events = r.events;
+  if (r.events == 0) return p;
+
+  const double n = static_cast<double>(r.events);
+  const double w = n / (n + options.prior_events);
+  p.trace_weight = w;
+  p.recall = w * tp.recall + (1 - w) * p.model.recall;
+  p.precision = w * tp.precision + (1 - w) * p.model.precision;
+  p.f1 = F1Score(p.precision, p.recall);
+  // Per-event spread: the jackknife's, but never below the binomial spread of
+  // detecting each event at the (Jeffreys-shrunk) recall, so that a trace on
+  // which every event was caught does not claim a zero-width interval.
+  const double shrunk_recall = (tp.recall * n + 0.5) / (n + 1);
+  const double floor_sd = std::sqrt(shrunk_recall * (1 - shrunk_recall));
+  p.f1_event_sd = std::max(tp.f1_se * std::sqrt(n), floor_sd);
+  // The trace's uncertainty: its events or, if larger, the spread between
+  // folds; the model's share counts its disagreement with the trace.
+  const double fold_se = tp.folds >= 2 ? tp.fold_sd / std::sqrt(static_cast<double>(tp.folds)) : 0;
+  const double trace_se = std::max(p.f1_event_sd / std::sqrt(n), fold_se);
+  const double model_dev = (1 - w) * (p.model.f1 - tp.f1);
+  p.f1_se = std::sqrt(w * w * trace_se * trace_se + model_dev * model_dev);
+  return p;
+}
+
+}  // namespace mainstream

@@ -39,6 +39,65 @@ TEST(E2EMsschedule, PredictPrintsModelAndSimulation) {
   EXPECT_GT(j["f1"].get<double>(), 0.3);
 }
 
+// --budget 1.5x: a multiple of the cheapest schedule's cost, recorded in the
+// schedule; every algorithm gets the same absolute budget.
+TEST(E2EMsschedule, RelativeBudgetsScaleTheCheapestSchedule) {
+  Workspace ws;
+  double budget = 0;
+  for (const char* algo : {"greedy", "nosharing"}) {
+    fs::path out = ws.dir / (std::string(algo) + ".json");
+    auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                       " --budget 2.5x --algo " + algo + " -o " + out.string());
+    if (std::string(algo) == "nosharing" && r.exit_code == 2) continue;  // may not fit; greedy always does
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ScheduleDoc doc = ReadSchedule(out);
+    EXPECT_DOUBLE_EQ(doc.budget_factor, 2.5);
+    EXPECT_GT(doc.cheapest_cost, 0);
+    EXPECT_NEAR(doc.budget, 2.5 * doc.cheapest_cost, 1e-9 * doc.budget);
+    EXPECT_LE(doc.total_cost, doc.budget + 1e-9);
+    if (budget > 0) EXPECT_DOUBLE_EQ(doc.budget, budget);
+    budget = doc.budget;
+    EXPECT_NE(r.err.find("2.5x the cheapest schedule"), std::string::npos) << r.err;
+  }
+  // Below the cheapest schedule: infeasible, with the minimum; a bad text: named.
+  auto low = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                       " --budget 0.5x -o " + (ws.dir / "low.json").string());
+  EXPECT_EQ(low.exit_code, 2);
+  EXPECT_NE(low.err.find("infeasible"), std::string::npos) << low.err;
+  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                       " --budget 1.5y -o " + (ws.dir / "bad.json").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--budget: '1.5y'"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(ws.dir / "bad.json"));
+}
+
+// predict --package: every candidate, rate and X; a package without a score
+// trace is predicted by the model alone and says so.
+TEST(E2EMsschedule, PredictAPackageShowsEveryOption) {
+  Workspace ws;
+  const std::string pk = (ws.dir / "pk0").string();
+  auto r = RunTool("msschedule", "predict --package " + pk + " --rates 1,5 --x-votes 1,2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = ParseJson(r.out, "stdout");
+  const MPackage p = ReadMPackage(pk);
+  EXPECT_EQ(j["source"], "model");
+  EXPECT_EQ(j["rows"].size(), p.candidates.size() * 2 * 2);
+  for (const Json& row : j["rows"]) {
+    EXPECT_EQ(row["source"], "model");
+    EXPECT_LE(row["interval90"][0].get<double>(), row["f1"].get<double>());
+    EXPECT_GE(row["interval90"][1].get<double>(), row["f1"].get<double>());
+  }
+  auto table = RunTool("msschedule", "predict --package " + pk + " --rates 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("no score trace"), std::string::npos) << table.out;
+  auto missing = RunTool("msschedule", "predict --package " + pk + " --branchpoint 99");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--branchpoint: 99"), std::string::npos) << missing.err;
+  auto no_rates = RunTool("msschedule", "predict --tpr 0.5");
+  EXPECT_EQ(no_rates.exit_code, 2);
+  EXPECT_NE(no_rates.err.find("--fpr is required"), std::string::npos) << no_rates.err;
+}
+
 TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
   Workspace ws;
   fs::path out = ws.dir / "s" / "schedule.json";

@@ -138,6 +138,32 @@ ScoreTrace TraceFromRecords(const std::vector<CandidateRecord>& records, const F
   return t;
 }
 
+// Labels and a candidate's positive/negative outcomes over one stretch of frames.
+struct LabeledPredictions {
+  FrameLabels labels, predictions;
+};
+
+// Column `c` of the trace at `threshold`, one stretch per contiguous segment.
+std::vector<LabeledPredictions> OutOfFoldStretches(const ScoreTrace& t, size_t c, double threshold) {
+  std::vector<LabeledPredictions> out;
+  for (const auto& [begin, end] : t.Segments()) {
+    LabeledPredictions& s = out.emplace_back();
+    s.labels.assign(t.labels.begin() + static_cast<long>(begin), t.labels.begin() + static_cast<long>(end));
+    for (size_t i = begin; i < end; ++i) s.predictions.push_back(t.scores[c][i] >= threshold);
+  }
+  return out;
+}
+
+// A candidate's predictions on its validation blocks (empty without labels).
+std::vector<LabeledPredictions> ValidationStretches(const CandidateRecord& r, const FrameLabels& labels) {
+  std::vector<LabeledPredictions> out;
+  if (labels.empty()) return out;
+  for (const ValidationTrace& t : r.validation) {
+    out.push_back({FrameLabels(labels.begin() + (t.block.start - 1), labels.begin() + t.block.end), t.predictions});
+  }
+  return out;
+}
+
 std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, int num_stages) {
   std::string s = fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
                               "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
@@ -334,43 +360,46 @@ MPackage PackCandidates(const TrainConfig& config_in) {
     for (int s = 1; s <= top; ++s) strides.push_back(s);
   }
   std::optional<ScoreTrace> trace;
-  std::string trace_csv;
+  if (config.uses_folds()) trace = TraceFromRecords(records, labels, store.dir().string());
+
+  // Inter-frame correlation: every candidate's sampled outcomes (out of fold,
+  // or on its validation blocks), each candidate's events and gaps a stratum,
+  // pooled into one estimate.
+  std::vector<std::vector<std::vector<uint8_t>>> strata;
+  for (size_t c = 0; c < records.size(); ++c) {
+    OutcomeStrata own;
+    for (const LabeledPredictions& stretch : trace ? OutOfFoldStretches(*trace, c, config.threshold)
+                                                   : ValidationStretches(records[c], labels)) {
+      OutcomeStrata o = CollectOutcomes(stretch.labels, stretch.predictions, strides);
+      own.events.insert(own.events.end(), o.events.begin(), o.events.end());
+      own.gaps.insert(own.gaps.end(), o.gaps.begin(), o.gaps.end());
+    }
+    if (own.events.empty() && own.gaps.empty()) continue;
+    CorrelationEstimate ce = EstimateCorrelationStratified({own.events, own.gaps});
+    all[c].extra["correlation"] = ce.correlation;
+    all[c].extra["correlation_defined"] = ce.defined;
+    strata.push_back(std::move(own.events));
+    strata.push_back(std::move(own.gaps));
+  }
+  if (config.correlation >= 0) {
+    pkg.events.correlation = config.correlation;
+    log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
+  } else if (!strata.empty()) {
+    CorrelationEstimate ce = EstimateCorrelationStratified(strata);
+    pkg.events.correlation = ce.correlation;
+    log.push_back(Json{{"event", "correlation"},
+                       {"value", ce.correlation},
+                       {"unclamped", ce.unclamped},
+                       {"defined", ce.defined},
+                       {"pairs", ce.pairs},
+                       {"strides", strides},
+                       {"source", fmt::format("{} predictions of every candidate, every phase of each stride",
+                                              trace ? "out-of-fold" : "validation")}});
+  }
+
   ParetoResult pareto;
-  if (config.uses_folds()) {
-    // Out-of-fold estimates: the trace, the correlation of every candidate's
-    // out-of-fold outcomes, and pruning on the predicted F1 the scheduler will use.
-    trace = TraceFromRecords(records, labels, store.dir().string());
-    std::vector<std::vector<std::vector<uint8_t>>> strata;
-    for (size_t c = 0; c < trace->branchpoints.size(); ++c) {
-      OutcomeStrata own;
-      for (const auto& [begin, end] : trace->Segments()) {
-        FrameLabels slice(trace->labels.begin() + static_cast<long>(begin), trace->labels.begin() + static_cast<long>(end));
-        FrameLabels predicted;
-        for (size_t i = begin; i < end; ++i) predicted.push_back(trace->scores[c][i] >= config.threshold);
-        OutcomeStrata o = CollectOutcomes(slice, predicted, strides);
-        own.events.insert(own.events.end(), o.events.begin(), o.events.end());
-        own.gaps.insert(own.gaps.end(), o.gaps.begin(), o.gaps.end());
-      }
-      CorrelationEstimate ce = EstimateCorrelationStratified({own.events, own.gaps});
-      all[c].extra["correlation"] = ce.correlation;
-      all[c].extra["correlation_defined"] = ce.defined;
-      strata.push_back(std::move(own.events));
-      strata.push_back(std::move(own.gaps));
-    }
-    if (config.correlation >= 0) {
-      pkg.events.correlation = config.correlation;
-      log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
-    } else {
-      CorrelationEstimate ce = EstimateCorrelationStratified(strata);
-      pkg.events.correlation = ce.correlation;
-      log.push_back(Json{{"event", "correlation"},
-                         {"value", ce.correlation},
-                         {"unclamped", ce.unclamped},
-                         {"defined", ce.defined},
-                         {"pairs", ce.pairs},
-                         {"strides", strides},
-                         {"source", "out-of-fold predictions of every candidate, every phase of each stride"}});
-    }
+  std::string trace_csv;
+  if (trace) {
     for (const Candidate& c : all) {
       if (c.no_skill) {
         LogWarn("{}: candidate at branchpoint {} is no better than chance out of fold (TPR {:.3f}, FPR {:.3f}); it "
@@ -380,6 +409,7 @@ MPackage PackCandidates(const TrainConfig& config_in) {
                            {"oof", c.extra.value("oof", Json::object())}});
       }
     }
+    // Pruning on the predicted F1 the scheduler will use.
     PredictionOptions prediction;
     prediction.prior_events = config.trace_prior;
     pareto = ParetoPruneByPrediction(all, n, pkg.events, &*trace, pkg.stream_fps, DefaultFpsOptions(pkg.stream_fps),
@@ -403,47 +433,6 @@ MPackage PackCandidates(const TrainConfig& config_in) {
   } else {
     pareto = ParetoPrune(all, n, config.pareto_tolerance);
     pkg.estimation = Json{{"method", "validation"}};
-  }
-  std::set<int> kept;
-  for (const auto& c : pareto.kept) kept.insert(c.branchpoint);
-
-  if (!config.uses_folds()) {
-  // Inter-frame correlation of the kept candidates' validation outcomes,
-  // pooled into one estimate (each candidate's events and gaps are strata).
-  std::vector<std::vector<std::vector<uint8_t>>> strata;
-  for (auto& r : records) {
-    if (!kept.count(r.candidate.branchpoint) || r.validation.empty() || labels.empty()) continue;
-    OutcomeStrata own;
-    for (const ValidationTrace& t : r.validation) {
-      FrameLabels slice(labels.begin() + (t.block.start - 1), labels.begin() + t.block.end);
-      OutcomeStrata o = CollectOutcomes(slice, t.predictions, strides);
-      own.events.insert(own.events.end(), o.events.begin(), o.events.end());
-      own.gaps.insert(own.gaps.end(), o.gaps.begin(), o.gaps.end());
-    }
-    CorrelationEstimate ce = EstimateCorrelationStratified({own.events, own.gaps});
-    for (auto& c : pareto.kept) {
-      if (c.branchpoint == r.candidate.branchpoint) {
-        c.extra["correlation"] = ce.correlation;
-        c.extra["correlation_defined"] = ce.defined;
-      }
-    }
-    strata.push_back(std::move(own.events));
-    strata.push_back(std::move(own.gaps));
-  }
-  if (config.correlation >= 0) {
-    pkg.events.correlation = config.correlation;
-    log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
-  } else if (!strata.empty()) {
-    CorrelationEstimate ce = EstimateCorrelationStratified(strata);
-    pkg.events.correlation = ce.correlation;
-    log.push_back(Json{{"event", "correlation"},
-                       {"value", ce.correlation},
-                       {"unclamped", ce.unclamped},
-                       {"defined", ce.defined},
-                       {"pairs", ce.pairs},
-                       {"strides", strides},
-                       {"source", "validation predictions of the kept candidates, every phase of each stride"}});
-  }
   }
   for (const auto& e : pareto.log) log.push_back(e);
   pkg.log = log;

@@ -1,0 +1,60 @@
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "mainstream/core/parse.h"
+
+namespace mainstream::cli {
+
+void ProblemCommands::Add(CLI::App& app) {
+  auto add_problem_flags = [this](CLI::App* c) {
+    c->add_option("--packages", config.packages, "M-Package directories, one per app")->required()->expected(1, -1);
+    c->add_option("--profile", config.profile, "Profile JSON of the base on this machine")->required();
+    c->add_option("--budget", budget,
+                  "Compute budget: ms of compute per second of video (e.g. 12.5), or a multiple of the cheapest "
+                  "schedule's cost on this profile (e.g. 1.5x)")
+        ->required();
+    c->add_option("--fps", fps, "Frame-rate options, comma-separated (default: 1..stream fps)");
+    c->add_option("--x-vote", x_votes, "X-voting options to search, e.g. 1,2,3,5,7")->capture_default_str();
+    c->add_option("--trace-prior", config.prediction.prior_events,
+                  "Shrinkage: events of evidence the trace needs to weigh as much as the model")
+        ->capture_default_str();
+    c->add_flag("--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
+                "Predict with the analytical model only (ignore the packages' score traces)");
+  };
+  schedule = app.add_subcommand("schedule", "Search a schedule and write schedule.json");
+  add_problem_flags(schedule);
+  schedule->add_option("--algo", config.algorithm,
+                       "greedy | greedy-paper | greedy-marginal | exhaustive | maxmin | nosharing | maxsharing")
+      ->capture_default_str();
+  schedule->add_option("-o,--output", out, "Output schedule file ('-' for stdout)")->capture_default_str();
+  compare = app.add_subcommand("compare", "Run several algorithms on the same apps and print them side by side");
+  add_problem_flags(compare);
+  compare->add_option("--algos", algos, "Algorithms, comma-separated")->capture_default_str();
+}
+
+int ProblemCommands::Run() {
+  if (!fps.empty()) config.fps_options = ParseDoubleList(fps, "--fps");
+  config.x_options = ParseIntList(x_votes, "--x-vote");
+  ParseBudget(budget, config);
+  if (schedule->parsed()) {
+    ScheduleDoc doc = PlanSchedule(config);
+    std::fputs(FormatSchedule(doc).c_str(), stderr);
+    if (out == "-") {
+      std::cout << doc.ToJson(".").dump(2) << "\n";
+    } else {
+      WriteSchedule(doc, out);
+      std::printf("%s\n", out.c_str());
+    }
+    return 0;
+  }
+  std::vector<ScheduleDoc> docs;
+  for (const auto& a : SplitList(algos)) {
+    config.algorithm = a;
+    docs.push_back(PlanSchedule(config));
+  }
+  std::fputs(FormatComparison(docs).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace mainstream::cli

@@ -173,6 +173,22 @@ TEST(JsonIo, MalformedJsonNamesFileAndLine) {
   }
 }
 
+// Adversarial files: a number beyond double range and 100,000 nested arrays
+// are InputErrors naming the file (not nlohmann's bare message, not a crash).
+TEST(JsonIo, HugeNumbersAndDeepNestingAreNamedInputErrors) {
+  std::string m = testing::InputErrorOf([] { ParseJson(R"({"tpr": 1e999})", "pk/mpackage.json"); });
+  EXPECT_NE(m.find("pk/mpackage.json: malformed JSON"), std::string::npos) << m;
+  EXPECT_NE(m.find("1e999"), std::string::npos) << m;
+  m = testing::InputErrorOf([] { ParseJson(std::string(100000, '['), "deep.json"); });
+  EXPECT_NE(m.find("deep.json: malformed JSON: nested deeper than 64 levels"), std::string::npos) << m;
+  // 64 levels still read; an error about a big value prints a summary, not the value.
+  Json ok = ParseJson(std::string(63, '[') + "[1, 2, 3, 4, 5, 6, 7, 8, 9]" + std::string(63, ']'), "ok.json");
+  Json inner = ok;
+  while (inner.is_array() && inner.size() == 1) inner = Json(inner[0]);
+  m = testing::InputErrorOf([&] { JsonView(inner, "ok.json").AsNumber(); });
+  EXPECT_NE(m.find("array of 9 elements"), std::string::npos) << m;
+}
+
 TEST(Parse, ListsAndRanges) {
   EXPECT_EQ(ParseIntList("1,3-5, 9", "--x"), (std::vector<int>{1, 3, 4, 5, 9}));
   EXPECT_EQ(ParseDoubleList("0.5, 2", "--x"), (std::vector<double>{0.5, 2}));

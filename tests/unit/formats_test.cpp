@@ -73,6 +73,12 @@ TEST(Formats, PackageErrorsNameFileAndPath) {
       {[](Json& j) { j["events"]["mean_length_frames"] = -4; }, "$.events.mean_length_frames: expected a positive"},
       {[](Json& j) { j["stream_fps"] = 0; }, "$.stream_fps"},
       {[](Json& j) { j["app"] = "bad name/"; }, "$.app: app name"},
+      // Weights may not leave the package directory.
+      {[](Json& j) { j["candidates"][1]["weights"] = "../../../etc/passwd"; },
+       "$.candidates[1].weights: \"../../../etc/passwd\" must be a relative path inside the package directory"},
+      {[](Json& j) { j["candidates"][0]["weights"] = "/abs/other/bp0.pt"; },
+       "$.candidates[0].weights: \"/abs/other/bp0.pt\" must be a relative path"},
+      {[](Json& j) { j["candidates"][0]["tpr"] = Json::parse("1e300") ; }, "$.candidates[0].tpr: expected a number in [0, 1]"},
   };
   for (const auto& c : cases) {
     Fixture fx;

@@ -8,11 +8,24 @@
 
 namespace mainstream {
 
+namespace {
+// Deeper nesting than any file of ours needs; bounding it keeps the
+// recursive serializer (error messages) and destructors off deep stacks.
+constexpr int kMaxJsonDepth = 64;
+}  // namespace
+
 Json ParseJson(std::string_view text, const std::string& origin) {
+  auto depth_limit = [&](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxJsonDepth) {
+      ThrowInput("{}: malformed JSON: nested deeper than {} levels", origin, kMaxJsonDepth);
+    }
+    return true;
+  };
   try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    // nlohmann's message carries "at line L, column C"; drop its prefix.
+    return Json::parse(text.begin(), text.end(), depth_limit);
+  } catch (const Json::exception& e) {
+    // Syntax errors and numbers out of range (1e999); nlohmann's message
+    // carries "at line L, column C"; drop its "[json.exception...] " prefix.
     std::string what = e.what();
     auto pos = what.find("] ");
     ThrowInput("{}: malformed JSON: {}", origin, pos == std::string::npos ? what : what.substr(pos + 2));
@@ -38,7 +51,12 @@ JsonView::JsonView(const Json& node, std::string origin, std::string path)
     : node_(&node), origin_(std::move(origin)), path_(std::move(path)) {}
 
 std::string JsonView::Describe() const {
-  if (node_->is_string()) return fmt::format("\"{}\"", node_->get<std::string>());
+  if (node_->is_string()) {
+    std::string s = node_->get<std::string>();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return fmt::format("\"{}\"", s);
+  }
+  if (node_->is_structured() && node_->size() > 8) return fmt::format("{} of {} elements", node_->type_name(), node_->size());
   std::string s = node_->dump();
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return fmt::format("{} {}", node_->type_name(), s);

@@ -65,17 +65,24 @@ void EventStats::Validate(const std::string& what) const {
   for (double l : lengths) MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
 }
 
+std::string FileInsidePackage(const JsonView& field) {
+  const std::string name = field.AsNonEmptyString();
+  const fs::path p(name);
+  bool escapes = p.is_absolute() || p.has_root_name();
+  for (const auto& part : p) escapes = escapes || part == "..";
+  if (escapes) {
+    field.Fail("\"{}\" must be a relative path inside the package directory (no absolute path, no '..')", name);
+  }
+  return name;
+}
+
 Json TraceRef::ToJson() const {
   return Json{{"file", file}, {"sha256", sha256}, {"rows", rows}, {"events", events}, {"folds", folds}};
 }
 
 TraceRef TraceRef::FromJson(const JsonView& v) {
   TraceRef t;
-  t.file = v.Field("file").AsNonEmptyString();
-  const fs::path p(t.file);
-  bool escapes = p.is_absolute();
-  for (const auto& part : p) escapes = escapes || part == "..";
-  if (escapes) v.Field("file").Fail("\"{}\" must be a file name inside the package directory", t.file);
+  t.file = FileInsidePackage(v.Field("file"));
   t.sha256 = v.Field("sha256").AsNonEmptyString();
   t.rows = v.IntIn("rows", 1, int64_t{1} << 40);
   t.events = v.IntIn("events", 0, int64_t{1} << 40);
@@ -99,7 +106,7 @@ Candidate Candidate::FromJson(const JsonView& v) {
   c.tpr = v.NumberIn("tpr", 0, 1);
   c.fpr = v.NumberIn("fpr", 0, 1);
   if (auto t = v.OptionalField("threshold")) c.threshold = t->AsNumberIn(0, 1);
-  if (auto w = v.OptionalField("weights")) c.weights = w->AsNonEmptyString();
+  if (auto w = v.OptionalField("weights")) c.weights = FileInsidePackage(*w);
   if (auto t = v.OptionalField("train_seconds")) c.train_seconds = t->AsNumberIn(0, 1e12);
   if (auto s = v.OptionalField("no_skill")) c.no_skill = s->AsBool();
   if (auto e = v.OptionalField("extra")) {

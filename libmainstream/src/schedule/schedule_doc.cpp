@@ -122,7 +122,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     s.tpr = a.NumberIn("tpr", 0, 1);
     s.fpr = a.NumberIn("fpr", 0, 1);
     if (auto t = a.OptionalField("threshold")) s.threshold = t->AsNumberIn(0, 1);
-    if (auto w = a.OptionalField("weights")) s.weights = w->AsString();
+    if (auto w = a.OptionalField("weights")) s.weights = FileInsidePackage(*w);
     if (auto oc = a.OptionalField("own_cost")) s.own_cost = oc->AsNumber();
     s.predicted = AppPrediction::FromJson(a.Field("predicted"));
     d.apps.push_back(std::move(s));

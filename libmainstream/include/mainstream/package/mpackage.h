@@ -89,6 +89,11 @@ struct MPackage {
   const Candidate* FindBranchpoint(int branchpoint) const;
 };
 
+// A file a manifest or schedule names inside a package directory (weights,
+// trace): a non-empty relative path without "..", checked before anything
+// opens it; InputError naming the field otherwise. Returns the name.
+std::string FileInsidePackage(const JsonView& field);
+
 // Reads `<dir>/mpackage.json` (or the file itself if `path` is a file) and
 // validates it; errors name the file and JSON path.
 MPackage ReadMPackage(const std::filesystem::path& path);

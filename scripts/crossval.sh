@@ -42,7 +42,9 @@ for k in $(seq 1 "$FOLDS"); do
   out="$CV_OUT/fold-$k"
   FOLD_DIRS+=("$out")
   echo "[crossval $(( $(date +%s) - T0 ))s] fold $k/$FOLDS: test $start-$end, train $train_frames -> $out" >&2
-  TRAIN_FRAMES="$train_frames" TEST_FRAMES="$start-$end" OUT="$out" \
+  # A generic base (BASE_TASK=fashion-mnist) is pretrained once for all folds;
+  # each fold re-estimates its BatchNorm statistics on its own training frames.
+  BASE_GENERIC="${BASE_GENERIC:-$CV_OUT/base-generic}" TRAIN_FRAMES="$train_frames" TEST_FRAMES="$start-$end" OUT="$out" \
     scripts/pipeline.sh "$CONFIG" labels base profile train schedule run
 done
 NAMES=()

@@ -2,7 +2,7 @@
 # The Mainstream pipeline, end to end, driven by a config file:
 #
 #   labels   mstrain labels      MOT + rule          -> OUT/labels/<app>.csv
-#   base     mstrain pretrain    video + MOT         -> OUT/base/ (model.pt, base.json)
+#   base     mstrain pretrain    Fashion-MNIST/video -> OUT/base/ (model.pt, base.json)
 #   profile  msprofile           base + video        -> OUT/profile.json
 #   train    mstrain train       base + labels       -> OUT/packages/<app>/ (M-Packages)
 #   schedule msschedule schedule packages + profile  -> OUT/schedules/b<B>-<algo>.json
@@ -64,7 +64,7 @@ for line in "${APPS[@]}"; do
     die "app '$name' is labelled from MOT ground truth but '$MOT' does not exist (set MOT= or MAINSTREAM_GT=, or give labels=FILE.csv)"
   fi
 done
-if [ -z "$BASE" ] && [ ! -f "$MOT" ]; then
+if [ -z "$BASE" ] && [ "${BASE_TASK:-occupancy}" = "occupancy" ] && [ ! -f "$MOT" ]; then
   die "pretraining the default base needs MOT ground truth, and '$MOT' does not exist (set MOT=, or BASE= to a base from scripts/export_base.py)"
 fi
 mkdir -p "$OUT"/{labels,packages,schedules,runs}
@@ -92,10 +92,32 @@ for line in "${APPS[@]}"; do
 done
 
 # --- base ------------------------------------------------------------------
+BASE_TASK="${BASE_TASK:-occupancy}"
 if [ -n "$BASE" ]; then
   BASE_DIR="$BASE"
   [ -f "$BASE_DIR/base.json" ] || die "BASE='$BASE' has no base.json (make one with scripts/export_base.py)"
-else
+elif [ "$BASE_TASK" = "fashion-mnist" ]; then
+  # A generic base (Fashion-MNIST, no labels of this video; shared by every
+  # run that names the same BASE_GENERIC, e.g. the folds of crossval.sh), then
+  # its BatchNorm statistics re-estimated on TRAIN_FRAMES (unlabeled).
+  GENERIC="${BASE_GENERIC:-$OUT/base-generic}"
+  read -ra pargs <<< "$PRETRAIN_ARGS"
+  args="--task fashion-mnist ${pargs[*]} --threads $THREADS --seed $SEED"
+  if want base && need "$GENERIC/base.json" "$args"; then
+    log "base: pretraining a generic base on Fashion-MNIST -> $GENERIC"
+    "$BIN/mstrain/mstrain" pretrain --task fashion-mnist "${pargs[@]}" --threads "$THREADS" --seed "$SEED" \
+      -o "$GENERIC" --log-level warn >&2
+    done_with "$GENERIC/base.json" "$args"
+  fi
+  BASE_DIR="$OUT/base"
+  args="--task fashion-mnist --init $GENERIC --epochs 0 --video $VIDEO --fps $FPS --train-frames $TRAIN_FRAMES --threads $THREADS --seed $SEED"
+  if want base && need "$BASE_DIR/base.json" "$args" "$GENERIC/base.json" "$VIDEO"; then
+    log "base: BatchNorm statistics of the generic base on frames $TRAIN_FRAMES"
+    "$BIN/mstrain/mstrain" pretrain --task fashion-mnist --init "$GENERIC" --epochs 0 --video "$VIDEO" --fps "$FPS" \
+      --train-frames "$TRAIN_FRAMES" --threads "$THREADS" --seed "$SEED" -o "$BASE_DIR" --log-level warn >&2
+    done_with "$BASE_DIR/base.json" "$args"
+  fi
+elif [ "$BASE_TASK" = "occupancy" ]; then
   BASE_DIR="$OUT/base"
   read -ra pargs <<< "$PRETRAIN_ARGS"
   args="--video $VIDEO --mot $MOT --fps $FPS --train-frames $TRAIN_FRAMES ${pargs[*]} --threads $THREADS --seed $SEED"
@@ -105,6 +127,8 @@ else
       "${pargs[@]}" --threads "$THREADS" --seed "$SEED" -o "$BASE_DIR" >&2
     done_with "$BASE_DIR/base.json" "$args"
   fi
+else
+  die "BASE_TASK='$BASE_TASK': expected occupancy or fashion-mnist (or set BASE= to an existing base)"
 fi
 MODEL="$BASE_DIR/base.json"
 

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  zlib1g-dev                       # reads the gzip'd Fashion-MNIST files (mstrain pretrain --task fashion-mnist)
   opencv-doc                       # vtest.avi: the PETS 2009 S2.L1 video used by the demo
   dataset-fashion-mnist            # generic pretraining data for the default base
   python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-opencv

@@ -38,24 +38,6 @@ void AddLabelsFlags(CLI::App* cmd, MotLabelOptions& o) {
   cmd->add_option("--min-event", o.min_event, "Then drop events shorter than L frames")->capture_default_str();
 }
 
-void AddPretrainFlags(CLI::App* cmd, PretrainConfig& c, std::string& grid, std::string& size) {
-  cmd->add_option("--video", c.video, "Video whose frames match the MOT frames (1-based)")->required();
-  cmd->add_option("--mot", c.mot, "MOT ground truth of the video (gt.txt)")->required();
-  cmd->add_option("-o,--output", c.output, "Base directory to write (model.pt + base.json)")->required();
-  cmd->add_option("--train-frames", c.train_frames, "Frames to pretrain on, e.g. 1-543 (default: first 70%)");
-  cmd->add_option("--fps", c.fps, "Frame-rate override (recorded)");
-  cmd->add_option("--grid", grid, "Occupancy grid COLSxROWS")->capture_default_str();
-  cmd->add_option("--size", size, "Input WxH of the base")->capture_default_str();
-  cmd->add_option("--width-mult", c.base.width_mult, "Channel multiplier (MobileNetV2 alpha)")->capture_default_str();
-  cmd->add_option("--last-channel", c.base.last_channel, "Channels of the last 1x1 conv")->capture_default_str();
-  cmd->add_option("--name", c.base.name, "Base name (base.json $.name)")->capture_default_str();
-  cmd->add_option("--epochs", c.epochs, "Epochs (0: keep the random weights)")->capture_default_str();
-  cmd->add_option("--batch", c.batch, "Frames per step")->capture_default_str();
-  cmd->add_option("--lr", c.lr, "Adam learning rate (cosine decay)")->capture_default_str();
-  cmd->add_option("--stride", c.stride, "Use every k-th training frame")->capture_default_str();
-  cmd->add_flag("!--no-dense-heads", c.dense_heads, "Only the base's pooled head (no auxiliary occupancy maps)");
-}
-
 void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
   TrainConfig& c = f.config;
   if (with_config) {
@@ -75,8 +57,12 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
   cmd->add_option("--test-frames", f.test_frames, "Held-out frames to report accuracy on (never used to choose)");
   cmd->add_option("--split", f.split, "Automatic split fractions train,val,test (default 0.7,0.15,0.15)");
   cmd->add_option("--gap", c.gap, "Unused frames between blocks")->capture_default_str();
+  cmd->add_option("--folds", c.folds,
+                  "Video: estimate every candidate out of fold over all training frames in K temporal folds (the "
+                  "package keeps the score trace); 1: validation blocks instead")
+      ->capture_default_str();
   cmd->add_option("--val-blocks", c.val_blocks,
-                  "Without --val-frames: take validation from K places spread over the training frames")
+                  "With --folds 1, without --val-frames: take validation from K places spread over the training frames")
       ->capture_default_str();
   cmd->add_option("--train-stride", c.train_stride, "Use every k-th training frame")->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "Maximum epochs per candidate")->capture_default_str();
@@ -101,7 +87,14 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
   cmd->add_option("--threshold", c.threshold, "Score threshold for a positive frame")->capture_default_str();
   cmd->add_flag("--no-cache", f.no_cache, "Recompute the frozen prefix every batch (benchmarks)");
   cmd->add_option("--corr-strides", f.corr_strides, "Strides to measure the correlation at (default 1..fps, <= 8)");
-  cmd->add_option("--pareto-tolerance", c.pareto_tolerance, "Prune a candidate if one sharing more is within this")
+  cmd->add_option("--pareto-tolerance", c.pareto_tolerance,
+                  "Prune a candidate if one sharing more is within this (predicted F1 at every rate; accuracy with "
+                  "--folds 1)")
+      ->capture_default_str();
+  cmd->add_option("--pareto-x", f.pareto_x, "X-voting values the predicted-F1 pruning considers")
+      ->capture_default_str();
+  cmd->add_option("--trace-prior", c.trace_prior,
+                  "Prediction shrinkage for pruning: events of evidence the trace needs to weigh as much as the model")
       ->capture_default_str();
   cmd->add_option("--event-length", c.event_length, "Override the mean event length (frames)");
   cmd->add_option("--event-frequency", c.event_frequency, "Override the event frequency");
@@ -133,6 +126,7 @@ TrainConfig TrainFlags::Finish(int threads, uint64_t seed, bool seed_given) cons
     c.test_fraction = s[2];
   }
   if (!corr_strides.empty()) c.corr_strides = ParseIntList(corr_strides, "--corr-strides");
+  c.pareto_x = ParseIntList(pareto_x, "--pareto-x");
   if (no_augment) c.augment_copies = 0;
   if (no_cache) c.cache = false;
   c.threads = threads > 0 ? threads : 1;

@@ -16,7 +16,7 @@ namespace mainstream::cli {
 // Raw texts of list-valued flags, converted by Finish().
 struct TrainFlags {
   TrainConfig config;
-  std::string branchpoints, split, corr_strides, config_file;
+  std::string branchpoints, split, corr_strides, config_file, pareto_x = "1,2,3";
   std::vector<std::string> train_frames, val_frames, test_frames;
   bool no_augment = false, no_cache = false;
   // Turns the raw texts into `config` (or loads --config); `threads` and
@@ -27,8 +27,19 @@ struct TrainFlags {
 // The running executable's absolute path (for the commands `plan` prints).
 std::string SelfPath(const char* argv0);
 
+// `mstrain pretrain`'s flags: raw texts, and the command to ask which flags
+// were given (the task decides the defaults of the others).
+struct PretrainFlags {
+  PretrainConfig config;
+  std::string task = "occupancy", grid = "8x6", size = "160x120";
+  const CLI::App* cmd = nullptr;
+  // The config: `task`'s defaults (PretrainDefaults) for --epochs and --lr
+  // when they were not given, then the flags.
+  PretrainConfig Finish(int threads, uint64_t seed) const;
+};
+
 void AddLabelsFlags(CLI::App* cmd, MotLabelOptions& options);
-void AddPretrainFlags(CLI::App* cmd, PretrainConfig& config, std::string& grid, std::string& size);
+void AddPretrainFlags(CLI::App* cmd, PretrainFlags& flags);
 // `with_config`: the command may take --config FILE instead of the data flags.
 void AddTrainFlags(CLI::App* cmd, TrainFlags& flags, bool with_config);
 

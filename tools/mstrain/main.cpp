@@ -2,6 +2,8 @@
 // fine-tuned suffix per branchpoint of the base, Pareto-pruned), create and
 // pretrain the default base, and derive per-frame labels from MOT boxes.
 // Logic lives in libmainstream (train/).
+#include <malloc.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -15,12 +17,28 @@
 
 using namespace mainstream;
 
+namespace {
+
+// A training step allocates and frees activations of a few to 30 MB. With
+// glibc's defaults each is mmap'd and trimmed again, and faulting the pages
+// back in cost a third of `pretrain`'s CPU time (docs/training.md); keep them
+// in the heap instead (results are unchanged: LibTorch aligns every tensor).
+void KeepFreedMemoryInTheHeap() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"mstrain: fine-tune one application at every branchpoint of a base DNN and write its M-Package"};
   app.footer(
       "Examples:\n"
       "  mstrain labels --mot gt.txt --roi 300,300,500,450 --smooth-gap 2 --min-event 3 -o ped.csv\n"
       "  mstrain pretrain --video vtest.avi --mot gt.txt --fps 7 --train-frames 1-543 -o bases/msnet-s\n"
+      "  mstrain pretrain --task fashion-mnist --video vtest.avi --train-frames 1-543 -o bases/fmnist\n"
+      "  mstrain pretrain --task fashion-mnist --init bases/fmnist --epochs 0 --video vtest.avi --train-frames 200-795 "
+      "-o bases/fold1\n"
       "  mstrain train --base bases/msnet-s --video vtest.avi --fps 7 --labels ped.csv --app ped -o pk/ped\n"
       "  mstrain plan --base bases/msnet-s --video vtest.avi --labels ped.csv --app ped -o pk/ped > jobs.txt\n"
       "  mstrain pack --config <work>/config.json\n"
@@ -35,10 +53,10 @@ int main(int argc, char** argv) {
   cli::AddLabelsFlags(labels, lo);
   labels->add_option("-o,--output", labels_out, "Label CSV to write")->required();
 
-  PretrainConfig pc;
-  std::string grid = "8x6", size = "160x120";
-  auto* pretrain = app.add_subcommand("pretrain", "Create the default base and pretrain it (person occupancy grid)");
-  cli::AddPretrainFlags(pretrain, pc, grid, size);
+  cli::PretrainFlags pretrain_flags;
+  auto* pretrain = app.add_subcommand(
+      "pretrain", "Create the default base and pretrain it (person occupancy grid, or Fashion-MNIST canvases)");
+  cli::AddPretrainFlags(pretrain, pretrain_flags);
 
   cli::TrainFlags tf, pf, kf;
   std::string only;
@@ -63,10 +81,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (pretrain->parsed()) {
-      ParseSize(grid, "--grid", &pc.grid_cols, &pc.grid_rows);
-      ParseSize(size, "--size", &pc.base.width, &pc.base.height);
-      pc.seed = pc.base.seed = common.seed;
-      pc.threads = common.ResolvedThreads();
+      KeepFreedMemoryInTheHeap();
+      const PretrainConfig pc = pretrain_flags.Finish(common.ResolvedThreads(), common.seed);
       PretrainReport r = Pretrain(pc);
       std::fprintf(stderr, "pretraining: %s\n", r.ToJson().dump().c_str());
       std::printf("%s\n", pc.output.c_str());

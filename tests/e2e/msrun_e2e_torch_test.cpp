@@ -281,6 +281,7 @@ TEST_F(E2EMsrun, BadInputExitsTwoBeforeAnyOutput) {
              {"short.csv", "1 frames"});
   expect_bad("--schedule " + (tmp / "none.json").string() + base + " --input x.avi", {"none.json"});
   expect_bad(good, {"--input"});
+  expect_bad(good + " --input " + scenario_->video.path.string() + " --fps-override 0", {"--fps-override"});
 
   // A schedule whose package is simulation-only.
   RuntimeScenario sim = *scenario_;

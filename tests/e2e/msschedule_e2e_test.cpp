@@ -118,6 +118,27 @@ TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
   EXPECT_LE(ReadSchedule(out2).mean_f1, doc.mean_f1 + 1e-9);
 }
 
+// --max-nodes / --time-limit: the best schedule found, its proven bound and
+// gap in schedule.json and on stderr.
+TEST(E2EMsschedule, StoppedExhaustiveSaysItsGap) {
+  Workspace ws;
+  fs::path out = ws.dir / "stopped.json";
+  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                     " --budget 40 --algo exhaustive --x-vote 1,2,3 --max-nodes 1 -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScheduleDoc doc = ReadSchedule(out);
+  EXPECT_FALSE(doc.search["exact"].get<bool>());
+  EXPECT_EQ(doc.search["stopped_by"], "node limit");
+  EXPECT_EQ(doc.search["max_nodes"], 1);
+  EXPECT_GE(doc.search["bound_mean_f1"].get<double>(), doc.mean_f1);
+  EXPECT_NE(r.err.find("not proven optimal"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gap"), std::string::npos) << r.err;
+  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                       " --budget 40 --algo exhaustive --time-limit -2 -o " + (ws.dir / "b.json").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--time-limit"), std::string::npos) << bad.err;
+}
+
 TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
   Workspace ws;
   auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile + " --budget 0.01 -o " +

@@ -5,6 +5,7 @@
 // package intact).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -64,6 +65,29 @@ class E2EMstrain : public ::testing::Test {
 TempDir* E2EMstrain::dir_ = nullptr;
 testing::ToolResult* E2EMstrain::pretrain_ = nullptr;
 
+// Waits until the mstrain child has committed its first candidate (bp0.json
+// in its work directory). Generous (5 min) so that a loaded CI machine does
+// not fail the test; returns false early if the child exits first.
+bool WaitForFirstCandidate(pid_t pid, const fs::path& root) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    for (const auto& d : fs::recursive_directory_iterator(root, ec)) {
+      if (d.path().filename() == "bp0.json") return true;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      // Exited: look once more, then report; the caller's waitpid returns at once (ECHILD).
+      for (const auto& d : fs::recursive_directory_iterator(root, ec)) {
+        if (d.path().filename() == "bp0.json") return true;
+      }
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 TEST_F(E2EMstrain, PretrainWritesABaseAndReportsOnStderr) {
   ASSERT_EQ(pretrain_->exit_code, 0) << pretrain_->err;
   EXPECT_EQ(pretrain_->out, Base().string() + "\n");
@@ -88,6 +112,11 @@ TEST_F(E2EMstrain, LabelsFromMotBoxes) {
   auto bad = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --min-count two -o x.csv");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--min-count"), std::string::npos) << bad.err;
+  // --frames 0 is an error, not "read seqinfo.ini instead".
+  auto zero = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 0 -o " + (tmp / "z.csv").string());
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("--frames"), std::string::npos) << zero.err;
+  EXPECT_FALSE(fs::exists(tmp / "z.csv"));
 }
 
 TEST_F(E2EMstrain, TrainIsKilledAndResumesFromTheLastFinishedCandidate) {
@@ -104,14 +133,7 @@ TEST_F(E2EMstrain, TrainIsKilledAndResumesFromTheLastFinishedCandidate) {
   }
   // Kill it (SIGKILL: no cleanup) once the first candidate is finished.
   const fs::path root = DefaultWorkRoot(out);
-  bool finished_one = false;
-  for (int i = 0; i < 3000 && !finished_one; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::error_code ec;
-    for (const auto& d : fs::recursive_directory_iterator(root, ec)) {
-      if (d.path().filename() == "bp0.json") finished_one = true;
-    }
-  }
+  const bool finished_one = WaitForFirstCandidate(pid, root);
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -128,6 +150,53 @@ TEST_F(E2EMstrain, TrainIsKilledAndResumesFromTheLastFinishedCandidate) {
   EXPECT_EQ(p.base.sha256, ReadBaseInfo(Base()).sha256);
   EXPECT_FALSE(p.candidates.empty());
   EXPECT_FALSE(fs::exists(root)) << "work directory left behind";
+}
+
+// Started in the background by a script, SIGINT is ignored (inherited
+// SIG_IGN); mstrain still stops on it at the next batch, exit 130, with the
+// finished candidates kept and their 'done' lines logged only once saved; a
+// re-run resumes (issue 15, item 8).
+TEST_F(E2EMstrain, SigintStopsABackgroundTrainCleanly) {
+  ASSERT_EQ(pretrain_->exit_code, 0) << pretrain_->err;
+  TempDir tmp;
+  const fs::path out = tmp / "pk" / "square";
+  const fs::path err = tmp / "err.txt";
+  const std::string args = "train" + Data() + " -o " + out.string() + " --epochs 8 --patience 8 --log-level info";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    signal(SIGINT, SIG_IGN);  // what `cmd &` in a non-interactive shell does
+    const std::string cmd = "exec " + kMstrain.string() + " " + args + " > /dev/null 2> " + err.string();
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const fs::path root = DefaultWorkRoot(out);
+  const bool finished_one = WaitForFirstCandidate(pid, root);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(finished_one);
+  ASSERT_FALSE(fs::exists(out / kMPackageManifest)) << "finished before it could be stopped";
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string log = testing::ReadText(err);
+  EXPECT_NE(log.find("mstrain: stopped: SIGINT after"), std::string::npos) << log;
+  EXPECT_NE(log.find("run the same command again to resume"), std::string::npos) << log;
+  // Every candidate logged as done has its record in the work directory.
+  int done = 0, records = 0;
+  for (size_t at = log.find(") done in "); at != std::string::npos; at = log.find(") done in ", at + 1)) ++done;
+  std::error_code ec;
+  for (const auto& d : fs::recursive_directory_iterator(root, ec)) {
+    const std::string f = d.path().filename().string();
+    if (f.rfind("bp", 0) == 0 && d.path().extension() == ".json") ++records;
+  }
+  EXPECT_GE(done, 1);
+  EXPECT_EQ(done, records) << log;
+  EXPECT_EQ(log.find("terminate called"), std::string::npos) << log;
+  auto r = RunTool("mstrain", args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("already finished (resuming)"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(out / kMPackageManifest));
 }
 
 TEST_F(E2EMstrain, PlanPrintsIndependentCommandsAndPackAssemblesThem) {

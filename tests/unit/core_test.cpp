@@ -105,6 +105,25 @@ TEST(AtomicFile, FailedWriteIsARuntimeErrorAndKeepsTarget) {
   EXPECT_EQ(entries, 1) << "temporary file left behind";
 }
 
+// A directory given as an output file: an input error saying so, nothing
+// written beside it (msschedule -o DIR used to say "...: Success").
+TEST(AtomicFile, ADirectoryIsNotAnOutputFile) {
+  TempDir dir;
+  fs::create_directories(dir / "out");
+  for (const fs::path& target : {dir / "out", fs::path((dir / "out").string() + "/")}) {
+    try {
+      WriteFileAtomic(target, "x");
+      FAIL() << target;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("is a directory; give a file name"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(fs::is_empty(dir / "out"));
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 1u);
+}
+
 TEST(AtomicFile, ReplaceDirectorySwapsWholeDirectories) {
   TempDir tmp;
   fs::path target = tmp / "pkg";

@@ -73,6 +73,9 @@ TEST(Formats, PackageErrorsNameFileAndPath) {
       {[](Json& j) { j["events"]["mean_length_frames"] = -4; }, "$.events.mean_length_frames: expected a positive"},
       {[](Json& j) { j["stream_fps"] = 0; }, "$.stream_fps"},
       {[](Json& j) { j["app"] = "bad name/"; }, "$.app: app name"},
+      {[](Json& j) { j["kind"] = "mainstream.schedule"; },
+       "$.kind: this file is a \"mainstream.schedule\", not a M-Package manifest"},
+      {[](Json& j) { j.erase("kind"); }, "$: missing \"kind\" (a M-Package manifest has \"kind\": \"mainstream.mpackage\")"},
       // Weights may not leave the package directory.
       {[](Json& j) { j["candidates"][1]["weights"] = "../../../etc/passwd"; },
        "$.candidates[1].weights: \"../../../etc/passwd\" must be a relative path inside the package directory"},
@@ -112,6 +115,9 @@ TEST(Formats, ProfileErrors) {
   j["stages"][1]["p95_ms"] = 0.0;
   testing::WriteText(fx.profile_path, j.dump());
   EXPECT_NE(ErrorOf([&] { ReadProfile(fx.profile_path); }).find("$.stages[1].p95_ms: p95"), std::string::npos);
+  // A package manifest passed as a profile is named as what it is.
+  std::string other = ErrorOf([&] { ReadProfile(fx.packages[0] / "mpackage.json"); });
+  EXPECT_NE(other.find("$.kind: this file is a \"mainstream.mpackage\", not a profile"), std::string::npos) << other;
 }
 
 TEST(Formats, PlanRejectsMismatchedBaseAndBadBudget) {

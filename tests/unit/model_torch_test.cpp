@@ -4,6 +4,9 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <string>
 
@@ -379,6 +382,38 @@ TEST_F(ModelTest, SaveBaseChecksTheChainFirst) {
                    {"$.stages lists [a, c, head] but the top-level children", "are [a, b, head]"});
   EXPECT_FALSE(fs::exists(tmp / "s"));
   EXPECT_FALSE(fs::exists(tmp / "n"));
+}
+
+// A full disk while saving weights (simulated by a file-size limit: writes
+// past it fail with EFBIG, as with ENOSPC): an ordinary RuntimeError naming
+// the file, the previous file intact, no temporary left (issue 15, item 1:
+// LibTorch's writer used to throw from a destructor and abort the process).
+TEST_F(ModelTest, SavingOnAFullDiskIsAnErrorNotAnAbort) {
+  TempDir tmp;
+  torch::jit::Module m = LoadModule(TinyDir() / "model.pt");
+  const fs::path file = tmp / "w.pt";
+  testing::WriteText(file, "previous");
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 4096;  // bytes: far below the module's size
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    SaveModule(m, file);
+  } catch (const RuntimeError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find("w.pt: write failed"), std::string::npos) << message;
+  EXPECT_EQ(testing::ReadText(file), "previous");
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++entries;
+  EXPECT_EQ(entries, 1u);
+  SaveModule(m, file);  // space is back: the same call works
+  EXPECT_NO_THROW(LoadModule(file));
 }
 
 TEST_F(ModelTest, LoadNamesTheFileAndProblem) {

@@ -6,6 +6,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/core/stop.h"
 
 namespace mainstream::cli {
 
@@ -55,6 +56,9 @@ int RunMain(const char* tool, const std::function<int()>& body) {
   } catch (const InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what());
     return 2;
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "%s: stopped: %s\n", tool, e.what());
+    return 128 + e.signal();
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what());
     return 1;

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
                  "Last frame to run on (1-based, inclusive; 0 = to the end)")
       ->capture_default_str();
   app.add_option("--fps-override", cfg.fps_override,
-                 "The stream's true frame rate when the container's is wrong");
+                 "The stream's true frame rate when the container's is wrong")
+      ->check(CLI::Range(1e-3, 1000.0));
   app.add_option("--batch", cfg.batch,
                  "Frames per forward call (offline runs; profile with the same batch)")
       ->capture_default_str();

@@ -21,6 +21,13 @@ void ProblemCommands::Add(CLI::App& app) {
         ->capture_default_str();
     c->add_flag("--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
                 "Predict with the analytical model only (ignore the packages' score traces)");
+    c->add_option("--time-limit", config.limits.time_limit_s,
+                  "exhaustive/maxmin: stop after S seconds with the best schedule found and a proven bound on the "
+                  "optimum (0: no limit)")
+        ->capture_default_str();
+    c->add_option("--max-nodes", config.limits.max_nodes,
+                  "exhaustive/maxmin: stop after N search nodes, likewise (0: no limit)")
+        ->capture_default_str();
   };
   schedule = app.add_subcommand("schedule", "Search a schedule and write schedule.json");
   add_problem_flags(schedule);

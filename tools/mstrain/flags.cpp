@@ -33,7 +33,8 @@ void AddLabelsFlags(CLI::App* cmd, MotLabelOptions& o) {
   cmd->add_option("--min-height", o.rule.min_height, "Minimum box height in pixels (default 0)");
   cmd->add_option("--classes", o.rule.classes, "Allowed MOT classes, e.g. 1,2,7 (9-field files)");
   cmd->add_flag("--include-ignored", o.rule.include_ignored, "Also count boxes with conf == 0");
-  cmd->add_option("--frames", o.frames, "Sequence length (default: seqinfo.ini beside gt.txt)");
+  cmd->add_option("--frames", o.frames, "Sequence length (default: seqinfo.ini beside gt.txt)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--smooth-gap", o.smooth_gap, "Fill gaps of at most G frames between events")->capture_default_str();
   cmd->add_option("--min-event", o.min_event, "Then drop events shorter than L frames")->capture_default_str();
 }

@@ -11,6 +11,7 @@
 #include "flags.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/parse.h"
+#include "mainstream/core/stop.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/profiler.h"
 #include "mainstream/train/trainer.h"
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", labels_out.c_str());
       return 0;
     }
+    InstallStopHandlers();  // SIGINT/SIGTERM: stop at the next batch, finished candidates kept
     if (pretrain->parsed()) {
       KeepFreedMemoryInTheHeap();
       const PretrainConfig pc = pretrain_flags.Finish(common.ResolvedThreads(), common.seed);

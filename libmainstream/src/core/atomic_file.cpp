@@ -47,6 +47,11 @@ void WriteFileAtomic(const fs::path& file, std::string_view content) {
 }
 
 AtomicFileWriter::AtomicFileWriter(fs::path file, bool binary) : file_(std::move(file)) {
+  std::error_code ec;
+  if (file_.filename().empty() || fs::is_directory(file_, ec)) {
+    ThrowInput("{}: is a directory; give a file name, e.g. {}", file_.string(),
+               ((file_.filename().empty() ? file_.parent_path() : file_) / "out.json").string());
+  }
   EnsureParent(file_);
   temp_ = StagingPath(file_);
   out_.open(temp_, binary ? std::ios::binary | std::ios::trunc : std::ios::trunc);
@@ -81,8 +86,9 @@ void AtomicFileWriter::Commit() {
   fs::rename(temp_, file_, ec);
   committed_ = true;
   if (ec) {
+    const std::string why = ec.message();  // before remove() overwrites ec
     fs::remove(temp_, ec);
-    ThrowRuntime("{}: cannot rename temporary file into place: {}", file_.string(), ec.message());
+    ThrowRuntime("{}: cannot rename temporary file into place: {}", file_.string(), why);
   }
   if (!file_.parent_path().empty()) FsyncPath(file_.parent_path());
 }

@@ -80,6 +80,17 @@ int JsonView::RequireSchemaIn(int oldest, int newest, std::string_view what) con
   return static_cast<int>(v.node_->get<int64_t>());
 }
 
+void JsonView::RequireKind(std::string_view kind, std::string_view what) const {
+  if (!node_->is_object()) Fail("expected a JSON object ({}), got {}", what, Describe());
+  if (!Has("kind")) Fail("missing \"kind\" (a {} has \"kind\": \"{}\")", what, kind);
+  JsonView v = Field("kind");
+  if (!v.node_->is_string()) v.Fail("expected the string \"{}\", got {}", kind, v.Describe());
+  const std::string got = v.node_->get<std::string>();
+  if (got != kind) {
+    v.Fail("this file is a \"{}\", not a {} (\"kind\": \"{}\"): check which file was passed", got, what, kind);
+  }
+}
+
 bool JsonView::Has(std::string_view key) const {
   return node_->is_object() && node_->find(std::string(key)) != node_->end();
 }

@@ -116,6 +116,7 @@ Json BaseInfo::ToJson() const {
 }
 
 BaseInfo BaseInfo::FromJson(const JsonView& v) {
+  v.RequireKind("mainstream.base", "base manifest");
   v.RequireSchema(kBaseSchemaVersion, "base manifest");
   BaseInfo b;
   b.name = v.Field("name").AsNonEmptyString();

@@ -1,5 +1,7 @@
 #include "mainstream/model/base_model.h"
 
+#include <sstream>
+
 #include <torch/script.h>
 
 #include "mainstream/core/atomic_file.h"
@@ -209,13 +211,19 @@ BaseInfo SaveBase(const torch::jit::Module& chain, BaseInfo info, const fs::path
 }
 
 void SaveModule(const torch::jit::Module& module, const fs::path& file) {
-  AtomicFileWriter w(file, /*binary=*/true);
+  // Serialize to memory first: LibTorch's zip writer throws from its
+  // destructor when the stream fails (a full disk), which terminates the
+  // process; a memory stream cannot fail, and the file is then written by
+  // AtomicFileWriter, whose failure is an ordinary error that leaves no
+  // temporary file and the previous file intact.
+  std::ostringstream bytes(std::ios::binary);
   try {
-    module.save(w.stream());
+    module.save(bytes);
   } catch (const c10::Error& e) {
     ThrowRuntime("{}: cannot serialize the module: {}", file.string(), detail::TorchMessage(e));
   }
-  w.Commit();
+  const std::string data = std::move(bytes).str();
+  WriteFileAtomic(file, data);
 }
 
 torch::jit::Module LoadModule(const fs::path& file) {

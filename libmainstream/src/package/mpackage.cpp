@@ -133,6 +133,7 @@ Json MPackage::ToJson() const {
 }
 
 MPackage MPackage::FromJson(const JsonView& v) {
+  v.RequireKind("mainstream.mpackage", "M-Package manifest");
   v.RequireSchemaIn(1, kMPackageSchemaVersion, "M-Package manifest");
   MPackage p;
   p.app = v.Field("app").AsNonEmptyString();

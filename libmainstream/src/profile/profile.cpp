@@ -33,6 +33,7 @@ Json Profile::ToJson() const {
 }
 
 Profile Profile::FromJson(const JsonView& v) {
+  v.RequireKind("mainstream.profile", "profile");
   v.RequireSchema(kProfileSchemaVersion, "profile");
   Profile p;
   p.base = BaseRef::FromJson(v.Field("base"));

@@ -52,12 +52,6 @@ int RunResult::ExitCode() const {
 
 namespace {
 
-std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free,
-              "the stop flag must be usable from a signal handler");
-
-extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
-
 double ProcessCpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -76,21 +70,6 @@ double SleepUntil(double until, const std::atomic<int>* stop) {
   }
   return NowSeconds() - start;
 }
-
-}  // namespace
-
-void InstallStopHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;  // a second signal terminates as usual
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-const std::atomic<int>* StopSignal() { return &g_stop_signal; }
-
-namespace {
 
 // What the frame loop counted.
 struct LoopStats {

@@ -112,6 +112,12 @@ std::string FormatSchedule(const ScheduleDoc& d) {
   }
   s += fmt::format("mean F1 {:.4f}, min F1 {:.4f}, mean recall {:.4f}, mean precision {:.4f}\n", d.mean_f1,
                    d.min_f1, d.mean_recall, d.mean_precision);
+  if (d.search.contains("stopped_by")) {
+    s += fmt::format("search stopped by its {} after {:.3g} s: not proven optimal; the best mean F1 is at most {:.4f} "
+                     "(gap {:.3f}%)\n",
+                     d.search.value("stopped_by", std::string()), d.search.value("seconds", 0.0),
+                     d.search.value("bound_mean_f1", 0.0), 100 * d.search.value("gap", 0.0));
+  }
   s += fmt::format("cost: decode {:.3f} + preprocess {:.3f} + stem {:.3f} + branches {:.3f} = {:.3f} ms/s\n",
                    d.tree.decode_cost, d.tree.preprocess_cost, d.tree.stem_cost, d.tree.branch_cost,
                    d.tree.total_cost());

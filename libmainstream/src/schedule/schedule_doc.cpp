@@ -82,6 +82,7 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
 ScheduleDoc ReadSchedule(const fs::path& file) {
   Json j = ReadJsonFile(file);
   JsonView v(j, file.string());
+  v.RequireKind("mainstream.schedule", "schedule");
   v.RequireSchema(kScheduleSchemaVersion, "schedule");
   ScheduleDoc d;
   d.budget = v.NumberIn("budget", 0, 1e12);
@@ -163,6 +164,9 @@ void ScheduleConfig::Validate() const {
   for (double f : fps_options) MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
   MS_CHECK(!x_options.empty(), "--x-vote: give at least one X");
   for (int x : x_options) MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);
+  MS_CHECK(std::isfinite(limits.time_limit_s) && limits.time_limit_s >= 0,
+           "--time-limit must be a number of seconds >= 0 (0: none), got {}", limits.time_limit_s);
+  MS_CHECK(limits.max_nodes >= 0, "--max-nodes must be >= 0 (0: none), got {}", limits.max_nodes);
   const auto& names = AlgorithmNames();
   MS_CHECK(std::find(names.begin(), names.end(), algorithm) != names.end(),
            "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, exhaustive, maxmin, "
@@ -282,6 +286,11 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
   d.mean_precision = prec / static_cast<double>(packages.size());
   d.search = Json{{"seconds", result.seconds}, {"nodes", result.nodes}, {"steps", result.steps},
                   {"exact", result.exact}};
+  if (std::isfinite(result.bound_mean_f1)) {
+    d.search["bound_mean_f1"] = result.bound_mean_f1;
+    d.search["gap"] = result.gap;
+  }
+  if (!result.stopped_by.empty()) d.search["stopped_by"] = result.stopped_by;
   return d;
 }
 
@@ -308,12 +317,14 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
   LogInfo("scheduling {} apps with {} under budget {} ({} candidates x {} rates x {} X each)", packages.size(),
           config.algorithm, problem.budget, packages[0].candidates.size(), space.fps_options.size(),
           space.x_options.size());
-  SearchResult result = RunSearch(problem, config.algorithm);
+  SearchResult result = RunSearch(problem, config.algorithm, config.limits);
   ScheduleDoc doc = MakeScheduleDoc(packages, profile, config.profile.string(), problem, result);
   doc.budget_factor = config.budget_factor;
   doc.cheapest_cost = cheapest;
   doc.search["fps_options"] = space.fps_options;
   doc.search["x_options"] = space.x_options;
+  if (config.limits.time_limit_s > 0) doc.search["time_limit"] = config.limits.time_limit_s;
+  if (config.limits.max_nodes > 0) doc.search["max_nodes"] = config.limits.max_nodes;
   return doc;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mainstream/core/stop.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/random.h"
@@ -167,6 +168,7 @@ double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& 
   double loss_sum = 0;
   int64_t seen = 0;
   for (int64_t s = 0; s < n; s += config.batch) {
+    if (const int sig = StopRequested()) throw Interrupted(sig, "stopped while training");
     const int64_t e = std::min(n, s + config.batch);
     if (e - s < 2) break;  // BatchNorm needs two frames in train mode
     std::vector<int64_t> rows, idx;
@@ -547,7 +549,8 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
       r.validation.push_back(std::move(t));
     }
   }
-  LogInfo("candidate {}/{} (branchpoint {}) done in {}: validation accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} "
+  out.done_message = fmt::format(
+      "candidate {}/{} (branchpoint {}) done in {}: validation accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} "
           "(best epoch {} of {}; training accuracy {:.3f}){}",
           progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, best_epoch, epochs_run,
           fit.accuracy(),
@@ -693,7 +696,8 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
                  {"threads", GetTorchThreads()},
                  {"seconds_per_epoch", epoch_seconds}};
   if (test.n()) c.extra["test"] = test.ToJson();
-  LogInfo("candidate {}/{} (branchpoint {}) done in {}: out-of-fold accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} (raw "
+  out.done_message = fmt::format(
+      "candidate {}/{} (branchpoint {}) done in {}: out-of-fold accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} (raw "
           "{:.3f} / {:.3f}; {} events, {} gaps; epochs {} of {}; training accuracy {:.3f}){}",
           progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, est.tpr_raw,
           est.fpr_raw, est.events, est.gaps, best_epoch, epochs_run, fit.accuracy(),

@@ -84,6 +84,7 @@ struct ProgressState {
 struct FineTuneOutcome {
   CandidateRecord record;
   double seconds_per_epoch = 0;
+  std::string done_message;  // logged once the record is committed
 };
 
 // Trains the candidate at source.branchpoint(), saves its weights into the

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include "finetune.h"
 
 #include <fmt/ranges.h>
+#include "mainstream/core/stop.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/random.h"
@@ -484,6 +486,11 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     double loss_sum = 0;
     int64_t seen = 0;
     for (int64_t s = 0; s + 1 < n; s += config.batch) {
+      if (const int sig = StopRequested()) {
+        throw Interrupted(sig, fmt::format("{} during epoch {} of {}: nothing was written to {}",
+                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch, config.epochs,
+                                           config.output));
+      }
       const int64_t e = std::min(n, s + config.batch);
       std::vector<int64_t> items(order.begin() + s, order.begin() + e);
       std::vector<int> copies(items.size(), epoch);  // a fresh augmentation every epoch
@@ -723,6 +730,11 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
     double loss_sum = 0;
     int64_t seen = 0, correct = 0;
     for (int64_t s = 0; s + 1 < n; s += config.batch) {
+      if (const int sig = StopRequested()) {
+        throw Interrupted(sig, fmt::format("{} during epoch {} of {}: nothing was written to {}",
+                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch, config.epochs,
+                                           config.output));
+      }
       const int64_t e = std::min(n, s + config.batch);
       std::vector<int64_t> items(order.begin() + s, order.begin() + e);
       // Fresh canvases every epoch.

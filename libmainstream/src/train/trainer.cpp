@@ -13,6 +13,7 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/sha256.h"
+#include "mainstream/core/stop.h"
 #include "mainstream/labels/correlation.h"
 #include "mainstream/labels/score_trace.h"
 #include "mainstream/schedule/problem.h"
@@ -268,17 +269,29 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
     progress.total = static_cast<int>(todo.size());
     for (size_t i = 0; i < todo.size(); ++i) {
       const int b = todo[i];
+      const auto stopped = [&](int sig) {
+        return Interrupted(sig, fmt::format("{} after {} of {} candidate(s) of this run; the finished ones are kept in "
+                                            "{}: run the same command again to resume",
+                                            sig == SIGTERM ? "SIGTERM" : "SIGINT", i, todo.size(),
+                                            store.dir().string()));
+      };
+      if (const int sig = StopRequested()) throw stopped(sig);
       progress.index = static_cast<int>(i + 1);
       progress.remaining_after_s = 0;
       for (size_t j = i + 1; j < todo.size(); ++j) progress.remaining_after_s += scale * predicted(todo[j]);
       const double p0 = source.prefix_seconds();
       source.MoveTo(b);
       const double prefix_s = source.prefix_seconds() - p0;
-      train_detail::FineTuneOutcome out =
-          config.uses_folds() ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
-                              : train_detail::FineTune(base, data, config, source, store, progress);
+      train_detail::FineTuneOutcome out;
+      try {
+        out = config.uses_folds() ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
+                                  : train_detail::FineTune(base, data, config, source, store, progress);
+      } catch (const Interrupted& e) {
+        throw stopped(e.signal());
+      }
       out.record.candidate.extra["prefix_seconds"] = prefix_s;
       store.Commit(out.record);
+      LogInfo("{}", out.done_message);
       ++report.trained;
       const double expected = predicted(b) / config.epochs;
       if (expected > 0 && out.seconds_per_epoch > 0) scale = out.seconds_per_epoch / expected;

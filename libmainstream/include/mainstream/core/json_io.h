@@ -44,6 +44,9 @@ class JsonView {
   void RequireSchema(int expected, std::string_view what) const;
   // Same for any version in [oldest, newest]; returns the version.
   int RequireSchemaIn(int oldest, int newest, std::string_view what) const;
+  // Requires "kind" == kind: a file of another kind (a schedule passed as a
+  // profile, say) is named as such instead of failing on some later field.
+  void RequireKind(std::string_view kind, std::string_view what) const;
 
   bool IsObject() const { return node_->is_object(); }
   bool IsArray() const { return node_->is_array(); }

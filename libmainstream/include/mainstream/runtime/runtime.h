@@ -15,6 +15,7 @@
 #include <string>
 
 #include "mainstream/core/json_io.h"
+#include "mainstream/core/stop.h"
 #include "mainstream/runtime/deployment.h"
 #include "mainstream/runtime/run_config.h"
 
@@ -73,10 +74,6 @@ class Runtime {
   std::unique_ptr<Impl> impl_;
 };
 
-// Installs SIGINT and SIGTERM handlers that store the signal number in
-// *StopSignal(); a second signal of either kind terminates the process as
-// usual. Idempotent.
-void InstallStopHandlers();
-const std::atomic<int>* StopSignal();
+// InstallStopHandlers() and StopSignal(): mainstream/core/stop.h.
 
 }  // namespace mainstream

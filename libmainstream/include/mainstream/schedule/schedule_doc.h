@@ -72,6 +72,7 @@ struct ScheduleConfig {
   std::vector<double> fps_options;  // empty: integers 1..stream fps
   std::vector<int> x_options{1};
   PredictionOptions prediction;
+  SearchLimits limits;  // exhaustive and maxmin: stop with the best found and a proven bound
 
   void Validate() const;
   Json ToJson() const;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,19 @@ struct GreedyOptions {
   bool polish = true;  // local search after the greedy: best single-app and two-app moves
 };
 
+// Limits that make the exact searches anytime: when one is reached the
+// search returns the best schedule found so far with a proven upper bound on
+// the optimum (SearchResult::bound_mean_f1, gap).
+struct SearchLimits {
+  double time_limit_s = 0;  // 0: none; wall-clock seconds for the whole search
+  int64_t max_nodes = 0;    // 0: none; branch-and-bound nodes
+};
+
 struct ExhaustiveOptions {
   bool dynamic_bound = true;  // per-node LP bound that accounts for the shared stem
   const Solution* incumbent = nullptr;  // a known feasible solution to start from
-  int64_t max_nodes = 0;  // 0: unlimited; otherwise stop (and report) after this many
+  SearchLimits limits;
+  double start_time = 0;  // NowSeconds() when the caller's search began (0: now)
 };
 
 struct SearchResult {
@@ -36,6 +46,13 @@ struct SearchResult {
   int64_t nodes = 0;  // search nodes (exhaustive) or moves evaluated (greedy)
   int64_t steps = 0;  // moves applied (greedy)
   bool exact = false;  // proven optimal for its objective
+  // Exhaustive and maxmin: a proven upper bound on the best mean F1 (of the
+  // schedules with the max-min minimum, for maxmin) and the relative gap
+  // (bound - found) / bound; equal to the solution and 0 when exact. NaN for
+  // the heuristics.
+  double bound_mean_f1 = std::numeric_limits<double>::quiet_NaN();
+  double gap = std::numeric_limits<double>::quiet_NaN();
+  std::string stopped_by;  // "" (complete), "time limit" or "node limit"
 };
 
 // Throws InputError saying the minimum feasible budget when even the cheapest
@@ -46,15 +63,21 @@ SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& o
 // Both ratios, each followed by the polish; the better result.
 SearchResult BestGreedySearch(const ScheduleProblem& problem);
 SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOptions& options = {});
-SearchResult MaxMinSearch(const ScheduleProblem& problem);
+SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& limits = {});
 // Every app at its most specialized (no_sharing) or most shared candidate,
 // all at the one frame rate that maximizes mean F1 within the budget.
 SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing);
+
+// The cost of `choice` (option indices per app) as the searches compute it,
+// incrementally over the stem envelope; equals Evaluate(problem, choice).cost
+// up to rounding (a randomized test checks it).
+double FastScheduleCost(const ScheduleProblem& problem, const std::vector<int>& choice);
 
 // Algorithm names accepted by RunSearch and the tools.
 const std::vector<std::string>& AlgorithmNames();
 // Dispatches by name: greedy (marginal + polish), greedy-paper, greedy-marginal
 // (no polish), exhaustive, maxmin, nosharing, maxsharing.
-SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm);
+// The limits apply to exhaustive and maxmin (the others finish in milliseconds).
+SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm, const SearchLimits& limits = {});
 
 }  // namespace mainstream

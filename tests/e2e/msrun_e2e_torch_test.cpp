@@ -198,6 +198,48 @@ TEST_F(E2EMsrun, FrameRangesAreOneBasedAndSeedsPickThePhases) {
   EXPECT_TRUE(differ) << "seeds 5 and 6 gave the same sampling phases";
 }
 
+// Re-using --out: the directory ends up describing the new run only; the
+// user's own files stay (issue 15, item 7).
+TEST_F(E2EMsrun, ReusedOutputDirectoryHoldsOnlyTheNewRun) {
+  TempDir out;
+  const fs::path dir = out / "run";
+  auto first = RunTool("msrun", Args(dir) + " --start-frame 1 --end-frame 30 --phases 2 --frames");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_TRUE(fs::exists(dir / "pooled.json"));
+  ASSERT_TRUE(fs::exists(dir / "phase-2" / "ped.frames.csv"));
+  testing::WriteText(dir / "ghost.events.jsonl", "");  // an app of an older schedule
+  testing::WriteText(dir / "notes.txt", "mine");
+  fs::create_directories(dir / "phase-9");
+  testing::WriteText(dir / "phase-9" / "keep.txt", "mine");  // not msrun's: the directory stays
+  auto second = RunTool("msrun", Args(dir) + " --start-frame 1 --end-frame 30");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(fs::exists(dir / "summary.json"));
+  EXPECT_TRUE(fs::exists(dir / "ped.events.jsonl"));
+  EXPECT_FALSE(fs::exists(dir / "pooled.json"));
+  EXPECT_FALSE(fs::exists(dir / "phase-1"));
+  EXPECT_FALSE(fs::exists(dir / "phase-2"));
+  EXPECT_FALSE(fs::exists(dir / "ghost.events.jsonl"));
+  EXPECT_TRUE(fs::exists(dir / "notes.txt"));
+  EXPECT_TRUE(fs::exists(dir / "phase-9" / "keep.txt"));
+  EXPECT_NE(second.err.find("earlier run"), std::string::npos) << second.err;
+}
+
+// A disk that fills mid-run (here a 1 KiB file-size limit, SIGXFSZ ignored):
+// exit 1 with the run's own fault first, even though the summary cannot be
+// written either (issue 15, item 7: it used to say only "summary.json: write failed").
+TEST_F(E2EMsrun, FullDiskMidRunKeepsTheOriginalError) {
+  TempDir out;
+  const std::string exe = (fs::path(MS_TOOLS_DIR) / "msrun" / "msrun").string();
+  auto r = testing::RunShell("trap '' XFSZ; ulimit -f 1; exec " + exe + " " + Args(out / "run") + " --frames");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const size_t original = r.err.find(".frames.csv");
+  const size_t summary = r.err.find("the summary could not be written either");
+  EXPECT_NE(original, std::string::npos) << r.err;
+  EXPECT_NE(summary, std::string::npos) << r.err;
+  EXPECT_LT(original, summary) << r.err;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+}
+
 // Starts msrun in the background; stdout and stderr go to files.
 pid_t Spawn(const std::string& args, const fs::path& log) {
   const std::string exe = (fs::path(MS_TOOLS_DIR) / "msrun" / "msrun").string();

@@ -117,6 +117,18 @@ TEST_F(E2EMstrain, LabelsFromMotBoxes) {
   EXPECT_EQ(zero.exit_code, 2);
   EXPECT_NE(zero.err.find("--frames"), std::string::npos) << zero.err;
   EXPECT_FALSE(fs::exists(tmp / "z.csv"));
+  // A rule no frame matches, or an empty MOT file: legal, all-zero labels, and a warning that says so.
+  auto none = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --min-count 1000 -o " +
+                                     (tmp / "none.csv").string());
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(CountPositives(ReadLabelFile(tmp / "none.csv")), 0);
+  EXPECT_NE(none.err.find("no frame matches"), std::string::npos) << none.err;
+  testing::WriteText(tmp / "empty.txt", "");
+  auto empty = RunTool("mstrain", "labels --mot " + (tmp / "empty.txt").string() + " --frames 140 -o " +
+                                      (tmp / "empty.csv").string());
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_NE(empty.err.find("no boxes"), std::string::npos) << empty.err;
+  EXPECT_EQ(left.size(), ReadLabelFile(tmp / "empty.csv").size());
 }
 
 TEST_F(E2EMstrain, TrainIsKilledAndResumesFromTheLastFinishedCandidate) {

@@ -41,6 +41,21 @@ TEST(Sha256, StreamingEqualsOneShotAndFile) {
   EXPECT_THROW(Sha256File(tmp / "missing.bin"), InputError);
 }
 
+TEST(Errors, AssertionsAreInternalErrorsNotBadInput) {
+  try {
+    MS_ASSERT(1 + 1 == 3, "arithmetic broke: {}", 42);
+    FAIL();
+  } catch (const InputError&) {
+    FAIL() << "a broken invariant must not look like bad input (exit 2)";
+  } catch (const InternalError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInternal);
+    EXPECT_NE(std::string(e.what()).find("arithmetic broke: 42 ("), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("core_test.cpp:"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(MS_ASSERT(true, "never"));
+  EXPECT_THROW(ThrowInfeasible("budget {} is infeasible", 1), InputError);
+}
+
 TEST(AtomicFile, WritesAndLeavesNoTemporaries) {
   TempDir tmp;
   fs::path f = tmp / "sub" / "out.json";

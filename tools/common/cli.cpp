@@ -59,6 +59,10 @@ int RunMain(const char* tool, const std::function<int()>& body) {
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "%s: stopped: %s\n", tool, e.what());
     return 128 + e.signal();
+  } catch (const InternalError& e) {
+    std::fprintf(stderr, "%s: internal error (a bug in mainstream, not in your input; please report it): %s\n",
+                 tool, e.what());
+    return 3;
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what());
     return 1;

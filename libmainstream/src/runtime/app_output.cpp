@@ -120,8 +120,11 @@ void AppOutput::Add(int64_t frame, double score) {
   positives_ += positive ? 1 : 0;
   if (frames_fp_ != nullptr) {
     // Buffered: per-frame lines are flushed with the events and at the end.
-    std::fprintf(frames_fp_, "%lld,%.6f,%.6g,%d\n", static_cast<long long>(frame),
-                 Seconds(frame, fps_), score, positive ? 1 : 0);
+    if (std::fprintf(frames_fp_, "%lld,%.6f,%.6g,%d\n", static_cast<long long>(frame), Seconds(frame, fps_), score,
+                     positive ? 1 : 0) < 0 ||
+        std::ferror(frames_fp_)) {
+      ThrowRuntime("{}: write failed: {}", frames_file_.string(), std::strerror(errno));
+    }
   }
   DetectorStep step = detector_.Add(frame, positive, score);
   if (step.started) reported_frame_ = frame;
@@ -129,7 +132,9 @@ void AppOutput::Add(int64_t frame, double score) {
     ReportedEvent e{app_, static_cast<int64_t>(events_.size()), *step.ended, reported_frame_, fps_,
                     false};
     Write(e);
-    if (frames_fp_ != nullptr) std::fflush(frames_fp_);
+    if (frames_fp_ != nullptr && std::fflush(frames_fp_) != 0) {
+      ThrowRuntime("{}: write failed: {}", frames_file_.string(), std::strerror(errno));
+    }
     events_.push_back(std::move(e));
   }
 }

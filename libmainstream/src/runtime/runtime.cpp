@@ -52,6 +52,51 @@ int RunResult::ExitCode() const {
 
 namespace {
 
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool IsPhaseDirName(const std::string& name) {
+  return name.size() > 6 && name.rfind("phase-", 0) == 0 &&
+         std::all_of(name.begin() + 6, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A file name msrun writes into an output directory.
+bool IsRunOutputName(const std::string& name) {
+  return name == kRunSummaryFile || name == kPooledSummaryFile || EndsWith(name, kEventsSuffix) ||
+         EndsWith(name, kFramesSuffix);
+}
+
+// Removes what an earlier run left in `dir` that this run will not rewrite
+// (other apps' events, frames files, phase directories and summaries of
+// another --phases), so that the directory describes this run only (issue
+// 15, item 7). Only msrun's own names are touched: a phase directory goes
+// only if everything in it is msrun's; the user's other files stay.
+void RemoveStaleOutputs(const fs::path& dir, const std::vector<std::string>& keep) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (std::find(keep.begin(), keep.end(), name) != keep.end()) continue;
+    if (e.is_directory(ec) && IsPhaseDirName(name)) {
+      bool only_ours = true;
+      for (const auto& f : fs::directory_iterator(e.path(), ec)) {
+        only_ours = only_ours && f.is_regular_file(ec) && IsRunOutputName(f.path().filename().string());
+      }
+      if (only_ours) stale.push_back(e.path());
+    } else if (e.is_regular_file(ec) && IsRunOutputName(name)) {
+      stale.push_back(e.path());
+    }
+  }
+  for (const fs::path& p : stale) {
+    fs::remove_all(p, ec);
+    if (ec) LogWarn("{}: cannot remove an earlier run's output: {}", p.string(), ec.message());
+  }
+  if (!stale.empty()) {
+    LogWarn("{}: removed {} output(s) of an earlier run that this one does not rewrite", dir.string(), stale.size());
+  }
+}
+
 double ProcessCpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -532,6 +577,9 @@ RunResult Runtime::Impl::RunPhases(const std::atomic<int>* stop) {
   const fs::path pooled_file = all.out_dir / kPooledSummaryFile;
   std::error_code ec;
   fs::remove(pooled_file, ec);  // never beside phases it does not describe
+  std::vector<std::string> keep;
+  for (int k = 0; k < all.phases; ++k) keep.push_back(fmt::format("phase-{}", k + 1));
+  RemoveStaleOutputs(all.out_dir, keep);
   std::vector<Json> summaries;
   RunResult last;
   for (int k = 0; k < all.phases; ++k) {
@@ -577,6 +625,12 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   const fs::path summary_file = cfg.out_dir / kRunSummaryFile;
   std::error_code ec;
   fs::remove(summary_file, ec);
+  std::vector<std::string> keep;
+  for (const DeployedApp& a : m.deployment.apps) {
+    keep.push_back(a.scheduled.app + kEventsSuffix);
+    if (cfg.write_frames) keep.push_back(a.scheduled.app + kFramesSuffix);
+  }
+  RemoveStaleOutputs(cfg.out_dir, keep);
   std::vector<AppOutput> outputs;
   for (const DeployedApp& a : m.deployment.apps) {
     const std::string& name = a.scheduled.app;
@@ -606,13 +660,30 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
             cfg.out_dir.string());
   }
   st.process_cpu_s = ProcessCpuSeconds() - cpu0;
-  for (auto& o : outputs) o.Finish();
+  for (auto& o : outputs) {
+    try {
+      o.Finish();
+    } catch (const std::exception& e) {  // e.g. the last buffered lines meet a full disk
+      if (!fault) {
+        st.status = RunStatus::kFailed;
+        st.error = e.what();
+        fault = std::current_exception();
+        fault_is_input = false;
+      }
+    }
+  }
 
   RunResult r;
   r.status = st.status;
   r.stop_signal = st.stop_signal;
   r.summary = m.Summary(st, planner, outputs);
-  WriteJsonFileAtomic(summary_file, r.summary);
+  try {
+    WriteJsonFileAtomic(summary_file, r.summary);
+  } catch (const std::exception& e) {
+    // Keep the run's own fault first (a full disk fails both): issue 15, item 7.
+    if (!fault) throw;
+    throw RuntimeError(fmt::format("{}; the summary could not be written either: {}", st.error, e.what()));
+  }
   r.tables = FormatRunTables(r.summary);
   if (st.status == RunStatus::kStopped) {
     LogWarn("stopped{} after {} frames; outputs in {} are complete up to frame {}",

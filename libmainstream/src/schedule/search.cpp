@@ -109,7 +109,7 @@ void CheckFeasible(const ScheduleProblem& problem) {
            problem.budget);
   Solution cheapest = CheapestSolution(problem);
   if (cheapest.cost > problem.budget + kCostEps) {
-    ThrowInput(
+    ThrowInfeasible(
         "budget {:.6g} is infeasible: the cheapest schedule (every app at its most shared candidate and "
         "lowest frame rate) costs {:.6g} ms/s; use --budget {:.6g} or more, lower --fps options or fewer apps",
         problem.budget, cheapest.cost, std::ceil(cheapest.cost * 1000) / 1000);
@@ -159,7 +159,7 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
     }
   }
   if (!have) {
-    ThrowInput("budget {:.6g} is infeasible for {}: running every app at the lowest common frame rate costs "
+    ThrowInfeasible("budget {:.6g} is infeasible for {}: running every app at the lowest common frame rate costs "
                "{:.6g} ms/s; use --budget {:.6g} or more",
                problem.budget, max_sharing ? "maxsharing" : "nosharing", min_cost,
                std::ceil(min_cost * 1000) / 1000);
@@ -174,7 +174,7 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
 }
 
 double FastScheduleCost(const ScheduleProblem& problem, const std::vector<int>& choice) {
-  MS_CHECK(choice.size() == problem.apps.size(), "FastScheduleCost: {} choices for {} apps", choice.size(),
+  MS_ASSERT(choice.size() == problem.apps.size(), "FastScheduleCost: {} choices for {} apps", choice.size(),
            problem.apps.size());
   Compiled c = Compile(problem, [](size_t, const AppOption&) { return true; }, /*prune=*/false);
   std::vector<const Opt*> sel;

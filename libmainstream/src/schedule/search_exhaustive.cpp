@@ -400,12 +400,12 @@ SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOp
         break;
       }
     }
-    MS_CHECK_RT(best >= 0, "internal: incumbent option of app {} has no dominating option", i);
+    MS_ASSERT(best >= 0, "incumbent option of app {} has no dominating option", i);
     inc[i] = best;
     inc_value += c.apps[i][static_cast<size_t>(best)].f;
     sel.push_back(&c.apps[i][static_cast<size_t>(best)]);
   }
-  MS_CHECK_RT(FullCost(c, sel) <= c.budget + kCostEps, "internal: incumbent exceeds the budget");
+  MS_ASSERT(FullCost(c, sel) <= c.budget + kCostEps, "incumbent exceeds the budget");
   bb.SetIncumbent(inc, inc_value);
   bool complete = bb.Run();
   SearchResult r;

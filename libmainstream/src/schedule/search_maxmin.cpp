@@ -153,7 +153,7 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
   for (auto& app : fc.apps) app = CostPareto(app);
   MinCostSearch ms(fc);
   std::vector<int> ch;
-  MS_CHECK_RT(ms.Feasible(&ch), "internal: max-min threshold {} became infeasible", tau);
+  MS_ASSERT(ms.Feasible(&ch), "max-min threshold {} became infeasible", tau);
   std::vector<int> start_choice;
   for (size_t i = 0; i < ch.size(); ++i) start_choice.push_back(fc.apps[i][static_cast<size_t>(ch[i])].orig);
   Solution start = Evaluate(restricted, start_choice);

@@ -163,8 +163,8 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
               r.mean_recall = rec / n;
               r.mean_precision = prec / n;
               r.mean_fps = fps / n;
-            } catch (const InputError&) {
-              r.feasible = false;  // budget below what this algorithm needs: scores 0
+            } catch (const InfeasibleError&) {
+              r.feasible = false;  // budget below what this algorithm needs: scores 0; any other error propagates
             }
           }
         }

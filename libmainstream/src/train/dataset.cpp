@@ -363,6 +363,21 @@ FrameLabels MakeMotLabels(const MotLabelOptions& options, std::string* summary) 
                                                                     : std::nullopt);
   FrameLabels raw = LabelsFromMot(seq, rule);
   FrameLabels labels = SmoothLabels(raw, options.smooth_gap, options.min_event);
+  // Legal but almost certainly not what was meant: say so (issue 15, item 7).
+  const int64_t positives = std::count(labels.begin(), labels.end(), 1);
+  if (seq.boxes.empty()) {
+    LogWarn("{}: no boxes: every one of the {} frames is labelled 0 (no events); check the MOT file", options.mot,
+            labels.size());
+  } else if (positives == 0) {
+    LogWarn("{}: no frame matches {}{}: every one of the {} frames is labelled 0 (no events); check the region "
+            "and --min-count against the boxes",
+            options.mot, rule.ToString(),
+            raw != labels ? fmt::format(" for at least --min-event {} frames", options.min_event) : "",
+            labels.size());
+  } else if (positives == static_cast<int64_t>(labels.size())) {
+    LogWarn("{}: every one of the {} frames matches {}: labelled 1 throughout (one event, no negatives)",
+            options.mot, labels.size(), rule.ToString());
+  }
   if (summary) {
     *summary = fmt::format("{} {}: {}", options.mot, rule.ToString(), SummarizeLabels(labels));
     if (labels != raw) *summary += fmt::format(" (before smoothing: {})", SummarizeLabels(raw));

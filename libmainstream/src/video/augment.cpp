@@ -118,7 +118,7 @@ Image ApplyAugment(const Image& image, const AugmentParams& p) {
     // out = contrast * (in - gray) + gray + brightness, saturated to [0, 255].
     dst.convertTo(dst, CV_8U, p.contrast, (1 - p.contrast) * gray + p.brightness);
   }
-  MS_CHECK_RT(dst.data == out.bgr.data(), "internal: augment output was reallocated");
+  MS_ASSERT(dst.data == out.bgr.data(), "augment output was reallocated");
   return out;
 }
 

@@ -30,7 +30,7 @@ void MatToImage(const cv::Mat& mat, Image* out, const char* what) {
     default:
       ThrowRuntime("{}: expected 1, 3 or 4 channels, got {}", what, mat.channels());
   }
-  MS_CHECK_RT(dst.data == out->bgr.data(), "internal: {} was reallocated during conversion", what);
+  MS_ASSERT(dst.data == out->bgr.data(), "{} was reallocated during conversion", what);
 }
 
 }  // namespace mainstream

@@ -44,7 +44,7 @@ void ResizeInto(const cv::Mat& src, cv::Mat& dst, cv::Size size, Interpolation i
       return;
     }
   }
-  ThrowInput("internal: unknown interpolation {}", static_cast<int>(interpolation));
+  ThrowInternal(__FILE__, __LINE__, "unknown interpolation {}", static_cast<int>(interpolation));
 }
 
 void NormalizeMat(const cv::Mat& src, const PreprocessConfig& cfg, float* out) {

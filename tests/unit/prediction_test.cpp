@@ -387,6 +387,28 @@ TEST(Prediction, WithoutATraceIsTheAnalyticalModel) {
   }
 }
 
+// A trace on which every event is caught and nothing else reported: the
+// jackknife says 0, so the per-event spread is the floor, the binomial spread
+// of the shrunk recall carried to F1 by the delta method (dF1/dR = 2P^2/(P+R)^2,
+// about half of recall's spread here), not recall's spread itself.
+TEST(Prediction, PerfectTraceSpreadIsTheDeltaMethodFloor) {
+  TraceCase tc = RandomTraceCase(7);
+  for (size_t i = 0; i < tc.trace.rows(); ++i) tc.trace.scores[1][i] = tc.trace.labels[i] ? 0.9f : 0.1f;
+  const Candidate c = Bp3Candidate();
+  PredictionOptions o;
+  o.prior_events = 0;  // the trace alone: P = R = 1
+  const AppPrediction p = PredictCandidate(c, tc.stats, &tc.trace, 1.0, 1, o);
+  ASSERT_TRUE(p.trace.has_value());
+  ASSERT_DOUBLE_EQ(p.trace->recall, 1.0);
+  ASSERT_DOUBLE_EQ(p.trace->precision, 1.0);
+  const double n = p.events;
+  const double r = (n + 0.5) / (n + 1);
+  const double recall_sd = std::sqrt(r * (1 - r));
+  EXPECT_NEAR(p.f1_event_sd, 2.0 / ((1 + r) * (1 + r)) * recall_sd, 1e-12);
+  EXPECT_LT(p.f1_event_sd, 0.6 * recall_sd);
+  EXPECT_GT(p.f1_se, 0);
+}
+
 TEST(Prediction, WithATraceAndNoPriorIsTheReplay) {
   const TraceCase tc = RandomTraceCase(2);
   const Candidate c = Bp3Candidate();

@@ -144,10 +144,14 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events, con
   p.precision = w * tp.precision + (1 - w) * p.model.precision;
   p.f1 = F1Score(p.precision, p.recall);
   // Per-event spread: the jackknife's, but never below the binomial spread of
-  // detecting each event at the (Jeffreys-shrunk) recall, so that a trace on
-  // which every event was caught does not claim a zero-width interval.
+  // detecting each event at the (Jeffreys-shrunk) recall, carried to F1 by the
+  // delta method (dF1/dR = 2P^2 / (P+R)^2: half of recall's spread when P = R),
+  // so that a trace on which every event was caught does not claim a
+  // zero-width interval.
   const double shrunk_recall = (tp.recall * n + 0.5) / (n + 1);
-  const double floor_sd = std::sqrt(shrunk_recall * (1 - shrunk_recall));
+  const double pr = p.precision + shrunk_recall;
+  const double df1_dr = pr > 1e-9 ? 2 * p.precision * p.precision / (pr * pr) : 0.5;
+  const double floor_sd = df1_dr * std::sqrt(shrunk_recall * (1 - shrunk_recall));
   p.f1_event_sd = std::max(tp.f1_se * std::sqrt(n), floor_sd);
   // The trace's uncertainty: its events or, if larger, the spread between
   // folds; the model's share counts its disagreement with the trace.

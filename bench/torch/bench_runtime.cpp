@@ -11,6 +11,9 @@
 //      several budgets, run them, compare (goal: DNN cost within 10%).
 //   3. Runtime overhead: the runtime's frames/s with every app at full sharing
 //      vs a bare loop of decode + preprocess + the same segments (goal >= 95%).
+//   4. Branch workers: frames/s of 10 and 30 apps (specialized from stage 0
+//      and sharing [0, n-3)) with --threads 1 vs 2 (stems on the loop
+//      thread, branches over the workers), alternating rounds; goal >= 1.7x.
 //
 //   bench_runtime --threads 1                       # ~3-5 min on 2 cores
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
@@ -59,7 +62,7 @@ struct Options {
   std::string input;  // default: vtest.avi if installed, else a synthetic 640x480 clip
   std::string apps = "1,5,10,30";
   std::string budget_fractions = "0.05,0.15,0.4";
-  std::string parts = "1,2,3";
+  std::string parts = "1,2,3,4";
   int frames = 150;
   int threads = 1;
   int overhead_apps = 10;
@@ -161,13 +164,13 @@ struct Run {
 };
 
 Run RunSchedule(const Options& o, const fs::path& schedule, const fs::path& base,
-                const std::string& input, const fs::path& out) {
+                const std::string& input, const fs::path& out, int threads = 0) {
   RunConfig c;
   c.schedule = schedule;
   c.base_dir = base;
   c.input = input;
   c.out_dir = out;
-  c.threads = o.threads;
+  c.threads = threads > 0 ? threads : o.threads;
   c.end_frame = o.frames;
   c.progress_interval_s = 0;
   c.bootstrap_resamples = 0;
@@ -230,7 +233,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rounds", o.rounds, "Alternating rounds per comparison (best of each side)")
       ->capture_default_str();
-  app.add_option("--parts", o.parts, "Which measurements: 1 throughput, 2 cost, 3 overhead")
+  app.add_option("--parts", o.parts, "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers")
       ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON");
   app.add_flag("--keep", o.keep, "Keep the work directory");
@@ -404,6 +407,39 @@ int main(int argc, char** argv) {
         "load average before %.1f, after %.1f (2 cores shared with other jobs: timings are "
         "noisy)\n",
         load_before, load_after);
+    // 4. Branch workers: the same schedules on 1 and 2 threads.
+    if (part(4)) {
+      std::printf("\n4. branch workers, all apps at %g fps (frames/s; best of %d alternating rounds)\n",
+                  stream_fps, std::max(1, o.rounds - 1));
+      std::printf("%5s %10s %12s %12s %8s\n", "apps", "branchpoint", "1 thread", "2 threads",
+                  "ratio");
+      Json part4 = Json::array();
+      for (int count : {10, 30}) {
+        if (count > static_cast<int>(packages.size())) continue;
+        std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
+        for (int bp : {0, n - 3}) {
+          fs::path s = UniformSchedule(o.work / fmt::format("s4_{}_{}.json", count, bp), profile,
+                                       pk, bp, stream_fps);
+          double best[2] = {0, 0};
+          for (int round = 0; round < std::max(1, o.rounds - 1); ++round) {
+            for (int t = 0; t < 2; ++t) {
+              best[t] = std::max(best[t],
+                                 RunSchedule(o, s, base_dir, o.input, o.work / "out4", t + 1).fps);
+            }
+          }
+          std::printf("%5d %10d %12.1f %12.1f %7.2fx\n", count, bp, best[0], best[1],
+                      best[1] / best[0]);
+          std::fflush(stdout);
+          part4.push_back(Json{{"apps", count},
+                               {"branchpoint", bp},
+                               {"fps_1_thread", best[0]},
+                               {"fps_2_threads", best[1]},
+                               {"ratio", best[1] / best[0]}});
+        }
+      }
+      results["branch_workers"] = part4;
+    }
+
     results["load_average"] = {load_before, load_after};
     results["machine"] = DescribeMachine();
     if (!o.json.empty()) WriteJsonFileAtomic(o.json, results);

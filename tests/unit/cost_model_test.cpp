@@ -68,6 +68,26 @@ TEST(CostModel, TreeMatchesPerStageDefinitionOnRandomSchedules) {
   }
 }
 
+TEST(CostModel, WallCostIsStemsThenBranchesOverWorkers) {
+  // Stages 1, 2, 3 ms; decode 0.5 ms at 10 fps, preprocess 0.25 ms.
+  StageCosts c({1.0, 2.0, 3.0}, 0.25, 0.5, 10.0);
+  // Four apps branching at 1, at 10 fps: stem 10 ms/s, branches 4 x 50.
+  MergedTree t = BuildMergedTree(c, {{1, 10}, {1, 10}, {1, 10}, {1, 10}});
+  const double fixed = 5.0 + 2.5 + 10.0;
+  EXPECT_DOUBLE_EQ(t.WallCost(1), t.total_cost());
+  EXPECT_DOUBLE_EQ(t.WallCost(2), fixed + 100.0);
+  EXPECT_DOUBLE_EQ(t.WallCost(4), fixed + 50.0);
+  EXPECT_DOUBLE_EQ(t.WallCost(8), fixed + 50.0);  // no faster than the largest branch
+  // One whole-model app at 10 fps and a head at 1 fps: the large branch is
+  // the critical path however many workers there are.
+  MergedTree u = BuildMergedTree(c, {{0, 10}, {2, 1}});
+  ASSERT_GE(u.LargestBranch(), 0);
+  EXPECT_DOUBLE_EQ(u.nodes[static_cast<size_t>(u.LargestBranch())].cost(), 60.0);
+  EXPECT_DOUBLE_EQ(u.WallCost(2), u.total_cost() - u.branch_cost + 60.0);
+  EXPECT_LT(u.WallCost(2), u.total_cost());
+  EXPECT_THROW(u.WallCost(0), std::exception);
+}
+
 TEST(CostModel, RejectsBadRequests) {
   StageCosts c({1, 1, 1}, 0);
   EXPECT_THROW(BuildMergedTree(c, {{3, 1}}), InputError);

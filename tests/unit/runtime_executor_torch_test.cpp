@@ -8,6 +8,9 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
@@ -139,6 +142,146 @@ TEST_F(RuntimeExecutorTest, BatchesEqualSingleFramesForAnyNodeSubsets) {
         EXPECT_NEAR(b, s, 1e-4) << "frame " << f << " app " << a;
       }
     }
+  }
+}
+
+TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor one = TreeExecutor::Load(base, d);
+  ExecutorOptions eo;
+  eo.workers = 3;
+  TreeExecutor three = TreeExecutor::Load(base, d, eo);
+  EXPECT_EQ(one.workers(), 1);
+  EXPECT_EQ(three.workers(), 3);
+  FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 4);
+  const int frames = 16;
+  at::Tensor x = base.DummyInput(frames, 8).contiguous();
+  const size_t floats = one.preprocess().floats_per_frame();
+  std::vector<TreeExecutor::FrameTask> tasks;
+  for (int f = 0; f < frames; ++f) {
+    TreeExecutor::FrameTask t;
+    t.nodes = planner.Next();
+    t.input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
+    tasks.push_back(t);
+  }
+  // Frame by frame and as one batch: every score bit for bit the same (the
+  // stems run on the calling thread in both; each branch on one thread).
+  for (int batch : {1, frames}) {
+    for (int f0 = 0; f0 < frames; f0 += batch) {
+      std::vector<TreeExecutor::FrameTask> part(tasks.begin() + f0, tasks.begin() + f0 + batch);
+      std::vector<std::vector<double>> a, b;
+      one.Run(part, &a);
+      three.Run(part, &b);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t f = 0; f < a.size(); ++f) {
+        for (size_t app = 0; app < d.apps.size(); ++app) {
+          EXPECT_EQ(std::isnan(a[f][app]), std::isnan(b[f][app]));
+          if (!std::isnan(a[f][app])) EXPECT_EQ(a[f][app], b[f][app]) << "frame " << f0 + f;
+        }
+      }
+    }
+  }
+  for (int k = 0; k < one.num_nodes(); ++k) {
+    EXPECT_EQ(one.node_calls(k), three.node_calls(k)) << "node " << k;
+    EXPECT_EQ(one.node_frames(k), three.node_frames(k)) << "node " << k;
+    EXPECT_GT(three.node_ms(k), 0.0) << "node " << k;
+  }
+  EXPECT_GT(three.branch_phase_ms(), 0.0);
+}
+
+TEST_F(RuntimeExecutorTest, AFailingBranchOnAWorkerFailsTheRun) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  ExecutorOptions eo;
+  eo.workers = 2;
+  TreeExecutor ex = TreeExecutor::Load(base, d, eo);
+  // Frame 0 runs the first stem and the branches below it; frame 1 runs
+  // only the root branch ("full") and has no input: that branch fails on a
+  // worker while others run.
+  int root_branch = -1;
+  std::vector<int> first;
+  for (int k = 0; k < ex.num_nodes(); ++k) {
+    const TreeNode& n = ex.tree().nodes[static_cast<size_t>(k)];
+    if (n.kind == TreeNode::Kind::kBranch && n.parent < 0) root_branch = k;
+    if (n.kind == TreeNode::Kind::kStem && n.parent < 0) first.push_back(k);
+  }
+  ASSERT_GE(root_branch, 0);
+  ASSERT_EQ(first.size(), 1u);
+  for (int k = 0; k < ex.num_nodes(); ++k) {
+    const TreeNode& n = ex.tree().nodes[static_cast<size_t>(k)];
+    if (n.kind == TreeNode::Kind::kBranch && n.parent == first[0]) first.push_back(k);
+  }
+  ASSERT_GE(first.size(), 2u);
+  at::Tensor x = base.DummyInput(1, 3).contiguous();
+  std::vector<TreeExecutor::FrameTask> tasks(2);
+  tasks[0].input = x.data_ptr<float>();
+  tasks[0].nodes = first;
+  tasks[1].nodes = {root_branch};
+  std::vector<std::vector<double>> scores;
+  try {
+    ex.Run(tasks, &scores);
+    FAIL() << "a root branch without input ran";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("no preprocessed input"), std::string::npos) << e.what();
+  }
+  // The pool survives: the next call runs.
+  tasks[1].input = x.data_ptr<float>();
+  ex.Run(tasks, &scores);
+  EXPECT_FALSE(std::isnan(scores[1][static_cast<size_t>(
+      ex.tree().nodes[static_cast<size_t>(root_branch)].app)]));
+}
+
+TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
+  auto run = [&](int threads, const fs::path& out) {
+    RunConfig c = Config(out);
+    c.threads = threads;
+    c.write_frames = true;
+    c.labels = {{scenario_->apps[0].name, scenario_->labels}};
+    RunResult r = Runtime::Prepare(c).Run(nullptr);
+    EXPECT_EQ(r.status, RunStatus::kCompleted);
+    return ReadJsonFile(out / kRunSummaryFile);
+  };
+  TempDir a, b;
+  Json s1 = run(1, a.path()), s2 = run(2, b.path());
+  EXPECT_EQ(s1["machine"]["branch_workers"].get<int>(), 1);
+  EXPECT_EQ(s2["machine"]["branch_workers"].get<int>(), 2);
+  ASSERT_FALSE(s1["evaluation"].is_null());
+  EXPECT_EQ(s1["evaluation"], s2["evaluation"]);
+  for (const auto& app : scenario_->apps) {
+    const std::vector<ReportedEvent> e1 = ReadEventsFile(a.path() / (app.name + kEventsSuffix));
+    const std::vector<ReportedEvent> e2 = ReadEventsFile(b.path() / (app.name + kEventsSuffix));
+    ASSERT_EQ(e1.size(), e2.size()) << app.name;
+    for (size_t i = 0; i < e1.size(); ++i) {
+      EXPECT_EQ(e1[i].event.start, e2[i].event.start) << app.name;
+      EXPECT_EQ(e1[i].event.end, e2[i].event.end) << app.name;
+      EXPECT_EQ(e1[i].event.samples, e2[i].event.samples) << app.name;
+    }
+    // Per-frame scores: the stems run on 2 LibTorch threads in the second
+    // run, which may change the last bits of a sum, not more.
+    std::ifstream f1(a.path() / (app.name + ".frames.csv")), f2(b.path() / (app.name + ".frames.csv"));
+    std::string l1, l2;
+    int lines = 0;
+    while (std::getline(f1, l1)) {
+      ASSERT_TRUE(static_cast<bool>(std::getline(f2, l2))) << app.name;
+      ++lines;
+      if (l1 == l2) continue;
+      // frame,time_s,score,positive: all but the score equal.
+      auto cols = [](const std::string& l) {
+        std::vector<std::string> c;
+        std::stringstream ss(l);
+        for (std::string x; std::getline(ss, x, ',');) c.push_back(x);
+        return c;
+      };
+      const std::vector<std::string> c1 = cols(l1), c2 = cols(l2);
+      ASSERT_EQ(c1.size(), 4u) << l1;
+      ASSERT_EQ(c2.size(), 4u) << l2;
+      EXPECT_EQ(c1[0], c2[0]) << app.name;
+      EXPECT_EQ(c1[3], c2[3]) << app.name;
+      EXPECT_NEAR(std::stod(c1[2]), std::stod(c2[2]), 1e-5) << app.name << ": " << l1 << " vs " << l2;
+    }
+    EXPECT_FALSE(static_cast<bool>(std::getline(f2, l2))) << app.name;
+    EXPECT_GT(lines, 1) << app.name;
   }
 }
 

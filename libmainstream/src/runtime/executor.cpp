@@ -4,9 +4,15 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
@@ -21,6 +27,86 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+namespace {
+
+// A fixed set of threads that run one job together: Run(job) calls job(w) on
+// every worker w and returns when all are done, rethrowing the first
+// exception a worker raised. Each worker runs LibTorch on one intra-op
+// thread (OpenMP's thread count is per thread), so W workers use W cores.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int workers) : count_(workers) {
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { Loop(w); });
+    // Returns once every worker has set its thread count, so that no
+    // LibTorch setting changes while the caller computes.
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return ready_ == workers; });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  int size() const { return count_; }
+
+  void Run(const std::function<void(int)>& job) {
+    std::unique_lock<std::mutex> lock(mu_);
+    job_ = &job;
+    error_ = nullptr;
+    active_ = size();
+    ++generation_;
+    wake_.notify_all();
+    done_.wait(lock, [this] { return active_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void Loop(int w) {
+    at::init_num_threads();
+    at::set_num_threads(1);
+    torch::NoGradGuard no_grad;
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (++ready_ == size()) done_.notify_one();
+    for (;;) {
+      wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
+      if (quit_) return;
+      seen = generation_;
+      const std::function<void(int)>* job = job_;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*job)(w);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (error && !error_) error_ = error;
+      if (--active_ == 0) done_.notify_one();
+    }
+  }
+
+  const int count_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::exception_ptr error_;
+  uint64_t generation_ = 0;
+  int active_ = 0;
+  int ready_ = 0;
+  bool quit_ = false;
+};
+
+}  // namespace
+
 struct TreeExecutor::Impl {
   MergedTree tree;
   PreprocessConfig pre;
@@ -28,10 +114,17 @@ struct TreeExecutor::Impl {
   std::vector<Segment> segments;     // per node
   std::vector<int64_t> calls, frames;
   std::vector<double> ms, cpu_ms;
+  double branch_phase_ms = 0;
+  std::unique_ptr<WorkerPool> pool;  // workers > 1
   // Scratch of one Run call.
   std::vector<std::vector<int>> rows;  // per node: the frames (batch positions) it runs on
   std::vector<at::Tensor> outputs;     // per node: its output for those rows
-  std::vector<float> gather;           // root inputs that are not contiguous
+
+  // Runs node k on its rows; its parent has run. Touches only node k's
+  // counters, output and (for a branch) its app's scores, so branches may
+  // run concurrently.
+  void RunNode(size_t k, const std::vector<FrameTask>& tasks,
+               std::vector<std::vector<double>>* scores);
 };
 
 TreeExecutor::TreeExecutor() : impl_(std::make_unique<Impl>()) {}
@@ -131,6 +224,8 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.cpu_ms.assign(count, 0.0);
   m.rows.resize(count);
   m.outputs.resize(count);
+  MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
+  if (options.workers > 1) m.pool = std::make_unique<WorkerPool>(options.workers);
   return ex;
 }
 
@@ -143,6 +238,76 @@ TreeExecutor TreeExecutor::Load(const BaseModel& base, const Deployment& deploym
     origins.push_back(a.weights.string());
   }
   return Build(base, deployment.schedule.tree, suffixes, origins, options);
+}
+
+void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
+                                 std::vector<std::vector<double>>* scores) {
+  const std::vector<int>& my_rows = rows[k];
+  const size_t floats = pre.floats_per_frame();
+  std::vector<float> gather;  // root inputs that are not contiguous
+  const TreeNode& node = tree.nodes[k];
+  const double t0 = NowSeconds(), c0 = ThreadCpuSeconds();
+  at::Tensor x;
+  const auto batch = static_cast<int64_t>(my_rows.size());
+  if (node.parent < 0) {
+    // The frames' preprocessed inputs: wrapped in place when they are
+    // consecutive in one buffer, else gathered.
+    bool contiguous = true;
+    for (size_t i = 0; i < my_rows.size(); ++i) {
+      const float* p = tasks[static_cast<size_t>(my_rows[i])].input;
+      MS_CHECK_RT(p != nullptr,
+                  "executor: frame {} runs root node {} but has no preprocessed input", my_rows[i],
+                  k);
+      if (p != tasks[static_cast<size_t>(my_rows[0])].input + i * floats) contiguous = false;
+    }
+    float* data = const_cast<float*>(tasks[static_cast<size_t>(my_rows[0])].input);
+    if (!contiguous) {
+      gather.resize(my_rows.size() * floats);
+      for (size_t i = 0; i < my_rows.size(); ++i) {
+        std::memcpy(gather.data() + i * floats, tasks[static_cast<size_t>(my_rows[i])].input,
+                    floats * sizeof(float));
+      }
+      data = gather.data();
+    }
+    x = torch::from_blob(data, {batch, input_shape[0], input_shape[1], input_shape[2]});
+  } else {
+    const auto parent = static_cast<size_t>(node.parent);
+    const std::vector<int>& prow = rows[parent];
+    at::Tensor p = outputs[parent];
+    if (prow == my_rows) {
+      x = p;
+    } else {
+      // A subset of the parent's frames (nodes sample from their parent's frames).
+      std::vector<int64_t> index;
+      size_t j = 0;
+      for (int r : my_rows) {
+        while (j < prow.size() && prow[j] < r) ++j;
+        MS_CHECK_RT(j < prow.size() && prow[j] == r,
+                    "executor: node {} runs on frame {} without its parent {}", k, r,
+                    node.parent);
+        index.push_back(static_cast<int64_t>(j));
+      }
+      at::Tensor dense = p.is_mkldnn() ? p.to_dense() : p;
+      x = dense.index_select(0, torch::tensor(index, torch::kLong));
+    }
+  }
+  const Segment& seg = segments[k];
+  if (node.kind == TreeNode::Kind::kBranch) {
+    at::Tensor logits = seg.Forward(x);
+    at::Tensor s = torch::softmax(logits, 1).select(1, 1).contiguous();
+    auto acc = s.accessor<float, 1>();
+    for (size_t i = 0; i < my_rows.size(); ++i) {
+      (*scores)[static_cast<size_t>(my_rows[i])][static_cast<size_t>(node.app)] =
+          static_cast<double>(acc[static_cast<int64_t>(i)]);
+    }
+    outputs[k] = at::Tensor();
+  } else {
+    outputs[k] = seg.ForwardKeepLayout(x);
+  }
+  ms[k] += (NowSeconds() - t0) * 1e3;
+  cpu_ms[k] += (ThreadCpuSeconds() - c0) * 1e3;
+  ++calls[k];
+  frames[k] += batch;
 }
 
 void TreeExecutor::Run(const std::vector<FrameTask>& frames,
@@ -160,76 +325,36 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
       m.rows[static_cast<size_t>(k)].push_back(static_cast<int>(f));
     }
   }
-  const size_t floats = m.pre.floats_per_frame();
   torch::NoGradGuard no_grad;
-  // Nodes are stored parents first (stems in chain order, then branches).
+  // Nodes are stored parents first (stems in chain order, then branches):
+  // the stems run here, then the branches, which depend only on stems.
+  std::vector<size_t> branches;
   for (size_t k = 0; k < count; ++k) {
-    const std::vector<int>& rows = m.rows[k];
-    if (rows.empty()) continue;
-    const TreeNode& node = m.tree.nodes[k];
-    const double t0 = NowSeconds(), c0 = ThreadCpuSeconds();
-    at::Tensor x;
-    const auto batch = static_cast<int64_t>(rows.size());
-    if (node.parent < 0) {
-      // The frames' preprocessed inputs: wrapped in place when they are
-      // consecutive in one buffer, else gathered.
-      bool contiguous = true;
-      for (size_t i = 0; i < rows.size(); ++i) {
-        const float* p = frames[static_cast<size_t>(rows[i])].input;
-        MS_CHECK_RT(p != nullptr,
-                    "executor: frame {} runs root node {} but has no preprocessed input", rows[i],
-                    k);
-        if (p != frames[static_cast<size_t>(rows[0])].input + i * floats) contiguous = false;
-      }
-      float* data = const_cast<float*>(frames[static_cast<size_t>(rows[0])].input);
-      if (!contiguous) {
-        m.gather.resize(rows.size() * floats);
-        for (size_t i = 0; i < rows.size(); ++i) {
-          std::memcpy(m.gather.data() + i * floats, frames[static_cast<size_t>(rows[i])].input,
-                      floats * sizeof(float));
-        }
-        data = m.gather.data();
-      }
-      x = torch::from_blob(data, {batch, m.input_shape[0], m.input_shape[1], m.input_shape[2]});
+    if (m.rows[k].empty()) continue;
+    if (m.tree.nodes[k].kind == TreeNode::Kind::kBranch) {
+      branches.push_back(k);
     } else {
-      const auto parent = static_cast<size_t>(node.parent);
-      const std::vector<int>& prow = m.rows[parent];
-      at::Tensor p = m.outputs[parent];
-      if (prow == rows) {
-        x = p;
-      } else {
-        // A subset of the parent's frames (nodes sample from their parent's frames).
-        std::vector<int64_t> index;
-        size_t j = 0;
-        for (int r : rows) {
-          while (j < prow.size() && prow[j] < r) ++j;
-          MS_CHECK_RT(j < prow.size() && prow[j] == r,
-                      "executor: node {} runs on frame {} without its parent {}", k, r,
-                      node.parent);
-          index.push_back(static_cast<int64_t>(j));
-        }
-        at::Tensor dense = p.is_mkldnn() ? p.to_dense() : p;
-        x = dense.index_select(0, torch::tensor(index, torch::kLong));
-      }
+      m.RunNode(k, frames, scores);
     }
-    const Segment& seg = m.segments[k];
-    if (node.kind == TreeNode::Kind::kBranch) {
-      at::Tensor logits = seg.Forward(x);
-      at::Tensor s = torch::softmax(logits, 1).select(1, 1).contiguous();
-      auto acc = s.accessor<float, 1>();
-      for (size_t i = 0; i < rows.size(); ++i) {
-        (*scores)[static_cast<size_t>(rows[i])][static_cast<size_t>(node.app)] =
-            static_cast<double>(acc[static_cast<int64_t>(i)]);
-      }
-      m.outputs[k] = at::Tensor();
-    } else {
-      m.outputs[k] = seg.ForwardKeepLayout(x);
-    }
-    m.ms[k] += (NowSeconds() - t0) * 1e3;
-    m.cpu_ms[k] += (ThreadCpuSeconds() - c0) * 1e3;
-    ++m.calls[k];
-    m.frames[k] += batch;
   }
+  const double t0 = NowSeconds();
+  if (m.pool && branches.size() > 1) {
+    // Largest first, so that a long branch does not start last.
+    std::stable_sort(branches.begin(), branches.end(), [&](size_t a, size_t b) {
+      return m.tree.nodes[a].end - m.tree.nodes[a].begin >
+             m.tree.nodes[b].end - m.tree.nodes[b].begin;
+    });
+    std::atomic<size_t> next{0};
+    const std::function<void(int)> job = [&](int) {
+      for (size_t i = next.fetch_add(1); i < branches.size(); i = next.fetch_add(1)) {
+        m.RunNode(branches[i], frames, scores);
+      }
+    };
+    m.pool->Run(job);
+  } else {
+    for (size_t k : branches) m.RunNode(k, frames, scores);
+  }
+  if (!branches.empty()) m.branch_phase_ms += (NowSeconds() - t0) * 1e3;
   for (auto& t : m.outputs) t = at::Tensor();
 }
 
@@ -257,7 +382,11 @@ double TreeExecutor::node_cpu_ms(int node) const {
   return impl_->cpu_ms.at(static_cast<size_t>(node));
 }
 
+double TreeExecutor::branch_phase_ms() const { return impl_->branch_phase_ms; }
+int TreeExecutor::workers() const { return impl_->pool ? impl_->pool->size() : 1; }
+
 void TreeExecutor::ResetCounters() {
+  impl_->branch_phase_ms = 0;
   std::fill(impl_->calls.begin(), impl_->calls.end(), 0);
   std::fill(impl_->frames.begin(), impl_->frames.end(), 0);
   std::fill(impl_->ms.begin(), impl_->ms.end(), 0.0);

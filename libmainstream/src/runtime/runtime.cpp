@@ -216,13 +216,26 @@ Runtime Runtime::Prepare(const RunConfig& config) {
 
   // The base (model.pt must hash to base.json's sha256, which is the schedule's).
   m.base = BaseModel::Load(config.base_dir);
-  m.executor.emplace(TreeExecutor::Load(m.base, m.deployment));
+  // --threads N: the stems on N LibTorch threads, then the branches over N
+  // workers of one thread each (docs/runtime.md).
+  ExecutorOptions eo;
+  eo.workers = config.threads;
+  m.executor.emplace(TreeExecutor::Load(m.base, m.deployment, eo));
   for (int k = 0; k < m.executor->num_nodes(); ++k) {
     LogDebug("node {}: {}", k, m.executor->NodeInfo(k).dump());
   }
+  if (const double wall = sched.tree.WallCost(m.executor->workers()); wall > 1000) {
+    LogWarn(
+        "the schedule needs {:.0f} ms per second of video on {} thread(s) (stems, then the largest "
+        "branch or the branches' sum over the workers): {}",
+        wall, m.executor->workers(),
+        config.realtime ? "in real time frames will be dropped"
+                        : "the run will be slower than real time");
+  }
   m.prepare_seconds = NowSeconds() - t0;
-  LogInfo("loaded {} apps on base '{}' as {} segments in {:.1f} s", m.deployment.apps.size(),
-          m.base.info().name, m.executor->num_nodes(), m.prepare_seconds);
+  LogInfo("loaded {} apps on base '{}' as {} segments in {:.1f} s ({} LibTorch threads, {} branch workers)",
+          m.deployment.apps.size(), m.base.info().name, m.executor->num_nodes(), m.prepare_seconds,
+          m.torch_threads, m.executor->workers());
   return rt;
 }
 
@@ -374,7 +387,8 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"stem", tree.stem_cost},
         {"branch", tree.branch_cost},
         {"dnn", pred_dnn},
-        {"total", tree.total_cost()}}},
+        {"total", tree.total_cost()},
+        {"elapsed", tree.WallCost(ex.workers())}}},
       {"measured",
        {{"decode", per_s(st.decode_ms)},
         {"preprocess", per_s(st.preprocess_ms)},
@@ -383,7 +397,11 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"branch", per_s(branch)},
         {"dnn", per_s(stem + branch)},
         {"total", per_s(total)},
-        {"loop_overhead", per_s(std::max(0.0, (st.wall_s - st.sleep_s) * 1e3 - total))},
+        {"branch_phase_wall", per_s(ex.branch_phase_ms())},
+        {"elapsed", per_s(total - branch + ex.branch_phase_ms())},
+        {"loop_overhead",
+         per_s(std::max(0.0, (st.wall_s - st.sleep_s) * 1e3 -
+                                 (total - branch + ex.branch_phase_ms())))},
         {"process_cpu", per_s(st.process_cpu_s * 1e3)}}},
       {"measured_cpu",
        {{"decode", per_s(st.decode_cpu_ms)},
@@ -397,9 +415,11 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
       {"dnn_cpu_ratio", ratio(stem_cpu + branch_cpu, pred_dnn)},
       {"total_ratio", ratio(total, tree.total_cost())},
       {"note",
-       "measured: wall time; measured_cpu: CPU time of the loop thread (the compute itself with "
-       "--threads 1, unaffected by other processes; with more threads it misses their share, and "
-       "FFmpeg's decoder threads are never in it). As in the cost model, decode is charged for every "
+       "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
+       "overlap, and 'elapsed' is the loop's compute time); measured_cpu: CPU time of the thread "
+       "that ran each part (the compute itself on one LibTorch thread, unaffected by other "
+       "processes; stems with N > 1 intra-op threads miss the helper threads' share, and FFmpeg's "
+       "decoder threads are never in it). As in the cost model, decode is charged for every "
        "stream frame and preprocessing at the tree's highest app rate"}};
 }
 
@@ -554,6 +574,7 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
       {"frames_per_second", st.wall_s > 0 ? static_cast<double>(st.decoded) / st.wall_s : 0.0},
       {"machine",
        {{"torch_threads", torch_threads},
+        {"branch_workers", executor->workers()},
         {"torch_interop_threads", GetTorchInteropThreads()},
         {"video_threads", GetVideoThreads()},
         {"process_cpu_seconds", st.process_cpu_s},

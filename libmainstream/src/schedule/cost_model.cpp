@@ -89,6 +89,23 @@ double ScheduleCost(const StageCosts& costs, const std::vector<AppRequest>& apps
   return BuildMergedTree(costs, apps).total_cost();
 }
 
+int MergedTree::LargestBranch() const {
+  int best = -1;
+  for (const TreeNode& n : nodes) {
+    if (n.kind != TreeNode::Kind::kBranch) continue;
+    if (best < 0 || n.cost() > nodes[static_cast<size_t>(best)].cost()) best = n.id;
+  }
+  return best;
+}
+
+double MergedTree::WallCost(int workers) const {
+  MS_CHECK(workers >= 1, "WallCost: {} workers", workers);
+  const int largest = LargestBranch();
+  const double longest = largest < 0 ? 0.0 : nodes[static_cast<size_t>(largest)].cost();
+  return decode_cost + preprocess_cost + stem_cost +
+         std::max(branch_cost / static_cast<double>(workers), longest);
+}
+
 Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
   Json nodes_json = Json::array();
   for (const auto& node : nodes) {

@@ -3,8 +3,9 @@
 // one per app for its own suffix (its package's TorchScript weights). On each
 // frame the caller passes the nodes to run (FramePlanner::Next(), parents
 // before children); activations flow from parent to child within the frame,
-// kept in oneDNN's layout between segments where possible. LibTorch stays out
-// of this header.
+// kept in oneDNN's layout between segments where possible. With
+// ExecutorOptions::workers > 1 the branches run in parallel once the stems
+// are done. LibTorch stays out of this header.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,11 @@ struct Deployment;
 struct ExecutorOptions {
   bool optimize = true;  // freeze + oneDNN (false: plain TorchScript, a reference)
   bool verify = true;    // check each optimized segment against its plain module
+  // > 1: after the stems (run on the calling thread with its LibTorch
+  // threads), the frame's branches fan out over this many worker threads,
+  // each running one branch at a time on one LibTorch thread. Scores do not
+  // depend on the count: each branch writes only its own app's scores.
+  int workers = 1;
 };
 
 
@@ -73,11 +79,17 @@ class TreeExecutor {
   // Accumulated over Run calls: forward calls, frames run, wall time and the
   // calling thread's CPU time per node (the CPU time is the node's compute
   // with one LibTorch thread, whatever else the machine runs; with more
-  // threads it misses the other threads' share).
+  // threads it misses the other threads' share; branches run by workers are
+  // timed on their worker, one LibTorch thread each).
   int64_t node_calls(int node) const;
   int64_t node_frames(int node) const;
   double node_ms(int node) const;
   double node_cpu_ms(int node) const;
+  // Wall time of the branch phases (from the first branch starting to the
+  // last one ending, summed over Run calls): with workers, less than the sum
+  // of the branches' node_ms.
+  double branch_phase_ms() const;
+  int workers() const;
   void ResetCounters();
   // The segment behind a node: name and what optimization did.
   Json NodeInfo(int node) const;

@@ -66,6 +66,14 @@ struct MergedTree {
   double stem_cost = 0;
   double branch_cost = 0;
   double total_cost() const { return decode_cost + preprocess_cost + stem_cost + branch_cost; }
+  // Elapsed ms per second of video when the branches run on `workers`
+  // threads after the stems (msrun --threads): decode, preprocessing and
+  // stems in sequence, then the branches, which take at least their sum
+  // over the workers and at least the largest branch alone. Equals
+  // total_cost() for 1 worker; above 1000 the stream cannot be kept up with.
+  double WallCost(int workers) const;
+  // The branch (node id) with the highest cost; -1 without branches.
+  int LargestBranch() const;
   Json ToJson(const std::vector<std::string>& app_names) const;
 };
 

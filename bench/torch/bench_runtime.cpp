@@ -93,7 +93,8 @@ fs::path SyntheticClip(const fs::path& file, int frames) {
   return file;
 }
 
-// One package per app, candidates at `bps`, weights shared from work/weights.
+// One package per app, candidates at `bps`, weights from work/weights
+// (hard-linked into the package: weights paths must stay inside it).
 // Specializing more raises TPR and lowers FPR; apps differ in their events.
 void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& base,
                   const std::vector<int>& bps, double stream_fps, int index) {
@@ -116,7 +117,15 @@ void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& 
     c.fpr = 0.02 + 0.03 * shared;
     c.accuracy = 1 - (c.fpr + 1 - c.tpr) / 2;
     c.threshold = 0.5;
-    c.weights = "../../weights/bp" + std::to_string(b) + ".pt";
+    const std::string file = "bp" + std::to_string(b) + ".pt";
+    c.weights = "weights/" + file;
+    fs::create_directories(dir / "weights");
+    const fs::path from = dir.parent_path().parent_path() / "weights" / file, to = dir / c.weights;
+    if (!fs::exists(to)) {
+      std::error_code ec;
+      fs::create_hard_link(from, to, ec);
+      if (ec) fs::copy_file(from, to);
+    }
     p.candidates.push_back(c);
   }
   WriteMPackageManifest(p, dir);
@@ -417,7 +426,7 @@ int main(int argc, char** argv) {
       for (int count : {10, 30}) {
         if (count > static_cast<int>(packages.size())) continue;
         std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
-        for (int bp : {0, n - 3}) {
+        for (int bp : {0, n - 3, n - 1}) {
           fs::path s = UniformSchedule(o.work / fmt::format("s4_{}_{}.json", count, bp), profile,
                                        pk, bp, stream_fps);
           double best[2] = {0, 0};

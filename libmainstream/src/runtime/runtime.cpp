@@ -178,7 +178,11 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   Runtime rt;
   Impl& m = *rt.impl_;
   m.config = config;
-  m.torch_threads = SetTorchThreads(config.threads);
+  // One LibTorch thread per thread: --threads N becomes N branch workers
+  // (below). Intra-op threads for the stems measured worse: OpenMP's idle
+  // team spins after each stem and takes a core from the workers (10 apps
+  // sharing all but the head: 0.76x the frames/s of one thread).
+  m.torch_threads = SetTorchThreads(1);
   SetVideoThreads(config.threads);
   LogInfo("msrun: {}", config.ToString());
 
@@ -216,7 +220,7 @@ Runtime Runtime::Prepare(const RunConfig& config) {
 
   // The base (model.pt must hash to base.json's sha256, which is the schedule's).
   m.base = BaseModel::Load(config.base_dir);
-  // --threads N: the stems on N LibTorch threads, then the branches over N
+  // --threads N: the stems on the loop thread, then the branches over N
   // workers of one thread each (docs/runtime.md).
   ExecutorOptions eo;
   eo.workers = config.threads;
@@ -418,8 +422,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
        "overlap, and 'elapsed' is the loop's compute time); measured_cpu: CPU time of the thread "
        "that ran each part (the compute itself on one LibTorch thread, unaffected by other "
-       "processes; stems with N > 1 intra-op threads miss the helper threads' share, and FFmpeg's "
-       "decoder threads are never in it). As in the cost model, decode is charged for every "
+       "processes; FFmpeg's decoder threads are never in it). As in the cost model, decode is charged for every "
        "stream frame and preprocessing at the tree's highest app rate"}};
 }
 

@@ -77,6 +77,21 @@ at::Tensor ReferenceScores(const BaseModel& base, const DeployedApp& app,
   return torch::softmax(logits, 1).select(1, 1);
 }
 
+// One task per frame of `x` (contiguous [frames, C, H, W]): the nodes the
+// planner runs on it and the frame's input. Root nodes run on some frames
+// only, so their inputs get gathered.
+std::vector<TreeExecutor::FrameTask> PlannedTasks(FramePlanner& planner, const at::Tensor& x,
+                                                  size_t floats_per_frame) {
+  std::vector<TreeExecutor::FrameTask> tasks;
+  for (int64_t f = 0; f < x.size(0); ++f) {
+    TreeExecutor::FrameTask t;
+    t.nodes = planner.Next();
+    t.input = x.data_ptr<float>() + static_cast<size_t>(f) * floats_per_frame;
+    tasks.push_back(t);
+  }
+  return tasks;
+}
+
 // Levels from the decoded stream down to `node` (a root node is at depth 1).
 int Depth(const MergedTree& tree, int node) {
   int depth = 0;
@@ -122,15 +137,8 @@ TEST_F(RuntimeExecutorTest, BatchesEqualSingleFramesForAnyNodeSubsets) {
   FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 9);
   const int frames = 12;
   at::Tensor x = base.DummyInput(frames, 6).contiguous();
-  const size_t floats = ex.preprocess().floats_per_frame();
-  std::vector<TreeExecutor::FrameTask> tasks;
-  for (int f = 0; f < frames; ++f) {
-    TreeExecutor::FrameTask t;
-    t.nodes = planner.Next();
-    // Root nodes run on some frames only, so their inputs get gathered.
-    t.input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
-    tasks.push_back(t);
-  }
+  const std::vector<TreeExecutor::FrameTask> tasks =
+      PlannedTasks(planner, x, ex.preprocess().floats_per_frame());
   std::vector<std::vector<double>> batched, single;
   ex.Run(tasks, &batched);
   for (int f = 0; f < frames; ++f) {
@@ -157,14 +165,8 @@ TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
   FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 4);
   const int frames = 16;
   at::Tensor x = base.DummyInput(frames, 8).contiguous();
-  const size_t floats = one.preprocess().floats_per_frame();
-  std::vector<TreeExecutor::FrameTask> tasks;
-  for (int f = 0; f < frames; ++f) {
-    TreeExecutor::FrameTask t;
-    t.nodes = planner.Next();
-    t.input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
-    tasks.push_back(t);
-  }
+  const std::vector<TreeExecutor::FrameTask> tasks =
+      PlannedTasks(planner, x, one.preprocess().floats_per_frame());
   // Frame by frame and as one batch: every score bit for bit the same (the
   // stems run on the calling thread in both; each branch on one thread).
   for (int batch : {1, frames}) {

@@ -116,6 +116,8 @@ struct TreeExecutor::Impl {
   std::vector<double> ms, cpu_ms;
   double branch_phase_ms = 0;
   std::unique_ptr<WorkerPool> pool;  // workers > 1
+  std::vector<size_t> stems;         // stem nodes, parents first
+  std::vector<size_t> branches;      // branch nodes, largest latency first
   // Scratch of one Run call.
   std::vector<std::vector<int>> rows;  // per node: the frames (batch positions) it runs on
   std::vector<at::Tensor> outputs;     // per node: its output for those rows
@@ -224,6 +226,13 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.cpu_ms.assign(count, 0.0);
   m.rows.resize(count);
   m.outputs.resize(count);
+  for (size_t k = 0; k < count; ++k) {
+    (tree.nodes[k].kind == TreeNode::Kind::kBranch ? m.branches : m.stems).push_back(k);
+  }
+  // Largest first, so that a long branch does not start last on a worker.
+  std::stable_sort(m.branches.begin(), m.branches.end(), [&](size_t a, size_t b) {
+    return tree.nodes[a].latency_ms > tree.nodes[b].latency_ms;
+  });
   MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
   if (options.workers > 1) m.pool = std::make_unique<WorkerPool>(options.workers);
   return ex;
@@ -326,24 +335,17 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
     }
   }
   torch::NoGradGuard no_grad;
-  // Nodes are stored parents first (stems in chain order, then branches):
-  // the stems run here, then the branches, which depend only on stems.
+  // The stems run here, parents first; then the branches, which depend
+  // only on stems.
+  for (size_t k : m.stems) {
+    if (!m.rows[k].empty()) m.RunNode(k, frames, scores);
+  }
   std::vector<size_t> branches;
-  for (size_t k = 0; k < count; ++k) {
-    if (m.rows[k].empty()) continue;
-    if (m.tree.nodes[k].kind == TreeNode::Kind::kBranch) {
-      branches.push_back(k);
-    } else {
-      m.RunNode(k, frames, scores);
-    }
+  for (size_t k : m.branches) {
+    if (!m.rows[k].empty()) branches.push_back(k);
   }
   const double t0 = NowSeconds();
   if (m.pool && branches.size() > 1) {
-    // Largest first, so that a long branch does not start last.
-    std::stable_sort(branches.begin(), branches.end(), [&](size_t a, size_t b) {
-      return m.tree.nodes[a].end - m.tree.nodes[a].begin >
-             m.tree.nodes[b].end - m.tree.nodes[b].begin;
-    });
     std::atomic<size_t> next{0};
     const std::function<void(int)> job = [&](int) {
       for (size_t i = next.fetch_add(1); i < branches.size(); i = next.fetch_add(1)) {

@@ -27,9 +27,9 @@ struct Deployment;
 struct ExecutorOptions {
   bool optimize = true;  // freeze + oneDNN (false: plain TorchScript, a reference)
   bool verify = true;    // check each optimized segment against its plain module
-  // > 1: after the stems (run on the calling thread with its LibTorch
-  // threads), the frame's branches fan out over this many worker threads,
-  // each running one branch at a time on one LibTorch thread. Scores do not
+  // > 1: after the stems (run on the calling thread), the frame's branches
+  // fan out over this many worker threads, each running one branch at a
+  // time on one LibTorch thread, largest first. Scores do not
   // depend on the count: each branch writes only its own app's scores.
   int workers = 1;
 };

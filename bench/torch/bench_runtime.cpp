@@ -14,6 +14,10 @@
 //   4. Branch workers: frames/s of 10 and 30 apps (specialized from stage 0
 //      and sharing [0, n-3)) with --threads 1 vs 2 (stems on the loop
 //      thread, branches over the workers), alternating rounds; goal >= 1.7x.
+//   5. Cost at 1, 5, 10, 30, 100 apps (mixed branchpoints, whole models from
+//      stage 0 included, mixed rates): measured / predicted total cost with
+//      the hot profile and with msprofile --calibrate fitted on the other
+//      counts' runs (held out); goal within 10%.
 //
 //   bench_runtime --threads 1                       # ~3-5 min on 2 cores
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
@@ -31,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/ranges.h>
+
 #include "cli.h"
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/json_io.h"
@@ -43,6 +49,7 @@
 #include "mainstream/model/segment.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/profile/calibrate.h"
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/runtime.h"
 #include "mainstream/schedule/event_model.h"
@@ -62,7 +69,8 @@ struct Options {
   std::string input;  // default: vtest.avi if installed, else a synthetic 640x480 clip
   std::string apps = "1,5,10,30";
   std::string budget_fractions = "0.05,0.15,0.4";
-  std::string parts = "1,2,3,4";
+  std::string parts = "1,2,3,4,5";
+  std::string cost_apps = "1,5,10,30,100";
   int frames = 150;
   int threads = 1;
   int overhead_apps = 10;
@@ -131,18 +139,21 @@ void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& 
   WriteMPackageManifest(p, dir);
 }
 
-// A schedule by hand: every app at branchpoint `bp` and rate `fps`.
-fs::path UniformSchedule(const fs::path& file, const Profile& profile,
-                         const std::vector<fs::path>& packages, int bp, double fps) {
+// A schedule by hand: app i at branchpoint requests[i].branchpoint and rate
+// requests[i].fps.
+fs::path HandSchedule(const fs::path& file, const Profile& profile, const std::vector<fs::path>& packages,
+                      const std::vector<AppRequest>& requests, double stream_fps, const std::string& algorithm) {
   ScheduleDoc d;
   d.budget = 1e9;
-  d.algorithm = bp == 0 ? "nosharing" : "maxsharing";
-  d.stream_fps = fps;
+  d.algorithm = algorithm;
+  d.stream_fps = stream_fps;
   d.base = profile.base;
   d.profile = "profile.json";
-  d.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, fps);
+  d.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
   for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
-  for (const fs::path& pk : packages) {
+  for (size_t i = 0; i < packages.size(); ++i) {
+    const fs::path& pk = packages[i];
+    const int bp = requests.at(i).branchpoint;
     MPackage p = ReadMPackage(pk);
     ScheduledApp a;
     a.app = p.app;
@@ -153,18 +164,26 @@ fs::path UniformSchedule(const fs::path& file, const Profile& profile,
     const Candidate& c = p.candidates.at(static_cast<size_t>(a.candidate));
     MS_CHECK_RT(c.branchpoint == bp, "{} has no candidate at branchpoint {}", pk.string(), bp);
     a.branchpoint = bp;
-    a.fps = fps;
+    a.fps = requests[i].fps;
     a.tpr = c.tpr;
     a.fpr = c.fpr;
     a.threshold = c.threshold;
     a.weights = c.weights;
-    a.predicted = PredictCandidate(c, p.events, nullptr, 1.0, 1);
+    a.predicted = PredictCandidate(c, p.events, nullptr, stream_fps / a.fps, 1);
     d.apps.push_back(a);
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());
   d.total_cost = d.tree.total_cost();
   WriteSchedule(d, file);
   return file;
+}
+
+// Every app at branchpoint `bp` and rate `fps`.
+fs::path UniformSchedule(const fs::path& file, const Profile& profile,
+                         const std::vector<fs::path>& packages, int bp, double fps) {
+  return HandSchedule(file, profile, packages,
+                      std::vector<AppRequest>(packages.size(), AppRequest{bp, fps}), fps,
+                      bp == 0 ? "nosharing" : "maxsharing");
 }
 
 struct Run {
@@ -242,7 +261,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rounds", o.rounds, "Alternating rounds per comparison (best of each side)")
       ->capture_default_str();
-  app.add_option("--parts", o.parts, "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers")
+  app.add_option("--cost-apps", o.cost_apps, "Numbers of apps for part 5 (cost, profile vs calibrated)")
+      ->capture_default_str();
+  app.add_option("--parts", o.parts,
+                 "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers, 5 cost at 1-100 apps "
+                 "with the profile vs calibrated")
       ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON");
   app.add_flag("--keep", o.keep, "Keep the work directory");
@@ -288,7 +311,9 @@ int main(int argc, char** argv) {
       SaveModule(BuildSuffix(base, b, so), o.work / "weights" / ("bp" + std::to_string(b) + ".pt"));
     }
     std::vector<int> counts = ParseIntList(o.apps, "--apps");
-    int max_apps = std::max(o.overhead_apps, *std::max_element(counts.begin(), counts.end()));
+    const std::vector<int> cost_counts = ParseIntList(o.cost_apps, "--cost-apps");
+    int max_apps = std::max({o.overhead_apps, *std::max_element(counts.begin(), counts.end()),
+                             *std::max_element(cost_counts.begin(), cost_counts.end())});
     std::vector<fs::path> packages;
     for (int i = 0; i < max_apps; ++i) {
       packages.push_back(o.work / "pk" / fmt::format("app{:02d}", i));
@@ -447,6 +472,54 @@ int main(int argc, char** argv) {
         }
       }
       results["branch_workers"] = part4;
+    }
+
+    // 5. Cost at 1-100 apps: the hot profile vs a calibrated one, each count
+    //    predicted by the factors fitted on the other counts' runs.
+    if (part(5)) {
+      std::printf("\n5. measured / predicted total cost (ms per second of video), mixed branchpoints %s and "
+                  "rates; calibrated = msprofile --calibrate on the other rows' runs\n",
+                  fmt::format("{}", fmt::join(bps, ",")).c_str());
+      std::printf("%5s %6s %10s %10s %10s %10s %10s\n", "apps", "nodes", "predicted", "measured", "profile",
+                  "calibrated", "all rows");
+      std::vector<fs::path> summaries;
+      std::vector<int> used;
+      for (int count : cost_counts) {
+        if (count > static_cast<int>(packages.size())) continue;
+        std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
+        std::vector<AppRequest> req;
+        for (int i = 0; i < count; ++i) {
+          req.push_back(AppRequest{bps[static_cast<size_t>(i) % bps.size()], stream_fps / (1 + i % 3)});
+        }
+        const fs::path s = HandSchedule(o.work / fmt::format("s5_{}.json", count), profile, pk, req, stream_fps,
+                                        "mixed");
+        const fs::path summary = o.work / "out5" / fmt::format("apps{:03d}", count) / "summary.json";
+        fs::create_directories(summary.parent_path());
+        WriteJsonFileAtomic(summary, RunSchedule(o, s, base_dir, o.input, o.work / "out5run").summary);
+        summaries.push_back(summary);
+        used.push_back(count);
+      }
+      Json part5 = Json::array();
+      if (!summaries.empty()) {
+        const CalibrationResult cal = Calibrate(profile, summaries);
+        for (size_t i = 0; i < summaries.size(); ++i) {
+          const CalibrationRun& r = cal.runs[i];
+          const std::string held = cal.ratio_held_out.empty() ? "-" : fmt::format("{:.3f}", cal.ratio_held_out[i]);
+          std::printf("%5d %6d %10.1f %10.1f %10.3f %10s %10.3f\n", used[i], r.stem_nodes + r.branch_nodes,
+                      r.PredictedTotal(), r.MeasuredTotal(), cal.ratio_before[i], held.c_str(), cal.ratio_after[i]);
+          part5.push_back(Json{{"apps", used[i]},
+                               {"predicted", r.PredictedTotal()},
+                               {"measured", r.MeasuredTotal()},
+                               {"ratio_profile", cal.ratio_before[i]},
+                               {"ratio_calibrated_held_out",
+                                cal.ratio_held_out.empty() ? Json(nullptr) : Json(cal.ratio_held_out[i])},
+                               {"ratio_calibrated_all", cal.ratio_after[i]}});
+        }
+        std::printf("factors (all rows): stem %.3f, branch %.3f, decode %.3f, preprocess %.3f\n", cal.factors.stem,
+                    cal.factors.branch, cal.factors.decode, cal.factors.preprocess);
+        for (const std::string& w : cal.warnings) std::printf("warning: %s\n", w.c_str());
+      }
+      results["cost_scaling"] = part5;
     }
 
     results["load_average"] = {load_before, load_after};

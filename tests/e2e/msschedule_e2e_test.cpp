@@ -55,7 +55,9 @@ TEST(E2EMsschedule, RelativeBudgetsScaleTheCheapestSchedule) {
     EXPECT_GT(doc.cheapest_cost, 0);
     EXPECT_NEAR(doc.budget, 2.5 * doc.cheapest_cost, 1e-9 * doc.budget);
     EXPECT_LE(doc.total_cost, doc.budget + 1e-9);
-    if (budget > 0) EXPECT_DOUBLE_EQ(doc.budget, budget);
+    if (budget > 0) {
+      EXPECT_DOUBLE_EQ(doc.budget, budget);
+    }
     budget = doc.budget;
     EXPECT_NE(r.err.find("2.5x the cheapest schedule"), std::string::npos) << r.err;
   }

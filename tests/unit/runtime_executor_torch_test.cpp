@@ -179,7 +179,9 @@ TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
       for (size_t f = 0; f < a.size(); ++f) {
         for (size_t app = 0; app < d.apps.size(); ++app) {
           EXPECT_EQ(std::isnan(a[f][app]), std::isnan(b[f][app]));
-          if (!std::isnan(a[f][app])) EXPECT_EQ(a[f][app], b[f][app]) << "frame " << f0 + f;
+          if (!std::isnan(a[f][app])) {
+            EXPECT_EQ(a[f][app], b[f][app]) << "frame " << f0 + f;
+          }
         }
       }
     }

@@ -10,6 +10,7 @@
 #include "mainstream/model/cut_points.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/profiler.h"
+#include "mainstream/profile/calibrate.h"
 
 using namespace mainstream;
 
@@ -24,7 +25,8 @@ int main(int argc, char** argv) {
       "  msprofile --base bases/mobilenet_v2 -o mnv2.json --threads 1 --batch 4 --size 1280x720\n"
       "  msprofile --list-branchpoints model.pt --size 224x224\n"
       "  msprofile --list-branchpoints model.pt --size 224x224 --export-chain bases/mymodel --cuts "
-      "3,7,12");
+      "3,7,12\n"
+      "  msprofile --calibrate runs/b2x-greedy runs/b5x-greedy --profile profile.json -o calibrated.json");
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);
 
@@ -62,10 +64,28 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rgb", "bgr"}))
       ->capture_default_str();
   app.add_flag("--json", json, "Print the branchpoints as JSON");
+  std::vector<std::string> calibrate_runs;
+  std::string profile_in;
+  auto* calibrate =
+      app.add_option("--calibrate", calibrate_runs,
+                     "msrun --out directories (or summary.json files) measured on this machine: write --profile "
+                     "corrected by what they measured (docs/model.md, Calibration)")
+          ->excludes(base, list);
+  app.add_option("--profile", profile_in, "With --calibrate: the profile the runs were scheduled with")
+      ->needs(calibrate);
 
   if (int code = cli::Parse(app, argc, argv); code >= 0) return code;
   return cli::RunMain("msprofile", [&]() -> int {
     cli::ApplyCommonFlags(common);
+    if (!calibrate_runs.empty()) {
+      MS_CHECK(!profile_in.empty() && !output.empty(), "--calibrate needs --profile FILE and -o FILE; see --help");
+      std::vector<std::filesystem::path> paths(calibrate_runs.begin(), calibrate_runs.end());
+      CalibrationResult r = Calibrate(ReadProfile(profile_in), FindRunSummaries(paths));
+      WriteProfile(r.profile, output);
+      std::fputs(r.ToText().c_str(), stderr);
+      std::printf("%s\n", output.c_str());
+      return 0;
+    }
     const int threads = SetTorchThreads(common.ResolvedThreads());
     if (!list_model.empty()) {
       int width = 0, height = 0;

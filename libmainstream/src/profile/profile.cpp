@@ -9,6 +9,15 @@ std::vector<double> Profile::StageLatencies() const {
   return out;
 }
 
+std::vector<double> Profile::BranchLatencies() const {
+  std::vector<double> out;
+  for (const auto& s : stages) {
+    if (s.branch_p50_ms <= 0) return {};
+    out.push_back(s.branch_p50_ms);
+  }
+  return out;
+}
+
 double Profile::TotalStageMs() const {
   double t = 0;
   for (const auto& s : stages) t += s.p50_ms;
@@ -17,8 +26,12 @@ double Profile::TotalStageMs() const {
 
 Json Profile::ToJson() const {
   Json st = Json::array();
-  for (const auto& s : stages) st.push_back(Json{{"name", s.name}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}});
-  return Json{{"schema_version", kProfileSchemaVersion},
+  for (const auto& s : stages) {
+    Json t{{"name", s.name}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}};
+    if (s.branch_p50_ms > 0) t["branch_p50_ms"] = s.branch_p50_ms;
+    st.push_back(std::move(t));
+  }
+  Json j{{"schema_version", kProfileSchemaVersion},
               {"kind", "mainstream.profile"},
               {"base", base.ToJson()},
               {"machine", machine},
@@ -30,6 +43,8 @@ Json Profile::ToJson() const {
               {"whole_model_p50_ms", whole_model_p50_ms},
               {"stages", st},
               {"extra", extra}};
+  if (!calibration.is_null()) j["calibration"] = calibration;
+  return j;
 }
 
 Profile Profile::FromJson(const JsonView& v) {
@@ -57,9 +72,19 @@ Profile Profile::FromJson(const JsonView& v) {
     t.p50_ms = s.NumberIn("p50_ms", 0, 1e7);
     t.p95_ms = s.NumberIn("p95_ms", 0, 1e7);
     if (t.p95_ms < t.p50_ms) s.Field("p95_ms").Fail("p95 {} is below p50 {}", t.p95_ms, t.p50_ms);
+    if (auto b = s.OptionalField("branch_p50_ms")) t.branch_p50_ms = b->AsNumberIn(1e-9, 1e7);
     p.stages.push_back(std::move(t));
   }
+  size_t with_branch = 0;
+  for (const auto& t : p.stages) with_branch += t.branch_p50_ms > 0 ? 1 : 0;
+  if (with_branch != 0 && with_branch != p.stages.size()) {
+    st.Fail("{} of its {} stages have branch_p50_ms: give it for every stage or none", with_branch, p.stages.size());
+  }
   if (auto e = v.OptionalField("extra")) p.extra = e->raw();
+  if (auto c = v.OptionalField("calibration")) {
+    if (!c->IsObject()) c->Fail("expected an object");
+    p.calibration = c->raw();
+  }
   if (p.TotalStageMs() <= 0) st.Fail("all stage latencies are 0: the profile measured nothing");
   return p;
 }

@@ -24,6 +24,20 @@ StageCosts::StageCosts(std::vector<double> stages, double preprocess, double dec
   MS_CHECK(std::isfinite(fps) && fps >= 0, "stream fps must be >= 0, got {}", fps);
 }
 
+void StageCosts::SetBranchStages(std::vector<double> stages) {
+  branch_prefix_.clear();
+  branch_stage_ms.clear();
+  if (stages.empty()) return;
+  MS_CHECK(stages.size() == stage_ms.size(), "{} specialized stage latencies for {} stages", stages.size(),
+           stage_ms.size());
+  branch_prefix_.assign(1, 0.0);
+  for (double t : stages) {
+    MS_CHECK(std::isfinite(t) && t >= 0, "specialized stage latency must be a finite number >= 0, got {}", t);
+    branch_prefix_.push_back(branch_prefix_.back() + t);
+  }
+  branch_stage_ms = std::move(stages);
+}
+
 double TreeNode::cost() const { return latency_ms * fps; }
 
 MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps) {
@@ -77,7 +91,7 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     node.parent = apps[i].branchpoint > 0 ? segment_ending_at.at(apps[i].branchpoint) : -1;
     node.app = static_cast<int>(i);
     node.apps = {static_cast<int>(i)};
-    node.latency_ms = costs.Range(node.begin, node.end);
+    node.latency_ms = costs.BranchRange(node.begin, node.end);
     tree.branch_cost += node.cost();
     tree.branch_of_app[i] = node.id;
     tree.nodes.push_back(std::move(node));

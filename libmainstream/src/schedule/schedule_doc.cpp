@@ -53,8 +53,9 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
   }
   Json stages = Json::array();
   for (size_t k = 0; k < costs.stage_ms.size(); ++k) {
-    stages.push_back(Json{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)},
-                          {"ms", costs.stage_ms[k]}});
+    Json stage{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)}, {"ms", costs.stage_ms[k]}};
+    if (costs.HasBranchStages()) stage["branch_ms"] = costs.branch_stage_ms[k];
+    stages.push_back(std::move(stage));
   }
   return Json{{"schema_version", kScheduleSchemaVersion},
               {"kind", "mainstream.schedule"},
@@ -96,7 +97,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   double decode = v.NumberIn("decode_ms", 0, 1e7);
   double preprocess = 0;
   if (auto pre = v.OptionalField("preprocess_ms")) preprocess = pre->AsNumberIn(0, 1e7);
-  std::vector<double> stage_ms;
+  std::vector<double> stage_ms, branch_ms;
   JsonView stages = v.Field("stages");
   if (stages.Size() != static_cast<size_t>(d.base.num_stages)) {
     stages.Fail("has {} stages but base.num_stages is {}", stages.Size(), d.base.num_stages);
@@ -104,8 +105,14 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   for (const JsonView& s : stages.Elements()) {
     d.stage_names.push_back(s.String("name"));
     stage_ms.push_back(s.NumberIn("ms", 0, 1e7));
+    if (auto b = s.OptionalField("branch_ms")) branch_ms.push_back(b->AsNumberIn(0, 1e7));
+  }
+  if (!branch_ms.empty() && branch_ms.size() != stage_ms.size()) {
+    stages.Fail("{} of its {} stages have branch_ms: give it for every stage or none", branch_ms.size(),
+                stage_ms.size());
   }
   d.costs = StageCosts(stage_ms, preprocess, decode, d.stream_fps);
+  d.costs.SetBranchStages(branch_ms);
   fs::path base_dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   JsonView apps = v.Field("apps");
   if (apps.Size() == 0) apps.Fail("no apps in the schedule");
@@ -227,6 +234,7 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
   MS_CHECK(!packages.empty(), "no packages");
   problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
                              packages[0].stream_fps);
+  problem.costs.SetBranchStages(profile.BranchLatencies());
   problem.budget = budget;
   options.Validate();
   for (const auto& p : packages) {
@@ -273,7 +281,7 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
     a.threshold = c.threshold;
     a.weights = c.weights;
     a.predicted = o.pred;
-    a.own_cost = o.fps * problem.costs.Range(o.branchpoint, problem.costs.num_stages());
+    a.own_cost = o.fps * problem.costs.BranchRange(o.branchpoint, problem.costs.num_stages());
     rec += o.pred.recall;
     prec += o.pred.precision;
     d.apps.push_back(std::move(a));

@@ -47,7 +47,7 @@ Compiled Compile(const ScheduleProblem& p, const std::function<bool(size_t, cons
       Opt x;
       x.q = static_cast<int>(std::lower_bound(levels.begin(), levels.end(), o.branchpoint) - levels.begin());
       x.r = o.fps;
-      x.w = o.fps * p.costs.Range(o.branchpoint, n);
+      x.w = o.fps * p.costs.BranchRange(o.branchpoint, n);
       x.f = o.pred.f1;
       x.orig = static_cast<int>(k);
       all.push_back(x);

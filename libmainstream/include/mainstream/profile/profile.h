@@ -17,6 +17,9 @@ struct StageTiming {
   std::string name;
   double p50_ms = 0;
   double p95_ms = 0;
+  // An app's own (specialized) copy of the stage, when a calibration measured
+  // it apart from the shared base's (0 = same as p50_ms).
+  double branch_p50_ms = 0;
 };
 
 struct Profile {
@@ -30,8 +33,12 @@ struct Profile {
   double decode_ms = 0;           // decoding one stream frame (every frame is decoded)
   double preprocess_ms = 0;       // resizing + normalizing one frame for the DNN (ms)
   Json extra = Json::object();    // tool-specific details (warmup, repeats, fusion notes)
+  // What msprofile --calibrate corrected and by how much (null: measured as is).
+  Json calibration = nullptr;
 
   std::vector<double> StageLatencies() const;  // p50 per stage
+  // branch_p50_ms per stage; empty when the profile does not set them.
+  std::vector<double> BranchLatencies() const;
   double TotalStageMs() const;
 
   Json ToJson() const;

@@ -20,7 +20,11 @@
 namespace mainstream {
 
 struct StageCosts {
-  std::vector<double> stage_ms;  // per-stage latency (ms per frame)
+  std::vector<double> stage_ms;  // per-stage latency (ms per frame) of the shared base
+  // Per-stage latency of an app's own (specialized) copy of the stage, when
+  // it differs from the shared one (a calibrated profile: its weights are
+  // another copy, colder in the caches); empty = stage_ms.
+  std::vector<double> branch_stage_ms;
   double preprocess_ms = 0;      // per frame the DNN processes (at the highest app rate)
   double decode_ms = 0;          // per stream frame (every frame is decoded)
   double stream_fps = 0;         // rate decode_ms is charged at
@@ -34,9 +38,19 @@ struct StageCosts {
   // Latency of stages [begin, end).
   double Range(int begin, int end) const { return prefix_[static_cast<size_t>(end)] - prefix_[static_cast<size_t>(begin)]; }
   double Total() const { return prefix_.back(); }
+  // Sets branch_stage_ms (one value per stage, each finite and >= 0; empty
+  // clears it).
+  void SetBranchStages(std::vector<double> stages);
+  bool HasBranchStages() const { return !branch_stage_ms.empty(); }
+  // Latency of an app's own stages [begin, end).
+  double BranchRange(int begin, int end) const {
+    const std::vector<double>& p = branch_prefix_.empty() ? prefix_ : branch_prefix_;
+    return p[static_cast<size_t>(end)] - p[static_cast<size_t>(begin)];
+  }
 
  private:
   std::vector<double> prefix_{0.0};
+  std::vector<double> branch_prefix_;
 };
 
 struct AppRequest {

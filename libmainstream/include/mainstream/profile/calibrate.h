@@ -1,0 +1,77 @@
+// Closing the loop between the profile and what msrun measured
+// (msprofile --calibrate; docs/model.md, "Calibration").
+//
+// A profile times each stage of the shared base hot, one model at a time.
+// msrun's summaries record, per node of the merged tree it ran, the compute
+// it measured (ms per second of video). Calibration reads those summaries and
+// fits four factors by ratio of sums over every node of every run:
+//   stem     measured / predicted over the shared stem nodes (base weights)
+//   branch   the same over the apps' own branches (specialized weights, one
+//            copy per app: colder in the caches as apps grow)
+//   decode, preprocess   over the runs' decode and preprocessing costs
+// and writes a profile whose stage latencies are the measured ones times the
+// stem factor, with branch_p50_ms = measured times the branch factor. The
+// report says, per run, measured / predicted total cost before calibration,
+// after it (fitted on every run), and out of sample (fitted on the others).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/profile/profile.h"
+
+namespace mainstream {
+
+// What one msrun summary contributes.
+struct CalibrationRun {
+  std::string file;
+  int64_t frames = 0;
+  // Predicted by the profile being calibrated (not the run's schedule) and
+  // measured, ms of compute per second of video.
+  double stem_predicted = 0, stem_measured = 0;
+  double branch_predicted = 0, branch_measured = 0;
+  double decode_predicted = 0, decode_measured = 0;
+  double preprocess_predicted = 0, preprocess_measured = 0;
+  int stem_nodes = 0, branch_nodes = 0;
+  double PredictedTotal() const { return stem_predicted + branch_predicted + decode_predicted + preprocess_predicted; }
+  double MeasuredTotal() const { return stem_measured + branch_measured + decode_measured + preprocess_measured; }
+};
+
+struct CalibrationFactors {
+  double stem = 1, branch = 1, decode = 1, preprocess = 1;
+  // Total cost of `run` predicted with these factors.
+  double Predict(const CalibrationRun& run) const;
+  Json ToJson() const;
+};
+
+struct CalibrationResult {
+  Profile profile;  // the calibrated profile (profile.calibration filled)
+  CalibrationFactors factors;
+  std::vector<CalibrationRun> runs;
+  std::vector<double> ratio_before;  // per run: measured / predicted total, uncalibrated
+  std::vector<double> ratio_after;   // fitted on every run
+  std::vector<double> ratio_held_out;  // fitted on the other runs (empty with one run)
+  std::vector<std::string> warnings;
+  std::string ToText() const;  // a table for the terminal
+};
+
+// Reads one msrun summary.json against `profile`: InputError (naming the file
+// and field) for a run of another base, on another CPU, with another number
+// of LibTorch threads, a failed run or one with too few frames; a stopped run
+// or one whose branches ran on several workers is used with a warning.
+CalibrationRun ReadCalibrationRun(const Profile& profile, const std::filesystem::path& summary,
+                                  std::vector<std::string>* warnings);
+
+// Fits the factors (ratio of sums; a component no run exercised keeps 1).
+CalibrationFactors FitCalibration(const std::vector<CalibrationRun>& runs);
+
+// The summary.json files under each path (a file itself, or every
+// summary.json below a directory, sorted): InputError when a path holds none.
+std::vector<std::filesystem::path> FindRunSummaries(const std::vector<std::filesystem::path>& paths);
+
+// Reads every summary, fits, and builds the calibrated profile.
+CalibrationResult Calibrate(const Profile& profile, const std::vector<std::filesystem::path>& summaries);
+
+}  // namespace mainstream

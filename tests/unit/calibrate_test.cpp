@@ -1,0 +1,178 @@
+// msprofile --calibrate: fitting a profile to what msrun measured.
+#include <gtest/gtest.h>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/profile/calibrate.h"
+#include "mainstream/schedule/cost_model.h"
+#include "testing/testing.h"
+
+namespace mainstream {
+namespace {
+
+using testing::InputErrorOf;
+using testing::SyntheticProfile;
+using testing::TempDir;
+
+struct TrueCosts {
+  double stem = 1.1, branch = 1.4, decode = 1.2, preprocess = 0.9;
+};
+
+// An msrun summary of `apps` on `profile` whose measured costs are the
+// profile's predictions times `truth`'s factors.
+Json FakeSummary(const Profile& profile, const std::vector<AppRequest>& apps, const TrueCosts& truth,
+                 double stream_fps = 10, int64_t frames = 300) {
+  const StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
+  const MergedTree tree = BuildMergedTree(costs, apps);
+  Json nodes = Json::array();
+  for (const TreeNode& n : tree.nodes) {
+    const bool stem = n.kind == TreeNode::Kind::kStem;
+    const double expected = n.fps * static_cast<double>(frames) / stream_fps;
+    nodes.push_back(Json{{"kind", stem ? "stem" : "branch"},
+                         {"stages", {n.begin, n.end}},
+                         {"fps", n.fps},
+                         {"predicted_cost", n.cost()},
+                         {"measured_cost", n.cost() * (stem ? truth.stem : truth.branch)},
+                         {"expected_executions", expected},
+                         {"executions", static_cast<int64_t>(std::llround(expected))}});
+  }
+  return Json{{"kind", "mainstream.run"},
+              {"schema_version", 1},
+              {"status", "completed"},
+              {"base", profile.base.ToJson()},
+              {"machine", Json{{"description", Json{{"cpu_model", "Test CPU"}}}, {"torch_threads", 1}}},
+              {"frames", Json{{"decoded", frames},
+                              {"preprocessed", static_cast<int64_t>(static_cast<double>(frames) * tree.max_fps /
+                                                                    stream_fps)},
+                              {"video_seconds", static_cast<double>(frames) / stream_fps}}},
+              {"nodes", nodes},
+              {"cost", Json{{"measured", Json{{"decode", tree.decode_cost * truth.decode},
+                                              {"preprocess", tree.preprocess_cost * truth.preprocess}}}}}};
+}
+
+Profile TestProfile() {
+  Profile p = SyntheticProfile(6, 3);
+  p.machine = Json{{"cpu_model", "Test CPU"}};
+  return p;
+}
+
+const std::vector<std::vector<AppRequest>> kSchedules = {
+    {{0, 5}, {2, 3}, {4, 10}},
+    {{3, 10}, {3, 2}, {5, 1}, {1, 4}},
+    {{5, 10}, {5, 10}},
+};
+
+TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
+  TempDir dir;
+  const Profile profile = TestProfile();
+  const TrueCosts truth;
+  std::vector<std::filesystem::path> files;
+  for (size_t i = 0; i < kSchedules.size(); ++i) {
+    files.push_back(dir / ("run" + std::to_string(i)) / "summary.json");
+    std::filesystem::create_directories(files.back().parent_path());
+    WriteJsonFileAtomic(files.back(), FakeSummary(profile, kSchedules[i], truth));
+  }
+  const CalibrationResult r = Calibrate(profile, FindRunSummaries({dir.path()}));
+  ASSERT_EQ(r.runs.size(), 3u);
+  EXPECT_NEAR(r.factors.stem, truth.stem, 1e-9);
+  EXPECT_NEAR(r.factors.branch, truth.branch, 1e-9);
+  EXPECT_NEAR(r.factors.decode, truth.decode, 1e-9);
+  EXPECT_NEAR(r.factors.preprocess, truth.preprocess, 1e-9);
+  for (size_t i = 0; i < r.runs.size(); ++i) {
+    EXPECT_GT(r.ratio_before[i], 1.05) << i;  // every factor but preprocess is > 1
+    EXPECT_NEAR(r.ratio_after[i], 1, 1e-9) << i;
+    EXPECT_NEAR(r.ratio_held_out[i], 1, 1e-9) << i;
+  }
+  // The calibrated profile, through the cost model the scheduler uses,
+  // predicts what was measured.
+  const Profile& c = r.profile;
+  ASSERT_EQ(c.BranchLatencies().size(), profile.stages.size());
+  StageCosts costs(c.StageLatencies(), c.preprocess_ms, c.decode_ms, 10);
+  costs.SetBranchStages(c.BranchLatencies());
+  for (size_t i = 0; i < kSchedules.size(); ++i) {
+    const Json s = FakeSummary(profile, kSchedules[i], truth);
+    double measured = s["cost"]["measured"]["decode"].get<double>() + s["cost"]["measured"]["preprocess"].get<double>();
+    for (const Json& n : s["nodes"]) measured += n["measured_cost"].get<double>();
+    EXPECT_NEAR(ScheduleCost(costs, kSchedules[i]), measured, 1e-9 * measured) << i;
+  }
+  // It round-trips through its file format and records what it corrected.
+  const Profile back = Profile::FromJson(JsonView(c.ToJson(), "calibrated.json"));
+  EXPECT_EQ(back.BranchLatencies(), c.BranchLatencies());
+  EXPECT_NEAR(back.calibration["factors"]["branch"].get<double>(), truth.branch, 1e-9);
+  EXPECT_EQ(back.calibration["runs"].size(), 3u);
+}
+
+TEST(Calibrate, HeldOutRatiosShowWhatOneRunCannotTell) {
+  TempDir dir;
+  const Profile profile = TestProfile();
+  // Two runs whose branches cost differently: each held out is predicted by
+  // the other's factor, so neither held-out ratio is 1.
+  TrueCosts a, b;
+  b.branch = 2.0;
+  WriteJsonFileAtomic(dir / "a.json", FakeSummary(profile, kSchedules[0], a));
+  WriteJsonFileAtomic(dir / "b.json", FakeSummary(profile, kSchedules[0], b));
+  const CalibrationResult r = Calibrate(profile, {dir / "a.json", dir / "b.json"});
+  EXPECT_GT(r.factors.branch, a.branch);
+  EXPECT_LT(r.factors.branch, b.branch);
+  EXPECT_GT(r.ratio_held_out[0], 0) ;
+  EXPECT_LT(r.ratio_held_out[0], 0.99);  // a predicted with b's costlier branches
+  EXPECT_GT(r.ratio_held_out[1], 1.01);
+  EXPECT_NE(r.ToText().find("held out"), std::string::npos);
+}
+
+TEST(Calibrate, RejectsRunsThatCannotCalibrateThisProfile) {
+  TempDir dir;
+  const Profile profile = TestProfile();
+  const Json good = FakeSummary(profile, kSchedules[1], TrueCosts{});
+  auto calibrate_with = [&](const Json& summary) {
+    WriteJsonFileAtomic(dir / "summary.json", summary);
+    return InputErrorOf([&] { Calibrate(profile, {dir / "summary.json"}); });
+  };
+  Json other_base = good;
+  other_base["base"]["sha256"] = "ffff";
+  EXPECT_NE(calibrate_with(other_base).find("$.base.sha256"), std::string::npos);
+  Json other_cpu = good;
+  other_cpu["machine"]["description"]["cpu_model"] = "Another CPU";
+  EXPECT_NE(calibrate_with(other_cpu).find("another machine"), std::string::npos);
+  Json threads = good;
+  threads["machine"]["torch_threads"] = 2;
+  EXPECT_NE(calibrate_with(threads).find("$.machine.torch_threads"), std::string::npos);
+  Json failed = good;
+  failed["status"] = "failed";
+  EXPECT_NE(calibrate_with(failed).find("$.status"), std::string::npos);
+  Json short_run = good;
+  short_run["frames"]["decoded"] = 5;
+  EXPECT_NE(calibrate_with(short_run).find("too few"), std::string::npos);
+  Json bad_stage = good;
+  bad_stage["nodes"][0]["stages"] = {0, 99};
+  EXPECT_NE(calibrate_with(bad_stage).find("$.nodes[0].stages[1]"), std::string::npos);
+  Json schedule = good;
+  schedule["kind"] = "mainstream.schedule";
+  EXPECT_NE(calibrate_with(schedule).find("schedule"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { FindRunSummaries({dir / "missing"}); }).find("missing"), std::string::npos);
+
+  // A stopped run is still usable: a warning, not an error.
+  Json stopped = good;
+  stopped["status"] = "stopped";
+  WriteJsonFileAtomic(dir / "summary.json", stopped);
+  const CalibrationResult r = Calibrate(profile, {dir / "summary.json"});
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("stopped"), std::string::npos);
+}
+
+TEST(CostModel, SpecializedStageCostsChargeBranchesOnly) {
+  StageCosts costs({1, 2, 3, 4}, 0.5);
+  const std::vector<AppRequest> apps = {{2, 10}, {2, 5}, {0, 1}};
+  const MergedTree hot = BuildMergedTree(costs, apps);
+  costs.SetBranchStages({10, 20, 30, 40});
+  const MergedTree cold = BuildMergedTree(costs, apps);
+  EXPECT_DOUBLE_EQ(cold.stem_cost, hot.stem_cost);
+  EXPECT_DOUBLE_EQ(cold.branch_cost, 10 * hot.branch_cost);
+  EXPECT_DOUBLE_EQ(costs.BranchRange(2, 4), 70);
+  EXPECT_DOUBLE_EQ(costs.Range(2, 4), 7);
+  EXPECT_THROW(costs.SetBranchStages({1, 2}), InputError);
+  costs.SetBranchStages({});
+  EXPECT_DOUBLE_EQ(BuildMergedTree(costs, apps).total_cost(), hot.total_cost());
+}
+
+}  // namespace
+}  // namespace mainstream

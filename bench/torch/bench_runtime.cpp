@@ -18,9 +18,13 @@
 //      stage 0 included, mixed rates): measured / predicted total cost with
 //      the hot profile and with msprofile --calibrate fitted on the other
 //      counts' runs (held out); goal within 10%.
+//   6. --realtime at 90% of one core: the most of part 5's apps that the hot
+//      and the calibrated profile each say fit 900 ms/s, run in real time
+//      over the input; frames dropped (goal < 1%).
 //
 //   bench_runtime --threads 1                       # ~3-5 min on 2 cores
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
+#include <fmt/ranges.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -31,11 +35,10 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/ranges.h>
 
 #include "cli.h"
 #include "mainstream/core/atomic_file.h"
@@ -69,8 +72,9 @@ struct Options {
   std::string input;  // default: vtest.avi if installed, else a synthetic 640x480 clip
   std::string apps = "1,5,10,30";
   std::string budget_fractions = "0.05,0.15,0.4";
-  std::string parts = "1,2,3,4,5";
+  std::string parts = "1,2,3,4,5,6";
   std::string cost_apps = "1,5,10,30,100";
+  int realtime_frames = 0;  // part 6: frames per --realtime run (0: the whole input)
   int frames = 150;
   int threads = 1;
   int overhead_apps = 10;
@@ -141,15 +145,18 @@ void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& 
 
 // A schedule by hand: app i at branchpoint requests[i].branchpoint and rate
 // requests[i].fps.
-fs::path HandSchedule(const fs::path& file, const Profile& profile, const std::vector<fs::path>& packages,
-                      const std::vector<AppRequest>& requests, double stream_fps, const std::string& algorithm) {
+fs::path HandSchedule(const fs::path& file, const Profile& profile,
+                      const std::vector<fs::path>& packages,
+                      const std::vector<AppRequest>& requests, double stream_fps,
+                      const std::string& algorithm) {
   ScheduleDoc d;
   d.budget = 1e9;
   d.algorithm = algorithm;
   d.stream_fps = stream_fps;
   d.base = profile.base;
   d.profile = "profile.json";
-  d.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
+  d.costs =
+      StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
   for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
   for (size_t i = 0; i < packages.size(); ++i) {
     const fs::path& pk = packages[i];
@@ -192,14 +199,16 @@ struct Run {
 };
 
 Run RunSchedule(const Options& o, const fs::path& schedule, const fs::path& base,
-                const std::string& input, const fs::path& out, int threads = 0) {
+                const std::string& input, const fs::path& out, int threads = 0,
+                bool realtime = false, int64_t end_frame = -1) {
   RunConfig c;
+  c.realtime = realtime;
   c.schedule = schedule;
   c.base_dir = base;
   c.input = input;
   c.out_dir = out;
   c.threads = threads > 0 ? threads : o.threads;
-  c.end_frame = o.frames;
+  c.end_frame = end_frame >= 0 ? end_frame : o.frames;
   c.progress_interval_s = 0;
   c.bootstrap_resamples = 0;
   Runtime rt = Runtime::Prepare(c);
@@ -261,11 +270,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rounds", o.rounds, "Alternating rounds per comparison (best of each side)")
       ->capture_default_str();
-  app.add_option("--cost-apps", o.cost_apps, "Numbers of apps for part 5 (cost, profile vs calibrated)")
+  app.add_option("--cost-apps", o.cost_apps,
+                 "Numbers of apps for part 5 (cost, profile vs calibrated)")
+      ->capture_default_str();
+  app.add_option("--realtime-frames", o.realtime_frames,
+                 "Part 6: frames per --realtime run (0: the whole input)")
       ->capture_default_str();
   app.add_option("--parts", o.parts,
-                 "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers, 5 cost at 1-100 apps "
-                 "with the profile vs calibrated")
+                 "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers, 5 cost "
+                 "at 1-100 apps "
+                 "with the profile vs calibrated, 6 --realtime drops at 90% of one core (needs 5)")
       ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON");
   app.add_flag("--keep", o.keep, "Keep the work directory");
@@ -314,6 +328,9 @@ int main(int argc, char** argv) {
     const std::vector<int> cost_counts = ParseIntList(o.cost_apps, "--cost-apps");
     int max_apps = std::max({o.overhead_apps, *std::max_element(counts.begin(), counts.end()),
                              *std::max_element(cost_counts.begin(), cost_counts.end())});
+    const std::vector<int> parts = ParseIntList(o.parts, "--parts");
+    auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
+    if (part(6)) max_apps = std::max(max_apps, 400);  // apps are added until 900 ms/s (~6 each)
     std::vector<fs::path> packages;
     for (int i = 0; i < max_apps; ++i) {
       packages.push_back(o.work / "pk" / fmt::format("app{:02d}", i));
@@ -328,10 +345,8 @@ int main(int argc, char** argv) {
         o.input.c_str(), o.frames, o.threads, load_before, std::thread::hardware_concurrency());
     std::printf("profile: stages p50 (ms)");
     for (double t : profile.StageLatencies()) std::printf(" %.3f", t);
-    std::printf(", decode %.3f ms, preprocess %.3f ms\n\n", profile.decode_ms, profile.preprocess_ms);
-
-    const std::vector<int> parts = ParseIntList(o.parts, "--parts");
-    auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
+    std::printf(", decode %.3f ms, preprocess %.3f ms\n\n", profile.decode_ms,
+                profile.preprocess_ms);
 
     // 1. Throughput: merged tree vs No-Sharing.
     if (part(1)) {
@@ -369,7 +384,8 @@ int main(int argc, char** argv) {
       const int sched_apps = std::min<int>(8, max_apps);
       std::vector<fs::path> pk2(packages.begin(), packages.begin() + sched_apps);
       const double full =
-          ScheduleCost(StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps),
+          ScheduleCost(StageCosts(profile.StageLatencies(), profile.preprocess_ms,
+                                  profile.decode_ms, stream_fps),
                        std::vector<AppRequest>(static_cast<size_t>(sched_apps), {0, stream_fps}));
       std::printf(
           "\n2. measured vs predicted compute (ms per second of video), %d apps, greedy "
@@ -443,8 +459,9 @@ int main(int argc, char** argv) {
         load_before, load_after);
     // 4. Branch workers: the same schedules on 1 and 2 threads.
     if (part(4)) {
-      std::printf("\n4. branch workers, all apps at %g fps (frames/s; best of %d alternating rounds)\n",
-                  stream_fps, std::max(1, o.rounds - 1));
+      std::printf(
+          "\n4. branch workers, all apps at %g fps (frames/s; best of %d alternating rounds)\n",
+          stream_fps, std::max(1, o.rounds - 1));
       std::printf("%5s %10s %12s %12s %8s\n", "apps", "branchpoint", "1 thread", "2 threads",
                   "ratio");
       Json part4 = Json::array();
@@ -474,14 +491,17 @@ int main(int argc, char** argv) {
       results["branch_workers"] = part4;
     }
 
+    std::optional<Profile> calibrated;
     // 5. Cost at 1-100 apps: the hot profile vs a calibrated one, each count
     //    predicted by the factors fitted on the other counts' runs.
     if (part(5)) {
-      std::printf("\n5. measured / predicted total cost (ms per second of video), mixed branchpoints %s and "
-                  "rates; calibrated = msprofile --calibrate on the other rows' runs\n",
-                  fmt::format("{}", fmt::join(bps, ",")).c_str());
-      std::printf("%5s %6s %10s %10s %10s %10s %10s\n", "apps", "nodes", "predicted", "measured", "profile",
-                  "calibrated", "all rows");
+      std::printf(
+          "\n5. measured / predicted total cost (ms per second of video), mixed branchpoints %s "
+          "and "
+          "rates; calibrated = msprofile --calibrate on the other rows' runs\n",
+          fmt::format("{}", fmt::join(bps, ",")).c_str());
+      std::printf("%5s %6s %10s %10s %10s %10s %10s\n", "apps", "nodes", "predicted", "measured",
+                  "profile", "calibrated", "all rows");
       std::vector<fs::path> summaries;
       std::vector<int> used;
       for (int count : cost_counts) {
@@ -489,37 +509,100 @@ int main(int argc, char** argv) {
         std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
         std::vector<AppRequest> req;
         for (int i = 0; i < count; ++i) {
-          req.push_back(AppRequest{bps[static_cast<size_t>(i) % bps.size()], stream_fps / (1 + i % 3)});
+          req.push_back(
+              AppRequest{bps[static_cast<size_t>(i) % bps.size()], stream_fps / (1 + i % 3)});
         }
-        const fs::path s = HandSchedule(o.work / fmt::format("s5_{}.json", count), profile, pk, req, stream_fps,
-                                        "mixed");
-        const fs::path summary = o.work / "out5" / fmt::format("apps{:03d}", count) / "summary.json";
+        const fs::path s = HandSchedule(o.work / fmt::format("s5_{}.json", count), profile, pk, req,
+                                        stream_fps, "mixed");
+        const fs::path summary =
+            o.work / "out5" / fmt::format("apps{:03d}", count) / "summary.json";
         fs::create_directories(summary.parent_path());
-        WriteJsonFileAtomic(summary, RunSchedule(o, s, base_dir, o.input, o.work / "out5run").summary);
+        WriteJsonFileAtomic(summary,
+                            RunSchedule(o, s, base_dir, o.input, o.work / "out5run").summary);
         summaries.push_back(summary);
         used.push_back(count);
       }
       Json part5 = Json::array();
       if (!summaries.empty()) {
         const CalibrationResult cal = Calibrate(profile, summaries);
+        calibrated = cal.profile;
         for (size_t i = 0; i < summaries.size(); ++i) {
           const CalibrationRun& r = cal.runs[i];
-          const std::string held = cal.ratio_held_out.empty() ? "-" : fmt::format("{:.3f}", cal.ratio_held_out[i]);
-          std::printf("%5d %6d %10.1f %10.1f %10.3f %10s %10.3f\n", used[i], r.stem_nodes + r.branch_nodes,
-                      r.PredictedTotal(), r.MeasuredTotal(), cal.ratio_before[i], held.c_str(), cal.ratio_after[i]);
-          part5.push_back(Json{{"apps", used[i]},
-                               {"predicted", r.PredictedTotal()},
-                               {"measured", r.MeasuredTotal()},
-                               {"ratio_profile", cal.ratio_before[i]},
-                               {"ratio_calibrated_held_out",
-                                cal.ratio_held_out.empty() ? Json(nullptr) : Json(cal.ratio_held_out[i])},
-                               {"ratio_calibrated_all", cal.ratio_after[i]}});
+          const std::string held =
+              cal.ratio_held_out.empty() ? "-" : fmt::format("{:.3f}", cal.ratio_held_out[i]);
+          std::printf("%5d %6d %10.1f %10.1f %10.3f %10s %10.3f\n", used[i],
+                      r.stem_nodes + r.branch_nodes, r.PredictedTotal(), r.MeasuredTotal(),
+                      cal.ratio_before[i], held.c_str(), cal.ratio_after[i]);
+          part5.push_back(
+              Json{{"apps", used[i]},
+                   {"predicted", r.PredictedTotal()},
+                   {"measured", r.MeasuredTotal()},
+                   {"ratio_profile", cal.ratio_before[i]},
+                   {"ratio_calibrated_held_out",
+                    cal.ratio_held_out.empty() ? Json(nullptr) : Json(cal.ratio_held_out[i])},
+                   {"ratio_calibrated_all", cal.ratio_after[i]}});
         }
-        std::printf("factors (all rows): stem %.3f, branch %.3f, decode %.3f, preprocess %.3f\n", cal.factors.stem,
-                    cal.factors.branch, cal.factors.decode, cal.factors.preprocess);
+        std::printf("factors (all rows): stem %.3f, branch %.3f, decode %.3f, preprocess %.3f\n",
+                    cal.factors.stem, cal.factors.branch, cal.factors.decode,
+                    cal.factors.preprocess);
         for (const std::string& w : cal.warnings) std::printf("warning: %s\n", w.c_str());
       }
       results["cost_scaling"] = part5;
+    }
+
+    // 6. --realtime at 90% of one core: the most apps (part 5's mix) whose
+    //    predicted cost fits 900 ms/s, by the hot profile and by the
+    //    calibrated one; frames dropped over the input.
+    if (part(6) && !calibrated)
+      std::printf("\n6. skipped: it needs part 5's calibration (--parts 5,6)\n");
+    if (part(6) && calibrated) {
+      std::printf(
+          "\n6. --realtime, schedule at <= 90%% of one core (900 ms/s predicted), part 5's mix of "
+          "apps\n");
+      std::printf("%-11s %5s %10s %10s %9s %9s %8s\n", "profile", "apps", "predicted", "measured",
+                  "decoded", "dropped", "dropped%");
+      Json part6 = Json::array();
+      for (int which = 0; which < 2; ++which) {
+        const Profile& prof = which == 0 ? profile : *calibrated;
+        StageCosts costs(prof.StageLatencies(), prof.preprocess_ms, prof.decode_ms, stream_fps);
+        costs.SetBranchStages(prof.BranchLatencies());
+        std::vector<AppRequest> req;
+        for (int i = 0; i < static_cast<int>(packages.size()); ++i) {
+          req.push_back(
+              AppRequest{bps[static_cast<size_t>(i) % bps.size()], stream_fps / (1 + i % 3)});
+          if (ScheduleCost(costs, req) > 900) {
+            req.pop_back();
+            break;
+          }
+        }
+        if (req.size() == packages.size()) {
+          std::printf("%-11s: %zu apps fit; raise --cost-apps to reach 900 ms/s\n",
+                      which == 0 ? "profile" : "calibrated", req.size());
+          continue;
+        }
+        std::vector<fs::path> pk(packages.begin(),
+                                 packages.begin() + static_cast<long>(req.size()));
+        const fs::path file = o.work / fmt::format("s6_{}.json", which);
+        HandSchedule(file, prof, pk, req, stream_fps, "mixed");
+        const Json s =
+            RunSchedule(o, file, base_dir, o.input, o.work / "out6", 0, true, o.realtime_frames)
+                .summary;
+        const double decoded = s["frames"]["decoded"].get<double>();
+        const double dropped = s["frames"]["dropped"].get<double>();
+        const double measured = s["cost"]["measured"]["total"].get<double>();
+        const double predicted = ScheduleCost(costs, req);
+        std::printf("%-11s %5zu %10.1f %10.1f %9.0f %9.0f %7.2f%%\n",
+                    which == 0 ? "profile" : "calibrated", req.size(), predicted, measured, decoded,
+                    dropped, 100 * dropped / std::max(1.0, decoded));
+        std::fflush(stdout);
+        part6.push_back(Json{{"profile", which == 0 ? "hot" : "calibrated"},
+                             {"apps", req.size()},
+                             {"predicted", predicted},
+                             {"measured", measured},
+                             {"decoded", decoded},
+                             {"dropped", dropped}});
+      }
+      results["realtime"] = part6;
     }
 
     results["load_average"] = {load_before, load_after};

@@ -38,8 +38,8 @@ struct GapStats {
 
 // Greedy vs exhaustive: 9 sizes x `per_size` workloads, each workload a fresh
 // random app set scheduled at one budget (budgets cycle over the list).
-void GreedyVsExact(const std::vector<MPackage>& pk, const Profile& prof, const std::vector<int>& xs, int per_size,
-                   int threads, const fs::path& out_csv) {
+void GreedyVsExact(const std::vector<MPackage>& pk, const Profile& prof, const std::vector<int>& xs,
+                   int per_size, int threads, const fs::path& out_csv) {
   const std::vector<double> budgets{25, 40, 60, 100, 200, 350};
   const std::vector<std::string> algos{"greedy-paper", "greedy-marginal", "greedy", "exhaustive"};
   std::map<std::string, GapStats> gaps;
@@ -71,15 +71,18 @@ void GreedyVsExact(const std::vector<MPackage>& pk, const Profile& prof, const s
   std::printf("  workloads: %d (2..10 apps, budgets 25..350 ms/s, X options:", workloads);
   for (int x : xs) std::printf(" %d", x);
   std::printf(")\n");
-  std::printf("  exhaustive: %.1f s of search in total, %.1f ms mean, %.0f ms worst per workload; whole run %.1f s wall "
-              "on %d threads (target <= 300 s)\n",
-              exact_seconds, 1000 * exact_seconds / workloads, exact_max_ms, wall, threads);
+  std::printf(
+      "  exhaustive: %.1f s of search in total, %.1f ms mean, %.0f ms worst per workload; whole "
+      "run %.1f s wall "
+      "on %d threads (target <= 300 s)\n",
+      exact_seconds, 1000 * exact_seconds / workloads, exact_max_ms, wall, threads);
   for (const auto& a : algos) {
     if (a == "exhaustive") continue;
     const GapStats& g = gaps[a];
-    std::printf("  %-16s gap to exact: mean %.3f%%, tight budgets (<= 60) mean %.3f%%, worst %.2f%%%s\n", a.c_str(),
-                100 * g.sum / std::max(1, g.n), 100 * g.tight_sum / std::max(1, g.tight_n), 100 * g.worst,
-                a == "greedy" ? "  (target: mean <= 0.3%)" : "");
+    std::printf(
+        "  %-16s gap to exact: mean %.3f%%, tight budgets (<= 60) mean %.3f%%, worst %.2f%%%s\n",
+        a.c_str(), 100 * g.sum / std::max(1, g.n), 100 * g.tight_sum / std::max(1, g.tight_n),
+        100 * g.worst, a == "greedy" ? "  (target: mean <= 0.3%)" : "");
   }
 }
 
@@ -101,7 +104,8 @@ void GreedyTiming(const std::vector<MPackage>& pk, const Profile& prof, int thre
   }
 }
 
-void Figures(const std::vector<MPackage>& pk, const Profile& prof, int threads, int workloads, const fs::path& dir) {
+void Figures(const std::vector<MPackage>& pk, const Profile& prof, int threads, int workloads,
+             const fs::path& dir) {
   // Fig. 6/7: mean F1, recall, precision, fps vs number of apps at the NUC budget.
   SimulateConfig f6;
   f6.num_apps = {1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30};
@@ -137,14 +141,15 @@ void Figures(const std::vector<MPackage>& pk, const Profile& prof, int threads, 
   }
   WriteFileAtomic(dir / "fig9_xvote.csv", csv);
   // Print the headline comparison.
-  std::printf("  %5s %10s %10s %10s %12s %12s\n", "apps", "greedy F1", "nosharing", "maxsharing", "vs nosharing",
-              "vs maxsharing");
+  std::printf("  %5s %10s %10s %10s %12s %12s\n", "apps", "greedy F1", "nosharing", "maxsharing",
+              "vs nosharing", "vs maxsharing");
   for (size_t i = 0; i + 2 < r6.rows.size(); i += 3) {
     const auto& g = r6.rows[i];
     const auto& ns = r6.rows[i + 1];
     const auto& ms = r6.rows[i + 2];
-    std::printf("  %5d %10.4f %10.4f %10.4f %11.2fx %11.1f%%\n", g.num_apps, g.mean_f1, ns.mean_f1, ms.mean_f1,
-                ns.mean_f1 > 0 ? g.mean_f1 / ns.mean_f1 : 0.0, 100 * (g.mean_f1 / ms.mean_f1 - 1));
+    std::printf("  %5d %10.4f %10.4f %10.4f %11.2fx %11.1f%%\n", g.num_apps, g.mean_f1, ns.mean_f1,
+                ms.mean_f1, ns.mean_f1 > 0 ? g.mean_f1 / ns.mean_f1 : 0.0,
+                100 * (g.mean_f1 / ms.mean_f1 - 1));
   }
 }
 
@@ -152,10 +157,11 @@ void Figures(const std::vector<MPackage>& pk, const Profile& prof, int threads, 
 // within a time limit at 80 and 200 apps; greedy's time beside it. Budgets are
 // multiples of each workload's cheapest schedule, so that every size is
 // feasible and equally tight.
-void AnytimeExact(const std::vector<MPackage>& pk, const Profile& prof, double limit_s, int workloads) {
+void AnytimeExact(const std::vector<MPackage>& pk, const Profile& prof, double limit_s,
+                  int workloads) {
   const std::vector<double> factors = {1.5, 3.0};
-  std::printf("  %4s %7s  %-10s %9s %9s %9s %10s %10s %8s\n", "apps", "budget", "algorithm", "median s", "worst s",
-              "exact", "gap mean", "gap worst", "vs greedy");
+  std::printf("  %4s %7s  %-10s %9s %9s %9s %10s %10s %8s\n", "apps", "budget", "algorithm",
+              "median s", "worst s", "exact", "gap mean", "gap worst", "vs greedy");
   for (int n : {30, 80, 200}) {
     SimulateConfig cfg;
     cfg.num_apps = {n};
@@ -190,32 +196,39 @@ void AnytimeExact(const std::vector<MPackage>& pk, const Profile& prof, double l
       double gap_mean = 0;
       for (double x : gaps) gap_mean += x / static_cast<double>(gaps.size());
       std::printf("  %4d %6.1fx  %-10s %9.3f %9.3f %6d/%-2d %9.4f%% %9.4f%% %7.4f%%\n", n, factor,
-                  n <= 30 ? "exhaustive" : fmt::format("limit {:g}s", limit_s).c_str(), median(ex_s),
-                  *std::max_element(ex_s.begin(), ex_s.end()), exact, workloads, 100 * gap_mean,
-                  100 * *std::max_element(gaps.begin(), gaps.end()), 100 * gain / workloads);
+                  n <= 30 ? "exhaustive" : fmt::format("limit {:g}s", limit_s).c_str(),
+                  median(ex_s), *std::max_element(ex_s.begin(), ex_s.end()), exact, workloads,
+                  100 * gap_mean, 100 * *std::max_element(gaps.begin(), gaps.end()),
+                  100 * gain / workloads);
       std::printf("  %4d %6.1fx  %-10s %9.4f %9.4f\n", n, factor, "greedy", median(gr_s),
                   *std::max_element(gr_s.begin(), gr_s.end()));
     }
   }
-  std::printf("  (targets: 30 apps exact in <= 1 s median; 200 apps within 10 s with a proven gap <= 0.1%%;\n"
-              "   greedy for 100 apps <= 20 ms worst)\n");
+  std::printf(
+      "  (targets: 30 apps exact in <= 1 s median; 200 apps within 10 s with a proven gap <= "
+      "0.1%%;\n"
+      "   greedy for 100 apps <= 20 ms worst)\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bench_schedule: greedy vs exhaustive, schedule times, and the paper's Figs. 6, 8, 9"};
+  CLI::App app{
+      "bench_schedule: greedy vs exhaustive, schedule times, and the paper's Figs. 6, 8, 9"};
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);
   std::string ref = "work/ref", out = "results/schedule";
   int per_size = 540;
   bool quick = false, skip_x = false;
-  app.add_option("--ref", ref, "Directory written by scripts/ref_to_packages.py")->capture_default_str();
+  app.add_option("--ref", ref, "Directory written by scripts/ref_to_packages.py")
+      ->capture_default_str();
   app.add_option("--out", out, "Directory for the CSV outputs")->capture_default_str();
-  app.add_option("--per-size", per_size, "Workloads per number of apps (x9 sizes)")->capture_default_str();
+  app.add_option("--per-size", per_size, "Workloads per number of apps (x9 sizes)")
+      ->capture_default_str();
   app.add_flag("--quick", quick, "Fewer workloads (for a smoke run)");
   double time_limit = 10;
-  app.add_option("--time-limit", time_limit, "Exhaustive search's time limit at 80 and 200 apps, seconds")
+  app.add_option("--time-limit", time_limit,
+                 "Exhaustive search's time limit at 80 and 200 apps, seconds")
       ->capture_default_str();
   app.add_flag("--skip-xvote", skip_x, "Skip the greedy-vs-exact run with X-voting options");
   if (int code = cli::Parse(app, argc, argv); code >= 0) return code;
@@ -225,8 +238,10 @@ int main(int argc, char** argv) {
     int threads = common.ResolvedThreads();
     if (quick) per_size = 60;
     std::vector<MPackage> pk;
-    for (const auto& e : fs::directory_iterator(fs::path(ref) / "packages")) pk.push_back(ReadMPackage(e.path()));
-    std::sort(pk.begin(), pk.end(), [](const MPackage& a, const MPackage& b) { return a.app < b.app; });
+    for (const auto& e : fs::directory_iterator(fs::path(ref) / "packages"))
+      pk.push_back(ReadMPackage(e.path()));
+    std::sort(pk.begin(), pk.end(),
+              [](const MPackage& a, const MPackage& b) { return a.app < b.app; });
     Profile prof = ReadProfile(fs::path(ref) / "profile.json");
     CheckCompatible(pk, prof, (fs::path(ref) / "profile.json").string());
     fs::create_directories(out);
@@ -234,15 +249,18 @@ int main(int argc, char** argv) {
     GreedyVsExact(pk, prof, {1}, per_size, threads, fs::path(out) / "greedy_vs_exact_x1.csv");
     if (!skip_x) {
       std::printf("== greedy vs exhaustive, searching X in {1,2,3,5,7} ==\n");
-      GreedyVsExact(pk, prof, {1, 2, 3, 5, 7}, per_size, threads, fs::path(out) / "greedy_vs_exact_xvote.csv");
+      GreedyVsExact(pk, prof, {1, 2, 3, 5, 7}, per_size, threads,
+                    fs::path(out) / "greedy_vs_exact_xvote.csv");
     }
     std::printf("== greedy schedule time (1 thread) ==\n");
     GreedyTiming(pk, prof, threads);
-    std::printf("== anytime exact search, X in {1,2,3}, %d workloads per size (1 thread) ==\n", quick ? 3 : 10);
+    std::printf("== anytime exact search, X in {1,2,3}, %d workloads per size (1 thread) ==\n",
+                quick ? 3 : 10);
     AnytimeExact(pk, prof, time_limit, quick ? 3 : 10);
     std::printf("== Mainstream vs No-Sharing vs Max-Sharing, budget 350 (Fig. 6) ==\n");
     Figures(pk, prof, threads, quick ? 20 : 100, out);
-    std::printf("CSV written to %s (plot: /usr/bin/python3 scripts/plot_schedule.py %s)\n", out.c_str(), out.c_str());
+    std::printf("CSV written to %s (plot: /usr/bin/python3 scripts/plot_schedule.py %s)\n",
+                out.c_str(), out.c_str());
     return 0;
   });
 }

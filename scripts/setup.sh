@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
+  clang-format                     # the format check among the tests (scripts/check_format.sh)
   libtorch-dev libopencv-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   zlib1g-dev                       # reads the gzip'd Fashion-MNIST files (mstrain pretrain --task fashion-mnist)
   opencv-doc                       # vtest.avi: the PETS 2009 S2.L1 video used by the demo

@@ -53,8 +53,8 @@ std::vector<Task> AllTasks() {
   diamond.name = "diamond2";
   diamond.rule.polygon = "384,200;600,400;384,576;168,400";
   diamond.rule.min_count = "2";
-  return {roi("centre", "300,300,500,450", "1"), roi("right2", "600,0,768,576", "2"),
-          roi("mid", "400,300,600,450", "1"),      diamond,
+  return {roi("centre", "300,300,500,450", "1"),    roi("right2", "600,0,768,576", "2"),
+          roi("mid", "400,300,600,450", "1"),       diamond,
           roi("lowright2", "384,300,768,576", "2"), roi("top2", "300,200,500,300", "2")};
 }
 
@@ -67,8 +67,9 @@ double LoadAverage() {
 
 struct Options {
   std::string video = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
-  std::string mot = fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path().string() +
-                    "/shared/data/pets09-s2l1/gt.txt";
+  std::string mot =
+      fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path().string() +
+      "/shared/data/pets09-s2l1/gt.txt";
   fs::path out = "results/train";
   std::string tasks = "centre,right2,mid";
   std::string timing_task = "centre";
@@ -84,16 +85,21 @@ struct Options {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"bench_train: mstrain's package build time (with/without the activation cache) and accuracy per "
-               "branchpoint, pretrained vs random base, on PETS 2009"};
+  CLI::App app{
+      "bench_train: mstrain's package build time (with/without the activation cache) and accuracy "
+      "per "
+      "branchpoint, pretrained vs random base, on PETS 2009"};
   app.add_option("--video", o.video, "vtest.avi (opencv-doc)")->capture_default_str();
   app.add_option("--mot", o.mot, "PETS09-S2L1 gt.txt")->capture_default_str();
   app.add_option("--out", o.out, "Directory for bases, packages, CSVs")->capture_default_str();
-  app.add_option("--tasks", o.tasks, "Tasks: centre,right2,mid,diamond2,lowright2,top2")->capture_default_str();
-  app.add_option("--timing-task", o.timing_task, "Task for the cache on/off timing")->capture_default_str();
+  app.add_option("--tasks", o.tasks, "Tasks: centre,right2,mid,diamond2,lowright2,top2")
+      ->capture_default_str();
+  app.add_option("--timing-task", o.timing_task, "Task for the cache on/off timing")
+      ->capture_default_str();
   app.add_option("--heads", o.heads, "Heads to compare: pool,spatial")->capture_default_str();
   app.add_option("--threads", o.threads, "Threads")->capture_default_str();
-  app.add_option("--pretrain-epochs", o.pretrain_epochs, "Pretraining epochs")->capture_default_str();
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, "Pretraining epochs")
+      ->capture_default_str();
   app.add_option("--epochs", o.train.epochs, "Fine-tuning epochs")->capture_default_str();
   app.add_flag("!--no-random", o.random, "Skip the random-base comparison");
   app.add_flag("!--no-timing", o.timing, "Skip the cache on/off timing");
@@ -103,7 +109,9 @@ int main(int argc, char** argv) {
     SetTorchThreads(o.threads);
     fs::create_directories(o.out);
     const std::string frames = "1-543", test = "554-795";
-    Json meta{{"machine", DescribeMachine()}, {"threads", o.threads}, {"load_average_start", LoadAverage()}};
+    Json meta{{"machine", DescribeMachine()},
+              {"threads", o.threads},
+              {"load_average_start", LoadAverage()}};
 
     // Bases: pretrained, and random with estimated BatchNorm statistics.
     std::vector<std::pair<std::string, int>> bases = {{"pretrained", o.pretrain_epochs}};
@@ -150,7 +158,8 @@ int main(int argc, char** argv) {
       LogInfo("{}: {}", t.name, summary);
       return file;
     };
-    auto config = [&](const Task& t, const std::string& base, const std::string& head, const fs::path& labels) {
+    auto config = [&](const Task& t, const std::string& base, const std::string& head,
+                      const fs::path& labels) {
       TrainConfig c = o.train;
       c.base_dir = (o.out / "bases" / base).string();
       c.video = o.video;
@@ -168,7 +177,8 @@ int main(int argc, char** argv) {
     };
 
     // 1. Package build time, cache on and off.
-    std::string timing_csv = "task,cache,seconds,prefix_seconds,candidates,threads,load_before,load_after\n";
+    std::string timing_csv =
+        "task,cache,seconds,prefix_seconds,candidates,threads,load_before,load_after\n";
     if (o.timing) {
       Task t;
       for (const Task& x : AllTasks()) {
@@ -195,13 +205,16 @@ int main(int argc, char** argv) {
                 rec->candidate.train_seconds + rec->candidate.extra.value("prefix_seconds", 0.0);
           }
         }
-        timing_csv += fmt::format("{},{},{:.2f},{:.2f},{},{},{:.2f},{:.2f}\n", t.name, cache ? "on" : "off",
-                                  r.seconds, r.prefix_seconds, r.trained, o.threads, before, LoadAverage());
+        timing_csv +=
+            fmt::format("{},{},{:.2f},{:.2f},{},{},{:.2f},{:.2f}\n", t.name, cache ? "on" : "off",
+                        r.seconds, r.prefix_seconds, r.trained, o.threads, before, LoadAverage());
         std::fprintf(stderr, "%s", r.summary.c_str());
       }
-      std::printf("package build time for '%s' (%d branchpoints, %d threads): %.1f s with the activation cache, "
-                  "%.1f s without: %.2fx\n",
-                  t.name.c_str(), 8, o.threads, seconds[0], seconds[1], seconds[1] / seconds[0]);
+      std::printf(
+          "package build time for '%s' (%d branchpoints, %d threads): %.1f s with the activation "
+          "cache, "
+          "%.1f s without: %.2fx\n",
+          t.name.c_str(), 8, o.threads, seconds[0], seconds[1], seconds[1] / seconds[0]);
       WriteFileAtomic(o.out / "timing.csv", timing_csv);
       // Per candidate: training plus computing its stem activations.
       std::string per = "branchpoint,seconds_cache,seconds_no_cache,ratio\n";
@@ -215,7 +228,8 @@ int main(int argc, char** argv) {
 
     // 2. Accuracy per branchpoint.
     std::string csv =
-        "task,base,head,branchpoint,kept,val_accuracy,val_tpr,val_fpr,test_accuracy,test_tpr,test_fpr,"
+        "task,base,head,branchpoint,kept,val_accuracy,val_tpr,val_fpr,test_accuracy,test_tpr,test_"
+        "fpr,"
         "train_accuracy,train_seconds,epochs,package_seconds\n";
     for (const Task& t : tasks) {
       fs::path labels = labels_of(t);
@@ -224,7 +238,8 @@ int main(int argc, char** argv) {
         for (const std::string& head : SplitList(o.heads)) {
           TrainConfig c = config(t, base, head, labels);
           TrainReport r = RunTrain(c);
-          std::fprintf(stderr, "%s / %s / %s:\n%s", t.name.c_str(), base.c_str(), head.c_str(), r.summary.c_str());
+          std::fprintf(stderr, "%s / %s / %s:\n%s", t.name.c_str(), base.c_str(), head.c_str(),
+                       r.summary.c_str());
           const std::string hash = r.package.head.value("config_hash", "");
           CandidateStore store(c, hash);
           for (int b = 0; b < 8; ++b) {
@@ -233,11 +248,13 @@ int main(int argc, char** argv) {
             const Candidate& k = rec->candidate;
             const Json& ts = k.extra["test"];
             const Json& tr = k.extra["train"];
-            csv += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.2f},{},{:.1f}\n",
-                               t.name, base, head, b, r.package.FindBranchpoint(b) ? 1 : 0, k.accuracy, k.tpr,
-                               k.fpr, ts.value("accuracy", -1.0), ts.value("tpr", -1.0), ts.value("fpr", -1.0),
-                               tr.value("accuracy", -1.0), k.train_seconds, k.extra.value("epochs_run", 0),
-                               r.seconds);
+            csv += fmt::format(
+                "{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.2f},{},{:.1f}"
+                "\n",
+                t.name, base, head, b, r.package.FindBranchpoint(b) ? 1 : 0, k.accuracy, k.tpr,
+                k.fpr, ts.value("accuracy", -1.0), ts.value("tpr", -1.0), ts.value("fpr", -1.0),
+                tr.value("accuracy", -1.0), k.train_seconds, k.extra.value("epochs_run", 0),
+                r.seconds);
           }
           WriteFileAtomic(o.out / "accuracy.csv", csv);
         }

@@ -230,7 +230,8 @@ TEST_F(E2EMsrun, ReusedOutputDirectoryHoldsOnlyTheNewRun) {
 TEST_F(E2EMsrun, FullDiskMidRunKeepsTheOriginalError) {
   TempDir out;
   const std::string exe = (fs::path(MS_TOOLS_DIR) / "msrun" / "msrun").string();
-  auto r = testing::RunShell("trap '' XFSZ; ulimit -f 1; exec " + exe + " " + Args(out / "run") + " --frames");
+  auto r = testing::RunShell("trap '' XFSZ; ulimit -f 1; exec " + exe + " " + Args(out / "run") +
+                             " --frames");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const size_t original = r.err.find(".frames.csv");
   const size_t summary = r.err.find("the summary could not be written either");
@@ -323,7 +324,8 @@ TEST_F(E2EMsrun, BadInputExitsTwoBeforeAnyOutput) {
              {"short.csv", "1 frames"});
   expect_bad("--schedule " + (tmp / "none.json").string() + base + " --input x.avi", {"none.json"});
   expect_bad(good, {"--input"});
-  expect_bad(good + " --input " + scenario_->video.path.string() + " --fps-override 0", {"--fps-override"});
+  expect_bad(good + " --input " + scenario_->video.path.string() + " --fps-override 0",
+             {"--fps-override"});
 
   // A schedule whose package is simulation-only.
   RuntimeScenario sim = *scenario_;

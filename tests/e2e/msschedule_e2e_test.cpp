@@ -23,15 +23,18 @@ struct Workspace {
     WriteProfile(prof, profile);
     for (int i = 0; i < 4; ++i) {
       fs::path d = dir / ("pk" + std::to_string(i));
-      WriteMPackageManifest(testing::SyntheticPackage("app" + std::to_string(i), prof, 50 + static_cast<uint64_t>(i)), d);
+      WriteMPackageManifest(
+          testing::SyntheticPackage("app" + std::to_string(i), prof, 50 + static_cast<uint64_t>(i)),
+          d);
       packages += " " + d.string();
     }
   }
 };
 
 TEST(E2EMsschedule, PredictPrintsModelAndSimulation) {
-  auto r = RunTool("msschedule", "predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 "
-                                 "--correlation 0.2 --stride 4 --x-vote 2 --monte-carlo 20000 --seed 3");
+  auto r = RunTool("msschedule",
+                   "predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 "
+                   "--correlation 0.2 --stride 4 --x-vote 2 --monte-carlo 20000 --seed 3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = ParseJson(r.out, "stdout");
   EXPECT_NEAR(j["recall"].get<double>(), j["simulated"]["recall"].get<double>(), 0.02);
@@ -46,9 +49,11 @@ TEST(E2EMsschedule, RelativeBudgetsScaleTheCheapestSchedule) {
   double budget = 0;
   for (const char* algo : {"greedy", "nosharing"}) {
     fs::path out = ws.dir / (std::string(algo) + ".json");
-    auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                       " --budget 2.5x --algo " + algo + " -o " + out.string());
-    if (std::string(algo) == "nosharing" && r.exit_code == 2) continue;  // may not fit; greedy always does
+    auto r =
+        RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                  " --budget 2.5x --algo " + algo + " -o " + out.string());
+    if (std::string(algo) == "nosharing" && r.exit_code == 2)
+      continue;  // may not fit; greedy always does
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ScheduleDoc doc = ReadSchedule(out);
     EXPECT_DOUBLE_EQ(doc.budget_factor, 2.5);
@@ -62,12 +67,14 @@ TEST(E2EMsschedule, RelativeBudgetsScaleTheCheapestSchedule) {
     EXPECT_NE(r.err.find("2.5x the cheapest schedule"), std::string::npos) << r.err;
   }
   // Below the cheapest schedule: infeasible, with the minimum; a bad text: named.
-  auto low = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                       " --budget 0.5x -o " + (ws.dir / "low.json").string());
+  auto low =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 0.5x -o " + (ws.dir / "low.json").string());
   EXPECT_EQ(low.exit_code, 2);
   EXPECT_NE(low.err.find("infeasible"), std::string::npos) << low.err;
-  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                       " --budget 1.5y -o " + (ws.dir / "bad.json").string());
+  auto bad =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 1.5y -o " + (ws.dir / "bad.json").string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--budget: '1.5y'"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(ws.dir / "bad.json"));
@@ -103,8 +110,9 @@ TEST(E2EMsschedule, PredictAPackageShowsEveryOption) {
 TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
   Workspace ws;
   fs::path out = ws.dir / "s" / "schedule.json";
-  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                     " --budget 40 --algo exhaustive --x-vote 1,2,3 -o " + out.string());
+  auto r =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 40 --algo exhaustive --x-vote 1,2,3 -o " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScheduleDoc doc = ReadSchedule(out);
   EXPECT_EQ(doc.apps.size(), 4u);
@@ -114,8 +122,9 @@ TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
   EXPECT_NE(r.err.find("mean F1"), std::string::npos);
   // The greedy never beats the exact search on the same input.
   fs::path out2 = ws.dir / "s" / "greedy.json";
-  auto g = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                     " --budget 40 --algo greedy --x-vote 1,2,3 -o " + out2.string());
+  auto g =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 40 --algo greedy --x-vote 1,2,3 -o " + out2.string());
   ASSERT_EQ(g.exit_code, 0) << g.err;
   EXPECT_LE(ReadSchedule(out2).mean_f1, doc.mean_f1 + 1e-9);
 }
@@ -125,8 +134,10 @@ TEST(E2EMsschedule, ScheduleWritesAValidScheduleWithinBudget) {
 TEST(E2EMsschedule, StoppedExhaustiveSaysItsGap) {
   Workspace ws;
   fs::path out = ws.dir / "stopped.json";
-  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                     " --budget 40 --algo exhaustive --x-vote 1,2,3 --max-nodes 1 -o " + out.string());
+  auto r =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 40 --algo exhaustive --x-vote 1,2,3 --max-nodes 1 -o " +
+                                out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScheduleDoc doc = ReadSchedule(out);
   EXPECT_FALSE(doc.search["exact"].get<bool>());
@@ -135,21 +146,24 @@ TEST(E2EMsschedule, StoppedExhaustiveSaysItsGap) {
   EXPECT_GE(doc.search["bound_mean_f1"].get<double>(), doc.mean_f1);
   EXPECT_NE(r.err.find("not proven optimal"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("gap"), std::string::npos) << r.err;
-  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
-                                       " --budget 40 --algo exhaustive --time-limit -2 -o " + (ws.dir / "b.json").string());
+  auto bad =
+      RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                " --budget 40 --algo exhaustive --time-limit -2 -o " +
+                                (ws.dir / "b.json").string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--time-limit"), std::string::npos) << bad.err;
 }
 
 TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
   Workspace ws;
-  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile + " --budget 0.01 -o " +
-                                     (ws.dir / "x.json").string());
+  auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +
+                                     " --budget 0.01 -o " + (ws.dir / "x.json").string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("infeasible"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(ws.dir / "x.json"));
   testing::WriteText(ws.dir / "pk1" / "mpackage.json", "{ not json");
-  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile + " --budget 50");
+  auto bad = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " +
+                                       ws.profile + " --budget 50");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("pk1/mpackage.json: malformed JSON"), std::string::npos) << bad.err;
   auto usage = RunTool("msschedule", "schedule --budget 5");
@@ -163,9 +177,12 @@ TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
 TEST(E2EMsschedule, SimulateWritesSummaryRows) {
   Workspace ws;
   fs::path csv = ws.dir / "sim.csv";
-  auto r = RunTool("msschedule", "simulate --packages" + ws.packages + " --profile " + ws.profile +
-                                     " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
-                                     "--threads 2 --seed 4 -o " + csv.string());
+  auto r =
+      RunTool("msschedule",
+              "simulate --packages" + ws.packages + " --profile " + ws.profile +
+                  " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
+                  "--threads 2 --seed 4 -o " +
+                  csv.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string text = testing::ReadText(csv);
   int lines = 0;
@@ -174,9 +191,12 @@ TEST(E2EMsschedule, SimulateWritesSummaryRows) {
   EXPECT_NE(text.find("3,60,exhaustive,5,0,"), std::string::npos) << text;
   // Same seed, same output (threads do not change results).
   fs::path csv2 = ws.dir / "sim2.csv";
-  auto r2 = RunTool("msschedule", "simulate --packages" + ws.packages + " --profile " + ws.profile +
-                                      " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
-                                      "--threads 1 --seed 4 -o " + csv2.string());
+  auto r2 =
+      RunTool("msschedule",
+              "simulate --packages" + ws.packages + " --profile " + ws.profile +
+                  " --apps 2,3 --workloads 5 --budgets 30,60 --algos greedy,exhaustive,maxsharing "
+                  "--threads 1 --seed 4 -o " +
+                  csv2.string());
   ASSERT_EQ(r2.exit_code, 0);
   auto strip_times = [](const std::string& s) {
     // drop the schedule-time columns (12, 13), which vary run to run

@@ -40,10 +40,11 @@ class E2EMstrain : public ::testing::Test {
     testing::SyntheticVideo v = testing::WriteSyntheticVideo(Video(), s);
     testing::WriteMotBoxes(v, Mot());
     testing::WriteLabelsCsv(v, Labels());
-    auto r = RunTool("mstrain", "pretrain --video " + Video().string() + " --mot " + Mot().string() + " -o " +
-                                    Base().string() +
-                                    " --size 64x48 --width-mult 0.25 --last-channel 64 --grid 3x2 --epochs 4 "
-                                    "--stride 1 --threads 1 --name tiny");
+    auto r = RunTool("mstrain",
+                     "pretrain --video " + Video().string() + " --mot " + Mot().string() + " -o " +
+                         Base().string() +
+                         " --size 64x48 --width-mult 0.25 --last-channel 64 --grid 3x2 --epochs 4 "
+                         "--stride 1 --threads 1 --name tiny");
     pretrain_ = new testing::ToolResult(r);
   }
   static void TearDownTestSuite() {
@@ -55,8 +56,8 @@ class E2EMstrain : public ::testing::Test {
   static fs::path Labels() { return dir_->path() / "square.csv"; }
   static fs::path Base() { return dir_->path() / "base"; }
   static std::string Data() {
-    return " --base " + Base().string() + " --video " + Video().string() + " --labels " + Labels().string() +
-           " --app square --gap 4 --threads 1";
+    return " --base " + Base().string() + " --video " + Video().string() + " --labels " +
+           Labels().string() + " --app square --gap 4 --threads 1";
   }
 
   static TempDir* dir_;
@@ -101,31 +102,36 @@ TEST_F(E2EMstrain, PretrainWritesABaseAndReportsOnStderr) {
 
 TEST_F(E2EMstrain, LabelsFromMotBoxes) {
   TempDir tmp;
-  auto r = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --roi 0,0,48,72 -o " +
-                                  (tmp / "left.csv").string());
+  auto r =
+      RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --roi 0,0,48,72 -o " +
+                             (tmp / "left.csv").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   FrameLabels left = ReadLabelFile(tmp / "left.csv");
   EXPECT_EQ(left.size(), 140u);
   EXPECT_GT(CountPositives(left), 0);
   EXPECT_LT(CountPositives(left), CountPositives(ReadLabelFile(Labels())));
   EXPECT_NE(r.err.find("140 frames"), std::string::npos) << r.err;
-  auto bad = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --min-count two -o x.csv");
+  auto bad = RunTool("mstrain",
+                     "labels --mot " + Mot().string() + " --frames 140 --min-count two -o x.csv");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--min-count"), std::string::npos) << bad.err;
   // --frames 0 is an error, not "read seqinfo.ini instead".
-  auto zero = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 0 -o " + (tmp / "z.csv").string());
+  auto zero = RunTool(
+      "mstrain", "labels --mot " + Mot().string() + " --frames 0 -o " + (tmp / "z.csv").string());
   EXPECT_EQ(zero.exit_code, 2);
   EXPECT_NE(zero.err.find("--frames"), std::string::npos) << zero.err;
   EXPECT_FALSE(fs::exists(tmp / "z.csv"));
-  // A rule no frame matches, or an empty MOT file: legal, all-zero labels, and a warning that says so.
-  auto none = RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --min-count 1000 -o " +
-                                     (tmp / "none.csv").string());
+  // A rule no frame matches, or an empty MOT file: legal, all-zero labels, and a warning that says
+  // so.
+  auto none =
+      RunTool("mstrain", "labels --mot " + Mot().string() + " --frames 140 --min-count 1000 -o " +
+                             (tmp / "none.csv").string());
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_EQ(CountPositives(ReadLabelFile(tmp / "none.csv")), 0);
   EXPECT_NE(none.err.find("no frame matches"), std::string::npos) << none.err;
   testing::WriteText(tmp / "empty.txt", "");
-  auto empty = RunTool("mstrain", "labels --mot " + (tmp / "empty.txt").string() + " --frames 140 -o " +
-                                      (tmp / "empty.csv").string());
+  auto empty = RunTool("mstrain", "labels --mot " + (tmp / "empty.txt").string() +
+                                      " --frames 140 -o " + (tmp / "empty.csv").string());
   ASSERT_EQ(empty.exit_code, 0) << empty.err;
   EXPECT_NE(empty.err.find("no boxes"), std::string::npos) << empty.err;
   EXPECT_EQ(left.size(), ReadLabelFile(tmp / "empty.csv").size());
@@ -156,7 +162,8 @@ TEST_F(E2EMstrain, TrainIsKilledAndResumesFromTheLastFinishedCandidate) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, out.string() + "\n");
   EXPECT_NE(r.err.find("already finished (resuming)"), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("candidate 1/8 (branchpoint 0)"), std::string::npos) << "retrained a finished candidate";
+  EXPECT_EQ(r.err.find("candidate 1/8 (branchpoint 0)"), std::string::npos)
+      << "retrained a finished candidate";
   EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
   MPackage p = ReadMPackage(out);
   EXPECT_EQ(p.base.sha256, ReadBaseInfo(Base()).sha256);
@@ -173,12 +180,14 @@ TEST_F(E2EMstrain, SigintStopsABackgroundTrainCleanly) {
   TempDir tmp;
   const fs::path out = tmp / "pk" / "square";
   const fs::path err = tmp / "err.txt";
-  const std::string args = "train" + Data() + " -o " + out.string() + " --epochs 8 --patience 8 --log-level info";
+  const std::string args =
+      "train" + Data() + " -o " + out.string() + " --epochs 8 --patience 8 --log-level info";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     signal(SIGINT, SIG_IGN);  // what `cmd &` in a non-interactive shell does
-    const std::string cmd = "exec " + kMstrain.string() + " " + args + " > /dev/null 2> " + err.string();
+    const std::string cmd =
+        "exec " + kMstrain.string() + " " + args + " > /dev/null 2> " + err.string();
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -189,14 +198,17 @@ TEST_F(E2EMstrain, SigintStopsABackgroundTrainCleanly) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(finished_one);
   ASSERT_FALSE(fs::exists(out / kMPackageManifest)) << "finished before it could be stopped";
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal "
+                                 << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WEXITSTATUS(status), 130);
   const std::string log = testing::ReadText(err);
   EXPECT_NE(log.find("mstrain: stopped: SIGINT after"), std::string::npos) << log;
   EXPECT_NE(log.find("run the same command again to resume"), std::string::npos) << log;
   // Every candidate logged as done has its record in the work directory.
   int done = 0, records = 0;
-  for (size_t at = log.find(") done in "); at != std::string::npos; at = log.find(") done in ", at + 1)) ++done;
+  for (size_t at = log.find(") done in "); at != std::string::npos;
+       at = log.find(") done in ", at + 1))
+    ++done;
   std::error_code ec;
   for (const auto& d : fs::recursive_directory_iterator(root, ec)) {
     const std::string f = d.path().filename().string();
@@ -215,7 +227,8 @@ TEST_F(E2EMstrain, PlanPrintsIndependentCommandsAndPackAssemblesThem) {
   ASSERT_EQ(pretrain_->exit_code, 0) << pretrain_->err;
   TempDir tmp;
   const fs::path out = tmp / "pk" / "square";
-  auto plan = RunTool("mstrain", "plan" + Data() + " -o " + out.string() + " --epochs 2 --branchpoints 5,6,7");
+  auto plan = RunTool("mstrain",
+                      "plan" + Data() + " -o " + out.string() + " --epochs 2 --branchpoints 5,6,7");
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
   std::istringstream lines(plan.out);
   std::string line, script;
@@ -266,15 +279,18 @@ TEST_F(E2EMstrain, BadInputExitsWithCode2NamingTheFileAndKeepsAnEarlierPackage) 
   const std::string base = " --base " + Base().string(), video = " --video " + Video().string();
   const std::string rest = " --app square --gap 4 --threads 1" + quick;
   const std::vector<Case> cases = {
-      {base + video + " --labels " + (tmp / "short.csv").string() + rest, "short.csv", "has labels for 137 frames"},
+      {base + video + " --labels " + (tmp / "short.csv").string() + rest, "short.csv",
+       "has labels for 137 frames"},
       {base + video + " --labels " + (tmp / "unknown.csv").string() + rest, "unknown.csv:8", "'x'"},
       {base + video + " --labels " + (tmp / "none.csv").string() + rest, "none.csv", "no events"},
-      {base + " --video " + (tmp / "missing.avi").string() + " --labels " + Labels().string() + rest, "missing.avi",
-       "no such file"},
-      {" --base " + (tmp / "base").string() + video + " --labels " + Labels().string() + rest, "base.json",
-       "base hash mismatch"},
-      {base + video + " --labels " + Labels().string() + " --app square --epochs 0 -o " + out.string(), "--epochs",
-       "1..10000"},
+      {base + " --video " + (tmp / "missing.avi").string() + " --labels " + Labels().string() +
+           rest,
+       "missing.avi", "no such file"},
+      {" --base " + (tmp / "base").string() + video + " --labels " + Labels().string() + rest,
+       "base.json", "base hash mismatch"},
+      {base + video + " --labels " + Labels().string() + " --app square --epochs 0 -o " +
+           out.string(),
+       "--epochs", "1..10000"},
   };
   for (const Case& c : cases) {
     auto r = RunTool("mstrain", "train" + c.args);
@@ -286,7 +302,8 @@ TEST_F(E2EMstrain, BadInputExitsWithCode2NamingTheFileAndKeepsAnEarlierPackage) 
   }
 
   // Disk full (a 2 KB file size limit) while packing the finished candidates.
-  auto full = testing::RunShell("trap '' XFSZ\nulimit -f 2\nexec " + kMstrain.string() + " pack" + Data() + quick + "\n");
+  auto full = testing::RunShell("trap '' XFSZ\nulimit -f 2\nexec " + kMstrain.string() + " pack" +
+                                Data() + quick + "\n");
   EXPECT_EQ(full.exit_code, 2) << full.err;
   EXPECT_NE(full.err.find("cannot write the package"), std::string::npos) << full.err;
   EXPECT_NE(full.err.find(out.string()), std::string::npos) << full.err;

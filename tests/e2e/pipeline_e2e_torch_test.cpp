@@ -1,10 +1,13 @@
 // scripts/pipeline.sh end to end on a tiny synthetic case: a 96x72 video of a
 // bright square (the MOT "person"), three apps labelled from its boxes (by
-// rules that all select the square: the mechanics, not the tasks, are tested), a tiny base pretrained by the pipeline, packages, schedules at a
-// generous and an impossible budget, msrun over sampling phases on held-out
-// frames, and the report. Checks the outputs' content, that a re-run redoes
-// nothing, that a changed setting redoes only what depends on it, and that a
-// missing prerequisite is named.
+// rules that all select the square: the mechanics, not the tasks, are tested), a tiny base
+// pretrained by the pipeline, packages, schedules at a generous and an impossible budget, msrun
+// over sampling phases on held-out frames, and the report. Checks the outputs' content, that a
+// re-run redoes nothing, that a changed setting redoes only what depends on it, and that a missing
+// prerequisite is named.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -12,9 +15,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "mainstream/core/json_io.h"
 #include "testing/testing.h"
@@ -56,7 +56,8 @@ Csv ReadCsv(const fs::path& file) {
     if (line.empty()) continue;
     std::vector<std::string> cells = split(line);
     std::map<std::string, std::string> row;
-    for (size_t i = 0; i < csv.header.size() && i < cells.size(); ++i) row[csv.header[i]] = cells[i];
+    for (size_t i = 0; i < csv.header.size() && i < cells.size(); ++i)
+      row[csv.header[i]] = cells[i];
     csv.rows.push_back(row);
   }
   return csv;
@@ -107,8 +108,8 @@ RESULTS={0}/results
 
   // Runs the pipeline with `env` (VAR=value ...) and the given steps.
   static testing::ToolResult Pipeline(const std::string& env, const std::string& steps = "") {
-    return testing::RunShell(fmt::format("{} BIN={} bash {}/scripts/pipeline.sh {} {}\n", env, MS_TOOLS_DIR,
-                                         MS_SOURCE_DIR, Config().string(), steps));
+    return testing::RunShell(fmt::format("{} BIN={} bash {}/scripts/pipeline.sh {} {}\n", env,
+                                         MS_TOOLS_DIR, MS_SOURCE_DIR, Config().string(), steps));
   }
 
   static TempDir* dir_;
@@ -119,8 +120,9 @@ testing::ToolResult* E2EPipeline::first_ = nullptr;
 
 TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
   ASSERT_EQ(first_->exit_code, 0) << first_->err;
-  for (const char* step : {"labels: anywhere", "base: pretraining", "profile:", "train: feet (3/3)",
-                           "schedule: budget 1000 greedy", "run: budget 1000 exhaustive", "report ->"}) {
+  for (const char* step :
+       {"labels: anywhere", "base: pretraining", "profile:", "train: feet (3/3)",
+        "schedule: budget 1000 greedy", "run: budget 1000 exhaustive", "report ->"}) {
     EXPECT_NE(first_->err.find(step), std::string::npos) << step << "\n" << first_->err;
   }
   // The impossible budget is recorded as infeasible, not run.
@@ -135,7 +137,8 @@ TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
     EXPECT_EQ(r.at("phases"), "3");
     const int events = std::stoi(r.at("true_events"));
     EXPECT_GT(events, 0) << r.at("app");
-    const double f1 = std::stod(r.at("f1")), lo = std::stod(r.at("f1_lo")), hi = std::stod(r.at("f1_hi"));
+    const double f1 = std::stod(r.at("f1")), lo = std::stod(r.at("f1_lo")),
+                 hi = std::stod(r.at("f1_hi"));
     EXPECT_GE(f1, 0.0);
     EXPECT_LE(f1, 1.0);
     EXPECT_LE(lo, f1 + 1e-9);
@@ -173,7 +176,8 @@ TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
     int64_t detected = 0, reports = 0;
     double recall = 0;
     for (int k = 1; k <= 3; ++k) {
-      Json phase = ReadJsonFile(Dir() / fmt::format("work/runs/b1000-greedy/phase-{}/summary.json", k));
+      Json phase =
+          ReadJsonFile(Dir() / fmt::format("work/runs/b1000-greedy/phase-{}/summary.json", k));
       EXPECT_EQ(phase["sampling"]["seed"], k);
       const Json& m = phase["apps"][i]["evaluation"]["measured"];
       detected += m["detected"].get<int64_t>();
@@ -183,7 +187,8 @@ TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
     EXPECT_EQ(a["evaluation"]["measured"]["detected"], detected);
     EXPECT_EQ(a["evaluation"]["measured"]["reports"], reports);
     EXPECT_NEAR(a["evaluation"]["measured"]["recall"].get<double>(), recall, 1e-9);
-    EXPECT_EQ(a["evaluation"]["cycles"].size(), a["evaluation"]["measured"]["true_events"].get<size_t>());
+    EXPECT_EQ(a["evaluation"]["cycles"].size(),
+              a["evaluation"]["measured"]["true_events"].get<size_t>());
   }
   EXPECT_TRUE(fs::exists(Dir() / "work/runs/b1000-greedy/phase-3/summary.json"));
 
@@ -193,7 +198,9 @@ TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
   for (const auto& r : scheds.rows) infeasible += r.at("feasible") == "False";
   EXPECT_EQ(infeasible, 4);
   const std::string md = testing::ReadText(Results() / "results.md");
-  EXPECT_NE(md.find("| 0.001 | infeasible | infeasible | infeasible | infeasible |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.001 | infeasible | infeasible | infeasible | infeasible |"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("greedy vs exhaustive (predicted objective): 1000:"), std::string::npos) << md;
   EXPECT_EQ(first_->out, testing::ReadText(Results() / "results.md"));
 }
@@ -210,7 +217,8 @@ TEST_F(E2EPipeline, ReRunRedoesNothingAndAChangedSettingRedoesOnlyItsSteps) {
   auto more = Pipeline("PHASES=4", "schedule run report");
   ASSERT_EQ(more.exit_code, 0) << more.err;
   EXPECT_EQ(more.err.find("schedule: budget"), std::string::npos) << more.err;
-  EXPECT_NE(more.err.find("run: budget 1000 greedy on frames 141-200, 4 sampling phases"), std::string::npos)
+  EXPECT_NE(more.err.find("run: budget 1000 greedy on frames 141-200, 4 sampling phases"),
+            std::string::npos)
       << more.err;
   EXPECT_EQ(ReadJsonFile(Dir() / "work/runs/b1000-greedy/pooled.json")["phases"], 4);
   EXPECT_EQ(fs::last_write_time(Dir() / "work/packages/big/mpackage.json"), package_time);
@@ -244,10 +252,13 @@ echo $?
 }
 
 TEST_F(E2EPipeline, MissingPrerequisitesAreNamed) {
-  // The config sets VIDEO itself; a config that sources it and overrides is how a user points elsewhere.
-  testing::WriteText(Dir() / "missing.conf", "source " + Config().string() + "\nVIDEO=/nonexistent/clip.avi\n");
-  const testing::ToolResult r = testing::RunShell(
-      fmt::format("BIN={} bash {}/scripts/pipeline.sh {}\n", MS_TOOLS_DIR, MS_SOURCE_DIR, (Dir() / "missing.conf").string()));
+  // The config sets VIDEO itself; a config that sources it and overrides is how a user points
+  // elsewhere.
+  testing::WriteText(Dir() / "missing.conf",
+                     "source " + Config().string() + "\nVIDEO=/nonexistent/clip.avi\n");
+  const testing::ToolResult r =
+      testing::RunShell(fmt::format("BIN={} bash {}/scripts/pipeline.sh {}\n", MS_TOOLS_DIR,
+                                    MS_SOURCE_DIR, (Dir() / "missing.conf").string()));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("video '/nonexistent/clip.avi' not found"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("opencv-doc"), std::string::npos) << r.err;

@@ -46,7 +46,8 @@ namespace {
 // Runs a shell command line with stdout and stderr captured.
 ToolResult RunCaptured(const std::string& command) {
   TempDir tmp;
-  const std::string cmd = command + " > " + (tmp / "out").string() + " 2> " + (tmp / "err").string();
+  const std::string cmd =
+      command + " > " + (tmp / "out").string() + " 2> " + (tmp / "err").string();
   const int status = std::system(cmd.c_str());
   ToolResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -83,7 +84,8 @@ Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms) {
   return p;
 }
 
-MPackage SyntheticPackage(const std::string& app, const Profile& profile, uint64_t seed, double stream_fps) {
+MPackage SyntheticPackage(const std::string& app, const Profile& profile, uint64_t seed,
+                          double stream_fps) {
   Rng rng(seed);
   MPackage p;
   p.app = app;
@@ -119,7 +121,8 @@ ScheduleProblem RandomProblem(uint64_t seed, int apps, int stages, int candidate
   space.x_options = std::move(x_options);
   double max_cost = 0;
   for (int i = 0; i < apps; ++i) {
-    MPackage p = SyntheticPackage("app" + std::to_string(i), prof, seed * 131 + static_cast<uint64_t>(i), rates);
+    MPackage p = SyntheticPackage("app" + std::to_string(i), prof,
+                                  seed * 131 + static_cast<uint64_t>(i), rates);
     // keep a random subset of branchpoints as the candidates
     std::vector<Candidate> keep;
     std::vector<int> idx(p.candidates.size());

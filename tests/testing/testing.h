@@ -2,12 +2,12 @@
 // running the built tools, synthetic packages and profiles.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "mainstream/core/error.h"
 #include "mainstream/package/mpackage.h"

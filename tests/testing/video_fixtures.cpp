@@ -175,7 +175,9 @@ void WriteMotBoxes(const SyntheticVideo& video, const std::filesystem::path& fil
   std::ofstream out(file);
   for (size_t i = 0; i < video.boxes.size(); ++i) {
     const SquareBox& b = video.boxes[i];
-    if (b.size > 0) out << (i + 1) << ",1," << b.x << ',' << b.y << ',' << b.size << ',' << b.size << ",1,-1,-1,-1\n";
+    if (b.size > 0)
+      out << (i + 1) << ",1," << b.x << ',' << b.y << ',' << b.size << ',' << b.size
+          << ",1,-1,-1,-1\n";
   }
   if (!out) throw std::runtime_error("cannot write " + file.string());
 }

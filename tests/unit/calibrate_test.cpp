@@ -1,8 +1,9 @@
 // msprofile --calibrate: fitting a profile to what msrun measured.
+#include "mainstream/profile/calibrate.h"
+
 #include <gtest/gtest.h>
 
 #include "mainstream/core/json_io.h"
-#include "mainstream/profile/calibrate.h"
 #include "mainstream/schedule/cost_model.h"
 #include "testing/testing.h"
 
@@ -19,9 +20,10 @@ struct TrueCosts {
 
 // An msrun summary of `apps` on `profile` whose measured costs are the
 // profile's predictions times `truth`'s factors.
-Json FakeSummary(const Profile& profile, const std::vector<AppRequest>& apps, const TrueCosts& truth,
-                 double stream_fps = 10, int64_t frames = 300) {
-  const StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
+Json FakeSummary(const Profile& profile, const std::vector<AppRequest>& apps,
+                 const TrueCosts& truth, double stream_fps = 10, int64_t frames = 300) {
+  const StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
+                         stream_fps);
   const MergedTree tree = BuildMergedTree(costs, apps);
   Json nodes = Json::array();
   for (const TreeNode& n : tree.nodes) {
@@ -35,18 +37,19 @@ Json FakeSummary(const Profile& profile, const std::vector<AppRequest>& apps, co
                          {"expected_executions", expected},
                          {"executions", static_cast<int64_t>(std::llround(expected))}});
   }
-  return Json{{"kind", "mainstream.run"},
-              {"schema_version", 1},
-              {"status", "completed"},
-              {"base", profile.base.ToJson()},
-              {"machine", Json{{"description", Json{{"cpu_model", "Test CPU"}}}, {"torch_threads", 1}}},
-              {"frames", Json{{"decoded", frames},
-                              {"preprocessed", static_cast<int64_t>(static_cast<double>(frames) * tree.max_fps /
-                                                                    stream_fps)},
-                              {"video_seconds", static_cast<double>(frames) / stream_fps}}},
-              {"nodes", nodes},
-              {"cost", Json{{"measured", Json{{"decode", tree.decode_cost * truth.decode},
-                                              {"preprocess", tree.preprocess_cost * truth.preprocess}}}}}};
+  return Json{
+      {"kind", "mainstream.run"},
+      {"schema_version", 1},
+      {"status", "completed"},
+      {"base", profile.base.ToJson()},
+      {"machine", Json{{"description", Json{{"cpu_model", "Test CPU"}}}, {"torch_threads", 1}}},
+      {"frames", Json{{"decoded", frames},
+                      {"preprocessed", static_cast<int64_t>(static_cast<double>(frames) *
+                                                            tree.max_fps / stream_fps)},
+                      {"video_seconds", static_cast<double>(frames) / stream_fps}}},
+      {"nodes", nodes},
+      {"cost", Json{{"measured", Json{{"decode", tree.decode_cost * truth.decode},
+                                      {"preprocess", tree.preprocess_cost * truth.preprocess}}}}}};
 }
 
 Profile TestProfile() {
@@ -90,7 +93,8 @@ TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
   costs.SetBranchStages(c.BranchLatencies());
   for (size_t i = 0; i < kSchedules.size(); ++i) {
     const Json s = FakeSummary(profile, kSchedules[i], truth);
-    double measured = s["cost"]["measured"]["decode"].get<double>() + s["cost"]["measured"]["preprocess"].get<double>();
+    double measured = s["cost"]["measured"]["decode"].get<double>() +
+                      s["cost"]["measured"]["preprocess"].get<double>();
     for (const Json& n : s["nodes"]) measured += n["measured_cost"].get<double>();
     EXPECT_NEAR(ScheduleCost(costs, kSchedules[i]), measured, 1e-9 * measured) << i;
   }
@@ -113,7 +117,7 @@ TEST(Calibrate, HeldOutRatiosShowWhatOneRunCannotTell) {
   const CalibrationResult r = Calibrate(profile, {dir / "a.json", dir / "b.json"});
   EXPECT_GT(r.factors.branch, a.branch);
   EXPECT_LT(r.factors.branch, b.branch);
-  EXPECT_GT(r.ratio_held_out[0], 0) ;
+  EXPECT_GT(r.ratio_held_out[0], 0);
   EXPECT_LT(r.ratio_held_out[0], 0.99);  // a predicted with b's costlier branches
   EXPECT_GT(r.ratio_held_out[1], 1.01);
   EXPECT_NE(r.ToText().find("held out"), std::string::npos);
@@ -148,7 +152,8 @@ TEST(Calibrate, RejectsRunsThatCannotCalibrateThisProfile) {
   Json schedule = good;
   schedule["kind"] = "mainstream.schedule";
   EXPECT_NE(calibrate_with(schedule).find("schedule"), std::string::npos);
-  EXPECT_NE(InputErrorOf([&] { FindRunSummaries({dir / "missing"}); }).find("missing"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { FindRunSummaries({dir / "missing"}); }).find("missing"),
+            std::string::npos);
 
   // A stopped run is still usable: a warning, not an error.
   Json stopped = good;

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <sys/resource.h>
 
 #include <csignal>
@@ -130,7 +129,8 @@ TEST(AtomicFile, ADirectoryIsNotAnOutputFile) {
       WriteFileAtomic(target, "x");
       FAIL() << target;
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("is a directory; give a file name"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("is a directory; give a file name"), std::string::npos)
+          << e.what();
     }
   }
   EXPECT_TRUE(fs::is_empty(dir / "out"));
@@ -182,7 +182,8 @@ TEST(JsonView, SchemaVersionIsChecked) {
     JsonView(j, "x.json").RequireSchema(1, "profile");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("$.schema_version: unsupported schema_version 2"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("$.schema_version: unsupported schema_version 2"),
+              std::string::npos);
   }
   Json none = ParseJson(R"({"a": 1})", "y.json");
   EXPECT_THROW(JsonView(none, "y.json").RequireSchema(1, "profile"), InputError);
@@ -214,9 +215,11 @@ TEST(JsonIo, HugeNumbersAndDeepNestingAreNamedInputErrors) {
   EXPECT_NE(m.find("pk/mpackage.json: malformed JSON"), std::string::npos) << m;
   EXPECT_NE(m.find("1e999"), std::string::npos) << m;
   m = testing::InputErrorOf([] { ParseJson(std::string(100000, '['), "deep.json"); });
-  EXPECT_NE(m.find("deep.json: malformed JSON: nested deeper than 64 levels"), std::string::npos) << m;
+  EXPECT_NE(m.find("deep.json: malformed JSON: nested deeper than 64 levels"), std::string::npos)
+      << m;
   // 64 levels still read; an error about a big value prints a summary, not the value.
-  Json ok = ParseJson(std::string(63, '[') + "[1, 2, 3, 4, 5, 6, 7, 8, 9]" + std::string(63, ']'), "ok.json");
+  Json ok = ParseJson(std::string(63, '[') + "[1, 2, 3, 4, 5, 6, 7, 8, 9]" + std::string(63, ']'),
+                      "ok.json");
   Json inner = ok;
   while (inner.is_array() && inner.size() == 1) inner = Json(inner[0]);
   m = testing::InputErrorOf([&] { JsonView(inner, "ok.json").AsNumber(); });

@@ -1,3 +1,5 @@
+#include "mainstream/schedule/cost_model.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -5,7 +7,6 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/random.h"
-#include "mainstream/schedule/cost_model.h"
 
 namespace mainstream {
 namespace {
@@ -18,8 +19,10 @@ double ReferenceCost(const StageCosts& c, const std::vector<AppRequest>& apps) {
   for (int k = 0; k < c.num_stages(); ++k) {
     double shared = 0, own = 0;
     for (const auto& a : apps) {
-      if (a.branchpoint > k) shared = std::max(shared, a.fps);  // frozen: runs once at the max rate
-      else own += a.fps;                                       // specialized: its own rate
+      if (a.branchpoint > k)
+        shared = std::max(shared, a.fps);  // frozen: runs once at the max rate
+      else
+        own += a.fps;  // specialized: its own rate
     }
     cost += c.stage_ms[static_cast<size_t>(k)] * (shared + own);
   }
@@ -45,7 +48,9 @@ TEST(CostModel, TreeMatchesPerStageDefinitionOnRandomSchedules) {
     StageCosts c(t, rng.Uniform(0, 2), rng.Uniform(0, 1), 15);
     std::vector<AppRequest> apps;
     int m = 1 + static_cast<int>(rng.Index(8));
-    for (int i = 0; i < m; ++i) apps.push_back({static_cast<int>(rng.Index(static_cast<uint64_t>(n))), 1.0 + static_cast<double>(rng.Index(15))});
+    for (int i = 0; i < m; ++i)
+      apps.push_back({static_cast<int>(rng.Index(static_cast<uint64_t>(n))),
+                      1.0 + static_cast<double>(rng.Index(15))});
     MergedTree tree = BuildMergedTree(c, apps);
     EXPECT_NEAR(tree.total_cost(), ReferenceCost(c, apps), 1e-9);
     // Structure: stems form a chain with non-increasing rates; each branch
@@ -139,7 +144,8 @@ TEST(FramePlanner, ExecutedWorkEqualsTheCostModel) {
     for (int k = 0; k < 8; ++k) t.push_back(rng.Uniform(0.5, 3));
     StageCosts c(t, 0.7);
     std::vector<AppRequest> apps;
-    for (int i = 0; i < 6; ++i) apps.push_back({static_cast<int>(rng.Index(8)), 1.0 + static_cast<double>(rng.Index(15))});
+    for (int i = 0; i < 6; ++i)
+      apps.push_back({static_cast<int>(rng.Index(8)), 1.0 + static_cast<double>(rng.Index(15))});
     MergedTree tree = BuildMergedTree(c, apps);
     FramePlanner planner(tree, stream_fps, 1234 + static_cast<uint64_t>(trial));
     const int64_t seconds = 400;

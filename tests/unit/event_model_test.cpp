@@ -1,10 +1,11 @@
+#include "mainstream/schedule/event_model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/random.h"
-#include "mainstream/schedule/event_model.h"
 
 namespace mainstream {
 namespace {
@@ -59,8 +60,10 @@ TEST(EventModel, DetectionAndRunsMatchBruteForce) {
         std::vector<double> dp = DetectionByCount(p, c, x, 9);
         for (int n = 0; n <= 9; ++n) {
           Brute b = Enumerate(n, p, c, x);
-          EXPECT_NEAR(dp[static_cast<size_t>(n)], b.detect, 1e-12) << "p=" << p << " c=" << c << " x=" << x << " n=" << n;
-          EXPECT_NEAR(ExpectedRuns(n, p, c, x), b.runs, 1e-12) << "p=" << p << " c=" << c << " x=" << x << " n=" << n;
+          EXPECT_NEAR(dp[static_cast<size_t>(n)], b.detect, 1e-12)
+              << "p=" << p << " c=" << c << " x=" << x << " n=" << n;
+          EXPECT_NEAR(ExpectedRuns(n, p, c, x), b.runs, 1e-12)
+              << "p=" << p << " c=" << c << " x=" << x << " n=" << n;
         }
       }
     }
@@ -108,7 +111,8 @@ TEST(EventModel, EventLengthListAveragesRecall) {
   two.mean_length = two.min_length = 2;
   ten.mean_length = ten.min_length = 10;
   ten.min_length = 2;
-  double expect = 0.5 * (PredictEvents(0.8, 0.05, two, 5, 1).recall + PredictEvents(0.8, 0.05, ten, 5, 1).recall);
+  double expect = 0.5 * (PredictEvents(0.8, 0.05, two, 5, 1).recall +
+                         PredictEvents(0.8, 0.05, ten, 5, 1).recall);
   EXPECT_NEAR(a.recall, expect, 1e-12);
 }
 
@@ -148,10 +152,13 @@ TEST(EventModel, PredictionAgreesWithMonteCarloOnASeededGrid) {
     double stride = rng.Uniform(1, 20);
     int x = 1 + static_cast<int>(rng.Index(4));
     EventPrediction p = PredictEvents(tpr, fpr, ev, stride, x);
-    MonteCarloResult m = SimulateEvents(tpr, fpr, ev, stride, x, 40000, 1000 + static_cast<uint64_t>(k));
-    EXPECT_NEAR(p.recall, m.recall, 0.02) << "case " << k << " tpr=" << tpr << " stride=" << stride << " x=" << x;
+    MonteCarloResult m =
+        SimulateEvents(tpr, fpr, ev, stride, x, 40000, 1000 + static_cast<uint64_t>(k));
+    EXPECT_NEAR(p.recall, m.recall, 0.02)
+        << "case " << k << " tpr=" << tpr << " stride=" << stride << " x=" << x;
     if (m.true_reports + m.false_reports > 200) {
-      EXPECT_NEAR(p.precision, m.precision, 0.05) << "case " << k << " fpr=" << fpr << " stride=" << stride;
+      EXPECT_NEAR(p.precision, m.precision, 0.05)
+          << "case " << k << " fpr=" << fpr << " stride=" << stride;
       ++cases;
     }
   }

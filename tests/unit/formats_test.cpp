@@ -20,7 +20,8 @@ struct Fixture {
   Fixture() {
     WriteProfile(profile, profile_path);
     for (int i = 0; i < 3; ++i) {
-      MPackage p = testing::SyntheticPackage("app" + std::to_string(i), profile, 10 + static_cast<uint64_t>(i));
+      MPackage p = testing::SyntheticPackage("app" + std::to_string(i), profile,
+                                             10 + static_cast<uint64_t>(i));
       fs::path d = dir / ("pkg" + std::to_string(i));
       WriteMPackageManifest(p, d);
       packages.push_back(d);
@@ -64,24 +65,33 @@ TEST(Formats, PackageErrorsNameFileAndPath) {
       {[](Json& j) { j["schema_version"] = 9; }, "$.schema_version: unsupported schema_version 9"},
       {[](Json& j) { j.erase("app"); }, "$: missing required field \"app\""},
       {[](Json& j) { j["candidates"] = Json::array(); }, "$.candidates: no candidates"},
-      {[](Json& j) { j["candidates"][1]["tpr"] = -0.2; }, "$.candidates[1].tpr: expected a number in [0, 1], got -0.2"},
-      {[](Json& j) { j["candidates"][0]["fpr"] = "high"; }, "$.candidates[0].fpr: expected a number"},
-      {[](Json& j) { j["candidates"][2]["branchpoint"] = 99; }, "$.candidates[2].branchpoint: branchpoint 99 must be below"},
-      {[](Json& j) { j["candidates"][1]["branchpoint"] = 0; }, "$.candidates[1].branchpoint: duplicate branchpoint 0"},
-      {[](Json& j) { j["events"]["frequency"] = 0; }, "$.events.frequency: expected a fraction in (0, 1]"},
+      {[](Json& j) { j["candidates"][1]["tpr"] = -0.2; },
+       "$.candidates[1].tpr: expected a number in [0, 1], got -0.2"},
+      {[](Json& j) { j["candidates"][0]["fpr"] = "high"; },
+       "$.candidates[0].fpr: expected a number"},
+      {[](Json& j) { j["candidates"][2]["branchpoint"] = 99; },
+       "$.candidates[2].branchpoint: branchpoint 99 must be below"},
+      {[](Json& j) { j["candidates"][1]["branchpoint"] = 0; },
+       "$.candidates[1].branchpoint: duplicate branchpoint 0"},
+      {[](Json& j) { j["events"]["frequency"] = 0; },
+       "$.events.frequency: expected a fraction in (0, 1]"},
       {[](Json& j) { j["events"]["correlation"] = 1.5; }, "$.events.correlation"},
-      {[](Json& j) { j["events"]["mean_length_frames"] = -4; }, "$.events.mean_length_frames: expected a positive"},
+      {[](Json& j) { j["events"]["mean_length_frames"] = -4; },
+       "$.events.mean_length_frames: expected a positive"},
       {[](Json& j) { j["stream_fps"] = 0; }, "$.stream_fps"},
       {[](Json& j) { j["app"] = "bad name/"; }, "$.app: app name"},
       {[](Json& j) { j["kind"] = "mainstream.schedule"; },
        "$.kind: this file is a \"mainstream.schedule\", not a M-Package manifest"},
-      {[](Json& j) { j.erase("kind"); }, "$: missing \"kind\" (a M-Package manifest has \"kind\": \"mainstream.mpackage\")"},
+      {[](Json& j) { j.erase("kind"); },
+       "$: missing \"kind\" (a M-Package manifest has \"kind\": \"mainstream.mpackage\")"},
       // Weights may not leave the package directory.
       {[](Json& j) { j["candidates"][1]["weights"] = "../../../etc/passwd"; },
-       "$.candidates[1].weights: \"../../../etc/passwd\" must be a relative path inside the package directory"},
+       "$.candidates[1].weights: \"../../../etc/passwd\" must be a relative path inside the "
+       "package directory"},
       {[](Json& j) { j["candidates"][0]["weights"] = "/abs/other/bp0.pt"; },
        "$.candidates[0].weights: \"/abs/other/bp0.pt\" must be a relative path"},
-      {[](Json& j) { j["candidates"][0]["tpr"] = Json::parse("1e300") ; }, "$.candidates[0].tpr: expected a number in [0, 1]"},
+      {[](Json& j) { j["candidates"][0]["tpr"] = Json::parse("1e300"); },
+       "$.candidates[0].tpr: expected a number in [0, 1]"},
   };
   for (const auto& c : cases) {
     Fixture fx;
@@ -95,10 +105,13 @@ TEST(Formats, PackageErrorsNameFileAndPath) {
 TEST(Formats, NaNAndMalformedJsonAreRejected) {
   Fixture fx;
   testing::WriteText(fx.packages[0] / "mpackage.json", "{\"schema_version\": 1, \"app\": NaN}");
-  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.packages[0]); }).find("malformed JSON"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.packages[0]); }).find("malformed JSON"),
+            std::string::npos);
   testing::WriteText(fx.packages[1] / "mpackage.json", "{\"schema_version\": 1, \"app\": \"x\", ");
-  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.packages[1]); }).find("malformed JSON"), std::string::npos);
-  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.dir / "nowhere"); }).find("no M-Package here"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.packages[1]); }).find("malformed JSON"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ReadMPackage(fx.dir / "nowhere"); }).find("no M-Package here"),
+            std::string::npos);
 }
 
 TEST(Formats, ProfileErrors) {
@@ -107,17 +120,21 @@ TEST(Formats, ProfileErrors) {
   j["stages"].erase(j["stages"].begin());
   testing::WriteText(fx.profile_path, j.dump());
   std::string err = ErrorOf([&] { ReadProfile(fx.profile_path); });
-  EXPECT_NE(err.find("profile.json: $.stages: has 4 stage timings but the base has num_stages 5"), std::string::npos)
+  EXPECT_NE(err.find("profile.json: $.stages: has 4 stage timings but the base has num_stages 5"),
+            std::string::npos)
       << err;
   j = ReadJsonFile(fx.profile_path);
   WriteProfile(fx.profile, fx.profile_path);
   j = ReadJsonFile(fx.profile_path);
   j["stages"][1]["p95_ms"] = 0.0;
   testing::WriteText(fx.profile_path, j.dump());
-  EXPECT_NE(ErrorOf([&] { ReadProfile(fx.profile_path); }).find("$.stages[1].p95_ms: p95"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ReadProfile(fx.profile_path); }).find("$.stages[1].p95_ms: p95"),
+            std::string::npos);
   // A package manifest passed as a profile is named as what it is.
   std::string other = ErrorOf([&] { ReadProfile(fx.packages[0] / "mpackage.json"); });
-  EXPECT_NE(other.find("$.kind: this file is a \"mainstream.mpackage\", not a profile"), std::string::npos) << other;
+  EXPECT_NE(other.find("$.kind: this file is a \"mainstream.mpackage\", not a profile"),
+            std::string::npos)
+      << other;
 }
 
 TEST(Formats, PlanRejectsMismatchedBaseAndBadBudget) {
@@ -129,10 +146,13 @@ TEST(Formats, PlanRejectsMismatchedBaseAndBadBudget) {
   EXPECT_NO_THROW(PlanSchedule(sc));
   fx.Edit(1, [](Json& j) { j["base"]["sha256"] = "deadbeef"; });
   std::string err = ErrorOf([&] { PlanSchedule(sc); });
-  EXPECT_NE(err.find("pkg1/mpackage.json: $.base.sha256: package was trained on base"), std::string::npos) << err;
+  EXPECT_NE(err.find("pkg1/mpackage.json: $.base.sha256: package was trained on base"),
+            std::string::npos)
+      << err;
   fx.Edit(1, [&](Json& j) { j["base"]["sha256"] = fx.profile.base.sha256; });
   sc.budget = 0;
-  EXPECT_NE(ErrorOf([&] { PlanSchedule(sc); }).find("--budget must be a positive number"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { PlanSchedule(sc); }).find("--budget must be a positive number"),
+            std::string::npos);
   sc.budget = 1e9;
   sc.fps_options = {-1};
   EXPECT_NE(ErrorOf([&] { PlanSchedule(sc); }).find("--fps"), std::string::npos);
@@ -164,7 +184,8 @@ TEST(Formats, ScheduleRoundTripAndTamperDetection) {
   testing::WriteText(out, j.dump());
   std::string err = ErrorOf([&] { ReadSchedule(out); });
   EXPECT_TRUE(err.find("$.total_cost: recorded cost") != std::string::npos ||
-              err.find("$.apps[0].fps") != std::string::npos) << err;
+              err.find("$.apps[0].fps") != std::string::npos)
+      << err;
 }
 
 }  // namespace

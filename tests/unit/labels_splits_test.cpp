@@ -259,7 +259,8 @@ TEST(SplitOffValidationBlocks, SpreadsValidationOverTheTrainingFrames) {
     for (const auto& v : r.validation) {
       val += v.length();
       for (const auto& t : r.train) {
-        EXPECT_TRUE(t.end < v.start - 10 || t.start > v.end + 10 || t.end < v.start || t.start > v.end)
+        EXPECT_TRUE(t.end < v.start - 10 || t.start > v.end + 10 || t.end < v.start ||
+                    t.start > v.end)
             << k << ": " << t.ToString() << " vs " << v.ToString();
         EXPECT_FALSE(t.start <= v.end && v.start <= t.end) << k;
       }

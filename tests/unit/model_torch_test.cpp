@@ -1,10 +1,9 @@
 // The model module: base directories, loading checks, optimized segments,
 // app suffixes and branchpoint analysis, on tiny models built here.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <torch/script.h>
 #include <torch/torch.h>
-
-#include <sys/resource.h>
 
 #include <csignal>
 #include <filesystem>

@@ -3,6 +3,8 @@
 // (labels/splits.h KFoldOverBlocks), the combined prediction
 // (schedule/prediction.h) and the score trace inside an M-Package
 // (package/mpackage.h schema_version 2, labels/score_trace.h LoadPackageTrace).
+#include "mainstream/schedule/prediction.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,7 +24,6 @@
 #include "mainstream/labels/splits.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/schedule/event_model.h"
-#include "mainstream/schedule/prediction.h"
 #include "mainstream/schedule/trace_model.h"
 #include "testing/testing.h"
 
@@ -32,7 +33,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::InputErrorOf;
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // One segment: a gap of `gap` frames, then `events` x (event of `event_len`
 // frames, gap of `gap` frames). score(event index or -1, offset in the run,
@@ -85,7 +88,8 @@ TEST(RateEstimate, NeverFiringClassifierIsNoSkillButNotZero) {
 }
 
 TEST(RateEstimate, PerfectClassifierHasSkillAndShrunkTprBelowOne) {
-  ScoreTrace t = EventGapTrace(10, 8, 20, [](int, int64_t, bool label) { return label ? 0.9f : 0.1f; });
+  ScoreTrace t =
+      EventGapTrace(10, 8, 20, [](int, int64_t, bool label) { return label ? 0.9f : 0.1f; });
   const RateEstimate e = EstimateRates(t, 0, 0.5, "pk/trace.csv");
   EXPECT_EQ(e.tpr_raw, 1);
   EXPECT_EQ(e.fpr_raw, 0);
@@ -106,8 +110,8 @@ TEST(RateEstimate, PerfectClassifierHasSkillAndShrunkTprBelowOne) {
 TEST(RateEstimate, ErrorsClusteredInWholeEventsWidenTheStandardError) {
   // Every other event is missed entirely: TPR 1/2 on 80 frames, but the
   // evidence is 10 events, not 80 independent frames.
-  ScoreTrace clustered =
-      EventGapTrace(10, 8, 20, [](int e, int64_t, bool label) { return label && e % 2 == 0 ? 0.9f : 0.1f; });
+  ScoreTrace clustered = EventGapTrace(
+      10, 8, 20, [](int e, int64_t, bool label) { return label && e % 2 == 0 ? 0.9f : 0.1f; });
   const RateEstimate c = EstimateRates(clustered, 0, 0.5, "t");
   const double iid_se = std::sqrt(0.5 * 0.5 / 80);
   EXPECT_DOUBLE_EQ(c.tpr_raw, 0.5);
@@ -120,8 +124,8 @@ TEST(RateEstimate, ErrorsClusteredInWholeEventsWidenTheStandardError) {
 
   // The same TPR with the misses spread inside every event: each event is
   // like every other, and the clusters show no spread at all.
-  ScoreTrace spread =
-      EventGapTrace(10, 8, 20, [](int, int64_t k, bool label) { return label && k % 2 == 0 ? 0.9f : 0.1f; });
+  ScoreTrace spread = EventGapTrace(
+      10, 8, 20, [](int, int64_t k, bool label) { return label && k % 2 == 0 ? 0.9f : 0.1f; });
   const RateEstimate s = EstimateRates(spread, 0, 0.5, "t");
   EXPECT_DOUBLE_EQ(s.tpr_raw, 0.5);
   EXPECT_LT(s.tpr_se, iid_se);
@@ -131,7 +135,8 @@ TEST(RateEstimate, ErrorsClusteredInWholeEventsWidenTheStandardError) {
 TEST(RateEstimate, ChanceLevelClassifierIsNoSkill) {
   // Fires on 30% of frames whatever the label.
   Rng rng(5);
-  ScoreTrace t = EventGapTrace(8, 10, 25, [&](int, int64_t, bool) { return rng.Bernoulli(0.3) ? 0.8f : 0.2f; });
+  ScoreTrace t = EventGapTrace(
+      8, 10, 25, [&](int, int64_t, bool) { return rng.Bernoulli(0.3) ? 0.8f : 0.2f; });
   const RateEstimate e = EstimateRates(t, 0, 0.5, "t");
   EXPECT_GT(e.tpr_raw, 0.1);
   EXPECT_GT(e.fpr_raw, 0.1);
@@ -183,7 +188,8 @@ TEST(RateEstimate, OneClassOnlyIsAnInputErrorNamingTheOrigin) {
   EXPECT_TRUE(Contains(msg2, "pk/trace.csv")) << msg2;
   EXPECT_TRUE(Contains(msg2, "0 negative")) << msg2;
   ScoreTrace ok = EventGapTrace(2, 3, 3, [](int, int64_t, bool) { return 0.7f; });
-  EXPECT_TRUE(Contains(InputErrorOf([&] { EstimateRates(ok, 1, 0.5, "pk/trace.csv"); }), "pk/trace.csv"));
+  EXPECT_TRUE(
+      Contains(InputErrorOf([&] { EstimateRates(ok, 1, 0.5, "pk/trace.csv"); }), "pk/trace.csv"));
 }
 
 // ------------------------------------------------------------ KFoldOverBlocks
@@ -227,19 +233,24 @@ TEST(KFoldOverBlocks, PartsPartitionTheFramesAndTrainingKeepsTheGap) {
       for (int64_t f = iv.start; f <= iv.end; ++f) train.insert(f);
     }
     for (int64_t f : train) {
-      EXPECT_TRUE(std::binary_search(all.begin(), all.end(), f)) << "training frame " << f << " outside the blocks";
+      EXPECT_TRUE(std::binary_search(all.begin(), all.end(), f))
+          << "training frame " << f << " outside the blocks";
       EXPECT_EQ(held.count(f), 0u) << f;
-      for (int64_t h : held) ASSERT_GT(std::llabs(f - h), gap) << "training frame " << f << " near held-out " << h;
+      for (int64_t h : held)
+        ASSERT_GT(std::llabs(f - h), gap) << "training frame " << f << " near held-out " << h;
     }
     // Every block frame neither held out nor within the gap of the part trains.
     const int64_t first = *held.begin(), last = *held.rbegin();
     for (int64_t f : all) {
       if (held.count(f) || (f >= first - gap && f <= last + gap)) continue;
-      EXPECT_EQ(train.count(f), 1u) << "frame " << f << " is neither held out, in the gap nor training";
+      EXPECT_EQ(train.count(f), 1u)
+          << "frame " << f << " is neither held out, in the gap nor training";
     }
   }
   EXPECT_EQ(concatenated, all);  // a partition, in time order
-  EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()), 1);
+  EXPECT_LE(
+      *std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()),
+      1);
 
   // Fold 1 spans the hole: frames 22-37 and 50-54 (21 frames: 82 = 21 + 21 +
   // 20 + 20), training on 1-16 and 60-94.
@@ -266,7 +277,8 @@ TEST(KFoldOverBlocks, RandomBlocksKeepThePartition) {
     try {
       folds = KFoldOverBlocks(blocks, k, gap);
     } catch (const InputError&) {
-      EXPECT_TRUE(n < k || n <= 2 * gap + 2 * (n / k + 1)) << "rejected " << n << " frames, k " << k;
+      EXPECT_TRUE(n < k || n <= 2 * gap + 2 * (n / k + 1))
+          << "rejected " << n << " frames, k " << k;
       continue;
     }
     int64_t total = 0, lo = n, hi = 0, prev_end = 0;
@@ -333,7 +345,8 @@ TraceCase RandomTraceCase(uint64_t seed) {
     for (int64_t k = 0; k < 200; ++k) {
       if (left == 0) {
         label = !label;
-        left = label ? 4 + static_cast<int64_t>(rng.Index(11)) : 10 + static_cast<int64_t>(rng.Index(30));
+        left = label ? 4 + static_cast<int64_t>(rng.Index(11))
+                     : 10 + static_cast<int64_t>(rng.Index(30));
       }
       --left;
       t.frames.push_back(frame + k);
@@ -346,7 +359,8 @@ TraceCase RandomTraceCase(uint64_t seed) {
   }
   int64_t positives = 0;
   for (uint8_t l : t.labels) positives += l;
-  for (const FrameInterval& e : t.Events()) tc.stats.lengths.push_back(static_cast<double>(e.length()));
+  for (const FrameInterval& e : t.Events())
+    tc.stats.lengths.push_back(static_cast<double>(e.length()));
   tc.stats.min_length = *std::min_element(tc.stats.lengths.begin(), tc.stats.lengths.end());
   double sum = 0;
   for (double l : tc.stats.lengths) sum += l;
@@ -393,7 +407,8 @@ TEST(Prediction, WithoutATraceIsTheAnalyticalModel) {
 // about half of recall's spread here), not recall's spread itself.
 TEST(Prediction, PerfectTraceSpreadIsTheDeltaMethodFloor) {
   TraceCase tc = RandomTraceCase(7);
-  for (size_t i = 0; i < tc.trace.rows(); ++i) tc.trace.scores[1][i] = tc.trace.labels[i] ? 0.9f : 0.1f;
+  for (size_t i = 0; i < tc.trace.rows(); ++i)
+    tc.trace.scores[1][i] = tc.trace.labels[i] ? 0.9f : 0.1f;
   const Candidate c = Bp3Candidate();
   PredictionOptions o;
   o.prior_events = 0;  // the trace alone: P = R = 1
@@ -517,7 +532,8 @@ TEST(Prediction, TraceWithoutTheCandidatesColumnIsAnInputError) {
   const TraceCase tc = RandomTraceCase(6);
   Candidate c = Bp3Candidate();
   c.branchpoint = 7;
-  EXPECT_TRUE(Contains(InputErrorOf([&] { PredictCandidate(c, tc.stats, &tc.trace, 2, 1); }), "branchpoint 7"));
+  EXPECT_TRUE(Contains(InputErrorOf([&] { PredictCandidate(c, tc.stats, &tc.trace, 2, 1); }),
+                       "branchpoint 7"));
 }
 
 TEST(Prediction, TraceWithoutEventsLeavesTheModel) {
@@ -615,7 +631,8 @@ TEST(Prediction, JsonRoundTrip) {
       EXPECT_EQ(j.at("trace").is_null(), trace == nullptr);
       const ConfidenceInterval ci = p.Interval(static_cast<double>(std::max<int64_t>(p.events, 1)));
       EXPECT_EQ(j.at("interval90"), (Json{ci.lower, ci.upper}));
-      const AppPrediction back = AppPrediction::FromJson(JsonView(j, "schedule.json", "$.predicted"));
+      const AppPrediction back =
+          AppPrediction::FromJson(JsonView(j, "schedule.json", "$.predicted"));
       ExpectSamePrediction(p, back);
       EXPECT_EQ(back.ToJson().at("interval90"), j.at("interval90"));
     }
@@ -627,7 +644,8 @@ TEST(Prediction, JsonRoundTrip) {
   EXPECT_FALSE(o.trace.has_value());
   EXPECT_EQ(o.f1_se, 0);
   const std::string msg = InputErrorOf([] {
-    AppPrediction::FromJson(JsonView(Json{{"recall", 1.5}, {"precision", 0}, {"f1", 0}}, "x.json", "$.predicted"));
+    AppPrediction::FromJson(
+        JsonView(Json{{"recall", 1.5}, {"precision", 0}, {"f1", 0}}, "x.json", "$.predicted"));
   });
   EXPECT_TRUE(Contains(msg, "x.json: $.predicted.recall")) << msg;
 }
@@ -674,7 +692,8 @@ struct PackageCase {
       trace.frames.push_back(f < 30 ? f : f + 10);
       trace.labels.push_back((f / 7) % 2 == 1 ? 1 : 0);
       trace.folds.push_back(static_cast<int>((f - 1) / 20));
-      for (auto& col : trace.scores) col.push_back(static_cast<float>(std::round(rng.Uniform() * 1000) / 1000));
+      for (auto& col : trace.scores)
+        col.push_back(static_cast<float>(std::round(rng.Uniform() * 1000) / 1000));
     }
     text = FormatScoreTrace(trace);
     testing::WriteText(dir / kScoreTraceFile, text);
@@ -754,7 +773,8 @@ TEST(ScoreTracePackage, LoadErrorsNameTheManifestAndField) {
     PackageCase pc;
     const MPackage p = pc.WriteAndRead();
     std::string changed = pc.text;
-    changed[changed.size() - 2] = changed[changed.size() - 2] == '1' ? '2' : '1';  // last digit of a score
+    changed[changed.size() - 2] =
+        changed[changed.size() - 2] == '1' ? '2' : '1';  // last digit of a score
     testing::WriteText(pc.dir / kScoreTraceFile, changed);
     const std::string msg = InputErrorOf([&] { LoadPackageTrace(p); });
     EXPECT_EQ(msg.rfind(pc.manifest() + ": $.trace.sha256", 0), 0u) << msg;

@@ -232,8 +232,8 @@ TEST_F(RuntimeExecutorTest, AFailingBranchOnAWorkerFailsTheRun) {
   // The pool survives: the next call runs.
   tasks[1].input = x.data_ptr<float>();
   ex.Run(tasks, &scores);
-  EXPECT_FALSE(std::isnan(scores[1][static_cast<size_t>(
-      ex.tree().nodes[static_cast<size_t>(root_branch)].app)]));
+  EXPECT_FALSE(std::isnan(
+      scores[1][static_cast<size_t>(ex.tree().nodes[static_cast<size_t>(root_branch)].app)]));
 }
 
 TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
@@ -263,7 +263,8 @@ TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
     }
     // Per-frame scores: every thread runs one LibTorch thread, so they are
     // equal; a tolerance keeps the test about events if that changes.
-    std::ifstream f1(a.path() / (app.name + ".frames.csv")), f2(b.path() / (app.name + ".frames.csv"));
+    std::ifstream f1(a.path() / (app.name + ".frames.csv")),
+        f2(b.path() / (app.name + ".frames.csv"));
     std::string l1, l2;
     int lines = 0;
     while (std::getline(f1, l1)) {
@@ -282,7 +283,8 @@ TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
       ASSERT_EQ(c2.size(), 4u) << l2;
       EXPECT_EQ(c1[0], c2[0]) << app.name;
       EXPECT_EQ(c1[3], c2[3]) << app.name;
-      EXPECT_NEAR(std::stod(c1[2]), std::stod(c2[2]), 1e-5) << app.name << ": " << l1 << " vs " << l2;
+      EXPECT_NEAR(std::stod(c1[2]), std::stod(c2[2]), 1e-5)
+          << app.name << ": " << l1 << " vs " << l2;
     }
     EXPECT_FALSE(static_cast<bool>(std::getline(f2, l2))) << app.name;
     EXPECT_GT(lines, 1) << app.name;

@@ -1,3 +1,5 @@
+#include "mainstream/schedule/search.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -5,7 +7,6 @@
 #include <functional>
 
 #include "mainstream/core/error.h"
-#include "mainstream/schedule/search.h"
 #include "testing/testing.h"
 
 namespace mainstream {
@@ -101,16 +102,19 @@ TEST(Search, ExactSearchesMatchEnumerationWhenTheOptimumCostsExactlyTheBudget) {
     // Quantiles of all costs, and the costs of the schedules that are optimal
     // (mean; max-min with the best mean) at a budget between them.
     std::vector<double> budgets;
-    for (int q = 1; q <= 4; ++q) budgets.push_back(costs[costs.size() * static_cast<size_t>(q) / 5]);
+    for (int q = 1; q <= 4; ++q)
+      budgets.push_back(costs[costs.size() * static_cast<size_t>(q) / 5]);
     for (int q = 1; q <= 4; ++q) {
-      p.budget = 0.5 * (costs[costs.size() * static_cast<size_t>(q) / 5] + costs[costs.size() * static_cast<size_t>(q + 1) / 6]);
+      p.budget = 0.5 * (costs[costs.size() * static_cast<size_t>(q) / 5] +
+                        costs[costs.size() * static_cast<size_t>(q + 1) / 6]);
       double best_sum = -1, best_min = -1, best_tie = -1, cost_sum = 0, cost_tie = 0;
       std::function<void(size_t)> opt = [&](size_t i) {
         if (i == p.apps.size()) {
           Solution s = Evaluate(p, choice);
           if (s.cost > p.budget + 1e-9) return;
           if (s.sum_f1 > best_sum) best_sum = s.sum_f1, cost_sum = s.cost;
-          if (s.min_f1 > best_min + 1e-12 || (std::fabs(s.min_f1 - best_min) <= 1e-12 && s.sum_f1 > best_tie)) {
+          if (s.min_f1 > best_min + 1e-12 ||
+              (std::fabs(s.min_f1 - best_min) <= 1e-12 && s.sum_f1 > best_tie)) {
             best_min = std::max(best_min, s.min_f1), best_tie = s.sum_f1, cost_tie = s.cost;
           }
           return;
@@ -129,10 +133,13 @@ TEST(Search, ExactSearchesMatchEnumerationWhenTheOptimumCostsExactlyTheBudget) {
       ASSERT_GE(brute.best_sum, 0);
       ++checked;
       SearchResult ex = ExhaustiveSearch(p);
-      EXPECT_NEAR(ex.solution.sum_f1, brute.best_sum, 1e-9) << "seed " << seed << " budget " << p.budget;
+      EXPECT_NEAR(ex.solution.sum_f1, brute.best_sum, 1e-9)
+          << "seed " << seed << " budget " << p.budget;
       SearchResult mm = MaxMinSearch(p);
-      EXPECT_NEAR(mm.solution.min_f1, brute.best_min, 1e-9) << "seed " << seed << " budget " << p.budget;
-      EXPECT_NEAR(mm.solution.sum_f1, brute.best_sum_at_min, 1e-9) << "seed " << seed << " budget " << p.budget;
+      EXPECT_NEAR(mm.solution.min_f1, brute.best_min, 1e-9)
+          << "seed " << seed << " budget " << p.budget;
+      EXPECT_NEAR(mm.solution.sum_f1, brute.best_sum_at_min, 1e-9)
+          << "seed " << seed << " budget " << p.budget;
     }
   }
   EXPECT_GE(checked, 400);
@@ -173,10 +180,12 @@ TEST(Search, StoppedSearchesReturnAValidBoundAndGap) {
         EXPECT_LE(r.solution.cost, p.budget + 1e-9) << algo << " seed " << seed;
         if (std::string(algo) == "exhaustive") {
           EXPECT_LE(r.solution.mean_f1(), full.solution.mean_f1() + 1e-12);
-          EXPECT_GE(r.bound_mean_f1, full.solution.mean_f1() - 1e-12) << "seed " << seed << " limit " << limit;
+          EXPECT_GE(r.bound_mean_f1, full.solution.mean_f1() - 1e-12)
+              << "seed " << seed << " limit " << limit;
         } else {
           SearchResult mm = MaxMinSearch(p);
-          EXPECT_GE(r.bound_mean_f1, mm.solution.mean_f1() - 1e-12) << "seed " << seed << " limit " << limit;
+          EXPECT_GE(r.bound_mean_f1, mm.solution.mean_f1() - 1e-12)
+              << "seed " << seed << " limit " << limit;
         }
         EXPECT_GE(r.gap, 0.0);
         EXPECT_NEAR(r.gap, (r.bound_mean_f1 - r.solution.mean_f1()) / r.bound_mean_f1, 1e-12);
@@ -212,17 +221,20 @@ TEST(Search, FastCostEqualsTheCostModel) {
   };
   int checked = 0;
   for (uint64_t seed = 300; seed < 340; ++seed) {
-    ScheduleProblem p = testing::RandomProblem(seed, 1 + static_cast<int>(seed % 12), 8, 4, 6, 0.3, {1, 2});
+    ScheduleProblem p =
+        testing::RandomProblem(seed, 1 + static_cast<int>(seed % 12), 8, 4, 6, 0.3, {1, 2});
     if (seed % 2 == 1) {  // a calibrated profile: specialized stages cost more than shared ones
       std::vector<double> branch;
-      for (size_t k = 0; k < p.costs.stage_ms.size(); ++k) branch.push_back(p.costs.stage_ms[k] * (1.2 + 0.1 * (k % 3)));
+      for (size_t k = 0; k < p.costs.stage_ms.size(); ++k)
+        branch.push_back(p.costs.stage_ms[k] * (1.2 + 0.1 * (k % 3)));
       p.costs.SetBranchStages(branch);
     }
     for (int trial = 0; trial < 25; ++trial) {
       std::vector<int> choice;
       for (const auto& app : p.apps) choice.push_back(static_cast<int>(next(app.options.size())));
       const double model = Evaluate(p, choice).cost;
-      EXPECT_NEAR(FastScheduleCost(p, choice), model, 1e-9 * std::max(1.0, model)) << "seed " << seed;
+      EXPECT_NEAR(FastScheduleCost(p, choice), model, 1e-9 * std::max(1.0, model))
+          << "seed " << seed;
       ++checked;
     }
   }
@@ -232,7 +244,8 @@ TEST(Search, FastCostEqualsTheCostModel) {
 TEST(Search, GreedyStartsCheapAndStaysWithinBudget) {
   ScheduleProblem p = testing::RandomProblem(5, 8, 10, 5, 10, 0.05);
   Solution cheapest = CheapestSolution(p);
-  for (const char* algo : {"greedy", "greedy-paper", "greedy-marginal", "nosharing", "maxsharing"}) {
+  for (const char* algo :
+       {"greedy", "greedy-paper", "greedy-marginal", "nosharing", "maxsharing"}) {
     try {
       SearchResult r = RunSearch(p, algo);
       EXPECT_LE(r.solution.cost, p.budget + 1e-9) << algo;
@@ -251,7 +264,8 @@ TEST(Search, StaticBaselinesUseTheirBranchpoints) {
   SearchResult ms = StaticSearch(p, true);
   for (size_t i = 0; i < p.apps.size(); ++i) {
     int min_bp = 1 << 30, max_bp = -1;
-    for (const auto& o : p.apps[i].options) min_bp = std::min(min_bp, o.branchpoint), max_bp = std::max(max_bp, o.branchpoint);
+    for (const auto& o : p.apps[i].options)
+      min_bp = std::min(min_bp, o.branchpoint), max_bp = std::max(max_bp, o.branchpoint);
     EXPECT_EQ(p.apps[i].options[static_cast<size_t>(ns.solution.choice[i])].branchpoint, min_bp);
     EXPECT_EQ(p.apps[i].options[static_cast<size_t>(ms.solution.choice[i])].branchpoint, max_bp);
     // one common rate

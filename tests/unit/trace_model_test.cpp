@@ -1,6 +1,8 @@
 // The out-of-fold score trace (labels/score_trace.h) and the trace-driven
 // model (schedule/trace_model.h): the file format, the sampling phases, the
 // replay against an independent reference, and the cycle scores.
+#include "mainstream/schedule/trace_model.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 #include "mainstream/labels/scoring.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
-#include "mainstream/schedule/trace_model.h"
 #include "testing/testing.h"
 
 namespace mainstream {
@@ -26,8 +27,9 @@ namespace {
 using testing::InputErrorOf;
 
 // A trace with one score column per branchpoint; scores[c][i] for row i.
-ScoreTrace MakeTrace(std::vector<int64_t> frames, std::vector<uint8_t> labels, std::vector<int> folds,
-                     std::vector<int> branchpoints, std::vector<std::vector<float>> scores) {
+ScoreTrace MakeTrace(std::vector<int64_t> frames, std::vector<uint8_t> labels,
+                     std::vector<int> folds, std::vector<int> branchpoints,
+                     std::vector<std::vector<float>> scores) {
   ScoreTrace t;
   t.frames = std::move(frames);
   t.labels = std::move(labels);
@@ -61,7 +63,8 @@ ScoreTrace RandomTrace(uint64_t seed) {
     for (int64_t k = 0; k < len; ++k) {
       if (run_left == 0) {
         label = !label;
-        run_left = label ? 1 + static_cast<int64_t>(rng.Index(12)) : 1 + static_cast<int64_t>(rng.Index(25));
+        run_left = label ? 1 + static_cast<int64_t>(rng.Index(12))
+                         : 1 + static_cast<int64_t>(rng.Index(25));
       }
       --run_left;
       t.frames.push_back(frame + k);
@@ -80,7 +83,8 @@ ScoreTrace RandomTrace(uint64_t seed) {
 // ---------------------------------------------------------------- ScoreTrace
 
 TEST(ScoreTrace, FormatIsTheDocumentedCsv) {
-  ScoreTrace t = MakeTrace({1, 2, 5}, {0, 1, 1}, {0, 0, 1}, {0, 3}, {{0.5f, 1.0f, 0.0f}, {0.25f, 0.125f, 1e-5f}});
+  ScoreTrace t = MakeTrace({1, 2, 5}, {0, 1, 1}, {0, 0, 1}, {0, 3},
+                           {{0.5f, 1.0f, 0.0f}, {0.25f, 0.125f, 1e-5f}});
   EXPECT_EQ(FormatScoreTrace(t),
             "frame,label,fold,bp0,bp3\n"
             "1,0,0,0.5,0.25\n"
@@ -118,7 +122,8 @@ TEST(ScoreTrace, FormatParseRoundTripIsExactForSixSignificantDigits) {
   EXPECT_EQ(back.folds, t.folds);
   EXPECT_EQ(back.branchpoints, t.branchpoints);
   ASSERT_EQ(back.scores.size(), t.scores.size());
-  for (size_t c = 0; c < t.scores.size(); ++c) EXPECT_EQ(back.scores[c], t.scores[c]) << "column " << c;
+  for (size_t c = 0; c < t.scores.size(); ++c)
+    EXPECT_EQ(back.scores[c], t.scores[c]) << "column " << c;
   EXPECT_EQ(FormatScoreTrace(back), text);
   EXPECT_EQ(back.num_folds(), 4);
   EXPECT_EQ(back.Column(3), 1);
@@ -135,23 +140,25 @@ TEST(ScoreTrace, ReadsCrLfBlankLinesAndFiles) {
   EXPECT_EQ(t.labels, (std::vector<uint8_t>{1, 0}));
   EXPECT_EQ(t.scores[0], (std::vector<float>{0.75f, 0.5f}));
   const std::string missing = (dir / "none.csv").string();
-  EXPECT_NE(InputErrorOf([&] { ReadScoreTrace(dir / "none.csv"); }).find(missing), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { ReadScoreTrace(dir / "none.csv"); }).find(missing),
+            std::string::npos);
 }
 
 TEST(ScoreTrace, SegmentsAndEventsAcrossAHole) {
   // Frames 1-6, a hole (7-9), frames 10-14. The event 5-6 runs into the hole
   // and the one at 10-11 out of it: the trace cannot tell them apart from two
   // events, and counts two.
-  ScoreTrace t = MakeTrace({1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14},
-                           {0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0},
-                           {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1}, {0}, {std::vector<float>(11, 0.f)});
+  ScoreTrace t =
+      MakeTrace({1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14}, {0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0},
+                {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1}, {0}, {std::vector<float>(11, 0.f)});
   using Seg = std::pair<size_t, size_t>;
   EXPECT_EQ(t.Segments(), (std::vector<Seg>{{0, 6}, {6, 11}}));
   EXPECT_EQ(t.Events(), (std::vector<FrameInterval>{{2, 2}, {5, 6}, {10, 11}, {13, 13}}));
   EXPECT_EQ(t.num_folds(), 2);
 
   // One frame missing inside an event cuts it too; a trace without holes is one segment.
-  ScoreTrace cut = MakeTrace({3, 4, 6, 7}, {1, 1, 1, 1}, {0, 0, 0, 0}, {0}, {std::vector<float>(4, 0.f)});
+  ScoreTrace cut =
+      MakeTrace({3, 4, 6, 7}, {1, 1, 1, 1}, {0, 0, 0, 0}, {0}, {std::vector<float>(4, 0.f)});
   EXPECT_EQ(cut.Segments(), (std::vector<Seg>{{0, 2}, {2, 4}}));
   EXPECT_EQ(cut.Events(), (std::vector<FrameInterval>{{3, 4}, {6, 7}}));
   ScoreTrace whole = MakeTrace({8, 9, 10}, {1, 0, 1}, {0, 0, 0}, {0}, {std::vector<float>(3, 0.f)});
@@ -170,11 +177,16 @@ TEST(ScoreTrace, MalformedInputNamesOriginLineAndProblem) {
   };
   const std::string h = "frame,label,fold,bp0,bp3\n";
   const std::vector<Case> cases = {
-      {"bad header", "frame,lbl,fold,bp0\n1,0,0,0.5\n", {origin + ":1:", "header", "frame,lbl,fold,bp0"}},
+      {"bad header",
+       "frame,lbl,fold,bp0\n1,0,0,0.5\n",
+       {origin + ":1:", "header", "frame,lbl,fold,bp0"}},
       {"header without score columns", "frame,label,fold\n1,0,0\n", {origin + ":1:", "header"}},
-      {"non-bp column", "frame,label,fold,bp0,score\n", {origin + ":1:", "'score'", "bp<branchpoint>"}},
+      {"non-bp column",
+       "frame,label,fold,bp0,score\n",
+       {origin + ":1:", "'score'", "bp<branchpoint>"}},
       {"bp without a number", "frame,label,fold,bpx\n", {origin + ":1:", "'bpx'"}},
-      {"frame not increasing", h + "1,0,0,0.1,0.2\n2,0,0,0.1,0.2\n2,1,0,0.1,0.2\n",
+      {"frame not increasing",
+       h + "1,0,0,0.1,0.2\n2,0,0,0.1,0.2\n2,1,0,0.1,0.2\n",
        {origin + ":4:", "frame '2'", "after frame 2"}},
       {"frame 0", h + "0,0,0,0.1,0.2\n", {origin + ":2:", "frame '0'"}},
       {"label 2", h + "1,0,0,0.1,0.2\n2,2,0,0.1,0.2\n", {origin + ":3:", "label '2'", "0 or 1"}},
@@ -202,7 +214,8 @@ TEST(ScoreTrace, ValidateRejectsInconsistentColumns) {
   EXPECT_NO_THROW(ok.Validate("t"));
   ScoreTrace t = ok;
   t.labels.pop_back();
-  EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("t: 2 frames but 1 labels"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("t: 2 frames but 1 labels"),
+            std::string::npos);
   t = ok;
   t.scores[0][1] = std::nanf("");
   EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("not in [0, 1]"), std::string::npos);
@@ -242,7 +255,8 @@ TEST(TraceModelPhases, IrrationalStrideGives64EvenPhases) {
   const double stride = std::sqrt(7.0);
   const std::vector<double> phases = ReplayPhases(stride);
   ASSERT_EQ(phases.size(), 64u);
-  for (int m = 0; m < 64; ++m) EXPECT_NEAR(phases[static_cast<size_t>(m)], (m + 0.5) * stride / 64, 1e-12);
+  for (int m = 0; m < 64; ++m)
+    EXPECT_NEAR(phases[static_cast<size_t>(m)], (m + 0.5) * stride / 64, 1e-12);
   EXPECT_NE(InputErrorOf([] { ReplayPhases(0.5); }).find("stride"), std::string::npos);
   EXPECT_NE(InputErrorOf([] { ReplayPhases(std::nan("")); }).find("stride"), std::string::npos);
 }
@@ -252,7 +266,8 @@ TEST(TraceModelPhases, IrrationalStrideGives64EvenPhases) {
 using Pattern = std::vector<int64_t>;
 Pattern DirectPattern(double phase, double stride, int64_t q) {
   Pattern p;
-  for (int64_t j = 0; j < 2 * q; ++j) p.push_back(static_cast<int64_t>(std::floor(phase + j * stride)));
+  for (int64_t j = 0; j < 2 * q; ++j)
+    p.push_back(static_cast<int64_t>(std::floor(phase + j * stride)));
   return p;
 }
 Pattern SamplerPattern(double phase, double stride, int64_t q) {
@@ -271,7 +286,8 @@ TEST(TraceModelPhases, PhasesWeighEveryPatternAsAUniformPhaseDoes) {
   struct Stride {
     int64_t p, q;
   };
-  const std::vector<Stride> strides = {{1, 1}, {2, 1}, {5, 1}, {3, 2}, {7, 3}, {5, 4}, {6, 5}, {13, 5}, {17, 8}};
+  const std::vector<Stride> strides = {{1, 1}, {2, 1}, {5, 1},  {3, 2}, {7, 3},
+                                       {5, 4}, {6, 5}, {13, 5}, {17, 8}};
   constexpr int kGrid = 10000;
   for (const Stride& s : strides) {
     const double stride = static_cast<double>(s.p) / static_cast<double>(s.q);
@@ -295,7 +311,8 @@ TEST(TraceModelPhases, PhasesWeighEveryPatternAsAUniformPhaseDoes) {
       auto it = brute.find(pattern);
       ASSERT_NE(it, brute.end()) << "a replay pattern no uniform phase gives";
       // Each pattern covers an interval of phases of length 1/q: N/p grid points, +-1.
-      EXPECT_NEAR(static_cast<double>(it->second) / kGrid, 1.0 / static_cast<double>(s.p), 1.5 / kGrid);
+      EXPECT_NEAR(static_cast<double>(it->second) / kGrid, 1.0 / static_cast<double>(s.p),
+                  1.5 / kGrid);
     }
   }
 }
@@ -364,8 +381,12 @@ Reference ReferenceReplay(const ScoreTrace& t, int column, double threshold, int
     ref.true_reports += s.true_reports;
   }
   ref.recall = recall_sum / phases;
-  ref.precision = ref.reports > 0 ? static_cast<double>(ref.true_reports) / static_cast<double>(ref.reports) : 0;
-  ref.f1 = ref.precision + ref.recall > 0 ? 2 * ref.precision * ref.recall / (ref.precision + ref.recall) : 0;
+  ref.precision = ref.reports > 0
+                      ? static_cast<double>(ref.true_reports) / static_cast<double>(ref.reports)
+                      : 0;
+  ref.f1 = ref.precision + ref.recall > 0
+               ? 2 * ref.precision * ref.recall / (ref.precision + ref.recall)
+               : 0;
   return ref;
 }
 
@@ -380,7 +401,8 @@ TEST(TraceModelReplay, MatchesAnIndependentReferenceOnRandomTraces) {
     const ScoreTrace trace = RandomTrace(seed);
     with_holes += trace.Segments().size() > 1 ? 1 : 0;
     for (const Stride& s : strides) {
-      const double stride = s.q > 0 ? static_cast<double>(s.p) / static_cast<double>(s.q) : std::sqrt(7.0);
+      const double stride =
+          s.q > 0 ? static_cast<double>(s.p) / static_cast<double>(s.q) : std::sqrt(7.0);
       // Samples at floor(phase + j * stride): the phases m/q exactly in integers,
       // or (m + 1/2)/64 of an irrational stride.
       std::function<int64_t(int, int64_t)> offset;
@@ -391,13 +413,14 @@ TEST(TraceModelReplay, MatchesAnIndependentReferenceOnRandomTraces) {
       } else {
         phases = 64;
         offset = [stride](int m, int64_t j) {
-          return static_cast<int64_t>(std::floor((m + 0.5) * stride / 64 + static_cast<double>(j) * stride));
+          return static_cast<int64_t>(
+              std::floor((m + 0.5) * stride / 64 + static_cast<double>(j) * stride));
         };
       }
       for (int x = 1; x <= 3; ++x) {
         for (int column = 0; column < 2; ++column) {
-          SCOPED_TRACE(::testing::Message() << "seed " << seed << " stride " << stride << " x " << x << " column "
-                                          << column);
+          SCOPED_TRACE(::testing::Message() << "seed " << seed << " stride " << stride << " x " << x
+                                            << " column " << column);
           const TraceReplay r = ReplayTrace(trace, column, 0.5, stride, x);
           const Reference ref = ReferenceReplay(trace, column, 0.5, x, phases, offset);
           ASSERT_EQ(r.phases, phases);
@@ -450,8 +473,8 @@ TEST(TraceModelSampler, TakesFloorPhasePlusJStrideOnLongStreams) {
     }
     ++j;
   }
-  EXPECT_EQ(first_wrong, -1) << "sample " << first_wrong << " is frame " << wrong_frame << ", not floor(j * 7/3) = "
-                             << 7 * first_wrong / 3;
+  EXPECT_EQ(first_wrong, -1) << "sample " << first_wrong << " is frame " << wrong_frame
+                             << ", not floor(j * 7/3) = " << 7 * first_wrong / 3;
 }
 
 TEST(TraceModelReplay, LongSegmentMatchesTheReference) {
@@ -470,7 +493,8 @@ TEST(TraceModelReplay, LongSegmentMatchesTheReference) {
   }
   for (int x : {1, 2}) {
     const TraceReplay r = ReplayTrace(t, 0, 0.5, 7.0 / 3.0, x);
-    const Reference ref = ReferenceReplay(t, 0, 0.5, x, 7, [](int m, int64_t k) { return (m + 7 * k) / 3; });
+    const Reference ref =
+        ReferenceReplay(t, 0, 0.5, x, 7, [](int m, int64_t k) { return (m + 7 * k) / 3; });
     EXPECT_GT(ref.events, 1000);
     EXPECT_NEAR(r.score.recall, ref.recall, 1e-9) << "x " << x;
     EXPECT_NEAR(r.score.precision, ref.precision, 1e-9) << "x " << x;
@@ -487,9 +511,11 @@ TEST(TraceModelReplay, ThresholdIsInclusiveAndArgumentsAreChecked) {
   TraceReplay above = ReplayTrace(t, 0, 0.51, 1, 1);
   EXPECT_DOUBLE_EQ(above.score.recall, 0);
   EXPECT_DOUBLE_EQ(above.score.f1, 0);
-  EXPECT_NE(InputErrorOf([&] { ReplayTrace(t, 1, 0.5, 1, 1); }).find("column 1"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { ReplayTrace(t, 1, 0.5, 1, 1); }).find("column 1"),
+            std::string::npos);
   EXPECT_NE(InputErrorOf([&] { ReplayTrace(t, 0, 0.5, 1, 0); }).find("X >= 1"), std::string::npos);
-  EXPECT_NE(InputErrorOf([&] { ReplayTrace(t, 0, 0.5, 0.5, 1); }).find("stride"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { ReplayTrace(t, 0, 0.5, 0.5, 1); }).find("stride"),
+            std::string::npos);
 }
 
 // ---------------------------------------- what the trace model is there for
@@ -520,7 +546,8 @@ TEST(TraceModelReplay, FalsePositivesNextToEventsDoNotCostPrecision) {
   const size_t n = t.rows();
   for (size_t i = 0; i < n; ++i) {
     bool near = false;
-    for (size_t j = (i >= 3 ? i - 3 : 0); j <= std::min(n - 1, i + 3); ++j) near = near || t.labels[j];
+    for (size_t j = (i >= 3 ? i - 3 : 0); j <= std::min(n - 1, i + 3); ++j)
+      near = near || t.labels[j];
     t.scores[0][i] = near ? 0.9f : 0.1f;
   }
   int64_t positives = 0, negatives = 0, tp = 0, fp = 0;
@@ -546,7 +573,8 @@ TEST(TraceModelReplay, FalsePositivesNextToEventsDoNotCostPrecision) {
     stats.correlation = correlation;
     for (double stride : {1.0, 2.0, 3.0}) {
       for (int x : {1, 2}) {
-        SCOPED_TRACE(::testing::Message() << "c " << correlation << " stride " << stride << " x " << x);
+        SCOPED_TRACE(::testing::Message()
+                     << "c " << correlation << " stride " << stride << " x " << x);
         const TraceReplay r = ReplayTrace(t, 0, 0.5, stride, x);
         EXPECT_EQ(r.events, 20);
         EXPECT_DOUBLE_EQ(r.score.precision, 1.0);

@@ -52,12 +52,14 @@ TEST(TrainFrameRanges, ParsesSortsAndRejectsBadPieces) {
   EXPECT_EQ(r[1], (FrameInterval{400, 400}));
   EXPECT_EQ(r[2], (FrameInterval{488, 795}));
   EXPECT_EQ(FormatFrameRanges(r), "1-308,400-400,488-795");
-  EXPECT_NE(InputErrorOf([] { ParseFrameRanges("1-10,5-20", "--train-frames"); }).find("overlap"), std::string::npos);
+  EXPECT_NE(InputErrorOf([] { ParseFrameRanges("1-10,5-20", "--train-frames"); }).find("overlap"),
+            std::string::npos);
   std::string m = InputErrorOf([] { ParseFrameRanges("1-x", "--val-frames"); });
   EXPECT_NE(m.find("--val-frames"), std::string::npos) << m;
   EXPECT_NE(m.find("'1-x'"), std::string::npos) << m;
   EXPECT_NE(InputErrorOf([] { ParseFrameRanges("0-5", "--f"); }).find("from 1"), std::string::npos);
-  EXPECT_NE(InputErrorOf([] { ParseFrameRanges("9-5", "--f"); }).find("ends before"), std::string::npos);
+  EXPECT_NE(InputErrorOf([] { ParseFrameRanges("9-5", "--f"); }).find("ends before"),
+            std::string::npos);
 }
 
 TEST(TrainConfig, ValidatesEveryFlagByName) {
@@ -105,7 +107,8 @@ TEST(TrainConfig, JsonRoundTripsAndTrainingJsonIgnoresRunFlags) {
 
 TEST(TrainPareto, KeepsTheFrontierAndExplainsEachPrunedCandidate) {
   // More sharing (higher bp) with at least the accuracy dominates.
-  ParetoResult r = ParetoPrune({Cand(0, 0.90), Cand(2, 0.95), Cand(4, 0.93), Cand(5, 0.80), Cand(7, 0.85)}, 8);
+  ParetoResult r =
+      ParetoPrune({Cand(0, 0.90), Cand(2, 0.95), Cand(4, 0.93), Cand(5, 0.80), Cand(7, 0.85)}, 8);
   std::vector<int> kept, pruned;
   for (const auto& c : r.kept) kept.push_back(c.branchpoint);
   for (const auto& c : r.pruned) pruned.push_back(c.branchpoint);
@@ -114,7 +117,8 @@ TEST(TrainPareto, KeepsTheFrontierAndExplainsEachPrunedCandidate) {
   ASSERT_EQ(r.log.size(), 2u);
   EXPECT_EQ(r.log[0]["branchpoint"], 0);
   EXPECT_EQ(r.log[0]["dominated_by"], 2);  // the most accurate dominating candidate
-  EXPECT_NE(r.log[0]["reason"].get<std::string>().find("2 fewer specialized stages"), std::string::npos)
+  EXPECT_NE(r.log[0]["reason"].get<std::string>().find("2 fewer specialized stages"),
+            std::string::npos)
       << r.log[0]["reason"];
   EXPECT_EQ(r.log[1]["dominated_by"], 7);
   // Ties go to the candidate that shares more.
@@ -124,7 +128,10 @@ TEST(TrainPareto, KeepsTheFrontierAndExplainsEachPrunedCandidate) {
   // A tolerance prunes near-equal candidates that specialize more.
   EXPECT_EQ(ParetoPrune({Cand(3, 0.91), Cand(6, 0.90)}, 8).kept.size(), 2u);
   EXPECT_EQ(ParetoPrune({Cand(3, 0.91), Cand(6, 0.90)}, 8, 0.02).kept.size(), 1u);
-  EXPECT_NE(InputErrorOf([] { ParetoPrune({Cand(3, 0.9), Cand(3, 0.8)}, 8); }).find("duplicate"), std::string::npos);
+  EXPECT_NE(InputErrorOf([] {
+              ParetoPrune({Cand(3, 0.9), Cand(3, 0.8)}, 8);
+            }).find("duplicate"),
+            std::string::npos);
 }
 
 TEST(TrainEvents, StatisticsOverBlocksCountCutEventsWithTheirVisibleLength) {

@@ -29,8 +29,8 @@
 #include "mainstream/video/preprocess.h"
 #include "mainstream/video/video_source.h"
 #include "testing/testing.h"
-#include "unit/runtime_testing.h"
 #include "testing/video_fixtures.h"
+#include "unit/runtime_testing.h"
 
 namespace fs = std::filesystem;
 
@@ -66,7 +66,8 @@ void WriteSquareMot(const testing::SyntheticVideo& v, const fs::path& file) {
   std::string text;
   for (size_t i = 0; i < v.boxes.size(); ++i) {
     const auto& b = v.boxes[i];
-    if (b.size > 0) text += fmt::format("{},1,{},{},{},{},1,-1,-1,-1\n", i + 1, b.x, b.y, b.size, b.size);
+    if (b.size > 0)
+      text += fmt::format("{},1,{},{},{},{},1,-1,-1,-1\n", i + 1, b.x, b.y, b.size, b.size);
   }
   testing::WriteText(file, text);
 }
@@ -138,7 +139,8 @@ TEST_F(TrainTest, PretrainingWritesALoadableBaseThatLearnedTheTask) {
   EXPECT_EQ(info.num_classes, 6);
   EXPECT_EQ(info.class_names.front(), "cell_0_0");
   EXPECT_EQ(info.source["weights"], "pretrained");
-  EXPECT_EQ(info.source["train_frames"], "1-91");  // first 70% of 160 frames minus validation and gap
+  EXPECT_EQ(info.source["train_frames"],
+            "1-91");  // first 70% of 160 frames minus validation and gap
   EXPECT_EQ(report_->epochs_run, 12);
   EXPECT_GT(report_->val_cell_accuracy, report_->val_baseline_accuracy - 0.05);
 }
@@ -206,7 +208,8 @@ TEST_F(TrainTest, SavedSuffixesReproduceTheRecordedAccuracyTheWayMsrunRunsThem) 
   ASSERT_EQ(n, 23);
   FrameLabels labels = ReadLabelFile(Labels());
   for (const Candidate& cand : r.package.candidates) {
-    at::Tensor act = cand.branchpoint == 0 ? x : Segment::Build(base, 0, cand.branchpoint).Forward(x);
+    at::Tensor act =
+        cand.branchpoint == 0 ? x : Segment::Build(base, 0, cand.branchpoint).Forward(x);
     torch::jit::Module m = LoadModule(fs::path(c.output) / cand.weights);
     Segment seg = Segment::FromModule(m, act.narrow(0, 0, 2));
     at::Tensor logits = seg.Forward(act);
@@ -282,8 +285,9 @@ TEST_F(TrainTest, PlanAndPackAssembleIndependentlyTrainedCandidates) {
   EXPECT_NE(cmds[0].find("/opt/bin/mstrain train --config "), std::string::npos) << cmds[0];
   EXPECT_NE(cmds[1].find("--branchpoint 7 --threads 1"), std::string::npos) << cmds[1];
   EXPECT_NE(pack.find(" pack --config "), std::string::npos);
-  const std::string config_file = cmds[0].substr(cmds[0].find("--config ") + 9, cmds[0].find(" --branchpoint") -
-                                                                                    cmds[0].find("--config ") - 9);
+  const std::string config_file =
+      cmds[0].substr(cmds[0].find("--config ") + 9,
+                     cmds[0].find(" --branchpoint") - cmds[0].find("--config ") - 9);
   TrainConfig planned = ReadTrainConfig(config_file);
   EXPECT_TRUE(fs::path(planned.output).is_absolute());
 
@@ -442,9 +446,11 @@ TEST_F(TrainTest, OutOfFoldEstimatesCoverEveryTrainingFrameAndLandInTheTrace) {
   ASSERT_EQ(t.frames.back(), 133);
   EXPECT_EQ(t.rows(), 133u);
   EXPECT_EQ(t.num_folds(), 3);
-  for (size_t i = 1; i < t.rows(); ++i) EXPECT_GE(t.folds[i], t.folds[i - 1]) << "folds are contiguous in time";
+  for (size_t i = 1; i < t.rows(); ++i)
+    EXPECT_GE(t.folds[i], t.folds[i - 1]) << "folds are contiguous in time";
   const FrameLabels labels = ReadLabelFile(Labels());
-  for (size_t i = 0; i < t.rows(); ++i) EXPECT_EQ(t.labels[i], labels[static_cast<size_t>(t.frames[i] - 1)]);
+  for (size_t i = 0; i < t.rows(); ++i)
+    EXPECT_EQ(t.labels[i], labels[static_cast<size_t>(t.frames[i] - 1)]);
   EXPECT_EQ(p.trace->events, static_cast<int64_t>(t.Events().size()));
   // Both candidates were trained and scored (the trace keeps pruned ones too).
   EXPECT_EQ(t.branchpoints, (std::vector<int>{4, 7}));
@@ -517,7 +523,8 @@ TEST_F(TrainTest, FoldPlansHoldOutEveryFrameOnceAndKeepTheGap) {
 
   // Positives only inside one fold's part: that fold has nothing to learn.
   Dataset lonely = d;
-  for (size_t i = 0; i < lonely.labels.size(); ++i) lonely.labels[i] = lonely.frames[i] >= 20 && lonely.frames[i] <= 25;
+  for (size_t i = 0; i < lonely.labels.size(); ++i)
+    lonely.labels[i] = lonely.frames[i] >= 20 && lonely.frames[i] <= 25;
   std::string m = InputErrorOf([&] { PlanFolds(lonely, c); });
   EXPECT_NE(m.find("labels.csv"), std::string::npos) << m;
   EXPECT_NE(m.find("fold 1 of 4"), std::string::npos) << m;

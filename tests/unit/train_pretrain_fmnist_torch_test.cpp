@@ -44,7 +44,8 @@ FashionMnistSet SeparableSet(int64_t n) {
     uint8_t* p = set.pixels.data() + static_cast<size_t>(i) * kSide * kSide;
     for (int y = 0; y < kSide; ++y) {
       for (int x = 0; x < kSide; ++x) {
-        const bool on = label == 1 || (label == 2 && y >= 10 && y < 18) || (label == 3 && x >= 10 && x < 18);
+        const bool on =
+            label == 1 || (label == 2 && y >= 10 && y < 18) || (label == 3 && x >= 10 && x < 18);
         p[y * kSide + x] = on ? 255 : 0;
       }
     }
@@ -72,7 +73,9 @@ PretrainConfig TinyConfig(const fs::path& data, const fs::path& output) {
   return c;
 }
 
-bool SameBytes(const fs::path& a, const fs::path& b) { return testing::ReadText(a) == testing::ReadText(b); }
+bool SameBytes(const fs::path& a, const fs::path& b) {
+  return testing::ReadText(a) == testing::ReadText(b);
+}
 
 // The dataset is shared (writing it takes milliseconds); ctest runs every
 // test in a process of its own, so only the test about learning trains.
@@ -108,7 +111,8 @@ TEST_F(PretrainFashionMnistTest, LearnsTheSeparableClassesAndRecordsTheRun) {
   EXPECT_DOUBLE_EQ(info.source["val_accuracy"].get<double>(), report.val_accuracy);
   EXPECT_GT(info.source["seconds"].get<double>(), 0);
   EXPECT_EQ(info.source["pretrain"]["task"], "fashion-mnist");
-  EXPECT_NE(info.source["batchnorm_statistics"].get<std::string>().find("256 fresh Fashion-MNIST canvases"),
+  EXPECT_NE(info.source["batchnorm_statistics"].get<std::string>().find(
+                "256 fresh Fashion-MNIST canvases"),
             std::string::npos)
       << info.source.dump();
 }
@@ -200,7 +204,9 @@ TEST_F(PretrainFashionMnistTest, InitWithAnotherArchitectureIsAnInputErrorSaying
   c.init = (tmp / "wide").string();
   std::string msg = InputErrorOf([&] { Pretrain(c); });
   EXPECT_NE(msg.find("--init " + c.init), std::string::npos) << msg;
-  EXPECT_NE(msg.find("'stem.conv.weight' is [16, 3, 3, 3] there, [8, 3, 3, 3] here"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'stem.conv.weight' is [16, 3, 3, 3] there, [8, 3, 3, 3] here"),
+            std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("--width-mult"), std::string::npos) << msg;
 
   DefaultBaseOptions big = testing::TinyBaseOptions();
@@ -222,7 +228,8 @@ TEST_F(PretrainFashionMnistTest, EpochsZeroWithInitOnlyReestimatesBatchNormStati
   o.seed = 9;
   const fs::path base = tmp / "base";
   CreateDefaultBase(base, o);
-  testing::SyntheticVideo video = testing::WriteSyntheticVideo(tmp / "v.avi", testing::TrainingVideoSpec(48, 3));
+  testing::SyntheticVideo video =
+      testing::WriteSyntheticVideo(tmp / "v.avi", testing::TrainingVideoSpec(48, 3));
   PretrainConfig c = TinyConfig(Data(), tmp / "adapted");
   c.epochs = 0;
   c.init = base.string();
@@ -254,7 +261,8 @@ TEST_F(PretrainFashionMnistTest, EpochsZeroWithInitOnlyReestimatesBatchNormStati
   EXPECT_EQ(info.source["weights"], "copied from --init");
   EXPECT_EQ(info.source["init"]["sha256"], ReadBaseInfo(base).sha256);
   EXPECT_EQ(info.source["init"]["head"], "copied");
-  EXPECT_NE(info.source["batchnorm_statistics"].get<std::string>().find("frames 1-40"), std::string::npos)
+  EXPECT_NE(info.source["batchnorm_statistics"].get<std::string>().find("frames 1-40"),
+            std::string::npos)
       << info.source.dump();
 }
 
@@ -295,7 +303,7 @@ TEST(PretrainFashionMnistCanvas, IsReproducibleAndKeepsTheItemInside) {
     }
     ASSERT_GE(x1, 0) << "seed " << seed;
     EXPECT_EQ(x1 - x0, y1 - y0) << "seed " << seed;  // a square, wholly inside
-    EXPECT_GE(y1 - y0 + 1, 19) << "seed " << seed;    // 0.4-1.0 of the height
+    EXPECT_GE(y1 - y0 + 1, 19) << "seed " << seed;   // 0.4-1.0 of the height
     EXPECT_LE(y1 - y0 + 1, 48) << "seed " << seed;
     lefts.insert(x0);
   }
@@ -304,10 +312,12 @@ TEST(PretrainFashionMnistCanvas, IsReproducibleAndKeepsTheItemInside) {
 
 TEST(E2EMstrainPretrainFashionMnist, MissingDataExitsWith2AndNeedsNoMot) {
   TempDir tmp;
-  auto r = testing::RunTool("mstrain", "pretrain --task fashion-mnist --fmnist " + (tmp / "none").string() +
-                                           " --threads 1 -o " + (tmp / "base").string());
+  auto r = testing::RunTool("mstrain", "pretrain --task fashion-mnist --fmnist " +
+                                           (tmp / "none").string() + " --threads 1 -o " +
+                                           (tmp / "base").string());
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find((tmp / "none" / "train-images-idx3-ubyte.gz").string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find((tmp / "none" / "train-images-idx3-ubyte.gz").string()), std::string::npos)
+      << r.err;
   EXPECT_EQ(r.err.find("--mot"), std::string::npos) << r.err;
   // The occupancy task (still the default) needs it.
   r = testing::RunTool("mstrain", "pretrain --video x.avi -o " + (tmp / "base").string());

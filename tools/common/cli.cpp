@@ -24,7 +24,8 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
       ->capture_default_str();
   app.add_option("--seed", flags.seed, "Random seed (same seed, same inputs: same outputs)")
       ->capture_default_str();
-  app.add_option("--log-level", flags.log_level, "Logging on stderr: debug, info, warn, error, quiet")
+  app.add_option("--log-level", flags.log_level,
+                 "Logging on stderr: debug, info, warn, error, quiet")
       ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error", "quiet"}))
       ->capture_default_str();
   app.set_version_flag("--version", Version());
@@ -44,8 +45,8 @@ int Parse(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", app.get_name().c_str(), e.what(),
-                 app.get_name().c_str());
+    std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", app.get_name().c_str(),
+                 e.what(), app.get_name().c_str());
     return 2;
   }
 }
@@ -60,8 +61,10 @@ int RunMain(const char* tool, const std::function<int()>& body) {
     std::fprintf(stderr, "%s: stopped: %s\n", tool, e.what());
     return 128 + e.signal();
   } catch (const InternalError& e) {
-    std::fprintf(stderr, "%s: internal error (a bug in mainstream, not in your input; please report it): %s\n",
-                 tool, e.what());
+    std::fprintf(
+        stderr,
+        "%s: internal error (a bug in mainstream, not in your input; please report it): %s\n", tool,
+        e.what());
     return 3;
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what());

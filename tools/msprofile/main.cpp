@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       "  msprofile --list-branchpoints model.pt --size 224x224\n"
       "  msprofile --list-branchpoints model.pt --size 224x224 --export-chain bases/mymodel --cuts "
       "3,7,12\n"
-      "  msprofile --calibrate runs/b2x-greedy runs/b5x-greedy --profile profile.json -o calibrated.json");
+      "  msprofile --calibrate runs/b2x-greedy runs/b5x-greedy --profile profile.json -o "
+      "calibrated.json");
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);
 
@@ -66,19 +67,21 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Print the branchpoints as JSON");
   std::vector<std::string> calibrate_runs;
   std::string profile_in;
-  auto* calibrate =
-      app.add_option("--calibrate", calibrate_runs,
-                     "msrun --out directories (or summary.json files) measured on this machine: write --profile "
-                     "corrected by what they measured (docs/model.md, Calibration)")
-          ->excludes(base, list);
-  app.add_option("--profile", profile_in, "With --calibrate: the profile the runs were scheduled with")
+  auto* calibrate = app.add_option("--calibrate", calibrate_runs,
+                                   "msrun --out directories (or summary.json files) measured on "
+                                   "this machine: write --profile "
+                                   "corrected by what they measured (docs/model.md, Calibration)")
+                        ->excludes(base, list);
+  app.add_option("--profile", profile_in,
+                 "With --calibrate: the profile the runs were scheduled with")
       ->needs(calibrate);
 
   if (int code = cli::Parse(app, argc, argv); code >= 0) return code;
   return cli::RunMain("msprofile", [&]() -> int {
     cli::ApplyCommonFlags(common);
     if (!calibrate_runs.empty()) {
-      MS_CHECK(!profile_in.empty() && !output.empty(), "--calibrate needs --profile FILE and -o FILE; see --help");
+      MS_CHECK(!profile_in.empty() && !output.empty(),
+               "--calibrate needs --profile FILE and -o FILE; see --help");
       std::vector<std::filesystem::path> paths(calibrate_runs.begin(), calibrate_runs.end());
       CalibrationResult r = Calibrate(ReadProfile(profile_in), FindRunSummaries(paths));
       WriteProfile(r.profile, output);

@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
     Runtime runtime = Runtime::Prepare(cfg);
     RunResult result = runtime.Run(StopSignal());
     std::fputs(result.tables.c_str(), stdout);
-    std::printf("%s\n",
-                (cfg.out_dir / (cfg.phases > 1 ? kPooledSummaryFile : kRunSummaryFile)).string().c_str());
+    std::printf(
+        "%s\n",
+        (cfg.out_dir / (cfg.phases > 1 ? kPooledSummaryFile : kRunSummaryFile)).string().c_str());
     return result.ExitCode();
   });
 }

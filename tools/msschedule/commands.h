@@ -4,7 +4,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -29,7 +28,8 @@ struct PredictCommand {
 // schedule and compare: packages + profile + budget.
 struct ProblemCommands {
   ScheduleConfig config;
-  std::string budget, fps, x_votes = "1", out = "schedule.json", algos = "greedy,exhaustive,maxmin,nosharing,maxsharing";
+  std::string budget, fps, x_votes = "1", out = "schedule.json",
+                           algos = "greedy,exhaustive,maxmin,nosharing,maxsharing";
   CLI::App* schedule = nullptr;
   CLI::App* compare = nullptr;
   void Add(CLI::App& app);
@@ -39,9 +39,9 @@ struct ProblemCommands {
 // simulate: random workloads from template packages.
 struct SimulateCommand {
   SimulateConfig config;
-  std::string apps = "2-10", budgets = "350", algos = "greedy,nosharing,maxsharing", event_length = "250:2000",
-              event_frequency = "0.01:0.3", correlation = "0:0.5", fps, x_votes = "1", out = "-", json, records,
-              profile;
+  std::string apps = "2-10", budgets = "350", algos = "greedy,nosharing,maxsharing",
+              event_length = "250:2000", event_frequency = "0.01:0.3", correlation = "0:0.5", fps,
+              x_votes = "1", out = "-", json, records, profile;
   std::vector<std::string> templates;
   CLI::App* cmd = nullptr;
   void Add(CLI::App& app);

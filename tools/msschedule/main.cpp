@@ -7,15 +7,21 @@
 using namespace mainstream;
 
 int main(int argc, char** argv) {
-  CLI::App app{"msschedule: choose how much of the base DNN each app shares and at what frame rate"};
+  CLI::App app{
+      "msschedule: choose how much of the base DNN each app shares and at what frame rate"};
   app.footer(
       "Examples:\n"
-      "  msschedule schedule --packages pk/ped pk/car --profile profile.json --budget 350 -o schedule.json\n"
-      "  msschedule schedule --packages pk/* --profile profile.json --budget 1.5x -o schedule.json\n"
-      "  msschedule compare --packages pk/* --profile profile.json --budget 100 --algos greedy,exhaustive\n"
+      "  msschedule schedule --packages pk/ped pk/car --profile profile.json --budget 350 -o "
+      "schedule.json\n"
+      "  msschedule schedule --packages pk/* --profile profile.json --budget 1.5x -o "
+      "schedule.json\n"
+      "  msschedule compare --packages pk/* --profile profile.json --budget 100 --algos "
+      "greedy,exhaustive\n"
       "  msschedule predict --package pk/ped --rates 1,3,7\n"
-      "  msschedule predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 --stride 4 --monte-carlo 20000\n"
-      "  msschedule simulate --packages ref/* --profile ref/profile.json --apps 2-10 --budgets 100,350 -o sim.csv");
+      "  msschedule predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 --stride "
+      "4 --monte-carlo 20000\n"
+      "  msschedule simulate --packages ref/* --profile ref/profile.json --apps 2-10 --budgets "
+      "100,350 -o sim.csv");
   app.require_subcommand(1);
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);

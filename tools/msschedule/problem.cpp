@@ -8,21 +8,28 @@ namespace mainstream::cli {
 
 void ProblemCommands::Add(CLI::App& app) {
   auto add_problem_flags = [this](CLI::App* c) {
-    c->add_option("--packages", config.packages, "M-Package directories, one per app")->required()->expected(1, -1);
-    c->add_option("--profile", config.profile, "Profile JSON of the base on this machine")->required();
+    c->add_option("--packages", config.packages, "M-Package directories, one per app")
+        ->required()
+        ->expected(1, -1);
+    c->add_option("--profile", config.profile, "Profile JSON of the base on this machine")
+        ->required();
     c->add_option("--budget", budget,
-                  "Compute budget: ms of compute per second of video (e.g. 12.5), or a multiple of the cheapest "
+                  "Compute budget: ms of compute per second of video (e.g. 12.5), or a multiple of "
+                  "the cheapest "
                   "schedule's cost on this profile (e.g. 1.5x)")
         ->required();
     c->add_option("--fps", fps, "Frame-rate options, comma-separated (default: 1..stream fps)");
-    c->add_option("--x-vote", x_votes, "X-voting options to search, e.g. 1,2,3,5,7")->capture_default_str();
+    c->add_option("--x-vote", x_votes, "X-voting options to search, e.g. 1,2,3,5,7")
+        ->capture_default_str();
     c->add_option("--trace-prior", config.prediction.prior_events,
                   "Shrinkage: events of evidence the trace needs to weigh as much as the model")
         ->capture_default_str();
-    c->add_flag("--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
-                "Predict with the analytical model only (ignore the packages' score traces)");
+    c->add_flag(
+        "--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
+        "Predict with the analytical model only (ignore the packages' score traces)");
     c->add_option("--time-limit", config.limits.time_limit_s,
-                  "exhaustive/maxmin: stop after S seconds with the best schedule found and a proven bound on the "
+                  "exhaustive/maxmin: stop after S seconds with the best schedule found and a "
+                  "proven bound on the "
                   "optimum (0: no limit)")
         ->capture_default_str();
     c->add_option("--max-nodes", config.limits.max_nodes,
@@ -31,11 +38,15 @@ void ProblemCommands::Add(CLI::App& app) {
   };
   schedule = app.add_subcommand("schedule", "Search a schedule and write schedule.json");
   add_problem_flags(schedule);
-  schedule->add_option("--algo", config.algorithm,
-                       "greedy | greedy-paper | greedy-marginal | exhaustive | maxmin | nosharing | maxsharing")
+  schedule
+      ->add_option(
+          "--algo", config.algorithm,
+          "greedy | greedy-paper | greedy-marginal | exhaustive | maxmin | nosharing | maxsharing")
       ->capture_default_str();
-  schedule->add_option("-o,--output", out, "Output schedule file ('-' for stdout)")->capture_default_str();
-  compare = app.add_subcommand("compare", "Run several algorithms on the same apps and print them side by side");
+  schedule->add_option("-o,--output", out, "Output schedule file ('-' for stdout)")
+      ->capture_default_str();
+  compare = app.add_subcommand(
+      "compare", "Run several algorithms on the same apps and print them side by side");
   add_problem_flags(compare);
   compare->add_option("--algos", algos, "Algorithms, comma-separated")->capture_default_str();
 }

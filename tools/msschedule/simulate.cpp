@@ -8,20 +8,28 @@ namespace mainstream::cli {
 
 void SimulateCommand::Add(CLI::App& app) {
   cmd = app.add_subcommand("simulate", "Simulate random workloads drawn from template packages");
-  cmd->add_option("--packages", templates, "Template M-Packages (accuracy curves)")->required()->expected(1, -1);
+  cmd->add_option("--packages", templates, "Template M-Packages (accuracy curves)")
+      ->required()
+      ->expected(1, -1);
   cmd->add_option("--profile", profile, "Profile JSON")->required();
-  cmd->add_option("--apps", apps, "Numbers of apps per workload, e.g. 2-10 or 1,5,10")->capture_default_str();
-  cmd->add_option("--workloads", config.workloads, "Workloads per number of apps")->capture_default_str();
+  cmd->add_option("--apps", apps, "Numbers of apps per workload, e.g. 2-10 or 1,5,10")
+      ->capture_default_str();
+  cmd->add_option("--workloads", config.workloads, "Workloads per number of apps")
+      ->capture_default_str();
   cmd->add_option("--budgets", budgets, "Budgets, comma-separated")->capture_default_str();
   cmd->add_option("--algos", algos, "Algorithms, comma-separated")->capture_default_str();
-  cmd->add_option("--event-length-ms", event_length, "Event length range lo:hi (ms)")->capture_default_str();
-  cmd->add_option("--event-frequency", event_frequency, "Event frequency range lo:hi")->capture_default_str();
+  cmd->add_option("--event-length-ms", event_length, "Event length range lo:hi (ms)")
+      ->capture_default_str();
+  cmd->add_option("--event-frequency", event_frequency, "Event frequency range lo:hi")
+      ->capture_default_str();
   cmd->add_option("--correlation", correlation, "Correlation range lo:hi")->capture_default_str();
   cmd->add_option("--fps", fps, "Frame-rate options (default: 1..stream fps)");
   cmd->add_option("--x-vote", x_votes, "X-voting options")->capture_default_str();
-  cmd->add_option("-o,--output", out, "Summary CSV ('-' prints a table on stdout)")->capture_default_str();
+  cmd->add_option("-o,--output", out, "Summary CSV ('-' prints a table on stdout)")
+      ->capture_default_str();
   cmd->add_option("--json", json, "Also write the summary as JSON");
-  cmd->add_option("--records", records, "Also write one CSV row per workload, budget and algorithm");
+  cmd->add_option("--records", records,
+                  "Also write one CSV row per workload, budget and algorithm");
 }
 
 int SimulateCommand::Run(const CommonFlags& common) {

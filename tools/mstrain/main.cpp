@@ -32,16 +32,24 @@ void KeepFreedMemoryInTheHeap() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mstrain: fine-tune one application at every branchpoint of a base DNN and write its M-Package"};
+  CLI::App app{
+      "mstrain: fine-tune one application at every branchpoint of a base DNN and write its "
+      "M-Package"};
   app.footer(
       "Examples:\n"
-      "  mstrain labels --mot gt.txt --roi 300,300,500,450 --smooth-gap 2 --min-event 3 -o ped.csv\n"
-      "  mstrain pretrain --video vtest.avi --mot gt.txt --fps 7 --train-frames 1-543 -o bases/msnet-s\n"
-      "  mstrain pretrain --task fashion-mnist --video vtest.avi --train-frames 1-543 -o bases/fmnist\n"
-      "  mstrain pretrain --task fashion-mnist --init bases/fmnist --epochs 0 --video vtest.avi --train-frames 200-795 "
+      "  mstrain labels --mot gt.txt --roi 300,300,500,450 --smooth-gap 2 --min-event 3 -o "
+      "ped.csv\n"
+      "  mstrain pretrain --video vtest.avi --mot gt.txt --fps 7 --train-frames 1-543 -o "
+      "bases/msnet-s\n"
+      "  mstrain pretrain --task fashion-mnist --video vtest.avi --train-frames 1-543 -o "
+      "bases/fmnist\n"
+      "  mstrain pretrain --task fashion-mnist --init bases/fmnist --epochs 0 --video vtest.avi "
+      "--train-frames 200-795 "
       "-o bases/fold1\n"
-      "  mstrain train --base bases/msnet-s --video vtest.avi --fps 7 --labels ped.csv --app ped -o pk/ped\n"
-      "  mstrain plan --base bases/msnet-s --video vtest.avi --labels ped.csv --app ped -o pk/ped > jobs.txt\n"
+      "  mstrain train --base bases/msnet-s --video vtest.avi --fps 7 --labels ped.csv --app ped "
+      "-o pk/ped\n"
+      "  mstrain plan --base bases/msnet-s --video vtest.avi --labels ped.csv --app ped -o pk/ped "
+      "> jobs.txt\n"
       "  mstrain pack --config <work>/config.json\n"
       "See docs/training.md.");
   app.require_subcommand(1);
@@ -50,21 +58,26 @@ int main(int argc, char** argv) {
 
   MotLabelOptions lo;
   std::string labels_out;
-  auto* labels = app.add_subcommand("labels", "Per-frame labels (frame,label CSV) from MOT boxes and a rule");
+  auto* labels =
+      app.add_subcommand("labels", "Per-frame labels (frame,label CSV) from MOT boxes and a rule");
   cli::AddLabelsFlags(labels, lo);
   labels->add_option("-o,--output", labels_out, "Label CSV to write")->required();
 
   cli::PretrainFlags pretrain_flags;
   auto* pretrain = app.add_subcommand(
-      "pretrain", "Create the default base and pretrain it (person occupancy grid, or Fashion-MNIST canvases)");
+      "pretrain",
+      "Create the default base and pretrain it (person occupancy grid, or Fashion-MNIST canvases)");
   cli::AddPretrainFlags(pretrain, pretrain_flags);
 
   cli::TrainFlags tf, pf, kf;
   std::string only;
-  auto* train = app.add_subcommand("train", "Fine-tune every branchpoint (resuming finished ones) and pack");
+  auto* train =
+      app.add_subcommand("train", "Fine-tune every branchpoint (resuming finished ones) and pack");
   cli::AddTrainFlags(train, tf, true);
-  train->add_option("--branchpoint", only, "Train only these candidates into the work directory (no pack)");
-  auto* plan = app.add_subcommand("plan", "Print one 'mstrain train' command per candidate (Slurm, GNU parallel)");
+  train->add_option("--branchpoint", only,
+                    "Train only these candidates into the work directory (no pack)");
+  auto* plan = app.add_subcommand(
+      "plan", "Print one 'mstrain train' command per candidate (Slurm, GNU parallel)");
   cli::AddTrainFlags(plan, pf, false);
   auto* pack = app.add_subcommand("pack", "Assemble the finished candidates into the M-Package");
   cli::AddTrainFlags(pack, kf, true);
@@ -93,7 +106,8 @@ int main(int argc, char** argv) {
     if (plan->parsed()) {
       TrainConfig c = pf.Finish(common.ResolvedThreads(), common.seed, seed_given);
       std::string pack_cmd;
-      for (const auto& cmd : PlanCommands(c, cli::SelfPath(argv[0]), &pack_cmd)) std::printf("%s\n", cmd.c_str());
+      for (const auto& cmd : PlanCommands(c, cli::SelfPath(argv[0]), &pack_cmd))
+        std::printf("%s\n", cmd.c_str());
       std::fprintf(stderr, "# when every command above has finished:\n%s\n", pack_cmd.c_str());
       return 0;
     }
@@ -108,8 +122,10 @@ int main(int argc, char** argv) {
     if (!only.empty()) opts.only = ParseIntList(only, "--branchpoint");
     TrainReport r = RunTrain(c, opts);
     if (!r.summary.empty()) std::fputs(r.summary.c_str(), stderr);
-    LogInfo("{} trained, {} resumed in {:.1f} s (decode {:.1f} s, cached activations {:.1f} s, {} thread(s))",
-            r.trained, r.resumed, r.seconds, r.decode_seconds, r.prefix_seconds, c.threads);
+    LogInfo(
+        "{} trained, {} resumed in {:.1f} s (decode {:.1f} s, cached activations {:.1f} s, {} "
+        "thread(s))",
+        r.trained, r.resumed, r.seconds, r.decode_seconds, r.prefix_seconds, c.threads);
     std::printf("%s\n", opts.only.empty() ? c.output.c_str() : r.work_dir.c_str());
     return 0;
   });

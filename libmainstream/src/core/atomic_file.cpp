@@ -30,7 +30,9 @@ void EnsureParent(const fs::path& file) {
   if (parent.empty()) return;
   std::error_code ec;
   fs::create_directories(parent, ec);
-  if (ec) ThrowRuntime("{}: cannot create directory {}: {}", file.string(), parent.string(), ec.message());
+  if (ec)
+    ThrowRuntime("{}: cannot create directory {}: {}", file.string(), parent.string(),
+                 ec.message());
 }
 }  // namespace
 
@@ -99,7 +101,9 @@ void ReplaceDirectory(const fs::path& staged, const fs::path& target) {
   if (fs::exists(target)) {
     old = fs::path(target.string() + fmt::format(".old.{}.{}", ::getpid(), g_counter++));
     fs::rename(target, old, ec);
-    if (ec) ThrowRuntime("{}: cannot move the previous directory aside: {}", target.string(), ec.message());
+    if (ec)
+      ThrowRuntime("{}: cannot move the previous directory aside: {}", target.string(),
+                   ec.message());
   }
   fs::rename(staged, target, ec);
   if (ec) {

@@ -28,7 +28,8 @@ Json ParseJson(std::string_view text, const std::string& origin) {
     // carries "at line L, column C"; drop its "[json.exception...] " prefix.
     std::string what = e.what();
     auto pos = what.find("] ");
-    ThrowInput("{}: malformed JSON: {}", origin, pos == std::string::npos ? what : what.substr(pos + 2));
+    ThrowInput("{}: malformed JSON: {}", origin,
+               pos == std::string::npos ? what : what.substr(pos + 2));
   }
 }
 
@@ -56,7 +57,8 @@ std::string JsonView::Describe() const {
     if (s.size() > 60) s = s.substr(0, 57) + "...";
     return fmt::format("\"{}\"", s);
   }
-  if (node_->is_structured() && node_->size() > 8) return fmt::format("{} of {} elements", node_->type_name(), node_->size());
+  if (node_->is_structured() && node_->size() > 8)
+    return fmt::format("{} of {} elements", node_->type_name(), node_->size());
   std::string s = node_->dump();
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return fmt::format("{} {}", node_->type_name(), s);
@@ -67,15 +69,17 @@ void JsonView::RequireSchema(int expected, std::string_view what) const {
 }
 
 int JsonView::RequireSchemaIn(int oldest, int newest, std::string_view what) const {
-  const std::string versions =
-      oldest == newest ? fmt::format("version {}", newest) : fmt::format("versions {} to {}", oldest, newest);
+  const std::string versions = oldest == newest ? fmt::format("version {}", newest)
+                                                : fmt::format("versions {} to {}", oldest, newest);
   if (!node_->is_object()) Fail("expected a JSON object ({}), got {}", what, Describe());
   if (!Has("schema_version")) {
     Fail("missing \"schema_version\" (expected {} for a {})", newest, what);
   }
   JsonView v = Field("schema_version");
-  if (!v.node_->is_number_integer() || v.node_->get<int64_t>() < oldest || v.node_->get<int64_t>() > newest) {
-    v.Fail("unsupported schema_version {} for a {} (this build reads {})", v.node_->dump(), what, versions);
+  if (!v.node_->is_number_integer() || v.node_->get<int64_t>() < oldest ||
+      v.node_->get<int64_t>() > newest) {
+    v.Fail("unsupported schema_version {} for a {} (this build reads {})", v.node_->dump(), what,
+           versions);
   }
   return static_cast<int>(v.node_->get<int64_t>());
 }
@@ -87,7 +91,8 @@ void JsonView::RequireKind(std::string_view kind, std::string_view what) const {
   if (!v.node_->is_string()) v.Fail("expected the string \"{}\", got {}", kind, v.Describe());
   const std::string got = v.node_->get<std::string>();
   if (got != kind) {
-    v.Fail("this file is a \"{}\", not a {} (\"kind\": \"{}\"): check which file was passed", got, what, kind);
+    v.Fail("this file is a \"{}\", not a {} (\"kind\": \"{}\"): check which file was passed", got,
+           what, kind);
   }
 }
 
@@ -145,7 +150,8 @@ int64_t JsonView::AsInt() const {
   if (node_->is_number_integer()) return node_->get<int64_t>();
   if (node_->is_number_float()) {
     double v = node_->get<double>();
-    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) return static_cast<int64_t>(v);
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15)
+      return static_cast<int64_t>(v);
   }
   Fail("expected an integer, got {}", Describe());
 }

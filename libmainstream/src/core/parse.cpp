@@ -19,7 +19,8 @@ std::vector<std::string> SplitList(const std::string& text, char sep) {
   size_t start = 0;
   for (;;) {
     size_t pos = text.find(sep, start);
-    std::string part = Trim(text.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    std::string part =
+        Trim(text.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
     if (!part.empty()) out.push_back(part);
     if (pos == std::string::npos) break;
     start = pos + 1;

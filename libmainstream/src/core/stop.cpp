@@ -6,7 +6,8 @@ namespace mainstream {
 namespace {
 
 std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the stop flag must be usable from a signal handler");
+static_assert(std::atomic<int>::is_always_lock_free,
+              "the stop flag must be usable from a signal handler");
 
 extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
 

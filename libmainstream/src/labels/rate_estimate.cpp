@@ -32,7 +32,8 @@ Rate EstimateRate(const std::vector<Cluster>& clusters) {
   const auto n = static_cast<double>(clusters.size());
   if (clusters.size() >= 2) {
     double ss = 0;
-    for (const Cluster& c : clusters) ss += (c.positives - r.raw * c.frames) * (c.positives - r.raw * c.frames);
+    for (const Cluster& c : clusters)
+      ss += (c.positives - r.raw * c.frames) * (c.positives - r.raw * c.frames);
     r.se = std::sqrt(n / (n - 1) * ss) / m;
   }
   const double var = r.raw * (1 - r.raw);
@@ -65,9 +66,10 @@ Json RateEstimate::ToJson() const {
               {"no_skill", no_skill}};
 }
 
-RateEstimate EstimateRates(const ScoreTrace& trace, int column, double threshold, const std::string& origin) {
-  MS_CHECK(column >= 0 && column < static_cast<int>(trace.scores.size()), "{}: score trace has no column {}", origin,
-           column);
+RateEstimate EstimateRates(const ScoreTrace& trace, int column, double threshold,
+                           const std::string& origin) {
+  MS_CHECK(column >= 0 && column < static_cast<int>(trace.scores.size()),
+           "{}: score trace has no column {}", origin, column);
   const std::vector<float>& scores = trace.scores[static_cast<size_t>(column)];
   std::vector<Cluster> events, gaps;
   RateEstimate e;
@@ -84,7 +86,8 @@ RateEstimate EstimateRates(const ScoreTrace& trace, int column, double threshold
     }
   }
   MS_CHECK(e.positives > 0 && e.negatives > 0,
-           "{}: the out-of-fold frames have {} positive and {} negative frames; both classes are needed to estimate "
+           "{}: the out-of-fold frames have {} positive and {} negative frames; both classes are "
+           "needed to estimate "
            "TPR and FPR (choose training frames that contain events and gaps)",
            origin, e.positives, e.negatives);
   e.events = static_cast<int64_t>(events.size());
@@ -103,7 +106,8 @@ RateEstimate EstimateRates(const ScoreTrace& trace, int column, double threshold
   e.skill = tpr.raw - fpr.raw;
   // Each SE at least the posterior SD, so that all-zero clusters (SE 0) do not
   // make a difference look certain.
-  const double se = std::hypot(std::max(tpr.se, tpr.posterior_sd), std::max(fpr.se, fpr.posterior_sd));
+  const double se =
+      std::hypot(std::max(tpr.se, tpr.posterior_sd), std::max(fpr.se, fpr.posterior_sd));
   e.skill_lower = e.skill - 1.6449 * se;
   e.no_skill = e.skill_lower <= 0;
   return e;

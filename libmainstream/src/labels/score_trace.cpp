@@ -58,8 +58,8 @@ std::vector<FrameInterval> ScoreTrace::Events() const {
 void ScoreTrace::Validate(const std::string& origin) const {
   const size_t n = frames.size();
   MS_CHECK(n > 0, "{}: the score trace has no frames", origin);
-  MS_CHECK(labels.size() == n && folds.size() == n, "{}: {} frames but {} labels and {} folds", origin, n,
-           labels.size(), folds.size());
+  MS_CHECK(labels.size() == n && folds.size() == n, "{}: {} frames but {} labels and {} folds",
+           origin, n, labels.size(), folds.size());
   MS_CHECK(scores.size() == branchpoints.size() && !branchpoints.empty(),
            "{}: {} score columns for {} branchpoints (at least one needed)", origin, scores.size(),
            branchpoints.size());
@@ -68,18 +68,21 @@ void ScoreTrace::Validate(const std::string& origin) const {
              "{}: row {}: frame {} must be >= 1 and after frame {}", origin, i + 1, frames[i],
              i ? frames[i - 1] : 0);
     MS_CHECK(labels[i] <= 1, "{}: row {}: label must be 0 or 1", origin, i + 1);
-    MS_CHECK(folds[i] >= 0 && folds[i] <= 1000, "{}: row {}: fold must be in [0, 1000], got {}", origin, i + 1,
-             folds[i]);
+    MS_CHECK(folds[i] >= 0 && folds[i] <= 1000, "{}: row {}: fold must be in [0, 1000], got {}",
+             origin, i + 1, folds[i]);
   }
   for (size_t c = 0; c < scores.size(); ++c) {
-    MS_CHECK(c == 0 || branchpoints[c] > branchpoints[c - 1], "{}: column bp{} after bp{}: columns must be "
-             "unique and in increasing branchpoint order", origin, branchpoints[c], c ? branchpoints[c - 1] : 0);
-    MS_CHECK(scores[c].size() == n, "{}: column bp{} has {} scores for {} frames", origin, branchpoints[c],
-             scores[c].size(), n);
+    MS_CHECK(c == 0 || branchpoints[c] > branchpoints[c - 1],
+             "{}: column bp{} after bp{}: columns must be "
+             "unique and in increasing branchpoint order",
+             origin, branchpoints[c], c ? branchpoints[c - 1] : 0);
+    MS_CHECK(scores[c].size() == n, "{}: column bp{} has {} scores for {} frames", origin,
+             branchpoints[c], scores[c].size(), n);
     for (size_t i = 0; i < n; ++i) {
       const float s = scores[c][i];
-      MS_CHECK(std::isfinite(s) && s >= 0 && s <= 1, "{}: frame {}: score {} of column bp{} is not in [0, 1]",
-               origin, frames[i], s, branchpoints[c]);
+      MS_CHECK(std::isfinite(s) && s >= 0 && s <= 1,
+               "{}: frame {}: score {} of column bp{} is not in [0, 1]", origin, frames[i], s,
+               branchpoints[c]);
     }
   }
 }
@@ -108,18 +111,24 @@ ScoreTrace ParseScoreTrace(std::string_view text, const std::string& origin) {
     if (line.empty()) continue;
     std::vector<std::string_view> fields = SplitFields(line, ',');
     if (!header) {
-      if (fields.size() < 4 || fields[0] != "frame" || fields[1] != "label" || fields[2] != "fold") {
-        ThrowInput("{}:{}: expected the header 'frame,label,fold,bp<b>,...', got '{}'", origin, line_no, Quote(line));
+      if (fields.size() < 4 || fields[0] != "frame" || fields[1] != "label" ||
+          fields[2] != "fold") {
+        ThrowInput("{}:{}: expected the header 'frame,label,fold,bp<b>,...', got '{}'", origin,
+                   line_no, Quote(line));
       }
       for (size_t c = 3; c < fields.size(); ++c) {
         std::optional<int64_t> b;
-        if (fields[c].size() > 2 && fields[c].substr(0, 2) == "bp") b = ParseInt(fields[c].substr(2));
+        if (fields[c].size() > 2 && fields[c].substr(0, 2) == "bp")
+          b = ParseInt(fields[c].substr(2));
         if (!b || *b < 0 || *b > 100000) {
-          ThrowInput("{}:{}: column '{}' is not 'bp<branchpoint>'", origin, line_no, Quote(fields[c]));
+          ThrowInput("{}:{}: column '{}' is not 'bp<branchpoint>'", origin, line_no,
+                     Quote(fields[c]));
         }
         if (!t.branchpoints.empty() && *b <= t.branchpoints.back()) {
-          ThrowInput("{}:{}: column '{}' after bp{}: columns must be unique and in increasing branchpoint order",
-                     origin, line_no, Quote(fields[c]), t.branchpoints.back());
+          ThrowInput(
+              "{}:{}: column '{}' after bp{}: columns must be unique and in increasing branchpoint "
+              "order",
+              origin, line_no, Quote(fields[c]), t.branchpoints.back());
         }
         t.branchpoints.push_back(static_cast<int>(*b));
       }
@@ -128,21 +137,22 @@ ScoreTrace ParseScoreTrace(std::string_view text, const std::string& origin) {
       continue;
     }
     if (fields.size() != 3 + t.branchpoints.size()) {
-      ThrowInput("{}:{}: expected {} fields, got {}: '{}'", origin, line_no, 3 + t.branchpoints.size(),
-                 fields.size(), Quote(line));
+      ThrowInput("{}:{}: expected {} fields, got {}: '{}'", origin, line_no,
+                 3 + t.branchpoints.size(), fields.size(), Quote(line));
     }
     std::optional<int64_t> frame = ParseInt(fields[0]);
     if (!frame || *frame < 1 || (!t.frames.empty() && *frame <= t.frames.back())) {
-      ThrowInput("{}:{}: frame '{}' must be a positive integer after frame {}", origin, line_no, Quote(fields[0]),
-                 t.frames.empty() ? 0 : t.frames.back());
+      ThrowInput("{}:{}: frame '{}' must be a positive integer after frame {}", origin, line_no,
+                 Quote(fields[0]), t.frames.empty() ? 0 : t.frames.back());
     }
     if (fields[1] != "0" && fields[1] != "1") {
-      ThrowInput("{}:{}: label '{}' of frame {} must be 0 or 1", origin, line_no, Quote(fields[1]), *frame);
+      ThrowInput("{}:{}: label '{}' of frame {} must be 0 or 1", origin, line_no, Quote(fields[1]),
+                 *frame);
     }
     std::optional<int64_t> fold = ParseInt(fields[2]);
     if (!fold || *fold < 0 || *fold > 1000) {
-      ThrowInput("{}:{}: fold '{}' of frame {} must be an integer in [0, 1000]", origin, line_no, Quote(fields[2]),
-                 *frame);
+      ThrowInput("{}:{}: fold '{}' of frame {} must be an integer in [0, 1000]", origin, line_no,
+                 Quote(fields[2]), *frame);
     }
     t.frames.push_back(*frame);
     t.labels.push_back(fields[1] == "1" ? 1 : 0);
@@ -150,19 +160,21 @@ ScoreTrace ParseScoreTrace(std::string_view text, const std::string& origin) {
     for (size_t c = 0; c < t.branchpoints.size(); ++c) {
       std::optional<double> s = ParseNumber(fields[3 + c]);
       if (!s || *s < 0 || *s > 1) {
-        ThrowInput("{}:{}: score '{}' of column bp{} (frame {}) must be a number in [0, 1]", origin, line_no,
-                   Quote(fields[3 + c]), t.branchpoints[c], *frame);
+        ThrowInput("{}:{}: score '{}' of column bp{} (frame {}) must be a number in [0, 1]", origin,
+                   line_no, Quote(fields[3 + c]), t.branchpoints[c], *frame);
       }
       t.scores[c].push_back(static_cast<float>(*s));
     }
   }
-  if (!header) ThrowInput("{}: empty score trace, expected the header 'frame,label,fold,bp<b>,...'", origin);
+  if (!header)
+    ThrowInput("{}: empty score trace, expected the header 'frame,label,fold,bp<b>,...'", origin);
   t.Validate(origin);
   return t;
 }
 
 ScoreTrace ReadScoreTrace(const fs::path& file) {
-  return ParseScoreTrace(labels_internal::ReadWholeFile(file.string(), "score trace"), file.string());
+  return ParseScoreTrace(labels_internal::ReadWholeFile(file.string(), "score trace"),
+                         file.string());
 }
 
 ScoreTrace LoadPackageTrace(const MPackage& pkg) {
@@ -172,24 +184,27 @@ ScoreTrace LoadPackageTrace(const MPackage& pkg) {
   const fs::path file = pkg.dir / ref.file;
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
-    ThrowInput("{}: $.trace.file: {} does not exist (copy the whole package directory, or retrain it)", manifest,
-               file.string());
+    ThrowInput(
+        "{}: $.trace.file: {} does not exist (copy the whole package directory, or retrain it)",
+        manifest, file.string());
   }
   const std::string hash = Sha256File(file);
   if (hash != ref.sha256) {
-    ThrowInput("{}: $.trace.sha256: {} hashes to {}... but the manifest records {}...: the trace does not match "
-               "its package (was one of them replaced?)",
-               manifest, file.string(), hash.substr(0, 12), ref.sha256.substr(0, 12));
+    ThrowInput(
+        "{}: $.trace.sha256: {} hashes to {}... but the manifest records {}...: the trace does not "
+        "match "
+        "its package (was one of them replaced?)",
+        manifest, file.string(), hash.substr(0, 12), ref.sha256.substr(0, 12));
   }
   ScoreTrace t = ReadScoreTrace(file);
   if (static_cast<int64_t>(t.rows()) != ref.rows) {
-    ThrowInput("{}: $.trace.rows: the manifest records {} rows but {} has {}", manifest, ref.rows, file.string(),
-               t.rows());
+    ThrowInput("{}: $.trace.rows: the manifest records {} rows but {} has {}", manifest, ref.rows,
+               file.string(), t.rows());
   }
   for (size_t i = 0; i < pkg.candidates.size(); ++i) {
     if (t.Column(pkg.candidates[i].branchpoint) < 0) {
-      ThrowInput("{}: $.candidates[{}]: {} has no score column bp{} for this candidate", manifest, i, file.string(),
-                 pkg.candidates[i].branchpoint);
+      ThrowInput("{}: $.candidates[{}]: {} has no score column bp{} for this candidate", manifest,
+                 i, file.string(), pkg.candidates[i].branchpoint);
     }
   }
   return t;

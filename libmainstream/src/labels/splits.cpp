@@ -228,10 +228,11 @@ TrainValidationBlocks SplitOffValidationBlocks(const std::vector<FrameInterval>&
     const int64_t part = hi - lo;
     const int64_t v = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(part)));
     const int64_t after = j + 1 < blocks ? gap : 0;
-    MS_CHECK(part >= v + gap + after + 1,
-             "--val-blocks {}: part {} of the training frames has {} frames, too few for a validation "
-             "block of {} with gaps of {} (use fewer validation blocks or a smaller --gap)",
-             blocks, j + 1, part, v, gap);
+    MS_CHECK(
+        part >= v + gap + after + 1,
+        "--val-blocks {}: part {} of the training frames has {} frames, too few for a validation "
+        "block of {} with gaps of {} (use fewer validation blocks or a smaller --gap)",
+        blocks, j + 1, part, v, gap);
     for (int64_t i = hi - v; i < hi; ++i) role[static_cast<size_t>(i)] = kValRole;
     for (int64_t i = hi - v - gap; i < hi - v; ++i) role[static_cast<size_t>(i)] = kGapRole;
     for (int64_t i = hi; i < hi + after && i < n; ++i) role[static_cast<size_t>(i)] = kGapRole;
@@ -262,8 +263,10 @@ void AppendFrame(std::vector<FrameInterval>& out, int64_t f) {
 }
 }  // namespace
 
-std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k, int64_t gap) {
-  MS_CHECK(k >= 2 && k <= 100, "--folds: expected 2..100 folds for out-of-fold estimates, got {}", k);
+std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k,
+                                       int64_t gap) {
+  MS_CHECK(k >= 2 && k <= 100, "--folds: expected 2..100 folds for out-of-fold estimates, got {}",
+           k);
   MS_CHECK(gap >= 0, "--gap: expected >= 0 frames, got {}", gap);
   std::vector<FrameInterval> sorted = blocks;
   std::sort(sorted.begin(), sorted.end(),
@@ -271,7 +274,8 @@ std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks,
   std::vector<int64_t> frames;
   for (const FrameInterval& b : sorted) {
     MS_CHECK(!b.empty(), "training block {} is empty", b.ToString());
-    MS_CHECK(frames.empty() || b.start > frames.back(), "training blocks overlap at {}", b.ToString());
+    MS_CHECK(frames.empty() || b.start > frames.back(), "training blocks overlap at {}",
+             b.ToString());
     for (int64_t f = b.start; f <= b.end; ++f) frames.push_back(f);
   }
   const auto n = static_cast<int64_t>(frames.size());
@@ -283,7 +287,8 @@ std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks,
     // The first n % k parts are one frame longer.
     const int64_t base = n / k, extra = n % k;
     const int64_t lo = i * base + std::min<int64_t>(i, extra), hi = lo + base + (i < extra ? 1 : 0);
-    const int64_t first = frames[static_cast<size_t>(lo)], last = frames[static_cast<size_t>(hi - 1)];
+    const int64_t first = frames[static_cast<size_t>(lo)],
+                  last = frames[static_cast<size_t>(hi - 1)];
     for (int64_t j = 0; j < n; ++j) {
       const int64_t f = frames[static_cast<size_t>(j)];
       if (j >= lo && j < hi) {
@@ -292,11 +297,11 @@ std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks,
         AppendFrame(fold.train, f);
       }
     }
-    MS_CHECK(!fold.train.empty(), "--folds {}: fold {} (frames {}-{}) leaves no training frames with --gap {}", k,
-             i + 1, first, last, gap);
+    MS_CHECK(!fold.train.empty(),
+             "--folds {}: fold {} (frames {}-{}) leaves no training frames with --gap {}", k, i + 1,
+             first, last, gap);
   }
   return folds;
 }
 
 }  // namespace mainstream
-

@@ -199,8 +199,10 @@ void CheckSameBase(const BaseRef& wanted, const std::string& wanted_origin, cons
 }
 
 PreprocessConfig PreprocessConfigFor(const InputSpec& in) {
-  MS_CHECK(in.channels == 3, "base.json: $.input.channels: frames have 3 channels, got {}", in.channels);
-  MS_CHECK(in.mean.size() == 3 && in.std.size() == 3, "base.json: $.input.mean/std: need 3 values each");
+  MS_CHECK(in.channels == 3, "base.json: $.input.channels: frames have 3 channels, got {}",
+           in.channels);
+  MS_CHECK(in.mean.size() == 3 && in.std.size() == 3,
+           "base.json: $.input.mean/std: need 3 values each");
   PreprocessConfig cfg;
   cfg.width = in.width;
   cfg.height = in.height;
@@ -214,6 +216,8 @@ PreprocessConfig PreprocessConfigFor(const InputSpec& in) {
   return cfg;
 }
 
-PreprocessConfig PreprocessConfigFor(const BaseInfo& info) { return PreprocessConfigFor(info.input); }
+PreprocessConfig PreprocessConfigFor(const BaseInfo& info) {
+  return PreprocessConfigFor(info.input);
+}
 
 }  // namespace mainstream

@@ -1,8 +1,8 @@
 #include "mainstream/model/base_model.h"
 
-#include <sstream>
-
 #include <torch/script.h>
+
+#include <sstream>
 
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"

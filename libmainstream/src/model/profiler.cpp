@@ -341,8 +341,9 @@ ProfileResult RunProfile(const ProfileConfig& config) {
     s += fmt::format("plain TorchScript {:.3f} ms: optimized is {:.1f}x faster\n", plain_p50,
                      plain_p50 / w);
   }
-  s += fmt::format("decode ({}): {:.3f} ms per stream frame; preprocess: {:.3f} ms per analyzed frame\n", p.input,
-                   p.decode_ms, p.preprocess_ms);
+  s += fmt::format(
+      "decode ({}): {:.3f} ms per stream frame; preprocess: {:.3f} ms per analyzed frame\n",
+      p.input, p.decode_ms, p.preprocess_ms);
   return ProfileResult{std::move(p), std::move(s)};
 }
 

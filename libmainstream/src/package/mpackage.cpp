@@ -40,7 +40,8 @@ EventStats EventStats::FromJson(const JsonView& v) {
   e.mean_length = positive(v.Field("mean_length_frames"));
   e.min_length = positive(v.Field("min_length_frames"));
   if (e.min_length > e.mean_length * (1 + 1e-9)) {
-    v.Field("min_length_frames").Fail("min event length {} exceeds the mean {}", e.min_length, e.mean_length);
+    v.Field("min_length_frames")
+        .Fail("min event length {} exceeds the mean {}", e.min_length, e.mean_length);
   }
   e.frequency = v.Field("frequency").AsNumber();
   if (!(e.frequency > 0 && e.frequency <= 1)) {
@@ -57,12 +58,16 @@ EventStats EventStats::FromJson(const JsonView& v) {
 }
 
 void EventStats::Validate(const std::string& what) const {
-  MS_CHECK(mean_length > 0 && std::isfinite(mean_length), "{}: mean event length must be > 0, got {}", what, mean_length);
+  MS_CHECK(mean_length > 0 && std::isfinite(mean_length),
+           "{}: mean event length must be > 0, got {}", what, mean_length);
   MS_CHECK(min_length > 0 && min_length <= mean_length * (1 + 1e-9),
            "{}: min event length must be in (0, mean], got {}", what, min_length);
-  MS_CHECK(frequency > 0 && frequency <= 1, "{}: event frequency must be in (0, 1], got {}", what, frequency);
-  MS_CHECK(correlation >= 0 && correlation < 1, "{}: correlation must be in [0, 1), got {}", what, correlation);
-  for (double l : lengths) MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
+  MS_CHECK(frequency > 0 && frequency <= 1, "{}: event frequency must be in (0, 1], got {}", what,
+           frequency);
+  MS_CHECK(correlation >= 0 && correlation < 1, "{}: correlation must be in [0, 1), got {}", what,
+           correlation);
+  for (double l : lengths)
+    MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
 }
 
 std::string FileInsidePackage(const JsonView& field) {
@@ -71,13 +76,16 @@ std::string FileInsidePackage(const JsonView& field) {
   bool escapes = p.is_absolute() || p.has_root_name();
   for (const auto& part : p) escapes = escapes || part == "..";
   if (escapes) {
-    field.Fail("\"{}\" must be a relative path inside the package directory (no absolute path, no '..')", name);
+    field.Fail(
+        "\"{}\" must be a relative path inside the package directory (no absolute path, no '..')",
+        name);
   }
   return name;
 }
 
 Json TraceRef::ToJson() const {
-  return Json{{"file", file}, {"sha256", sha256}, {"rows", rows}, {"events", events}, {"folds", folds}};
+  return Json{
+      {"file", file}, {"sha256", sha256}, {"rows", rows}, {"events", events}, {"folds", folds}};
 }
 
 TraceRef TraceRef::FromJson(const JsonView& v) {
@@ -91,8 +99,12 @@ TraceRef TraceRef::FromJson(const JsonView& v) {
 }
 
 Json Candidate::ToJson() const {
-  Json j{{"branchpoint", branchpoint}, {"accuracy", accuracy}, {"tpr", tpr},
-         {"fpr", fpr}, {"threshold", threshold}, {"train_seconds", train_seconds},
+  Json j{{"branchpoint", branchpoint},
+         {"accuracy", accuracy},
+         {"tpr", tpr},
+         {"fpr", fpr},
+         {"threshold", threshold},
+         {"train_seconds", train_seconds},
          {"no_skill", no_skill}};
   j["weights"] = weights.empty() ? Json(nullptr) : Json(weights);
   if (!extra.empty()) j["extra"] = extra;
@@ -139,12 +151,14 @@ MPackage MPackage::FromJson(const JsonView& v) {
   p.app = v.Field("app").AsNonEmptyString();
   for (char ch : p.app) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) {
-      v.Field("app").Fail("app name \"{}\" may only contain letters, digits, '_', '-' and '.'", p.app);
+      v.Field("app").Fail("app name \"{}\" may only contain letters, digits, '_', '-' and '.'",
+                          p.app);
     }
   }
   p.base = BaseRef::FromJson(v.Field("base"));
   p.stream_fps = v.Field("stream_fps").AsNumber();
-  if (!(p.stream_fps > 0 && p.stream_fps <= 1000)) v.Field("stream_fps").Fail("expected fps in (0, 1000], got {}", p.stream_fps);
+  if (!(p.stream_fps > 0 && p.stream_fps <= 1000))
+    v.Field("stream_fps").Fail("expected fps in (0, 1000], got {}", p.stream_fps);
   p.events = EventStats::FromJson(v.Field("events"));
   JsonView cands = v.Field("candidates");
   if (cands.Size() == 0) cands.Fail("no candidates: the package has nothing to schedule");
@@ -152,8 +166,9 @@ MPackage MPackage::FromJson(const JsonView& v) {
   for (const JsonView& c : cands.Elements()) {
     Candidate cand = Candidate::FromJson(c);
     if (cand.branchpoint >= p.base.num_stages) {
-      c.Field("branchpoint").Fail("branchpoint {} must be below the base's num_stages {}", cand.branchpoint,
-                                  p.base.num_stages);
+      c.Field("branchpoint")
+          .Fail("branchpoint {} must be below the base's num_stages {}", cand.branchpoint,
+                p.base.num_stages);
     }
     if (!seen.insert(cand.branchpoint).second) {
       c.Field("branchpoint").Fail("duplicate branchpoint {}", cand.branchpoint);

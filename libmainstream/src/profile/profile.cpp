@@ -32,17 +32,17 @@ Json Profile::ToJson() const {
     st.push_back(std::move(t));
   }
   Json j{{"schema_version", kProfileSchemaVersion},
-              {"kind", "mainstream.profile"},
-              {"base", base.ToJson()},
-              {"machine", machine},
-              {"threads", threads},
-              {"batch", batch},
-              {"input", input},
-              {"decode_ms", decode_ms},
-              {"preprocess_ms", preprocess_ms},
-              {"whole_model_p50_ms", whole_model_p50_ms},
-              {"stages", st},
-              {"extra", extra}};
+         {"kind", "mainstream.profile"},
+         {"base", base.ToJson()},
+         {"machine", machine},
+         {"threads", threads},
+         {"batch", batch},
+         {"input", input},
+         {"decode_ms", decode_ms},
+         {"preprocess_ms", preprocess_ms},
+         {"whole_model_p50_ms", whole_model_p50_ms},
+         {"stages", st},
+         {"extra", extra}};
   if (!calibration.is_null()) j["calibration"] = calibration;
   return j;
 }
@@ -78,7 +78,8 @@ Profile Profile::FromJson(const JsonView& v) {
   size_t with_branch = 0;
   for (const auto& t : p.stages) with_branch += t.branch_p50_ms > 0 ? 1 : 0;
   if (with_branch != 0 && with_branch != p.stages.size()) {
-    st.Fail("{} of its {} stages have branch_p50_ms: give it for every stage or none", with_branch, p.stages.size());
+    st.Fail("{} of its {} stages have branch_p50_ms: give it for every stage or none", with_branch,
+            p.stages.size());
   }
   if (auto e = v.OptionalField("extra")) p.extra = e->raw();
   if (auto c = v.OptionalField("calibration")) {

@@ -120,8 +120,8 @@ void AppOutput::Add(int64_t frame, double score) {
   positives_ += positive ? 1 : 0;
   if (frames_fp_ != nullptr) {
     // Buffered: per-frame lines are flushed with the events and at the end.
-    if (std::fprintf(frames_fp_, "%lld,%.6f,%.6g,%d\n", static_cast<long long>(frame), Seconds(frame, fps_), score,
-                     positive ? 1 : 0) < 0 ||
+    if (std::fprintf(frames_fp_, "%lld,%.6f,%.6g,%d\n", static_cast<long long>(frame),
+                     Seconds(frame, fps_), score, positive ? 1 : 0) < 0 ||
         std::ferror(frames_fp_)) {
       ThrowRuntime("{}: write failed: {}", frames_file_.string(), std::strerror(errno));
     }

@@ -292,8 +292,7 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
       for (int r : my_rows) {
         while (j < prow.size() && prow[j] < r) ++j;
         MS_CHECK_RT(j < prow.size() && prow[j] == r,
-                    "executor: node {} runs on frame {} without its parent {}", k, r,
-                    node.parent);
+                    "executor: node {} runs on frame {} without its parent {}", k, r, node.parent);
         index.push_back(static_cast<int64_t>(j));
       }
       at::Tensor dense = p.is_mkldnn() ? p.to_dense() : p;

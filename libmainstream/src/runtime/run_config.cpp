@@ -42,9 +42,10 @@ void RunConfig::Validate() const {
   MS_CHECK(phases >= 1 && phases <= 10000, "--phases: expected 1..10000, got {}", phases);
   MS_CHECK(!(realtime && phases > 1),
            "--phases {} cannot be combined with --realtime: phases re-run the same frames", phases);
-  MS_CHECK(phases == 1 || (input.rfind("camera:", 0) != 0 && input.find("://") == std::string::npos),
-           "--phases {} needs a video file: '{}' is a live stream or camera, which cannot be replayed", phases,
-           input);
+  MS_CHECK(
+      phases == 1 || (input.rfind("camera:", 0) != 0 && input.find("://") == std::string::npos),
+      "--phases {} needs a video file: '{}' is a live stream or camera, which cannot be replayed",
+      phases, input);
   std::set<std::string> apps;
   for (const auto& l : labels) {
     MS_CHECK(!l.app.empty() && !l.file.empty(), "--labels: expected APP=LABELS.csv, got \"{}={}\"",

@@ -26,7 +26,8 @@ std::vector<FrameInterval> TrueEventsInRange(const FrameLabels& labels,
 namespace {
 // The prediction's 90% interval for a measurement over `true_events` events,
 // and whether the measured F1 lies in it.
-void AddInterval(Json& evaluation, const AppPrediction& predicted, int64_t true_events, double measured_f1) {
+void AddInterval(Json& evaluation, const AppPrediction& predicted, int64_t true_events,
+                 double measured_f1) {
   if (true_events <= 0) return;
   const ConfidenceInterval ci = predicted.Interval(static_cast<double>(true_events));
   evaluation["predicted_interval90"] = {ci.lower, ci.upper};
@@ -248,7 +249,8 @@ Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<Labe
       // folds) can be pooled by resampling all their cycles together.
       Json cycles = Json::array();
       for (const EventCycle& c : EventCycles(truth, reports)) {
-        cycles.push_back(Json{c.event.start, c.event.end, c.detected, c.true_reports, c.false_reports});
+        cycles.push_back(
+            Json{c.event.start, c.event.end, c.detected, c.true_reports, c.false_reports});
       }
       const MeanSd f1 = Stats(f1s);
       const double pred = Num(a0.at("predicted"), "f1");
@@ -264,8 +266,10 @@ Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<Labe
                                {"cycles", cycles},
                                {"predicted", a0.at("predicted")},
                                {"f1_error", pooled.f1 - pred}};
-      AddInterval(app["evaluation"], AppPrediction::FromJson(JsonView(a0.at("predicted"), "run summary", "$.predicted")),
-                  pooled.true_events, pooled.f1);
+      AddInterval(
+          app["evaluation"],
+          AppPrediction::FromJson(JsonView(a0.at("predicted"), "run summary", "$.predicted")),
+          pooled.true_events, pooled.f1);
       sum_f1 += pooled.f1;
       sum_recall += pooled.recall;
       sum_precision += pooled.precision;
@@ -317,9 +321,10 @@ std::string FormatPooledTables(const Json& p) {
       Num(cost.at("predicted"), "total"));
   bool any = false;
   for (const Json& a : p.at("apps")) any = any || !a.at("evaluation").is_null();
-  out += fmt::format("{:<16} {:>3} {:>3} {:>6} {:>6} {:>6} {:>14} {:>9} {:>14} {:>6} {:>14} {:>13} {:>7}\n",
-                     "app", "bp", "X", "fps", "events", "recall", "95% CI", "precision", "95% CI", "F1",
-                     "95% CI", "phase F1 sd", "pred F1");
+  out += fmt::format(
+      "{:<16} {:>3} {:>3} {:>6} {:>6} {:>6} {:>14} {:>9} {:>14} {:>6} {:>14} {:>13} {:>7}\n", "app",
+      "bp", "X", "fps", "events", "recall", "95% CI", "precision", "95% CI", "F1", "95% CI",
+      "phase F1 sd", "pred F1");
   for (const Json& a : p.at("apps")) {
     const Json& e = a.at("evaluation");
     std::string row = fmt::format("{:<16} {:>3} {:>3} {:>6.2f}", a.at("app").get<std::string>(),
@@ -331,18 +336,21 @@ std::string FormatPooledTables(const Json& p) {
     }
     const Json& m = e.at("measured");
     const double err = Num(e, "f1_error");
-    out += row + fmt::format(" {:>6} {:>6.3f} {:>14} {:>9.3f} {:>14} {:>6.3f} {:>14} {:>13} {:>7.3f}{}\n",
-                             m.at("true_events").get<int64_t>(), Num(m, "recall"), Ci(m.at("recall_ci")),
-                             Num(m, "precision"), Ci(m.at("precision_ci")), Num(m, "f1"),
-                             Ci(m.at("f1_ci")), fmt::format("{:.3f}", Num(e.at("phases"), "f1_sd")),
-                             Num(e.at("predicted"), "f1"), std::fabs(err) > 0.1 ? "  |err| > 0.1" : "");
+    out += row +
+           fmt::format(" {:>6} {:>6.3f} {:>14} {:>9.3f} {:>14} {:>6.3f} {:>14} {:>13} {:>7.3f}{}\n",
+                       m.at("true_events").get<int64_t>(), Num(m, "recall"), Ci(m.at("recall_ci")),
+                       Num(m, "precision"), Ci(m.at("precision_ci")), Num(m, "f1"),
+                       Ci(m.at("f1_ci")), fmt::format("{:.3f}", Num(e.at("phases"), "f1_sd")),
+                       Num(e.at("predicted"), "f1"), std::fabs(err) > 0.1 ? "  |err| > 0.1" : "");
   }
   if (any) {
     const Json& ev = p.at("evaluation");
-    out += fmt::format("{:<16} {:>37.3f} {:>24.3f} {:>21.3f} {:>37.3f}\n", "mean", Num(ev, "mean_recall"),
-                       Num(ev, "mean_precision"), Num(ev, "mean_f1"), Num(ev, "predicted_mean_f1"));
+    out += fmt::format("{:<16} {:>37.3f} {:>24.3f} {:>21.3f} {:>37.3f}\n", "mean",
+                       Num(ev, "mean_recall"), Num(ev, "mean_precision"), Num(ev, "mean_f1"),
+                       Num(ev, "predicted_mean_f1"));
     out +=
-        "(events: true events in the frames run, the same in every phase; recall: mean over phases; "
+        "(events: true events in the frames run, the same in every phase; recall: mean over "
+        "phases; "
         "precision: all phases' reports pooled; CIs: bootstrap over true events)\n";
   }
   return out;

@@ -53,7 +53,8 @@ int RunResult::ExitCode() const {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool IsPhaseDirName(const std::string& name) {
@@ -81,7 +82,8 @@ void RemoveStaleOutputs(const fs::path& dir, const std::vector<std::string>& kee
     if (e.is_directory(ec) && IsPhaseDirName(name)) {
       bool only_ours = true;
       for (const auto& f : fs::directory_iterator(e.path(), ec)) {
-        only_ours = only_ours && f.is_regular_file(ec) && IsRunOutputName(f.path().filename().string());
+        only_ours =
+            only_ours && f.is_regular_file(ec) && IsRunOutputName(f.path().filename().string());
       }
       if (only_ours) stale.push_back(e.path());
     } else if (e.is_regular_file(ec) && IsRunOutputName(name)) {
@@ -93,7 +95,8 @@ void RemoveStaleOutputs(const fs::path& dir, const std::vector<std::string>& kee
     if (ec) LogWarn("{}: cannot remove an earlier run's output: {}", p.string(), ec.message());
   }
   if (!stale.empty()) {
-    LogWarn("{}: removed {} output(s) of an earlier run that this one does not rewrite", dir.string(), stale.size());
+    LogWarn("{}: removed {} output(s) of an earlier run that this one does not rewrite",
+            dir.string(), stale.size());
   }
 }
 
@@ -237,9 +240,11 @@ Runtime Runtime::Prepare(const RunConfig& config) {
                         : "the run will be slower than real time");
   }
   m.prepare_seconds = NowSeconds() - t0;
-  LogInfo("loaded {} apps on base '{}' as {} segments in {:.1f} s ({} LibTorch threads, {} branch workers)",
-          m.deployment.apps.size(), m.base.info().name, m.executor->num_nodes(), m.prepare_seconds,
-          m.torch_threads, m.executor->workers());
+  LogInfo(
+      "loaded {} apps on base '{}' as {} segments in {:.1f} s ({} LibTorch threads, {} branch "
+      "workers)",
+      m.deployment.apps.size(), m.base.info().name, m.executor->num_nodes(), m.prepare_seconds,
+      m.torch_threads, m.executor->workers());
   return rt;
 }
 
@@ -422,7 +427,8 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
        "overlap, and 'elapsed' is the loop's compute time); measured_cpu: CPU time of the thread "
        "that ran each part (the compute itself on one LibTorch thread, unaffected by other "
-       "processes; FFmpeg's decoder threads are never in it). As in the cost model, decode is charged for every "
+       "processes; FFmpeg's decoder threads are never in it). As in the cost model, decode is "
+       "charged for every "
        "stream frame and preprocessing at the tree's highest app rate"}};
 }
 
@@ -623,8 +629,8 @@ RunResult Runtime::Impl::RunPhases(const std::atomic<int>* stop) {
   if (summaries.empty()) return last;
   std::vector<LabeledApp> labeled;
   for (const AppLabels& l : labels) {
-    labeled.push_back(LabeledApp{deployment.apps[static_cast<size_t>(l.app)].scheduled.app, l.file,
-                                 &l.labels});
+    labeled.push_back(
+        LabeledApp{deployment.apps[static_cast<size_t>(l.app)].scheduled.app, l.file, &l.labels});
   }
   BootstrapOptions bo;
   bo.resamples = all.bootstrap_resamples;
@@ -706,7 +712,8 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   } catch (const std::exception& e) {
     // Keep the run's own fault first (a full disk fails both): issue 15, item 7.
     if (!fault) throw;
-    throw RuntimeError(fmt::format("{}; the summary could not be written either: {}", st.error, e.what()));
+    throw RuntimeError(
+        fmt::format("{}; the summary could not be written either: {}", st.error, e.what()));
   }
   r.tables = FormatRunTables(r.summary);
   if (st.status == RunStatus::kStopped) {

@@ -19,7 +19,8 @@ StageCosts::StageCosts(std::vector<double> stages, double preprocess, double dec
     MS_CHECK(std::isfinite(t) && t >= 0, "stage latency must be a finite number >= 0, got {}", t);
     prefix_.push_back(prefix_.back() + t);
   }
-  MS_CHECK(std::isfinite(preprocess) && preprocess >= 0, "preprocess latency must be >= 0, got {}", preprocess);
+  MS_CHECK(std::isfinite(preprocess) && preprocess >= 0, "preprocess latency must be >= 0, got {}",
+           preprocess);
   MS_CHECK(std::isfinite(decode) && decode >= 0, "decode latency must be >= 0, got {}", decode);
   MS_CHECK(std::isfinite(fps) && fps >= 0, "stream fps must be >= 0, got {}", fps);
 }
@@ -28,11 +29,12 @@ void StageCosts::SetBranchStages(std::vector<double> stages) {
   branch_prefix_.clear();
   branch_stage_ms.clear();
   if (stages.empty()) return;
-  MS_CHECK(stages.size() == stage_ms.size(), "{} specialized stage latencies for {} stages", stages.size(),
-           stage_ms.size());
+  MS_CHECK(stages.size() == stage_ms.size(), "{} specialized stage latencies for {} stages",
+           stages.size(), stage_ms.size());
   branch_prefix_.assign(1, 0.0);
   for (double t : stages) {
-    MS_CHECK(std::isfinite(t) && t >= 0, "specialized stage latency must be a finite number >= 0, got {}", t);
+    MS_CHECK(std::isfinite(t) && t >= 0,
+             "specialized stage latency must be a finite number >= 0, got {}", t);
     branch_prefix_.push_back(branch_prefix_.back() + t);
   }
   branch_stage_ms = std::move(stages);
@@ -45,7 +47,8 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
   MergedTree tree;
   tree.branch_of_app.assign(apps.size(), -1);
   for (const auto& a : apps) {
-    MS_CHECK(a.branchpoint >= 0 && a.branchpoint < n, "branchpoint {} outside [0, {})", a.branchpoint, n);
+    MS_CHECK(a.branchpoint >= 0 && a.branchpoint < n, "branchpoint {} outside [0, {})",
+             a.branchpoint, n);
     MS_CHECK(a.fps > 0 && std::isfinite(a.fps), "frame rate must be > 0, got {}", a.fps);
     tree.max_fps = std::max(tree.max_fps, a.fps);
   }
@@ -54,7 +57,8 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
 
   // Distinct branchpoints > 0, ascending: stem segment ends.
   std::vector<int> ends;
-  for (const auto& a : apps) if (a.branchpoint > 0) ends.push_back(a.branchpoint);
+  for (const auto& a : apps)
+    if (a.branchpoint > 0) ends.push_back(a.branchpoint);
   std::sort(ends.begin(), ends.end());
   ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
 
@@ -136,17 +140,15 @@ Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
     if (node.app >= 0) j["app"] = app_names.at(static_cast<size_t>(node.app));
     nodes_json.push_back(std::move(j));
   }
-  return Json{{"max_fps", max_fps},
-              {"decode_cost", decode_cost},
-              {"preprocess_cost", preprocess_cost},
-              {"stem_cost", stem_cost},
-              {"branch_cost", branch_cost},
-              {"nodes", nodes_json}};
+  return Json{
+      {"max_fps", max_fps},     {"decode_cost", decode_cost}, {"preprocess_cost", preprocess_cost},
+      {"stem_cost", stem_cost}, {"branch_cost", branch_cost}, {"nodes", nodes_json}};
 }
 
 Sampler::Sampler(double stride, double phase) : stride_(stride), phase_(phase), next_(phase) {
   MS_CHECK(stride >= 1 - 1e-9, "sampler stride must be >= 1 frame, got {}", stride);
-  MS_CHECK(phase >= 0 && phase < stride + 1e-9, "sampler phase must be in [0, stride), got {}", phase);
+  MS_CHECK(phase >= 0 && phase < stride + 1e-9, "sampler phase must be in [0, stride), got {}",
+           phase);
 }
 
 bool Sampler::Offer() {
@@ -158,7 +160,8 @@ bool Sampler::Offer() {
   return true;
 }
 
-FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t seed) : tree_(&tree) {
+FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t seed)
+    : tree_(&tree) {
   MS_CHECK(stream_fps > 0, "stream fps must be > 0, got {}", stream_fps);
   Rng rng(seed);
   const size_t n = tree.nodes.size();
@@ -166,10 +169,12 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
   // always precede children.
   for (size_t k = 0; k < n; ++k) {
     const TreeNode& node = tree.nodes[k];
-    MS_CHECK(node.parent < static_cast<int>(k), "merged tree node {} comes before its parent {}", k, node.parent);
-    double parent_fps = node.parent < 0 ? stream_fps : tree.nodes[static_cast<size_t>(node.parent)].fps;
-    MS_CHECK(node.fps <= parent_fps + 1e-9, "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps,
-             parent_fps);
+    MS_CHECK(node.parent < static_cast<int>(k), "merged tree node {} comes before its parent {}", k,
+             node.parent);
+    double parent_fps =
+        node.parent < 0 ? stream_fps : tree.nodes[static_cast<size_t>(node.parent)].fps;
+    MS_CHECK(node.fps <= parent_fps + 1e-9,
+             "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps, parent_fps);
     double stride = parent_fps / node.fps;
     phases_.push_back(rng.Uniform() * stride);
     samplers_.emplace_back(stride, phases_.back());

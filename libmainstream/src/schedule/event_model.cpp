@@ -86,10 +86,13 @@ double F1Score(double precision, double recall) {
   return s > 0 ? 2 * precision * recall / s : 0.0;
 }
 
-EventPrediction PredictEvents(double tpr, double fpr, const EventStats& events, double stride, int x) {
-  MS_CHECK(stride >= 1 - 1e-9 && std::isfinite(stride), "stride must be >= 1 stream frame, got {}", stride);
+EventPrediction PredictEvents(double tpr, double fpr, const EventStats& events, double stride,
+                              int x) {
+  MS_CHECK(stride >= 1 - 1e-9 && std::isfinite(stride), "stride must be >= 1 stream frame, got {}",
+           stride);
   MS_CHECK(x >= 1, "X-voting needs X >= 1, got {}", x);
-  MS_CHECK(tpr >= 0 && tpr <= 1 && fpr >= 0 && fpr <= 1, "TPR/FPR must be in [0, 1], got {}/{}", tpr, fpr);
+  MS_CHECK(tpr >= 0 && tpr <= 1 && fpr >= 0 && fpr <= 1, "TPR/FPR must be in [0, 1], got {}/{}",
+           tpr, fpr);
   events.Validate("event statistics");
   const double c = events.correlation;
   EventPrediction out;
@@ -184,7 +187,8 @@ MonteCarloResult SimulateEvents(double tpr, double fpr, const EventStats& events
   }
   r.recall = static_cast<double>(r.detected) / static_cast<double>(r.events);
   int64_t reported = r.true_reports + r.false_reports;
-  r.precision = reported > 0 ? static_cast<double>(r.true_reports) / static_cast<double>(reported) : 0.0;
+  r.precision =
+      reported > 0 ? static_cast<double>(r.true_reports) / static_cast<double>(reported) : 0.0;
   r.f1 = F1Score(r.precision, r.recall);
   return r;
 }

@@ -84,8 +84,10 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
     p.model.recall = m->NumberIn("recall", 0, 1);
     p.model.precision = m->NumberIn("precision", 0, 1);
     p.model.f1 = m->NumberIn("f1", 0, 1);
-    if (auto f = m->OptionalField("true_reports_per_event")) p.model.true_reports_per_event = f->AsNumberIn(0, 1e9);
-    if (auto f = m->OptionalField("false_reports_per_gap")) p.model.false_reports_per_gap = f->AsNumberIn(0, 1e9);
+    if (auto f = m->OptionalField("true_reports_per_event"))
+      p.model.true_reports_per_event = f->AsNumberIn(0, 1e9);
+    if (auto f = m->OptionalField("false_reports_per_gap"))
+      p.model.false_reports_per_gap = f->AsNumberIn(0, 1e9);
   }
   if (auto t = v.OptionalField("trace")) {
     TracePrediction tp;
@@ -102,13 +104,15 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
   return p;
 }
 
-AppPrediction PredictCandidate(const Candidate& c, const EventStats& events, const ScoreTrace* trace,
-                               double stride, int x, const PredictionOptions& options) {
+AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
+                               const ScoreTrace* trace, double stride, int x,
+                               const PredictionOptions& options) {
   options.Validate();
   AppPrediction p;
   p.no_skill = c.no_skill;
   double tpr = c.tpr, fpr = c.fpr;
-  if (c.no_skill) tpr = fpr = std::clamp(c.tpr * events.frequency + c.fpr * (1 - events.frequency), 0.0, 1.0);
+  if (c.no_skill)
+    tpr = fpr = std::clamp(c.tpr * events.frequency + c.fpr * (1 - events.frequency), 0.0, 1.0);
   p.model = PredictEvents(tpr, fpr, events, stride, x);
   // Without a trace: the model's figures; a rough per-event spread from the
   // binomial variance of detecting each event.

@@ -16,8 +16,8 @@ std::vector<double> DefaultFpsOptions(double stream_fps) {
 }
 
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
-                           const EventStats& events, const OptionSpace& space, const ScoreTrace* trace,
-                           const PredictionOptions& options) {
+                           const EventStats& events, const OptionSpace& space,
+                           const ScoreTrace* trace, const PredictionOptions& options) {
   MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
   MS_CHECK(!space.fps_options.empty(), "no frame-rate options");
   MS_CHECK(!space.x_options.empty(), "no X-voting options");
@@ -26,8 +26,8 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
   for (size_t ci = 0; ci < candidates.size(); ++ci) {
     const Candidate& c = candidates[ci];
     for (double fps : space.fps_options) {
-      MS_CHECK(fps > 0 && fps <= space.stream_fps + 1e-9, "frame rate {} outside (0, stream fps {}]", fps,
-               space.stream_fps);
+      MS_CHECK(fps > 0 && fps <= space.stream_fps + 1e-9,
+               "frame rate {} outside (0, stream fps {}]", fps, space.stream_fps);
       AppOption best;
       bool have = false;
       for (int x : space.x_options) {

@@ -53,7 +53,8 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
   }
   Json stages = Json::array();
   for (size_t k = 0; k < costs.stage_ms.size(); ++k) {
-    Json stage{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)}, {"ms", costs.stage_ms[k]}};
+    Json stage{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)},
+               {"ms", costs.stage_ms[k]}};
     if (costs.HasBranchStages()) stage["branch_ms"] = costs.branch_stage_ms[k];
     stages.push_back(std::move(stage));
   }
@@ -108,8 +109,8 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     if (auto b = s.OptionalField("branch_ms")) branch_ms.push_back(b->AsNumberIn(0, 1e7));
   }
   if (!branch_ms.empty() && branch_ms.size() != stage_ms.size()) {
-    stages.Fail("{} of its {} stages have branch_ms: give it for every stage or none", branch_ms.size(),
-                stage_ms.size());
+    stages.Fail("{} of its {} stages have branch_ms: give it for every stage or none",
+                branch_ms.size(), stage_ms.size());
   }
   d.costs = StageCosts(stage_ms, preprocess, decode, d.stream_fps);
   d.costs.SetBranchStages(branch_ms);
@@ -138,8 +139,11 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   d.tree = BuildMergedTree(d.costs, d.Requests());
   d.total_cost = v.NumberIn("total_cost", 0, 1e12);
   if (std::fabs(d.total_cost - d.tree.total_cost()) > 1e-6 * std::max(1.0, d.total_cost)) {
-    v.Field("total_cost").Fail("recorded cost {} disagrees with the cost of its apps and stages {} "
-                               "(was the file edited by hand?)", d.total_cost, d.tree.total_cost());
+    v.Field("total_cost")
+        .Fail(
+            "recorded cost {} disagrees with the cost of its apps and stages {} "
+            "(was the file edited by hand?)",
+            d.total_cost, d.tree.total_cost());
   }
   if (auto p = v.OptionalField("predicted")) {
     d.mean_f1 = p->NumberIn("mean_f1", 0, 1);
@@ -160,32 +164,38 @@ void ScheduleConfig::Validate() const {
   MS_CHECK(!packages.empty(), "--packages: give at least one M-Package directory");
   MS_CHECK(!profile.empty(), "--profile: a profile JSON file is required");
   if (budget_factor > 0) {
-    MS_CHECK(std::isfinite(budget_factor) && budget_factor <= 1e6, "--budget: the factor must be in (0, 10^6], got {}x",
-             budget_factor);
+    MS_CHECK(std::isfinite(budget_factor) && budget_factor <= 1e6,
+             "--budget: the factor must be in (0, 10^6], got {}x", budget_factor);
   } else {
     MS_CHECK(std::isfinite(budget) && budget > 0,
-             "--budget must be a positive number (ms of compute per second of video) or a multiple of the cheapest "
+             "--budget must be a positive number (ms of compute per second of video) or a multiple "
+             "of the cheapest "
              "schedule's cost such as 1.5x, got {}",
              budget);
   }
-  for (double f : fps_options) MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
+  for (double f : fps_options)
+    MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
   MS_CHECK(!x_options.empty(), "--x-vote: give at least one X");
-  for (int x : x_options) MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);
+  for (int x : x_options)
+    MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);
   MS_CHECK(std::isfinite(limits.time_limit_s) && limits.time_limit_s >= 0,
            "--time-limit must be a number of seconds >= 0 (0: none), got {}", limits.time_limit_s);
   MS_CHECK(limits.max_nodes >= 0, "--max-nodes must be >= 0 (0: none), got {}", limits.max_nodes);
   const auto& names = AlgorithmNames();
   MS_CHECK(std::find(names.begin(), names.end(), algorithm) != names.end(),
-           "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, exhaustive, maxmin, "
-           "nosharing or maxsharing)", algorithm);
+           "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, "
+           "exhaustive, maxmin, "
+           "nosharing or maxsharing)",
+           algorithm);
 }
 
 Json ScheduleConfig::ToJson() const {
   Json pk = Json::array();
   for (const auto& p : packages) pk.push_back(p.string());
-  return Json{{"packages", pk}, {"profile", profile.string()}, {"budget", budget},
-              {"budget_factor", budget_factor}, {"algorithm", algorithm},
-              {"fps_options", fps_options}, {"x_options", x_options}};
+  return Json{{"packages", pk},         {"profile", profile.string()},
+              {"budget", budget},       {"budget_factor", budget_factor},
+              {"algorithm", algorithm}, {"fps_options", fps_options},
+              {"x_options", x_options}};
 }
 
 void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,
@@ -195,21 +205,25 @@ void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profi
   for (const auto& p : packages) {
     std::string origin = (p.dir / kMPackageManifest).string();
     if (p.base.sha256 != profile.base.sha256) {
-      ThrowInput("{}: $.base.sha256: package was trained on base {} ({}...) but {} profiles base {} ({}...); "
-                 "profile the package's base or retrain the package",
-                 origin, p.base.id, p.base.sha256.substr(0, 12), profile_origin, profile.base.id,
-                 profile.base.sha256.substr(0, 12));
+      ThrowInput(
+          "{}: $.base.sha256: package was trained on base {} ({}...) but {} profiles base {} "
+          "({}...); "
+          "profile the package's base or retrain the package",
+          origin, p.base.id, p.base.sha256.substr(0, 12), profile_origin, profile.base.id,
+          profile.base.sha256.substr(0, 12));
     }
     if (p.base.num_stages != profile.base.num_stages) {
-      ThrowInput("{}: $.base.num_stages: {} disagrees with {} ({})", origin, p.base.num_stages, profile_origin,
-                 profile.base.num_stages);
+      ThrowInput("{}: $.base.num_stages: {} disagrees with {} ({})", origin, p.base.num_stages,
+                 profile_origin, profile.base.num_stages);
     }
     if (std::fabs(p.stream_fps - packages[0].stream_fps) > 1e-9) {
-      ThrowInput("{}: $.stream_fps: {} differs from {} in {}; all apps must watch the same stream", origin,
-                 p.stream_fps, packages[0].stream_fps, (packages[0].dir / kMPackageManifest).string());
+      ThrowInput("{}: $.stream_fps: {} differs from {} in {}; all apps must watch the same stream",
+                 origin, p.stream_fps, packages[0].stream_fps,
+                 (packages[0].dir / kMPackageManifest).string());
     }
     if (!names.insert(p.app).second) {
-      ThrowInput("{}: $.app: app name \"{}\" is used by two packages; app names must be unique", origin, p.app);
+      ThrowInput("{}: $.app: app name \"{}\" is used by two packages; app names must be unique",
+                 origin, p.app);
     }
   }
 }
@@ -221,15 +235,17 @@ void ParseBudget(const std::string& text, ScheduleConfig& config) {
   char* end = nullptr;
   const double v = std::strtod(t.c_str(), &end);
   MS_CHECK(!t.empty() && end == t.c_str() + t.size() && std::isfinite(v) && v > 0,
-           "--budget: '{}' is neither a positive number of ms per second of video (e.g. 12.5) nor a multiple of the "
+           "--budget: '{}' is neither a positive number of ms per second of video (e.g. 12.5) nor "
+           "a multiple of the "
            "cheapest schedule's cost (e.g. 1.5x)",
            text);
   config.budget_factor = relative ? v : 0;
   config.budget = relative ? 0 : v;
 }
 
-ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
-                             const OptionSpace& space, const PredictionOptions& options) {
+ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile,
+                             double budget, const OptionSpace& space,
+                             const PredictionOptions& options) {
   ScheduleProblem problem;
   MS_CHECK(!packages.empty(), "no packages");
   problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
@@ -242,9 +258,11 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
     if (p.trace && options.use_trace) {
       trace = LoadPackageTrace(p);
     } else if (options.use_trace) {
-      LogWarn("{}: no score trace (a package from before out-of-fold estimates): predicting its F1 with the "
-              "analytical model only; retrain it with mstrain for trace-driven predictions",
-              (p.dir / kMPackageManifest).string());
+      LogWarn(
+          "{}: no score trace (a package from before out-of-fold estimates): predicting its F1 "
+          "with the "
+          "analytical model only; retrain it with mstrain for trace-driven predictions",
+          (p.dir / kMPackageManifest).string());
     }
     problem.apps.push_back(
         BuildAppChoices(p.app, p.candidates, p.events, space, trace ? &*trace : nullptr, options));
@@ -292,7 +310,9 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
   d.min_f1 = sol.min_f1;
   d.mean_recall = rec / static_cast<double>(packages.size());
   d.mean_precision = prec / static_cast<double>(packages.size());
-  d.search = Json{{"seconds", result.seconds}, {"nodes", result.nodes}, {"steps", result.steps},
+  d.search = Json{{"seconds", result.seconds},
+                  {"nodes", result.nodes},
+                  {"steps", result.steps},
                   {"exact", result.exact}};
   if (std::isfinite(result.bound_mean_f1)) {
     d.search["bound_mean_f1"] = result.bound_mean_f1;
@@ -310,21 +330,24 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
   CheckCompatible(packages, profile, config.profile.string());
   OptionSpace space;
   space.stream_fps = packages[0].stream_fps;
-  space.fps_options = config.fps_options.empty() ? DefaultFpsOptions(space.stream_fps) : config.fps_options;
+  space.fps_options =
+      config.fps_options.empty() ? DefaultFpsOptions(space.stream_fps) : config.fps_options;
   for (double f : space.fps_options) {
-    MS_CHECK(f <= space.stream_fps + 1e-9, "--fps: {} exceeds the stream's {} fps", f, space.stream_fps);
+    MS_CHECK(f <= space.stream_fps + 1e-9, "--fps: {} exceeds the stream's {} fps", f,
+             space.stream_fps);
   }
   space.x_options = config.x_options;
-  ScheduleProblem problem = BuildProblem(packages, profile, config.budget, space, config.prediction);
+  ScheduleProblem problem =
+      BuildProblem(packages, profile, config.budget, space, config.prediction);
   const double cheapest = CheapestSolution(problem).cost;
   if (config.budget_factor > 0) {
     problem.budget = config.budget_factor * cheapest;
-    LogInfo("budget {}x the cheapest schedule's {:.4g} ms/s = {:.4g} ms/s", config.budget_factor, cheapest,
-            problem.budget);
+    LogInfo("budget {}x the cheapest schedule's {:.4g} ms/s = {:.4g} ms/s", config.budget_factor,
+            cheapest, problem.budget);
   }
-  LogInfo("scheduling {} apps with {} under budget {} ({} candidates x {} rates x {} X each)", packages.size(),
-          config.algorithm, problem.budget, packages[0].candidates.size(), space.fps_options.size(),
-          space.x_options.size());
+  LogInfo("scheduling {} apps with {} under budget {} ({} candidates x {} rates x {} X each)",
+          packages.size(), config.algorithm, problem.budget, packages[0].candidates.size(),
+          space.fps_options.size(), space.x_options.size());
   SearchResult result = RunSearch(problem, config.algorithm, config.limits);
   ScheduleDoc doc = MakeScheduleDoc(packages, profile, config.profile.string(), problem, result);
   doc.budget_factor = config.budget_factor;

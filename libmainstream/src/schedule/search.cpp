@@ -18,15 +18,14 @@ namespace search_detail {
 
 // A dominates B when it is at least as good and never costs more in any
 // schedule: f >= , rate <=, level >= (more of the stem shared).
-bool Dominates(const Opt& a, const Opt& b) {
-  return a.f >= b.f && a.r <= b.r && a.q >= b.q;
-}
+bool Dominates(const Opt& a, const Opt& b) { return a.f >= b.f && a.r <= b.r && a.q >= b.q; }
 
-Compiled Compile(const ScheduleProblem& p, const std::function<bool(size_t, const AppOption&)>& keep,
-                 bool prune) {
+Compiled Compile(const ScheduleProblem& p,
+                 const std::function<bool(size_t, const AppOption&)>& keep, bool prune) {
   Compiled c;
   c.D = p.costs.preprocess_ms;
-  c.budget = p.budget - p.costs.FixedCost();  // decoding the stream costs the same in every schedule
+  c.budget =
+      p.budget - p.costs.FixedCost();  // decoding the stream costs the same in every schedule
   const int n = p.costs.num_stages();
   std::vector<int> levels{0};
   for (const auto& app : p.apps) {
@@ -35,17 +34,21 @@ Compiled Compile(const ScheduleProblem& p, const std::function<bool(size_t, cons
   std::sort(levels.begin(), levels.end());
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
   c.m = static_cast<int>(levels.size()) - 1;
-  for (int j = 0; j < c.m; ++j) c.L.push_back(p.costs.Range(levels[static_cast<size_t>(j)], levels[static_cast<size_t>(j + 1)]));
+  for (int j = 0; j < c.m; ++j)
+    c.L.push_back(
+        p.costs.Range(levels[static_cast<size_t>(j)], levels[static_cast<size_t>(j + 1)]));
   c.apps.resize(p.apps.size());
   for (size_t i = 0; i < p.apps.size(); ++i) {
     std::vector<Opt> all;
     for (size_t k = 0; k < p.apps[i].options.size(); ++k) {
       const AppOption& o = p.apps[i].options[k];
       if (!keep(i, o)) continue;
-      MS_CHECK(o.branchpoint >= 0 && o.branchpoint < n, "app {}: branchpoint {} outside the base's {} stages",
-               p.apps[i].name, o.branchpoint, n);
+      MS_CHECK(o.branchpoint >= 0 && o.branchpoint < n,
+               "app {}: branchpoint {} outside the base's {} stages", p.apps[i].name, o.branchpoint,
+               n);
       Opt x;
-      x.q = static_cast<int>(std::lower_bound(levels.begin(), levels.end(), o.branchpoint) - levels.begin());
+      x.q = static_cast<int>(std::lower_bound(levels.begin(), levels.end(), o.branchpoint) -
+                             levels.begin());
       x.r = o.fps;
       x.w = o.fps * p.costs.BranchRange(o.branchpoint, n);
       x.f = o.pred.f1;
@@ -81,7 +84,8 @@ double FullCost(const Compiled& c, const std::vector<const Opt*>& sel) {
   return cost;
 }
 
-Solution ToSolution(const ScheduleProblem& p, const Compiled& c, const std::vector<int>& compiled_choice) {
+Solution ToSolution(const ScheduleProblem& p, const Compiled& c,
+                    const std::vector<int>& compiled_choice) {
   std::vector<int> choice(compiled_choice.size());
   for (size_t i = 0; i < compiled_choice.size(); ++i) {
     choice[i] = c.apps[i][static_cast<size_t>(compiled_choice[i])].orig;
@@ -94,7 +98,8 @@ int CheapestIndex(const std::vector<Opt>& opts) {
   for (size_t k = 1; k < opts.size(); ++k) {
     const Opt& a = opts[k];
     const Opt& b = opts[static_cast<size_t>(best)];
-    if (a.q > b.q || (a.q == b.q && (a.r < b.r || (a.r == b.r && a.f > b.f)))) best = static_cast<int>(k);
+    if (a.q > b.q || (a.q == b.q && (a.r < b.r || (a.r == b.r && a.f > b.f))))
+      best = static_cast<int>(k);
   }
   return best;
 }
@@ -105,13 +110,15 @@ using namespace search_detail;
 
 void CheckFeasible(const ScheduleProblem& problem) {
   MS_CHECK(!problem.apps.empty(), "no applications to schedule");
-  MS_CHECK(std::isfinite(problem.budget) && problem.budget > 0, "budget must be a positive number, got {}",
-           problem.budget);
+  MS_CHECK(std::isfinite(problem.budget) && problem.budget > 0,
+           "budget must be a positive number, got {}", problem.budget);
   Solution cheapest = CheapestSolution(problem);
   if (cheapest.cost > problem.budget + kCostEps) {
     ThrowInfeasible(
-        "budget {:.6g} is infeasible: the cheapest schedule (every app at its most shared candidate and "
-        "lowest frame rate) costs {:.6g} ms/s; use --budget {:.6g} or more, lower --fps options or fewer apps",
+        "budget {:.6g} is infeasible: the cheapest schedule (every app at its most shared "
+        "candidate and "
+        "lowest frame rate) costs {:.6g} ms/s; use --budget {:.6g} or more, lower --fps options or "
+        "fewer apps",
         problem.budget, cheapest.cost, std::ceil(cheapest.cost * 1000) / 1000);
   }
 }
@@ -159,10 +166,12 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
     }
   }
   if (!have) {
-    ThrowInfeasible("budget {:.6g} is infeasible for {}: running every app at the lowest common frame rate costs "
-               "{:.6g} ms/s; use --budget {:.6g} or more",
-               problem.budget, max_sharing ? "maxsharing" : "nosharing", min_cost,
-               std::ceil(min_cost * 1000) / 1000);
+    ThrowInfeasible(
+        "budget {:.6g} is infeasible for {}: running every app at the lowest common frame rate "
+        "costs "
+        "{:.6g} ms/s; use --budget {:.6g} or more",
+        problem.budget, max_sharing ? "maxsharing" : "nosharing", min_cost,
+        std::ceil(min_cost * 1000) / 1000);
   }
   SearchResult r;
   r.algorithm = max_sharing ? "maxsharing" : "nosharing";
@@ -174,21 +183,25 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
 }
 
 double FastScheduleCost(const ScheduleProblem& problem, const std::vector<int>& choice) {
-  MS_ASSERT(choice.size() == problem.apps.size(), "FastScheduleCost: {} choices for {} apps", choice.size(),
-           problem.apps.size());
-  Compiled c = Compile(problem, [](size_t, const AppOption&) { return true; }, /*prune=*/false);
+  MS_ASSERT(choice.size() == problem.apps.size(), "FastScheduleCost: {} choices for {} apps",
+            choice.size(), problem.apps.size());
+  Compiled c = Compile(
+      problem, [](size_t, const AppOption&) { return true; }, /*prune=*/false);
   std::vector<const Opt*> sel;
-  for (size_t i = 0; i < choice.size(); ++i) sel.push_back(&c.apps[i].at(static_cast<size_t>(choice[i])));
+  for (size_t i = 0; i < choice.size(); ++i)
+    sel.push_back(&c.apps[i].at(static_cast<size_t>(choice[i])));
   return FullCost(c, sel) + problem.costs.FixedCost();
 }
 
 const std::vector<std::string>& AlgorithmNames() {
-  static const std::vector<std::string> names{"greedy",     "greedy-paper", "greedy-marginal", "exhaustive",
-                                              "maxmin",     "nosharing",    "maxsharing"};
+  static const std::vector<std::string> names{"greedy",     "greedy-paper", "greedy-marginal",
+                                              "exhaustive", "maxmin",       "nosharing",
+                                              "maxsharing"};
   return names;
 }
 
-SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm, const SearchLimits& limits) {
+SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm,
+                       const SearchLimits& limits) {
   MS_CHECK(std::isfinite(limits.time_limit_s) && limits.time_limit_s >= 0,
            "--time-limit must be a number of seconds >= 0 (0: none), got {}", limits.time_limit_s);
   MS_CHECK(limits.max_nodes >= 0, "--max-nodes must be >= 0 (0: none), got {}", limits.max_nodes);
@@ -203,9 +216,10 @@ SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algori
   if (algorithm == "maxmin") return MaxMinSearch(problem, limits);
   if (algorithm == "nosharing") return StaticSearch(problem, false);
   if (algorithm == "maxsharing") return StaticSearch(problem, true);
-  ThrowInput("--algo: unknown algorithm '{}' (expected one of: greedy, greedy-paper, greedy-marginal, "
-             "exhaustive, maxmin, nosharing, maxsharing)",
-             algorithm);
+  ThrowInput(
+      "--algo: unknown algorithm '{}' (expected one of: greedy, greedy-paper, greedy-marginal, "
+      "exhaustive, maxmin, nosharing, maxsharing)",
+      algorithm);
 }
 
 }  // namespace mainstream

@@ -1,6 +1,5 @@
-// Exhaustive search: branch and bound with LP and stem-aware bounds, anytime with limits (docs/algorithms.md).
-#include "mainstream/schedule/search.h"
-
+// Exhaustive search: branch and bound with LP and stem-aware bounds, anytime with limits
+// (docs/algorithms.md).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,6 +8,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/schedule/search.h"
 #include "search_internal.h"
 
 namespace mainstream {
@@ -27,7 +27,8 @@ struct Segment {
 };
 
 // Appends app's hull segments to `segs`; returns (min weight, value at it).
-std::pair<double, double> HullSegments(std::vector<std::pair<double, double>>& pts, std::vector<Segment>& segs) {
+std::pair<double, double> HullSegments(std::vector<std::pair<double, double>>& pts,
+                                       std::vector<Segment>& segs) {
   std::sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) {
     return a.first < b.first || (a.first == b.first && a.second > b.second);
   });
@@ -39,8 +40,12 @@ std::pair<double, double> HullSegments(std::vector<std::pair<double, double>>& p
       const auto& a = hull[hull.size() - 2];
       const auto& b = hull.back();
       // remove b if it lies on or below the segment a -> pt
-      double cross = (b.first - a.first) * (pt.second - a.second) - (b.second - a.second) * (pt.first - a.first);
-      if (cross >= 0) hull.pop_back(); else break;
+      double cross = (b.first - a.first) * (pt.second - a.second) -
+                     (b.second - a.second) * (pt.first - a.first);
+      if (cross >= 0)
+        hull.pop_back();
+      else
+        break;
     }
     hull.push_back(pt);
   }
@@ -82,7 +87,8 @@ struct StaticBound {
     double room = beta - w0;
     if (room < 0) return -kInf;  // callers add the feasibility tolerance to beta
     if (room <= 0) return f0;
-    size_t k = static_cast<size_t>(std::upper_bound(cum_w.begin(), cum_w.end(), room) - cum_w.begin()) - 1;
+    size_t k =
+        static_cast<size_t>(std::upper_bound(cum_w.begin(), cum_w.end(), room) - cum_w.begin()) - 1;
     double ub = f0 + cum_f[k];
     if (k < segs.size()) ub += segs[k].df * (room - cum_w[k]) / segs[k].dw;
     return ub;
@@ -94,7 +100,8 @@ struct StaticBound {
 
 class BranchAndBound {
  public:
-  BranchAndBound(const Compiled& c, bool dynamic_bound, const SearchLimits& limits, double start_time)
+  BranchAndBound(const Compiled& c, bool dynamic_bound, const SearchLimits& limits,
+                 double start_time)
       : c_(c), dynamic_(dynamic_bound), max_nodes_(limits.max_nodes), start_time_(start_time) {
     if (limits.time_limit_s > 0) deadline_ = start_time + limits.time_limit_s;
     const size_t n = c.apps.size();
@@ -106,7 +113,8 @@ class BranchAndBound {
       for (const auto& o : c.apps[i]) lo = std::min(lo, o.f), hi = std::max(hi, o.f);
       return hi - lo;
     };
-    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return spread(a) > spread(b); });
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](size_t a, size_t b) { return spread(a) > spread(b); });
     opts_.resize(n);
     for (size_t d = 0; d < n; ++d) {
       opts_[d] = c.apps[order_[d]];
@@ -157,7 +165,9 @@ class BranchAndBound {
     if (!aborted_) return best_value_;
     return std::max(best_value_, std::min(root_bound_, open_bound_));
   }
-  const char* stopped_by() const { return !aborted_ ? "" : time_out_ ? "time limit" : "node limit"; }
+  const char* stopped_by() const {
+    return !aborted_ ? "" : time_out_ ? "time limit" : "node limit";
+  }
 
   double best_value() const { return best_value_; }
   const std::vector<int>& best() const { return best_; }  // in app order, compiled indices
@@ -258,7 +268,8 @@ class BranchAndBound {
   // Upper bound on the whole subtree below a node at depth d (its value excluded).
   double NodeBound(size_t d, double cost, const double* M, double rmax) {
     const double room = c_.budget + kCostEps - cost;
-    if (dynamic_ && c_.apps.size() - d >= 2) return std::min(StemAwareBound(d, M, rmax, room), static_[d].Eval(room));
+    if (dynamic_ && c_.apps.size() - d >= 2)
+      return std::min(StemAwareBound(d, M, rmax, room), static_[d].Eval(room));
     return static_[d].Eval(room);
   }
 
@@ -274,8 +285,9 @@ class BranchAndBound {
     if (now >= next_progress_) {
       next_progress_ = now + kProgressSeconds;
       const double n = static_cast<double>(c_.apps.size());
-      LogInfo("exhaustive: {:.0f} s, {} nodes, best mean F1 so far {:.6f} (bound at the root {:.6f})",
-              now - start_time_, nodes_, best_value_ / n, root_bound_ / n);
+      LogInfo(
+          "exhaustive: {:.0f} s, {} nodes, best mean F1 so far {:.6f} (bound at the root {:.6f})",
+          now - start_time_, nodes_, best_value_ / n, root_bound_ / n);
     }
     return false;
   }
@@ -295,7 +307,8 @@ class BranchAndBound {
     // costing exactly the budget, summed in another order, may come out a hair
     // above it, and a bound at the bare budget would prune it (issue 15).
     if (dynamic_ && n - d >= 2 &&
-        value + StemAwareBound(d, M, rmax, c_.budget + kCostEps - cost) <= best_value_ + kValueEps) {
+        value + StemAwareBound(d, M, rmax, c_.budget + kCostEps - cost) <=
+            best_value_ + kValueEps) {
       return;
     }
     if (d + 1 == n) {
@@ -333,7 +346,8 @@ class BranchAndBound {
       const Opt& o = opts_[d][k];
       const double nc = cost + Increment(c_, o, M, rmax);
       if (nc > c_.budget + kCostEps) continue;
-      open_bound_ = std::max(open_bound_, value + o.f + static_[d + 1].Eval(c_.budget + kCostEps - nc));
+      open_bound_ =
+          std::max(open_bound_, value + o.f + static_[d + 1].Eval(c_.budget + kCostEps - nc));
     }
   }
 
@@ -368,7 +382,8 @@ class BranchAndBound {
 SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOptions& options) {
   double t0 = options.start_time > 0 ? options.start_time : NowSeconds();
   if (options.incumbent == nullptr) CheckFeasible(problem);
-  Compiled c = Compile(problem, [](size_t, const AppOption&) { return true; }, /*prune=*/true);
+  Compiled c = Compile(
+      problem, [](size_t, const AppOption&) { return true; }, /*prune=*/true);
   BranchAndBound bb(c, options.dynamic_bound, options.limits, t0);
   if (GetLogLevel() <= LogLevel::kDebug) {
     std::string sizes;
@@ -416,13 +431,16 @@ SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOp
   r.seconds = NowSeconds() - t0;
   const double n = static_cast<double>(c.apps.size());
   // Complete: the optimum itself (the compiled sum may differ in the last bit).
-  r.bound_mean_f1 = complete ? r.solution.mean_f1() : std::max(bb.upper_bound() / n, r.solution.mean_f1());
+  r.bound_mean_f1 =
+      complete ? r.solution.mean_f1() : std::max(bb.upper_bound() / n, r.solution.mean_f1());
   r.gap = r.bound_mean_f1 > 0 ? (r.bound_mean_f1 - r.solution.mean_f1()) / r.bound_mean_f1 : 0.0;
   r.stopped_by = bb.stopped_by();
   if (!complete) {
-    LogWarn("exhaustive: stopped by the {} after {:.3g} s and {} nodes: best mean F1 found {:.6f}, proven bound "
-            "{:.6f} (gap {:.3f}%)",
-            r.stopped_by, r.seconds, r.nodes, r.solution.mean_f1(), r.bound_mean_f1, 100 * r.gap);
+    LogWarn(
+        "exhaustive: stopped by the {} after {:.3g} s and {} nodes: best mean F1 found {:.6f}, "
+        "proven bound "
+        "{:.6f} (gap {:.3f}%)",
+        r.stopped_by, r.seconds, r.nodes, r.solution.mean_f1(), r.bound_mean_f1, 100 * r.gap);
   }
   return r;
 }

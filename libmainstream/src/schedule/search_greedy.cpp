@@ -1,6 +1,5 @@
-// Greedy search: the paper's Algorithm 1 with two ratios, and the local-search polish (docs/algorithms.md).
-#include "mainstream/schedule/search.h"
-
+// Greedy search: the paper's Algorithm 1 with two ratios, and the local-search polish
+// (docs/algorithms.md).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,6 +8,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/schedule/search.h"
 #include "search_internal.h"
 
 namespace mainstream {
@@ -48,7 +48,9 @@ struct Envelope {
     };
     for (const Opt* o : sel) {
       push(o->r, r1, r2, rc1);
-      for (int j = 0; j < o->q; ++j) push(o->r, top1[static_cast<size_t>(j)], top2[static_cast<size_t>(j)], cnt1[static_cast<size_t>(j)]);
+      for (int j = 0; j < o->q; ++j)
+        push(o->r, top1[static_cast<size_t>(j)], top2[static_cast<size_t>(j)],
+             cnt1[static_cast<size_t>(j)]);
     }
   }
 
@@ -205,7 +207,8 @@ bool PolishStep(GreedyState& s, int64_t* evaluated) {
 SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& options) {
   double t0 = NowSeconds();
   CheckFeasible(problem);
-  Compiled c = Compile(problem, [](size_t, const AppOption&) { return true; }, /*prune=*/true);
+  Compiled c = Compile(
+      problem, [](size_t, const AppOption&) { return true; }, /*prune=*/true);
   GreedyState s(c);
   s.choice.assign(c.apps.size(), 0);
   s.sel.assign(c.apps.size(), nullptr);

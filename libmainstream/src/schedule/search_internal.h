@@ -24,11 +24,11 @@ inline constexpr double kCostEps = 1e-9;
 // envelope M[j] is the highest rate among the apps whose level exceeds j, so
 // the schedule costs D * max rate + sum_j L[j] * M[j] + sum_apps r * S(b).
 struct Opt {
-  int q = 0;       // level index of the branchpoint
-  double r = 0;    // frame rate
-  double w = 0;    // own (specialized suffix) cost: r * latency of [b, n)
-  double f = 0;    // objective contribution (F1)
-  int orig = 0;    // index in the problem's option list
+  int q = 0;     // level index of the branchpoint
+  double r = 0;  // frame rate
+  double w = 0;  // own (specialized suffix) cost: r * latency of [b, n)
+  double f = 0;  // objective contribution (F1)
+  int orig = 0;  // index in the problem's option list
 };
 
 struct Compiled {
@@ -42,14 +42,16 @@ struct Compiled {
 bool Dominates(const Opt& a, const Opt& b);
 // Maps branchpoints to stem levels and keeps the options `keep` accepts;
 // with `prune`, drops options another option of the same app dominates.
-Compiled Compile(const ScheduleProblem& p, const std::function<bool(size_t, const AppOption&)>& keep, bool prune);
+Compiled Compile(const ScheduleProblem& p,
+                 const std::function<bool(size_t, const AppOption&)>& keep, bool prune);
 
 // Cost increment of adding option o to a partial schedule with envelope M and
 // highest rate rmax.
 inline double Increment(const Compiled& c, const Opt& o, const double* M, double rmax) {
   double inc = o.w;
   if (o.r > rmax) inc += c.D * (o.r - rmax);
-  for (int j = o.q - 1; j >= 0 && M[j] < o.r; --j) inc += c.L[static_cast<size_t>(j)] * (o.r - M[j]);
+  for (int j = o.q - 1; j >= 0 && M[j] < o.r; --j)
+    inc += c.L[static_cast<size_t>(j)] * (o.r - M[j]);
   return inc;
 }
 
@@ -61,7 +63,8 @@ inline void Raise(const Opt& o, double* M) {
 // ScheduleCost of the same choice up to rounding; FastScheduleCost).
 double FullCost(const Compiled& c, const std::vector<const Opt*>& sel);
 // Compiled option indices -> the problem's, evaluated.
-Solution ToSolution(const ScheduleProblem& p, const Compiled& c, const std::vector<int>& compiled_choice);
+Solution ToSolution(const ScheduleProblem& p, const Compiled& c,
+                    const std::vector<int>& compiled_choice);
 // Index of the cheapest option of an app: most shared, then lowest rate, then best f.
 int CheapestIndex(const std::vector<Opt>& opts);
 

@@ -1,6 +1,5 @@
-// Max-min search: binary search over thresholds with a min-cost feasibility search, then the best mean among the schedules at the optimal minimum (docs/algorithms.md).
-#include "mainstream/schedule/search.h"
-
+// Max-min search: binary search over thresholds with a min-cost feasibility search, then the best
+// mean among the schedules at the optimal minimum (docs/algorithms.md).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,6 +8,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/schedule/search.h"
 #include "search_internal.h"
 
 namespace mainstream {
@@ -58,7 +58,8 @@ class MinCostSearch {
     std::vector<std::pair<double, int>> kids;
     for (size_t k = 0; k < c_.apps[d].size(); ++k) {
       double nc = cost + Increment(c_, c_.apps[d][k], M, rmax);
-      if (nc + suffix_min_w_[d + 1] <= c_.budget + kCostEps) kids.emplace_back(nc, static_cast<int>(k));
+      if (nc + suffix_min_w_[d + 1] <= c_.budget + kCostEps)
+        kids.emplace_back(nc, static_cast<int>(k));
     }
     std::sort(kids.begin(), kids.end());
     for (const auto& [nc, k] : kids) {
@@ -102,7 +103,8 @@ std::vector<Opt> CostPareto(const std::vector<Opt>& opts) {
 SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& limits) {
   double t0 = NowSeconds();
   CheckFeasible(problem);
-  Compiled all = Compile(problem, [](size_t, const AppOption&) { return true; }, /*prune=*/false);
+  Compiled all = Compile(
+      problem, [](size_t, const AppOption&) { return true; }, /*prune=*/false);
   // Candidate thresholds: every option value; the answer is one of them.
   std::vector<double> taus;
   for (const auto& app : all.apps)
@@ -121,7 +123,8 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
     Compiled c = all;
     for (auto& app : c.apps) {
       std::vector<Opt> keep;
-      for (const auto& o : app) if (o.f >= tau) keep.push_back(o);
+      for (const auto& o : app)
+        if (o.f >= tau) keep.push_back(o);
       app = CostPareto(keep);
       if (app.empty()) return false;
     }
@@ -132,22 +135,28 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
     return ok;
   };
   // Binary search the largest feasible threshold (feasibility is monotone).
-  size_t lo = 0, hi = static_cast<size_t>(std::upper_bound(taus.begin(), taus.end(), cap) - taus.begin());
+  size_t lo = 0,
+         hi = static_cast<size_t>(std::upper_bound(taus.begin(), taus.end(), cap) - taus.begin());
   // invariant: taus[lo] feasible (the lowest is: the cheapest schedule fits), taus[hi] not (or end)
   while (hi - lo > 1) {
     size_t mid = (lo + hi) / 2;
-    if (feasible(taus[mid])) lo = mid; else hi = mid;
+    if (feasible(taus[mid]))
+      lo = mid;
+    else
+      hi = mid;
   }
   const double tau = taus[lo];
   // Best mean F1 among schedules whose minimum is tau.
   ScheduleProblem restricted = problem;
   for (auto& app : restricted.apps) {
     std::vector<AppOption> keep;
-    for (const auto& o : app.options) if (o.pred.f1 >= tau) keep.push_back(o);
+    for (const auto& o : app.options)
+      if (o.pred.f1 >= tau) keep.push_back(o);
     app.options = std::move(keep);
   }
   ExhaustiveOptions eo;
-  Compiled rc = Compile(restricted, [](size_t, const AppOption&) { return true; }, true);
+  Compiled rc = Compile(
+      restricted, [](size_t, const AppOption&) { return true; }, true);
   // A feasible start: the min-cost schedule at tau.
   Compiled fc = rc;
   for (auto& app : fc.apps) app = CostPareto(app);
@@ -155,7 +164,8 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
   std::vector<int> ch;
   MS_ASSERT(ms.Feasible(&ch), "max-min threshold {} became infeasible", tau);
   std::vector<int> start_choice;
-  for (size_t i = 0; i < ch.size(); ++i) start_choice.push_back(fc.apps[i][static_cast<size_t>(ch[i])].orig);
+  for (size_t i = 0; i < ch.size(); ++i)
+    start_choice.push_back(fc.apps[i][static_cast<size_t>(ch[i])].orig);
   Solution start = Evaluate(restricted, start_choice);
   eo.incumbent = &start;
   eo.limits = limits;

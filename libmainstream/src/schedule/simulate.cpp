@@ -40,17 +40,21 @@ UniformRange ParseRange(const std::string& text, const std::string& flag) {
 
 void SimulateConfig::Validate() const {
   MS_CHECK(!num_apps.empty(), "--apps: give at least one number of apps");
-  for (int n : num_apps) MS_CHECK(n >= 1 && n <= 10000, "--apps: number of apps must be in [1, 10000], got {}", n);
+  for (int n : num_apps)
+    MS_CHECK(n >= 1 && n <= 10000, "--apps: number of apps must be in [1, 10000], got {}", n);
   MS_CHECK(!budgets.empty(), "--budgets: give at least one budget");
-  for (double b : budgets) MS_CHECK(b > 0 && std::isfinite(b), "--budgets: budgets must be > 0, got {}", b);
+  for (double b : budgets)
+    MS_CHECK(b > 0 && std::isfinite(b), "--budgets: budgets must be > 0, got {}", b);
   MS_CHECK(!algorithms.empty(), "--algos: give at least one algorithm");
   const auto& names = AlgorithmNames();
   for (const auto& a : algorithms) {
-    MS_CHECK(std::find(names.begin(), names.end(), a) != names.end(), "--algos: unknown algorithm '{}'", a);
+    MS_CHECK(std::find(names.begin(), names.end(), a) != names.end(),
+             "--algos: unknown algorithm '{}'", a);
   }
   MS_CHECK(workloads >= 1, "--workloads must be >= 1, got {}", workloads);
   MS_CHECK(event_length_ms.lo > 0, "--event-length-ms: lengths must be > 0");
-  MS_CHECK(event_frequency.lo > 0 && event_frequency.hi <= 1, "--event-frequency: must be within (0, 1]");
+  MS_CHECK(event_frequency.lo > 0 && event_frequency.hi <= 1,
+           "--event-frequency: must be within (0, 1]");
   MS_CHECK(correlation.lo >= 0 && correlation.hi < 1, "--correlation: must be within [0, 1)");
   MS_CHECK(threads >= 1, "--threads must be >= 1");
   for (int x : x_options) MS_CHECK(x >= 1, "--x-vote: X must be >= 1, got {}", x);
@@ -70,11 +74,12 @@ Json SimulateConfig::ToJson() const {
               {"threads", threads}};
 }
 
-std::vector<MPackage> MakeWorkload(const std::vector<MPackage>& templates, const SimulateConfig& config,
-                                   int num_apps, int workload) {
+std::vector<MPackage> MakeWorkload(const std::vector<MPackage>& templates,
+                                   const SimulateConfig& config, int num_apps, int workload) {
   MS_CHECK(!templates.empty(), "no template packages");
   const double stream_fps = templates[0].stream_fps;
-  Rng rng(SubSeed(config.seed, static_cast<uint64_t>(num_apps) * 1000003ULL + static_cast<uint64_t>(workload)));
+  Rng rng(SubSeed(config.seed,
+                  static_cast<uint64_t>(num_apps) * 1000003ULL + static_cast<uint64_t>(workload)));
   std::vector<MPackage> apps;
   for (int i = 0; i < num_apps; ++i) {
     MPackage p = templates[rng.Index(templates.size())];
@@ -105,7 +110,8 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
   const double stream_fps = templates[0].stream_fps;
   OptionSpace space;
   space.stream_fps = stream_fps;
-  space.fps_options = config.fps_options.empty() ? DefaultFpsOptions(stream_fps) : config.fps_options;
+  space.fps_options =
+      config.fps_options.empty() ? DefaultFpsOptions(stream_fps) : config.fps_options;
   space.x_options = config.x_options;
 
   std::vector<Task> tasks;
@@ -154,7 +160,8 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
               r.min_f1 = res.solution.min_f1;
               double rec = 0, prec = 0, fps = 0;
               for (size_t i = 0; i < apps.size(); ++i) {
-                const AppOption& o = problem.apps[i].options[static_cast<size_t>(res.solution.choice[i])];
+                const AppOption& o =
+                    problem.apps[i].options[static_cast<size_t>(res.solution.choice[i])];
                 rec += o.pred.recall;
                 prec += o.pred.precision;
                 fps += o.fps;
@@ -164,7 +171,8 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
               r.mean_precision = prec / n;
               r.mean_fps = fps / n;
             } catch (const InfeasibleError&) {
-              r.feasible = false;  // budget below what this algorithm needs: scores 0; any other error propagates
+              r.feasible = false;  // budget below what this algorithm needs: scores 0; any other
+                                   // error propagates
             }
           }
         }
@@ -207,10 +215,12 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
   const size_t exh_index = static_cast<size_t>(exh - config.algorithms.begin());
   for (size_t t = 0; t < tasks.size(); ++t) {
     for (size_t b = 0; b < config.budgets.size(); ++b) {
-      const SimulateRecord* exact = have_exact ? &records[t * per_task + b * config.algorithms.size() + exh_index] : nullptr;
+      const SimulateRecord* exact =
+          have_exact ? &records[t * per_task + b * config.algorithms.size() + exh_index] : nullptr;
       for (size_t a = 0; a < config.algorithms.size(); ++a) {
         const SimulateRecord& r = records[t * per_task + b * config.algorithms.size() + a];
-        SimulateRow& row = out.rows[row_index[{tasks[t].num_apps, static_cast<int>(b), static_cast<int>(a)}]];
+        SimulateRow& row =
+            out.rows[row_index[{tasks[t].num_apps, static_cast<int>(b), static_cast<int>(a)}]];
         row.workloads += 1;
         if (!r.feasible) {
           row.infeasible += 1;
@@ -254,25 +264,30 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
 
 std::string SimulateRowsCsv(const std::vector<SimulateRow>& rows) {
   std::string s =
-      "num_apps,budget,algorithm,workloads,infeasible,mean_f1,mean_recall,mean_precision,mean_min_f1,mean_fps,"
+      "num_apps,budget,algorithm,workloads,infeasible,mean_f1,mean_recall,mean_precision,mean_min_"
+      "f1,mean_fps,"
       "mean_cost,mean_schedule_ms,max_schedule_ms,gap_mean,gap_worst\n";
   for (const auto& r : rows) {
-    s += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}\n", r.num_apps,
-                     r.budget, r.algorithm, r.workloads, r.infeasible, r.mean_f1, r.mean_recall, r.mean_precision,
-                     r.mean_min_f1, r.mean_fps, r.mean_cost, r.mean_ms, r.max_ms,
-                     r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_mean) : "",
-                     r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_worst) : "");
+    s += fmt::format(
+        "{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}\n",
+        r.num_apps, r.budget, r.algorithm, r.workloads, r.infeasible, r.mean_f1, r.mean_recall,
+        r.mean_precision, r.mean_min_f1, r.mean_fps, r.mean_cost, r.mean_ms, r.max_ms,
+        r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_mean) : "",
+        r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_worst) : "");
   }
   return s;
 }
 
 std::string SimulateRecordsCsv(const std::vector<SimulateRecord>& records) {
-  std::string s = "num_apps,workload,budget,algorithm,feasible,mean_f1,mean_recall,mean_precision,min_f1,mean_fps,cost,"
-                  "schedule_ms,nodes\n";
+  std::string s =
+      "num_apps,workload,budget,algorithm,feasible,mean_f1,mean_recall,mean_precision,min_f1,mean_"
+      "fps,cost,"
+      "schedule_ms,nodes\n";
   for (const auto& r : records) {
-    s += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{}\n", r.num_apps, r.workload,
-                     r.budget, r.algorithm, r.feasible ? 1 : 0, r.mean_f1, r.mean_recall, r.mean_precision, r.min_f1,
-                     r.mean_fps, r.cost, r.seconds * 1000, r.nodes);
+    s += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{}\n",
+                     r.num_apps, r.workload, r.budget, r.algorithm, r.feasible ? 1 : 0, r.mean_f1,
+                     r.mean_recall, r.mean_precision, r.min_f1, r.mean_fps, r.cost,
+                     r.seconds * 1000, r.nodes);
   }
   return s;
 }

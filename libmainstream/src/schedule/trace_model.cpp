@@ -11,7 +11,8 @@
 namespace mainstream {
 
 std::vector<double> ReplayPhases(double stride) {
-  MS_CHECK(stride >= 1 - 1e-9 && std::isfinite(stride), "stride must be >= 1 stream frame, got {}", stride);
+  MS_CHECK(stride >= 1 - 1e-9 && std::isfinite(stride), "stride must be >= 1 stream frame, got {}",
+           stride);
   std::vector<double> phases;
   for (int q = 1; q <= 64; ++q) {
     const double p = std::round(stride * q);
@@ -71,8 +72,10 @@ double JackknifeF1Se(const std::vector<EventCycle>& cycles, int64_t runs) {
   return std::sqrt(ss * static_cast<double>(n - 1) / static_cast<double>(n));
 }
 
-TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, double stride, int x) {
-  MS_CHECK(column >= 0 && column < static_cast<int>(trace.scores.size()), "score trace has no column {}", column);
+TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, double stride,
+                        int x) {
+  MS_CHECK(column >= 0 && column < static_cast<int>(trace.scores.size()),
+           "score trace has no column {}", column);
   MS_CHECK(x >= 1, "X-voting needs X >= 1, got {}", x);
   const std::vector<float>& scores = trace.scores[static_cast<size_t>(column)];
   const auto segments = trace.Segments();

@@ -46,7 +46,9 @@ FrameLabels DecodeBits(const JsonView& v) {
 Json CandidateRecord::ToJson() const {
   Json val = Json::array();
   for (const auto& t : validation) {
-    val.push_back(Json{{"start", t.block.start}, {"end", t.block.end}, {"predictions", EncodeBits(t.predictions)}});
+    val.push_back(Json{{"start", t.block.start},
+                       {"end", t.block.end},
+                       {"predictions", EncodeBits(t.predictions)}});
   }
   Json j{{"schema_version", kRecordSchemaVersion},
          {"kind", "mainstream.mstrain_candidate"},
@@ -76,7 +78,8 @@ CandidateRecord CandidateRecord::FromJson(const JsonView& v) {
     tr.block.end = t.IntIn("end", tr.block.start, int64_t{1} << 40);
     tr.predictions = DecodeBits(t.Field("predictions"));
     if (static_cast<int64_t>(tr.predictions.size()) != tr.block.length()) {
-      t.Field("predictions").Fail("has {} predictions for {} frames", tr.predictions.size(), tr.block.length());
+      t.Field("predictions")
+          .Fail("has {} predictions for {} frames", tr.predictions.size(), tr.block.length());
     }
     r.validation.push_back(std::move(tr));
   }
@@ -84,13 +87,16 @@ CandidateRecord CandidateRecord::FromJson(const JsonView& v) {
     OutOfFoldScores s;
     for (const JsonView& f : o->Array("frames")) {
       s.frames.push_back(f.AsIntIn(1, int64_t{1} << 40));
-      if (s.frames.size() > 1 && s.frames.back() <= s.frames[s.frames.size() - 2]) f.Fail("frames must increase");
+      if (s.frames.size() > 1 && s.frames.back() <= s.frames[s.frames.size() - 2])
+        f.Fail("frames must increase");
     }
-    for (const JsonView& f : o->Array("folds")) s.folds.push_back(static_cast<int>(f.AsIntIn(0, 1000)));
-    for (const JsonView& f : o->Array("scores")) s.scores.push_back(static_cast<float>(f.AsNumberIn(0, 1)));
+    for (const JsonView& f : o->Array("folds"))
+      s.folds.push_back(static_cast<int>(f.AsIntIn(0, 1000)));
+    for (const JsonView& f : o->Array("scores"))
+      s.scores.push_back(static_cast<float>(f.AsNumberIn(0, 1)));
     if (s.folds.size() != s.frames.size() || s.scores.size() != s.frames.size()) {
-      o->Fail("{} frames, {} folds and {} scores: the lists must have equal lengths", s.frames.size(),
-              s.folds.size(), s.scores.size());
+      o->Fail("{} frames, {} folds and {} scores: the lists must have equal lengths",
+              s.frames.size(), s.folds.size(), s.scores.size());
     }
     r.oof = std::move(s);
   }
@@ -109,7 +115,8 @@ std::string TrainConfigHash(const TrainConfig& config, const BaseInfo& base) {
     for (const auto& p : all) files.push_back(FileIdentity(p));
     data = Json{{"images", files}};
   } else {
-    data = Json{{"labels_sha256", Sha256File(config.labels)}, {"video", FileIdentity(config.video)}};
+    data =
+        Json{{"labels_sha256", Sha256File(config.labels)}, {"video", FileIdentity(config.video)}};
   }
   Json key{{"base_sha256", base.sha256}, {"data", data}, {"training", config.TrainingJson()}};
   return Sha256Hex(key.dump()).substr(0, 16);
@@ -126,8 +133,12 @@ CandidateStore::CandidateStore(const TrainConfig& config, const std::string& has
       dir_(root_ / hash),
       hash_(hash) {}
 
-std::string CandidateStore::WeightsName(int branchpoint) { return "bp" + std::to_string(branchpoint) + ".pt"; }
-fs::path CandidateStore::WeightsPath(int branchpoint) const { return dir_ / WeightsName(branchpoint); }
+std::string CandidateStore::WeightsName(int branchpoint) {
+  return "bp" + std::to_string(branchpoint) + ".pt";
+}
+fs::path CandidateStore::WeightsPath(int branchpoint) const {
+  return dir_ / WeightsName(branchpoint);
+}
 fs::path CandidateStore::RecordPath(int branchpoint) const {
   return dir_ / ("bp" + std::to_string(branchpoint) + ".json");
 }
@@ -156,19 +167,21 @@ std::optional<CandidateRecord> CandidateStore::Find(int branchpoint, const BaseR
     return std::nullopt;
   }
   if (r.base.sha256 != base.sha256) {
-    ThrowInput("{}: $.base.sha256: base hash mismatch: the candidate was fine-tuned from base '{}' ({}...) but the "
-               "base given is '{}' ({}...); retrain it or point --base at the base it was built from",
-               rec.string(), r.base.id, r.base.sha256.substr(0, 12), base.id, base.sha256.substr(0, 12));
+    ThrowInput(
+        "{}: $.base.sha256: base hash mismatch: the candidate was fine-tuned from base '{}' "
+        "({}...) but the "
+        "base given is '{}' ({}...); retrain it or point --base at the base it was built from",
+        rec.string(), r.base.id, r.base.sha256.substr(0, 12), base.id, base.sha256.substr(0, 12));
   }
   if (r.candidate.branchpoint != branchpoint) {
-    LogWarn("{}: records branchpoint {}, expected {}; retraining it", rec.string(), r.candidate.branchpoint,
-            branchpoint);
+    LogWarn("{}: records branchpoint {}, expected {}; retraining it", rec.string(),
+            r.candidate.branchpoint, branchpoint);
     return std::nullopt;
   }
   const fs::path w = WeightsPath(branchpoint);
   if (!fs::exists(w) || Sha256File(w) != r.weights_sha256) {
-    LogWarn("{}: the weights {} are missing or do not match the record; retraining branchpoint {}", rec.string(),
-            w.string(), branchpoint);
+    LogWarn("{}: the weights {} are missing or do not match the record; retraining branchpoint {}",
+            rec.string(), w.string(), branchpoint);
     return std::nullopt;
   }
   return r;

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "mainstream/core/stop.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/random.h"
 #include "mainstream/core/sha256.h"
+#include "mainstream/core/stop.h"
 #include "mainstream/labels/rate_estimate.h"
 #include "mainstream/labels/score_trace.h"
 #include "mainstream/model/machine.h"
@@ -50,20 +50,31 @@ struct Metrics {
   FrameLabels predictions;
 
   int64_t n() const { return tp + fp + tn + fn; }
-  double accuracy() const { return n() ? static_cast<double>(tp + tn) / static_cast<double>(n()) : 0; }
-  double tpr() const { return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0; }
-  double fpr() const { return fp + tn ? static_cast<double>(fp) / static_cast<double>(fp + tn) : 0; }
+  double accuracy() const {
+    return n() ? static_cast<double>(tp + tn) / static_cast<double>(n()) : 0;
+  }
+  double tpr() const {
+    return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0;
+  }
+  double fpr() const {
+    return fp + tn ? static_cast<double>(fp) / static_cast<double>(fp + tn) : 0;
+  }
   double balanced_accuracy() const { return 0.5 * (tpr() + 1 - fpr()); }
   Json ToJson() const {
-    return Json{{"frames", n()},        {"accuracy", accuracy()}, {"tpr", tpr()}, {"fpr", fpr()},
-                {"loss", loss},         {"positives", tp + fn},   {"balanced_accuracy", balanced_accuracy()}};
+    return Json{{"frames", n()},
+                {"accuracy", accuracy()},
+                {"tpr", tpr()},
+                {"fpr", fpr()},
+                {"loss", loss},
+                {"positives", tp + fn},
+                {"balanced_accuracy", balanced_accuracy()}};
   }
 };
 
 // Over the first labels.size(0) rows of `role` (for training: the
 // un-augmented copies).
-Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Role role, const at::Tensor& labels,
-                 double threshold) {
+Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Role role,
+                 const at::Tensor& labels, double threshold) {
   Metrics m;
   const int64_t rows = labels.size(0);
   if (rows == 0) return m;
@@ -121,29 +132,35 @@ struct Trainee {
   Rng rng{0};
 };
 
-Trainee MakeTrainee(const BaseModel& base, int b, const TrainConfig& config, uint64_t shuffle_seed) {
+Trainee MakeTrainee(const BaseModel& base, int b, const TrainConfig& config,
+                    uint64_t shuffle_seed) {
   Trainee t{BuildCandidate(base, b, config), nullptr, 0, Rng(shuffle_seed)};
   std::vector<at::Tensor> body, head;
   std::string head_name;
   for (const auto& child : t.suffix.named_children()) head_name = child.name;
   for (const auto& child : t.suffix.named_children()) {
-    for (const at::Tensor& p : child.value.parameters()) (child.name == head_name ? head : body).push_back(p);
+    for (const at::Tensor& p : child.value.parameters())
+      (child.name == head_name ? head : body).push_back(p);
   }
   for (const auto& p : body) t.num_params += p.numel();
   for (const auto& p : head) t.num_params += p.numel();
   std::vector<torch::optim::OptimizerParamGroup> groups;
   if (!body.empty()) {
-    groups.emplace_back(body, std::make_unique<torch::optim::AdamOptions>(
-                                  torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay)));
+    groups.emplace_back(
+        body, std::make_unique<torch::optim::AdamOptions>(
+                  torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay)));
   }
-  groups.emplace_back(head, std::make_unique<torch::optim::AdamOptions>(
-                                torch::optim::AdamOptions(config.head_lr).weight_decay(config.weight_decay)));
-  t.optimizer = std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(config.lr));
+  groups.emplace_back(
+      head, std::make_unique<torch::optim::AdamOptions>(
+                torch::optim::AdamOptions(config.head_lr).weight_decay(config.weight_decay)));
+  t.optimizer =
+      std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(config.lr));
   return t;
 }
 
 // Class weights N / (2 N_c) of the labels at `positions` of `y` (or ones).
-at::Tensor ClassWeights(const at::Tensor& y, const std::vector<int64_t>& positions, const TrainConfig& config) {
+at::Tensor ClassWeights(const at::Tensor& y, const std::vector<int64_t>& positions,
+                        const TrainConfig& config) {
   at::Tensor weight = at::ones({2}, at::kFloat);
   if (config.balance != "weight") return weight;
   const auto* py = y.data_ptr<int64_t>();
@@ -159,11 +176,13 @@ at::Tensor ClassWeights(const at::Tensor& y, const std::vector<int64_t>& positio
 // data.split.train), each drawn as one of its augmented versions; returns the
 // mean loss.
 double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& y_train,
-                  std::vector<int64_t> positions, const at::Tensor& weight, const TrainConfig& config) {
+                  std::vector<int64_t> positions, const at::Tensor& weight,
+                  const TrainConfig& config) {
   SetTrainMode(t.suffix, config.batchnorm == "frozen");
   auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().weight(weight);
   const auto n_train = y_train.size(0);
-  for (size_t i = positions.size(); i > 1; --i) std::swap(positions[i - 1], positions[t.rng.Index(i)]);
+  for (size_t i = positions.size(); i > 1; --i)
+    std::swap(positions[i - 1], positions[t.rng.Index(i)]);
   const auto n = static_cast<int64_t>(positions.size());
   double loss_sum = 0;
   int64_t seen = 0;
@@ -174,7 +193,8 @@ double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& 
     std::vector<int64_t> rows, idx;
     for (int64_t i = s; i < e; ++i) {
       const int64_t item = positions[static_cast<size_t>(i)];
-      const auto copy = static_cast<int64_t>(t.rng.Index(static_cast<uint64_t>(source.copies() + 1)));
+      const auto copy =
+          static_cast<int64_t>(t.rng.Index(static_cast<uint64_t>(source.copies() + 1)));
       rows.push_back(copy * n_train + item);
       idx.push_back(item);
     }
@@ -193,8 +213,9 @@ double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& 
 
 // Scores P(event) and per-frame cross-entropy of the un-augmented training
 // items at `positions`, written at those positions of `scores` / `losses`.
-void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source, const at::Tensor& y_train,
-                    const std::vector<int64_t>& positions, std::vector<float>& scores, std::vector<float>& losses) {
+void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source,
+                    const at::Tensor& y_train, const std::vector<int64_t>& positions,
+                    std::vector<float>& scores, std::vector<float>& losses) {
   suffix.eval();
   torch::NoGradGuard no_grad;
   const auto n = static_cast<int64_t>(positions.size());
@@ -220,8 +241,8 @@ void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source, 
 struct PooledFigures {
   double balanced = 0, loss = 0, tpr = 0, fpr = 0;
 };
-PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses, const at::Tensor& y,
-                   double threshold) {
+PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses,
+                   const at::Tensor& y, double threshold) {
   const auto* py = y.data_ptr<int64_t>();
   double n[2] = {0, 0}, pos[2] = {0, 0}, loss[2] = {0, 0};
   for (size_t i = 0; i < scores.size(); ++i) {
@@ -265,7 +286,8 @@ torch::jit::Module BuildCandidate(const BaseModel& base, int b, const TrainConfi
 
   auto cu = std::make_shared<torch::jit::CompilationUnit>();
   auto make = [&](const std::string& name) {
-    torch::jit::Module m(c10::QualifiedName("__torch__.mainstream.train." + name), cu, /*shouldMangle=*/true);
+    torch::jit::Module m(c10::QualifiedName("__torch__.mainstream.train." + name), cu,
+                         /*shouldMangle=*/true);
     m.register_attribute("training", c10::BoolType::get(), false);
     return m;
   };
@@ -274,18 +296,19 @@ torch::jit::Module BuildCandidate(const BaseModel& base, int b, const TrainConfi
   const int64_t c = in[0], h = in[1], w = in[2], r = config.head_channels;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(so.seed);
   torch::jit::Module head = make("SpatialHead");
-  head.register_parameter("reduce_weight", at::randn({r, c, 1, 1}, gen) * std::sqrt(1.0 / static_cast<double>(c)),
+  head.register_parameter("reduce_weight",
+                          at::randn({r, c, 1, 1}, gen) * std::sqrt(1.0 / static_cast<double>(c)),
                           false);
   head.register_parameter("reduce_bias", at::zeros({r}), false);
   head.register_parameter("weight", at::randn({2, r * h * w}, gen) * 0.01, false);
   head.register_parameter("bias", at::zeros({2}), false);
-  head.define(fmt::format(
-      "def forward(self, x):\n"
-      "    x = torch.conv2d(x, self.reduce_weight, self.reduce_bias)\n"
-      "    x = torch.flatten(x, 1)\n"
-      "    x = torch.dropout(x, {:.6f}, self.training)\n"
-      "    return torch.linear(x, self.weight, self.bias)\n",
-      config.dropout));
+  head.define(
+      fmt::format("def forward(self, x):\n"
+                  "    x = torch.conv2d(x, self.reduce_weight, self.reduce_bias)\n"
+                  "    x = torch.flatten(x, 1)\n"
+                  "    x = torch.dropout(x, {:.6f}, self.training)\n"
+                  "    return torch.linear(x, self.weight, self.bias)\n",
+                  config.dropout));
 
   torch::jit::Module m = make("AppSuffix");
   std::string src = "def forward(self, x):\n";
@@ -313,8 +336,9 @@ void SetTrainMode(torch::jit::Module& m, bool freeze_batchnorm) {
   }
 }
 
-at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, const std::vector<int>& copies,
-                      const PreprocessConfig& pre, const AugmentConfig& augment, uint64_t seed) {
+at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items,
+                      const std::vector<int>& copies, const PreprocessConfig& pre,
+                      const AugmentConfig& augment, uint64_t seed) {
   const auto n = static_cast<int64_t>(items.size());
   at::Tensor x = at::empty({n, 3, pre.height, pre.width}, at::kFloat);
   float* out = x.data_ptr<float>();
@@ -327,8 +351,9 @@ at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, co
       if (copy == 0) {
         NormalizeToChw(data.images[item], pre, dst);
       } else {
-        const uint64_t s = SubSeed(SubSeed(seed, 11), static_cast<uint64_t>(copy) * (uint64_t{1} << 40) +
-                                                          static_cast<uint64_t>(data.frames[item]));
+        const uint64_t s =
+            SubSeed(SubSeed(seed, 11), static_cast<uint64_t>(copy) * (uint64_t{1} << 40) +
+                                           static_cast<uint64_t>(data.frames[item]));
         NormalizeToChw(Augment(data.images[item], augment, s), pre, dst);
       }
     }
@@ -336,15 +361,16 @@ at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, co
   return x;
 }
 
-ActivationSource::ActivationSource(const BaseModel& base, const Dataset& data, const TrainConfig& config,
-                                   const PreprocessConfig& pre)
+ActivationSource::ActivationSource(const BaseModel& base, const Dataset& data,
+                                   const TrainConfig& config, const PreprocessConfig& pre)
     : base_(base), data_(data), config_(config), pre_(pre), cache_(config.cache) {
   copies_ = config.augment.enabled() ? config.augment_copies : 0;
 }
 
 const std::vector<int64_t>& ActivationSource::Items(Role role) const {
-  return role == Role::kTrain ? data_.split.train : role == Role::kValidation ? data_.split.validation
-                                                                              : data_.split.test;
+  return role == Role::kTrain        ? data_.split.train
+         : role == Role::kValidation ? data_.split.validation
+                                     : data_.split.test;
 }
 
 int64_t ActivationSource::Rows(Role role) const {
@@ -372,7 +398,8 @@ at::Tensor ActivationSource::Inputs(Role role, const std::vector<int64_t>& rows)
   return InputBatch(data_, it, copies, pre_, config_.augment, config_.seed);
 }
 
-at::Tensor ActivationSource::RunPrefix(const Segment* segment, Role role, const at::Tensor* from) const {
+at::Tensor ActivationSource::RunPrefix(const Segment* segment, Role role,
+                                       const at::Tensor* from) const {
   const int64_t rows = Rows(role);
   std::vector<int64_t> shape = FrameShapeAt(base_, segment->end());
   shape.insert(shape.begin(), rows);
@@ -386,8 +413,8 @@ at::Tensor ActivationSource::RunPrefix(const Segment* segment, Role role, const 
 }
 
 void ActivationSource::MoveTo(int b) {
-  MS_CHECK_RT(b >= branchpoint_ || !cache_, "activation cache: branchpoints must not decrease ({} after {})", b,
-              branchpoint_);
+  MS_CHECK_RT(b >= branchpoint_ || !cache_,
+              "activation cache: branchpoints must not decrease ({} after {})", b, branchpoint_);
   if (!cache_) {
     branchpoint_ = b;
     prefix_.reset();
@@ -410,9 +437,12 @@ void ActivationSource::MoveTo(int b) {
   test_ = test;
   const double dt = NowSeconds() - t0;
   prefix_seconds_ += dt;
-  LogInfo("cached activations at branchpoint {} ({} rows of {}, {:.0f} MB) from branchpoint {} in {:.1f} s", b,
-          train_.size(0) + validation_.size(0) + test_.size(0), ShapeToString(FrameShapeAt(base_, b)),
-          static_cast<double>(cached_bytes()) / (1 << 20), branchpoint_, dt);
+  LogInfo(
+      "cached activations at branchpoint {} ({} rows of {}, {:.0f} MB) from branchpoint {} in "
+      "{:.1f} s",
+      b, train_.size(0) + validation_.size(0) + test_.size(0),
+      ShapeToString(FrameShapeAt(base_, b)), static_cast<double>(cached_bytes()) / (1 << 20),
+      branchpoint_, dt);
   branchpoint_ = b;
 }
 
@@ -422,8 +452,11 @@ at::Tensor ActivationSource::Fetch(Role role, const std::vector<int64_t>& rows) 
     torch::NoGradGuard no_grad;
     return prefix_->Forward(Inputs(role, rows));
   }
-  const at::Tensor& t = role == Role::kTrain ? train_ : role == Role::kValidation ? validation_ : test_;
-  at::Tensor idx = at::from_blob(const_cast<int64_t*>(rows.data()), {static_cast<int64_t>(rows.size())}, at::kLong);
+  const at::Tensor& t = role == Role::kTrain        ? train_
+                        : role == Role::kValidation ? validation_
+                                                    : test_;
+  at::Tensor idx = at::from_blob(const_cast<int64_t*>(rows.data()),
+                                 {static_cast<int64_t>(rows.size())}, at::kLong);
   return t.index_select(0, idx);
 }
 
@@ -444,10 +477,12 @@ std::vector<double> StageCostsMs(const BaseModel& base) {
 }
 
 FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const TrainConfig& config,
-                         ActivationSource& source, const CandidateStore& store, ProgressState& progress) {
+                         ActivationSource& source, const CandidateStore& store,
+                         ProgressState& progress) {
   const int b = source.branchpoint();
   const double t0 = NowSeconds();
-  Trainee trainee = MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+  Trainee trainee =
+      MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
   torch::jit::Module& suffix = trainee.suffix;
   torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
   const int64_t num_params = trainee.num_params;
@@ -487,17 +522,21 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
     } else {
       ++since_best;
     }
-    history.push_back(Json{{"epoch", epoch}, {"train_loss", last_train_loss}, {"val_loss", val.loss},
+    history.push_back(Json{{"epoch", epoch},
+                           {"train_loss", last_train_loss},
+                           {"val_loss", val.loss},
                            {"val_accuracy", val.accuracy()}});
     const double now = NowSeconds();
     epoch_seconds = (now - t0) / epoch;
     const bool stop = since_best >= config.patience;
     const double eta_candidate = stop ? 0 : epoch_seconds * (config.epochs - epoch);
-    LogInfo("candidate {}/{} (branchpoint {}): epoch {}/{} loss {:.4f} val_loss {:.4f} val_acc {:.3f} "
-            "val_balanced {:.3f}{} "
-            "[{:.1f} s/epoch] ETA {} ({} in all)",
-            progress.index, progress.total, b, epoch, config.epochs, last_train_loss, val.loss, val.accuracy(), bal,
-            better ? " *" : "", now - e0, Seconds(eta_candidate), Seconds(eta_candidate + progress.remaining_after_s));
+    LogInfo(
+        "candidate {}/{} (branchpoint {}): epoch {}/{} loss {:.4f} val_loss {:.4f} val_acc {:.3f} "
+        "val_balanced {:.3f}{} "
+        "[{:.1f} s/epoch] ETA {} ({} in all)",
+        progress.index, progress.total, b, epoch, config.epochs, last_train_loss, val.loss,
+        val.accuracy(), bal, better ? " *" : "", now - e0, Seconds(eta_candidate),
+        Seconds(eta_candidate + progress.remaining_after_s));
     if (stop) break;
   }
   Restore(suffix, best_state);
@@ -544,17 +583,19 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
       ValidationTrace t;
       t.block = block;
       t.predictions.assign(best_val.predictions.begin() + static_cast<long>(k),
-                           best_val.predictions.begin() + static_cast<long>(k + static_cast<size_t>(block.length())));
+                           best_val.predictions.begin() +
+                               static_cast<long>(k + static_cast<size_t>(block.length())));
       k += static_cast<size_t>(block.length());
       r.validation.push_back(std::move(t));
     }
   }
   out.done_message = fmt::format(
-      "candidate {}/{} (branchpoint {}) done in {}: validation accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} "
-          "(best epoch {} of {}; training accuracy {:.3f}){}",
-          progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, best_epoch, epochs_run,
-          fit.accuracy(),
-          test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
+      "candidate {}/{} (branchpoint {}) done in {}: validation accuracy {:.3f}, TPR {:.3f}, FPR "
+      "{:.3f} "
+      "(best epoch {} of {}; training accuracy {:.3f}){}",
+      progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr,
+      best_epoch, epochs_run, fit.accuracy(),
+      test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
   return out;
 }
 
@@ -563,10 +604,12 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
 namespace mainstream::train_detail {
 
 FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
-                              ActivationSource& source, const CandidateStore& store, ProgressState& progress) {
+                              ActivationSource& source, const CandidateStore& store,
+                              ProgressState& progress) {
   const int b = source.branchpoint();
   const double t0 = NowSeconds();
-  MS_CHECK_RT(data.temporal && data.split.validation.empty(), "out-of-fold training needs a video split without "
+  MS_CHECK_RT(data.temporal && data.split.validation.empty(),
+              "out-of-fold training needs a video split without "
               "validation blocks");
   const std::vector<int64_t>& train_items = data.split.train;
   const auto n_train = static_cast<int64_t>(train_items.size());
@@ -581,11 +624,13 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   std::vector<at::Tensor> weights;
   for (int k = 0; k < k_folds; ++k) {
     folds.push_back(MakeTrainee(base, b, config,
-                                SubSeed(SubSeed(config.seed, 300 + static_cast<uint64_t>(b)), 1 + static_cast<uint64_t>(k))));
+                                SubSeed(SubSeed(config.seed, 300 + static_cast<uint64_t>(b)),
+                                        1 + static_cast<uint64_t>(k))));
     weights.push_back(ClassWeights(y_train, plan.train[static_cast<size_t>(k)], config));
   }
   torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
-  std::vector<float> scores(static_cast<size_t>(n_train), 0), losses(static_cast<size_t>(n_train), 0);
+  std::vector<float> scores(static_cast<size_t>(n_train), 0),
+      losses(static_cast<size_t>(n_train), 0);
   std::vector<float> best_scores;
   double best_bal = -1, best_loss = INFINITY, epoch_seconds = 0;
   int best_epoch = 0, epochs_run = 0, since_best = 0;
@@ -596,9 +641,11 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
     double train_loss = 0;
     for (int k = 0; k < k_folds; ++k) {
       Trainee& t = folds[static_cast<size_t>(k)];
-      train_loss += TrainEpoch(t, source, y_train, plan.train[static_cast<size_t>(k)], weights[static_cast<size_t>(k)],
-                               config) / k_folds;
-      ScorePositions(t.suffix, source, y_train, plan.held_out[static_cast<size_t>(k)], scores, losses);
+      train_loss += TrainEpoch(t, source, y_train, plan.train[static_cast<size_t>(k)],
+                               weights[static_cast<size_t>(k)], config) /
+                    k_folds;
+      ScorePositions(t.suffix, source, y_train, plan.held_out[static_cast<size_t>(k)], scores,
+                     losses);
     }
     const PooledFigures f = Pool(scores, losses, y_train, config.threshold);
     epochs_run = epoch;
@@ -614,25 +661,32 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
     } else {
       ++since_best;
     }
-    history.push_back(Json{{"epoch", epoch}, {"train_loss", train_loss}, {"oof_loss", f.loss},
-                           {"oof_balanced_accuracy", f.balanced}, {"oof_tpr", f.tpr}, {"oof_fpr", f.fpr}});
+    history.push_back(Json{{"epoch", epoch},
+                           {"train_loss", train_loss},
+                           {"oof_loss", f.loss},
+                           {"oof_balanced_accuracy", f.balanced},
+                           {"oof_tpr", f.tpr},
+                           {"oof_fpr", f.fpr}});
     const double now = NowSeconds();
     epoch_seconds = (now - t0) / epoch;
     const bool stop = since_best >= config.patience;
     // Remaining: the folds' epochs plus the final model (about 1/(k-1) of a folds epoch per epoch).
     const double final_s = epoch_seconds / std::max(1, k_folds - 1) * best_epoch;
     const double eta_candidate = (stop ? 0 : epoch_seconds * (config.epochs - epoch)) + final_s;
-    LogInfo("candidate {}/{} (branchpoint {}): epoch {}/{} ({} folds) loss {:.4f} out-of-fold loss {:.4f} balanced "
-            "accuracy {:.3f} (TPR {:.3f}, FPR {:.3f}){} [{:.1f} s/epoch] ETA {} ({} in all)",
-            progress.index, progress.total, b, epoch, config.epochs, k_folds, train_loss, f.loss, f.balanced, f.tpr,
-            f.fpr, better ? " *" : "", now - e0, Seconds(eta_candidate),
-            Seconds(eta_candidate + progress.remaining_after_s));
+    LogInfo(
+        "candidate {}/{} (branchpoint {}): epoch {}/{} ({} folds) loss {:.4f} out-of-fold loss "
+        "{:.4f} balanced "
+        "accuracy {:.3f} (TPR {:.3f}, FPR {:.3f}){} [{:.1f} s/epoch] ETA {} ({} in all)",
+        progress.index, progress.total, b, epoch, config.epochs, k_folds, train_loss, f.loss,
+        f.balanced, f.tpr, f.fpr, better ? " *" : "", now - e0, Seconds(eta_candidate),
+        Seconds(eta_candidate + progress.remaining_after_s));
     if (stop) break;
   }
   folds.clear();
 
   // The deployed model: all training frames, the chosen number of epochs.
-  Trainee final_model = MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+  Trainee final_model =
+      MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
   torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
   const at::Tensor all_weight = ClassWeights(y_train, plan.all, config);
   double last_train_loss = 0;
@@ -697,15 +751,18 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
                  {"seconds_per_epoch", epoch_seconds}};
   if (test.n()) c.extra["test"] = test.ToJson();
   out.done_message = fmt::format(
-      "candidate {}/{} (branchpoint {}) done in {}: out-of-fold accuracy {:.3f}, TPR {:.3f}, FPR {:.3f} (raw "
-          "{:.3f} / {:.3f}; {} events, {} gaps; epochs {} of {}; training accuracy {:.3f}){}",
-          progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr, est.tpr_raw,
-          est.fpr_raw, est.events, est.gaps, best_epoch, epochs_run, fit.accuracy(),
-          test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
+      "candidate {}/{} (branchpoint {}) done in {}: out-of-fold accuracy {:.3f}, TPR {:.3f}, FPR "
+      "{:.3f} (raw "
+      "{:.3f} / {:.3f}; {} events, {} gaps; epochs {} of {}; training accuracy {:.3f}){}",
+      progress.index, progress.total, b, Seconds(train_seconds), c.accuracy, c.tpr, c.fpr,
+      est.tpr_raw, est.fpr_raw, est.events, est.gaps, best_epoch, epochs_run, fit.accuracy(),
+      test.n() ? fmt::format("; test accuracy {:.3f}", test.accuracy()) : "");
   if (c.no_skill) {
-    LogWarn("candidate at branchpoint {} is no better than chance out of fold: TPR {:.3f} vs FPR {:.3f} (skill {:.3f}, "
-            "95% lower bound {:.3f}); the scheduler will predict it as such",
-            b, est.tpr_raw, est.fpr_raw, est.skill, est.skill_lower);
+    LogWarn(
+        "candidate at branchpoint {} is no better than chance out of fold: TPR {:.3f} vs FPR "
+        "{:.3f} (skill {:.3f}, "
+        "95% lower bound {:.3f}); the scheduler will predict it as such",
+        b, est.tpr_raw, est.fpr_raw, est.skill, est.skill_lower);
   }
   return out;
 }

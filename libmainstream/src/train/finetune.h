@@ -21,13 +21,15 @@ enum class Role { kTrain, kValidation, kTest };
 // Normalized input frames [rows, 3, H, W] for dataset items; copy c > 0 is
 // the c-th augmented copy of the item (seeded by the item's frame number, so
 // every run and every branchpoint sees the same copies).
-at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items, const std::vector<int>& copies,
-                      const PreprocessConfig& pre, const AugmentConfig& augment, uint64_t seed);
+at::Tensor InputBatch(const Dataset& data, const std::vector<int64_t>& items,
+                      const std::vector<int>& copies, const PreprocessConfig& pre,
+                      const AugmentConfig& augment, uint64_t seed);
 
 // The candidate's module: BuildSuffix (pooled head) or the same stages
 // followed by a spatial head (config.head). Input: the activation at
 // `branchpoint`; output: logits [batch, 2]. Eval mode, parameters trainable.
-torch::jit::Module BuildCandidate(const BaseModel& base, int branchpoint, const TrainConfig& config);
+torch::jit::Module BuildCandidate(const BaseModel& base, int branchpoint,
+                                  const TrainConfig& config);
 
 // Copies of a module's parameters and buffers, and putting them back.
 std::vector<at::Tensor> Snapshot(const torch::jit::Module& m);
@@ -90,7 +92,8 @@ struct FineTuneOutcome {
 // Trains the candidate at source.branchpoint(), saves its weights into the
 // store and returns its record (not yet committed).
 FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const TrainConfig& config,
-                         ActivationSource& source, const CandidateStore& store, ProgressState& progress);
+                         ActivationSource& source, const CandidateStore& store,
+                         ProgressState& progress);
 
 // The same candidate estimated out of fold (video, config.folds >= 2): one
 // model per fold of PlanFolds trained in lockstep on the cached activations,
@@ -99,7 +102,8 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
 // record carries the out-of-fold scores (the package's trace column) and
 // per-frame rates from them (labels/rate_estimate.h).
 FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
-                              ActivationSource& source, const CandidateStore& store, ProgressState& progress);
+                              ActivationSource& source, const CandidateStore& store,
+                              ProgressState& progress);
 
 // Forward time of each stage (ms per frame, plain stages, batch of 8): a cost
 // model for ETAs.

@@ -1,22 +1,21 @@
 #include "mainstream/train/pretrain.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <numeric>
 
 #include "finetune.h"
-
-#include <fmt/ranges.h>
-#include "mainstream/core/stop.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/core/random.h"
+#include "mainstream/core/stop.h"
 #include "mainstream/labels/mot.h"
 #include "mainstream/labels/splits.h"
 #include "mainstream/model/base_model.h"
@@ -38,8 +37,9 @@ struct CellMetrics {
 // passes in training mode, without gradients or labels: `passes` times, the
 // items of `order` (shuffled in place with `rng` first) in batches; a last
 // batch of one item is skipped (batch statistics need two).
-void RecalibrateBatchNorm(torch::jit::Module& module, std::vector<int64_t>& order, int passes, int64_t batch,
-                          Rng& rng, const std::function<at::Tensor(const std::vector<int64_t>&)>& inputs) {
+void RecalibrateBatchNorm(torch::jit::Module& module, std::vector<int64_t>& order, int passes,
+                          int64_t batch, Rng& rng,
+                          const std::function<at::Tensor(const std::vector<int64_t>&)>& inputs) {
   torch::NoGradGuard no_grad;
   module.train();
   const auto n = static_cast<int64_t>(order.size());
@@ -62,15 +62,16 @@ Json InitFromBase(const std::string& dir, const BaseInfo& info, torch::jit::Modu
   const bool fresh_head = from.num_classes != info.num_classes;
   std::vector<std::string> diffs;
   if (from.stage_names() != info.stage_names()) {
-    diffs.push_back(fmt::format("its stages are [{}], the default base's [{}]", fmt::join(from.stage_names(), ", "),
+    diffs.push_back(fmt::format("its stages are [{}], the default base's [{}]",
+                                fmt::join(from.stage_names(), ", "),
                                 fmt::join(info.stage_names(), ", ")));
   }
   if (from.input.width != info.input.width || from.input.height != info.input.height) {
-    diffs.push_back(fmt::format("its input is {}x{}, --size is {}x{}", from.input.width, from.input.height,
-                                info.input.width, info.input.height));
+    diffs.push_back(fmt::format("its input is {}x{}, --size is {}x{}", from.input.width,
+                                from.input.height, info.input.width, info.input.height));
   } else if (from.input.ToJson() != info.input.ToJson()) {
-    diffs.push_back(fmt::format("its preprocessing is {}, the default base's {}", from.input.ToJson().dump(),
-                                info.input.ToJson().dump()));
+    diffs.push_back(fmt::format("its preprocessing is {}, the default base's {}",
+                                from.input.ToJson().dump(), info.input.ToJson().dump()));
   }
   // Parameters and buffers by name ("block2.b0.expand.weight").
   std::map<std::string, at::Tensor> source;
@@ -88,7 +89,8 @@ Json InitFromBase(const std::string& dir, const BaseInfo& info, torch::jit::Modu
     used[name] = true;
     if (head && fresh_head) return;
     if (it->second.sizes() != to.sizes()) {
-      diffs.push_back(fmt::format("'{}' is {} there, {} here", name, ShapeToString(it->second.sizes().vec()),
+      diffs.push_back(fmt::format("'{}' is {} there, {} here", name,
+                                  ShapeToString(it->second.sizes().vec()),
                                   ShapeToString(to.sizes().vec())));
       return;
     }
@@ -103,30 +105,35 @@ Json InitFromBase(const std::string& dir, const BaseInfo& info, torch::jit::Modu
   }
   if (!diffs.empty()) {
     const size_t shown = std::min<size_t>(diffs.size(), 6);
-    ThrowInput("--init {}: not the architecture being built ({}): {}{}. It was built as: {}; pass the --size, "
-               "--width-mult and --last-channel it was built with",
-               dir, info.description, fmt::join(diffs.begin(), diffs.begin() + static_cast<long>(shown), "; "),
-               diffs.size() > shown ? fmt::format("; and {} more differences", diffs.size() - shown) : "",
-               from.description);
+    ThrowInput(
+        "--init {}: not the architecture being built ({}): {}{}. It was built as: {}; pass the "
+        "--size, "
+        "--width-mult and --last-channel it was built with",
+        dir, info.description,
+        fmt::join(diffs.begin(), diffs.begin() + static_cast<long>(shown), "; "),
+        diffs.size() > shown ? fmt::format("; and {} more differences", diffs.size() - shown) : "",
+        from.description);
   }
   {
     torch::NoGradGuard no_grad;
     for (auto& [to, src] : copies) to.copy_(src);
   }
-  const std::string head = fresh_head ? fmt::format("fresh ({} has {} classes, this task {})", dir, from.num_classes,
-                                                    info.num_classes)
+  const std::string head = fresh_head ? fmt::format("fresh ({} has {} classes, this task {})", dir,
+                                                    from.num_classes, info.num_classes)
                                       : "copied";
-  LogInfo("starting from the weights of {} ({}, sha256 {}); head {}", dir, from.name, from.sha256.substr(0, 12), head);
+  LogInfo("starting from the weights of {} ({}, sha256 {}); head {}", dir, from.name,
+          from.sha256.substr(0, 12), head);
   return Json{{"dir", dir}, {"name", from.name}, {"sha256", from.sha256}, {"head", head}};
 }
 
 // The training frames: --train-frames, or the first 70% of the video.
 std::vector<FrameInterval> TrainingBlocks(const PretrainConfig& config, int64_t num_frames) {
-  if (config.train_frames.empty()) return {FrameInterval{1, std::max<int64_t>(1, num_frames * 7 / 10)}};
+  if (config.train_frames.empty())
+    return {FrameInterval{1, std::max<int64_t>(1, num_frames * 7 / 10)}};
   std::vector<FrameInterval> blocks = ParseFrameRanges(config.train_frames, "--train-frames");
   for (const auto& b : blocks) {
-    MS_CHECK(b.end <= num_frames, "--train-frames: range {} reaches beyond the {} frames of {}", b.ToString(),
-             num_frames, config.video);
+    MS_CHECK(b.end <= num_frames, "--train-frames: range {} reaches beyond the {} frames of {}",
+             b.ToString(), num_frames, config.video);
   }
   return blocks;
 }
@@ -161,14 +168,17 @@ void PretrainConfig::Validate() const {
     MS_CHECK(!mot.empty(), "--mot: the MOT ground truth (gt.txt) of the video is required");
   } else {
     MS_CHECK(mot.empty(),
-             "--mot: the fashion-mnist task takes no labels from the video (--video only lends its frames to the "
+             "--mot: the fashion-mnist task takes no labels from the video (--video only lends its "
+             "frames to the "
              "BatchNorm statistics); drop --mot or use --task occupancy");
-    MS_CHECK(!video.empty() || train_frames.empty(),
-             "--train-frames: needs --video (the frames to re-estimate the BatchNorm statistics on)");
+    MS_CHECK(
+        !video.empty() || train_frames.empty(),
+        "--train-frames: needs --video (the frames to re-estimate the BatchNorm statistics on)");
     MS_CHECK(!fmnist_dir.empty(), "--fmnist: the Fashion-MNIST directory must not be empty");
     MS_CHECK(images >= 1, "--images: expected >= 1 training images, got {}", images);
     MS_CHECK(val_images >= 1, "--val-images: expected >= 1 held-out images, got {}", val_images);
-    MS_CHECK(recalibrate_canvases >= 0, "recalibrate_canvases: expected >= 0, got {}", recalibrate_canvases);
+    MS_CHECK(recalibrate_canvases >= 0, "recalibrate_canvases: expected >= 0, got {}",
+             recalibrate_canvases);
     canvas.Validate();
   }
   MS_CHECK(!output.empty(), "-o/--output: the base directory to write is required");
@@ -179,11 +189,14 @@ void PretrainConfig::Validate() const {
   MS_CHECK(epochs >= 0 && epochs <= 10000, "--epochs: expected 0..10000, got {}", epochs);
   MS_CHECK(batch >= 2 && batch <= 4096, "--batch: expected 2..4096, got {}", batch);
   MS_CHECK(lr > 0 && lr < 10, "--lr: expected (0, 10), got {}", lr);
-  MS_CHECK(weight_decay >= 0 && weight_decay < 1, "--weight-decay: expected [0, 1), got {}", weight_decay);
+  MS_CHECK(weight_decay >= 0 && weight_decay < 1, "--weight-decay: expected [0, 1), got {}",
+           weight_decay);
   MS_CHECK(stride >= 1, "--stride: expected >= 1, got {}", stride);
-  MS_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction: expected (0, 1), got {}", val_fraction);
+  MS_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction: expected (0, 1), got {}",
+           val_fraction);
   MS_CHECK(gap >= 0, "--gap: expected >= 0, got {}", gap);
-  MS_CHECK(recalibrate_passes >= 0, "recalibrate_passes: expected >= 0, got {}", recalibrate_passes);
+  MS_CHECK(recalibrate_passes >= 0, "recalibrate_passes: expected >= 0, got {}",
+           recalibrate_passes);
   MS_CHECK(threads >= 1, "--threads: expected >= 1, got {}", threads);
   augment.Validate();
   base.Validate();
@@ -192,20 +205,36 @@ void PretrainConfig::Validate() const {
 Json PretrainConfig::ToJson() const {
   Json j;
   if (task == PretrainTask::kOccupancy) {
-    j = Json{{"video", video},     {"mot", mot},           {"fps", fps},
-             {"train_frames", train_frames},               {"grid", {grid_cols, grid_rows}},
-             {"epochs", epochs},   {"batch", batch},       {"lr", lr},
-             {"weight_decay", weight_decay},               {"stride", stride},
-             {"val_fraction", val_fraction},               {"gap", gap},
-             {"augment", augment.ToJson()},                {"base", base.ToJson()},
-             {"seed", seed},       {"threads", threads},
+    j = Json{{"video", video},
+             {"mot", mot},
+             {"fps", fps},
+             {"train_frames", train_frames},
+             {"grid", {grid_cols, grid_rows}},
+             {"epochs", epochs},
+             {"batch", batch},
+             {"lr", lr},
+             {"weight_decay", weight_decay},
+             {"stride", stride},
+             {"val_fraction", val_fraction},
+             {"gap", gap},
+             {"augment", augment.ToJson()},
+             {"base", base.ToJson()},
+             {"seed", seed},
+             {"threads", threads},
              {"recalibrate_passes", recalibrate_passes},
              {"dense_heads", dense_heads}};
   } else {
-    j = Json{{"fmnist", fmnist_dir},   {"images", images}, {"val_images", val_images},
-             {"canvas", canvas.ToJson()}, {"epochs", epochs}, {"batch", batch},
-             {"lr", lr},               {"weight_decay", weight_decay}, {"base", base.ToJson()},
-             {"seed", seed},           {"threads", threads}};
+    j = Json{{"fmnist", fmnist_dir},
+             {"images", images},
+             {"val_images", val_images},
+             {"canvas", canvas.ToJson()},
+             {"epochs", epochs},
+             {"batch", batch},
+             {"lr", lr},
+             {"weight_decay", weight_decay},
+             {"base", base.ToJson()},
+             {"seed", seed},
+             {"threads", threads}};
     if (video.empty()) {
       j["recalibrate_canvases"] = recalibrate_canvases;
     } else {
@@ -224,18 +253,22 @@ Json PretrainConfig::ToJson() const {
 std::string PretrainConfig::ToString() const {
   const std::string from = init.empty() ? "" : fmt::format(", starting from {}", init);
   if (task == PretrainTask::kFashionMnist) {
-    return fmt::format("pretrain {} on Fashion-MNIST ({} training images from {}, {} held-out) on {}x{} canvases, {} "
-                       "epochs, batch {}, lr {}, BatchNorm statistics from {}{}, seed {}, {} thread(s)",
-                       base.name, images, fmnist_dir, val_images, base.width, base.height, epochs, batch, lr,
-                       video.empty() ? "the canvases"
-                                     : fmt::format("the frames {} of {}",
-                                                   train_frames.empty() ? "first 70%" : train_frames, video),
-                       from, seed, threads);
+    return fmt::format(
+        "pretrain {} on Fashion-MNIST ({} training images from {}, {} held-out) on {}x{} canvases, "
+        "{} "
+        "epochs, batch {}, lr {}, BatchNorm statistics from {}{}, seed {}, {} thread(s)",
+        base.name, images, fmnist_dir, val_images, base.width, base.height, epochs, batch, lr,
+        video.empty() ? "the canvases"
+                      : fmt::format("the frames {} of {}",
+                                    train_frames.empty() ? "first 70%" : train_frames, video),
+        from, seed, threads);
   }
-  return fmt::format("pretrain {} on person occupancy of a {}x{} grid over {} (frames {}), {} epochs, batch {}, lr {}, "
-                     "stride {}{}, seed {}, {} thread(s)",
-                     base.name, grid_cols, grid_rows, video, train_frames.empty() ? "first 70%" : train_frames, epochs,
-                     batch, lr, stride, from, seed, threads);
+  return fmt::format(
+      "pretrain {} on person occupancy of a {}x{} grid over {} (frames {}), {} epochs, batch {}, "
+      "lr {}, "
+      "stride {}{}, seed {}, {} thread(s)",
+      base.name, grid_cols, grid_rows, video, train_frames.empty() ? "first 70%" : train_frames,
+      epochs, batch, lr, stride, from, seed, threads);
 }
 
 Json PretrainReport::ToJson() const {
@@ -251,14 +284,10 @@ Json PretrainReport::ToJson() const {
                 {"val_accuracy", val_accuracy},
                 {"val_accuracy_saved", val_accuracy_saved}};
   }
-  return Json{{"seconds", seconds},
-              {"epochs_run", epochs_run},
-              {"best_epoch", best_epoch},
-              {"train_loss", train_loss},
-              {"val_loss", val_loss},
-              {"val_cell_accuracy", val_cell_accuracy},
-              {"val_cell_f1", val_cell_f1},
-              {"val_baseline_accuracy", val_baseline_accuracy},
+  return Json{{"seconds", seconds},          {"epochs_run", epochs_run},
+              {"best_epoch", best_epoch},    {"train_loss", train_loss},
+              {"val_loss", val_loss},        {"val_cell_accuracy", val_cell_accuracy},
+              {"val_cell_f1", val_cell_f1},  {"val_baseline_accuracy", val_baseline_accuracy},
               {"val_dense_f1", val_dense_f1}};
 }
 
@@ -270,7 +299,8 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
   config.base.num_classes = config.grid_cols * config.grid_rows;
   config.base.class_names.clear();
   for (int r = 0; r < config.grid_rows; ++r) {
-    for (int c = 0; c < config.grid_cols; ++c) config.base.class_names.push_back(fmt::format("cell_{}_{}", r, c));
+    for (int c = 0; c < config.grid_cols; ++c)
+      config.base.class_names.push_back(fmt::format("cell_{}_{}", r, c));
   }
   config.Validate();
   SetTorchThreads(config.threads);
@@ -351,10 +381,11 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
         const int64_t f = dense_rows / sh[1];
         if (f < 1 || sh[1] * f != dense_rows || sh[2] * f != dense_cols) continue;
         if (!dense.empty() && dense.back().stage == static_cast<size_t>(k)) continue;
-        dense.push_back(DenseHead{static_cast<size_t>(k), f,
-                                  (at::randn({f * f, sh[0], 1, 1}, gen) / std::sqrt(static_cast<double>(sh[0])))
-                                      .set_requires_grad(true),
-                                  at::full({f * f}, -2.0).set_requires_grad(true)});
+        dense.push_back(
+            DenseHead{static_cast<size_t>(k), f,
+                      (at::randn({f * f, sh[0], 1, 1}, gen) / std::sqrt(static_cast<double>(sh[0])))
+                          .set_requires_grad(true),
+                      at::full({f * f}, -2.0).set_requires_grad(true)});
       }
     }
   }
@@ -367,7 +398,8 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
   for (const auto& b : tv.train) {
     for (int64_t f = b.start; f <= b.end; f += config.stride) role[static_cast<size_t>(f - 1)] = 1;
   }
-  for (int64_t f = tv.validation.start; f <= tv.validation.end; ++f) role[static_cast<size_t>(f - 1)] = 2;
+  for (int64_t f = tv.validation.start; f <= tv.validation.end; ++f)
+    role[static_cast<size_t>(f - 1)] = 2;
   for (int64_t f = 1; f <= num_frames; ++f) last = role[static_cast<size_t>(f - 1)] ? f : last;
   vo.end_frame = last;
   VideoSource src(config.video, vo);
@@ -376,14 +408,17 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     const int64_t f = frame.index + 1;
     const uint8_t r = role[static_cast<size_t>(f - 1)];
     if (!r) continue;
-    (r == 1 ? data.split.train : data.split.validation).push_back(static_cast<int64_t>(data.images.size()));
+    (r == 1 ? data.split.train : data.split.validation)
+        .push_back(static_cast<int64_t>(data.images.size()));
     data.images.push_back(ResizeImage(frame.image, pre.width, pre.height, pre.interpolation));
     data.frames.push_back(f);
     data.labels.push_back(0);
   }
   const auto grid = occupancy(config.grid_cols, config.grid_rows);
-  const auto fine_grid = dense.empty() ? grid : occupancy(static_cast<int>(dense_cols), static_cast<int>(dense_rows));
-  auto targets = [&](const std::vector<std::vector<uint8_t>>& occ, const std::vector<int64_t>& items) {
+  const auto fine_grid =
+      dense.empty() ? grid : occupancy(static_cast<int>(dense_cols), static_cast<int>(dense_rows));
+  auto targets = [&](const std::vector<std::vector<uint8_t>>& occ,
+                     const std::vector<int64_t>& items) {
     const int64_t cells = occ.empty() ? 0 : static_cast<int64_t>(occ[0].size());
     at::Tensor t = at::empty({static_cast<int64_t>(items.size()), cells}, at::kFloat);
     float* p = t.data_ptr<float>();
@@ -393,17 +428,24 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     }
     return t;
   };
-  at::Tensor y_train = targets(grid, data.split.train), y_val = targets(grid, data.split.validation);
-  at::Tensor d_train = targets(fine_grid, data.split.train), d_val = targets(fine_grid, data.split.validation);
+  at::Tensor y_train = targets(grid, data.split.train),
+             y_val = targets(grid, data.split.validation);
+  at::Tensor d_train = targets(fine_grid, data.split.train),
+             d_val = targets(fine_grid, data.split.validation);
   at::Tensor pos = y_train.sum(0);
-  at::Tensor pos_weight = ((static_cast<double>(y_train.size(0)) - pos) / pos.clamp_min(1)).clamp(1.0, 20.0);
+  at::Tensor pos_weight =
+      ((static_cast<double>(y_train.size(0)) - pos) / pos.clamp_min(1)).clamp(1.0, 20.0);
   const double dense_pos = d_train.mean().item<double>();
-  at::Tensor dense_weight = at::full({1}, std::clamp((1 - dense_pos) / std::max(dense_pos, 1e-3), 1.0, 50.0));
-  LogInfo("pretraining on {} frames (train {}, stride {}), validating on {} frames {}; {:.1f} occupied cells per "
-          "frame of the {}x{} grid; {} dense head(s) on a {}x{} grid",
-          data.size(), FormatFrameRanges(tv.train), config.stride, data.split.validation.size(),
-          tv.validation.ToString(), y_train.sum().item<double>() / std::max<int64_t>(1, y_train.size(0)),
-          config.grid_cols, config.grid_rows, dense.size(), dense_cols, dense_rows);
+  at::Tensor dense_weight =
+      at::full({1}, std::clamp((1 - dense_pos) / std::max(dense_pos, 1e-3), 1.0, 50.0));
+  LogInfo(
+      "pretraining on {} frames (train {}, stride {}), validating on {} frames {}; {:.1f} occupied "
+      "cells per "
+      "frame of the {}x{} grid; {} dense head(s) on a {}x{} grid",
+      data.size(), FormatFrameRanges(tv.train), config.stride, data.split.validation.size(),
+      tv.validation.ToString(),
+      y_train.sum().item<double>() / std::max<int64_t>(1, y_train.size(0)), config.grid_cols,
+      config.grid_rows, dense.size(), dense_cols, dense_rows);
 
   namespace F = torch::nn::functional;
   // The base's logits and each dense head's logits [N, rows * cols].
@@ -420,13 +462,14 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     }
     return x;
   };
-  auto loss_fn = [&](const at::Tensor& logits, const at::Tensor& y, const std::vector<at::Tensor>& d,
-                     const at::Tensor& yd) {
-    at::Tensor loss =
-        F::binary_cross_entropy_with_logits(logits, y, F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(pos_weight));
+  auto loss_fn = [&](const at::Tensor& logits, const at::Tensor& y,
+                     const std::vector<at::Tensor>& d, const at::Tensor& yd) {
+    at::Tensor loss = F::binary_cross_entropy_with_logits(
+        logits, y, F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(pos_weight));
     for (const at::Tensor& out : d) {
-      loss = loss + F::binary_cross_entropy_with_logits(
-                        out, yd, F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(dense_weight));
+      loss = loss +
+             F::binary_cross_entropy_with_logits(
+                 out, yd, F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(dense_weight));
     }
     return loss;
   };
@@ -448,7 +491,8 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
       std::vector<int64_t> chunk(items.begin() + static_cast<long>(s),
                                  items.begin() + static_cast<long>(std::min(items.size(), s + 64)));
       std::vector<at::Tensor> d;
-      outs.push_back(forward(train_detail::InputBatch(data, chunk, {}, pre, config.augment, config.seed), &d));
+      outs.push_back(
+          forward(train_detail::InputBatch(data, chunk, {}, pre, config.augment, config.seed), &d));
       for (size_t h = 0; h < d.size(); ++h) dense_outs[h].push_back(d[h]);
     }
     at::Tensor logits = at::cat(outs);
@@ -471,7 +515,8 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     params.push_back(h.weight);
     params.push_back(h.bias);
   }
-  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  torch::optim::Adam optimizer(
+      params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
   torch::manual_seed(SubSeed(config.seed, 5));
   Rng rng(SubSeed(config.seed, 6));
   double best_f1 = -1;
@@ -480,7 +525,8 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const double e0 = NowSeconds();
     const double lr = config.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / config.epochs));
-    for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+    for (auto& g : optimizer.param_groups())
+      static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     module.train();
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
     double loss_sum = 0;
@@ -488,13 +534,14 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     for (int64_t s = 0; s + 1 < n; s += config.batch) {
       if (const int sig = StopRequested()) {
         throw Interrupted(sig, fmt::format("{} during epoch {} of {}: nothing was written to {}",
-                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch, config.epochs,
-                                           config.output));
+                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch,
+                                           config.epochs, config.output));
       }
       const int64_t e = std::min(n, s + config.batch);
       std::vector<int64_t> items(order.begin() + s, order.begin() + e);
       std::vector<int> copies(items.size(), epoch);  // a fresh augmentation every epoch
-      at::Tensor x = train_detail::InputBatch(data, items, copies, pre, config.augment, config.seed);
+      at::Tensor x =
+          train_detail::InputBatch(data, items, copies, pre, config.augment, config.seed);
       std::vector<at::Tensor> d;
       at::Tensor logits = forward(x, &d);
       at::Tensor loss = loss_fn(logits, targets(grid, items), d, targets(fine_grid, items));
@@ -521,11 +568,13 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     report.val_baseline_accuracy = m.baseline;
     report.val_dense_f1 = m.dense_f1;
     const double per_epoch = (NowSeconds() - t0) / epoch;
-    LogInfo("pretrain epoch {}/{}: loss {:.4f} val_loss {:.4f} cell accuracy {:.3f} (majority {:.3f}) F1 {:.3f}, "
-            "dense F1 {:.3f}{} [{:.1f} s] ETA {:.0f} s",
-            epoch, config.epochs, report.train_loss, m.loss, m.accuracy, m.baseline, m.f1,
-            fmt::join(m.dense_f1, "/"), better ? " *" : "",
-            NowSeconds() - e0, per_epoch * (config.epochs - epoch));
+    LogInfo(
+        "pretrain epoch {}/{}: loss {:.4f} val_loss {:.4f} cell accuracy {:.3f} (majority {:.3f}) "
+        "F1 {:.3f}, "
+        "dense F1 {:.3f}{} [{:.1f} s] ETA {:.0f} s",
+        epoch, config.epochs, report.train_loss, m.loss, m.accuracy, m.baseline, m.f1,
+        fmt::join(m.dense_f1, "/"), better ? " *" : "", NowSeconds() - e0,
+        per_epoch * (config.epochs - epoch));
   }
   if (config.epochs == 0) {
     CellMetrics m = evaluate();
@@ -541,12 +590,15 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
     // with forward passes over the training frames (no labels involved).
     RecalibrateBatchNorm(module, order, config.recalibrate_passes, config.batch, rng,
                          [&](const std::vector<int64_t>& items) {
-                           return train_detail::InputBatch(data, items, {}, pre, config.augment, config.seed);
+                           return train_detail::InputBatch(data, items, {}, pre, config.augment,
+                                                           config.seed);
                          });
     CellMetrics m = evaluate();
-    LogInfo("after re-estimating BatchNorm statistics ({} passes): val_loss {:.4f} cell accuracy {:.3f} F1 {:.3f}, "
-            "dense F1 {:.3f}",
-            config.recalibrate_passes, m.loss, m.accuracy, m.f1, fmt::join(m.dense_f1, "/"));
+    LogInfo(
+        "after re-estimating BatchNorm statistics ({} passes): val_loss {:.4f} cell accuracy "
+        "{:.3f} F1 {:.3f}, "
+        "dense F1 {:.3f}",
+        config.recalibrate_passes, m.loss, m.accuracy, m.f1, fmt::join(m.dense_f1, "/"));
     report.val_dense_f1 = m.dense_f1;
     report.val_loss = m.loss;
     report.val_cell_accuracy = m.accuracy;
@@ -557,33 +609,41 @@ PretrainReport PretrainOccupancy(const PretrainConfig& config_in) {
   module.eval();
   report.seconds = NowSeconds() - t0;
   info.source["tool"] = "mstrain pretrain";
-  info.source["weights"] = config.epochs > 0 ? "pretrained" : config.init.empty() ? "random" : "copied from --init";
-  info.source["batchnorm_statistics"] = config.recalibrate_passes > 0 ? "estimated on the training frames"
-                                        : config.init.empty()         ? "initial"
-                                                                      : "copied from --init";
+  info.source["weights"] = config.epochs > 0     ? "pretrained"
+                           : config.init.empty() ? "random"
+                                                 : "copied from --init";
+  info.source["batchnorm_statistics"] = config.recalibrate_passes > 0
+                                            ? "estimated on the training frames"
+                                        : config.init.empty() ? "initial"
+                                                              : "copied from --init";
   if (!config.init.empty()) info.source["init"] = init;
-  info.source["task"] = fmt::format("multi-label person occupancy of a {}x{} grid (feet points) on {}",
-                                    config.grid_cols, config.grid_rows, config.video);
+  info.source["task"] =
+      fmt::format("multi-label person occupancy of a {}x{} grid (feet points) on {}",
+                  config.grid_cols, config.grid_rows, config.video);
   info.source["ground_truth"] = config.mot;
   info.source["train_frames"] = FormatFrameRanges(tv.train);
   info.source["validation_frames"] = FormatFrameRanges({tv.validation});
   info.source["pretrain"] = config.ToJson();
   info.source["report"] = report.ToJson();
   info.source["threads"] = GetTorchThreads();
-  info.description += fmt::format("; pretrained on person occupancy ({}x{} grid) of {} frames {}", config.grid_cols,
-                                  config.grid_rows, config.video, FormatFrameRanges(tv.train));
+  info.description +=
+      fmt::format("; pretrained on person occupancy ({}x{} grid) of {} frames {}", config.grid_cols,
+                  config.grid_rows, config.video, FormatFrameRanges(tv.train));
   SaveBase(module, info, config.output);
-  LogInfo("pretraining done in {:.1f} s: epochs {} (best validation F1 at epoch {}), validation cell accuracy {:.3f} (majority {:.3f}), "
-          "F1 {:.3f}",
-          report.seconds, report.epochs_run, report.best_epoch, report.val_cell_accuracy,
-          report.val_baseline_accuracy, report.val_cell_f1);
+  LogInfo(
+      "pretraining done in {:.1f} s: epochs {} (best validation F1 at epoch {}), validation cell "
+      "accuracy {:.3f} (majority {:.3f}), "
+      "F1 {:.3f}",
+      report.seconds, report.epochs_run, report.best_epoch, report.val_cell_accuracy,
+      report.val_baseline_accuracy, report.val_cell_f1);
   return report;
 }
 
 // Normalized canvases [items, 3, H, W] of `set`'s items, item j drawn with
 // seeds[j]: a canvas depends only on its seed, never on threads or batches.
 at::Tensor CanvasBatch(const FashionMnistSet& set, const std::vector<int64_t>& items,
-                       const std::vector<uint64_t>& seeds, const PreprocessConfig& pre, const CanvasOptions& canvas) {
+                       const std::vector<uint64_t>& seeds, const PreprocessConfig& pre,
+                       const CanvasOptions& canvas) {
   const auto n = static_cast<int64_t>(items.size());
   at::Tensor x = at::empty({n, 3, pre.height, pre.width}, at::kFloat);
   float* out = x.data_ptr<float>();
@@ -599,9 +659,11 @@ at::Tensor CanvasBatch(const FashionMnistSet& set, const std::vector<int64_t>& i
 }
 
 // Seeds of the items' canvases in round `round` (an epoch) of a stream.
-std::vector<uint64_t> CanvasSeeds(uint64_t stream, uint64_t round, const std::vector<int64_t>& items) {
+std::vector<uint64_t> CanvasSeeds(uint64_t stream, uint64_t round,
+                                  const std::vector<int64_t>& items) {
   std::vector<uint64_t> seeds;
-  for (int64_t item : items) seeds.push_back(SubSeed(stream, (round << 32) + static_cast<uint64_t>(item)));
+  for (int64_t item : items)
+    seeds.push_back(SubSeed(stream, (round << 32) + static_cast<uint64_t>(item)));
   return seeds;
 }
 
@@ -641,7 +703,8 @@ std::vector<Image> ReadTrainingFrames(const PretrainConfig& config, const Prepro
       frames.push_back(ResizeImage(frame.image, pre.width, pre.height, pre.interpolation));
     }
   }
-  MS_CHECK(frames.size() >= 2, "--train-frames: {} frame(s) of {} at stride {}; the BatchNorm statistics need >= 2",
+  MS_CHECK(frames.size() >= 2,
+           "--train-frames: {} frame(s) of {} at stride {}; the BatchNorm statistics need >= 2",
            frames.size(), config.video, config.stride);
   return frames;
 }
@@ -666,8 +729,8 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
              train.images_file, train.size());
   }
   test = ReadFashionMnist(config.fmnist_dir, "t10k", config.val_images);
-  MS_CHECK(test.size() == config.val_images, "--val-images {}: '{}' holds only {} images", config.val_images,
-           test.images_file, test.size());
+  MS_CHECK(test.size() == config.val_images, "--val-images {}: '{}' holds only {} images",
+           config.val_images, test.images_file, test.size());
 
   torch::jit::Module module;
   BaseInfo info = BuildDefaultBase(config.base, &module);
@@ -676,12 +739,16 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   std::vector<FrameInterval> blocks;
   std::vector<Image> frames;
   if (!config.video.empty()) frames = ReadTrainingFrames(config, pre, &blocks);
-  LogInfo("fashion-mnist: {} training images, {} held-out t10k images, {}x{} canvases (item height {}-{} of the "
-          "canvas){}",
-          train.size(), test.size(), pre.width, pre.height, config.canvas.min_height, config.canvas.max_height,
-          frames.empty() ? ""
-                         : fmt::format("; BatchNorm statistics from {} frames of {} ({}, every {})", frames.size(),
-                                       config.video, FormatFrameRanges(blocks), config.stride));
+  LogInfo(
+      "fashion-mnist: {} training images, {} held-out t10k images, {}x{} canvases (item height "
+      "{}-{} of the "
+      "canvas){}",
+      train.size(), test.size(), pre.width, pre.height, config.canvas.min_height,
+      config.canvas.max_height,
+      frames.empty()
+          ? ""
+          : fmt::format("; BatchNorm statistics from {} frames of {} ({}, every {})", frames.size(),
+                        config.video, FormatFrameRanges(blocks), config.stride));
 
   namespace F = torch::nn::functional;
   const uint64_t train_stream = SubSeed(config.seed, 21), val_stream = SubSeed(config.seed, 22),
@@ -698,10 +765,13 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
     for (int64_t s = 0; s < test.size(); s += 64) {
       std::vector<int64_t> items(static_cast<size_t>(std::min<int64_t>(64, test.size() - s)));
       std::iota(items.begin(), items.end(), s);
-      at::Tensor logits =
-          module.forward({CanvasBatch(test, items, CanvasSeeds(val_stream, 0, items), pre, config.canvas)}).toTensor();
+      at::Tensor logits = module
+                              .forward({CanvasBatch(test, items, CanvasSeeds(val_stream, 0, items),
+                                                    pre, config.canvas)})
+                              .toTensor();
       at::Tensor y = LabelBatch(test, items);
-      loss += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+      loss += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                  .item<double>();
       correct += (logits.argmax(1) == y).sum().item<int64_t>();
     }
     const auto n = static_cast<double>(test.size());
@@ -714,7 +784,8 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   report.val_images = test.size();
   std::vector<at::Tensor> params;
   for (const at::Tensor& p : module.parameters()) params.push_back(p);
-  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  torch::optim::Adam optimizer(
+      params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
   torch::manual_seed(SubSeed(config.seed, 5));
   Rng rng(SubSeed(config.seed, 6));
   std::vector<int64_t> order(static_cast<size_t>(train.size()));
@@ -724,7 +795,8 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const double e0 = NowSeconds();
     const double lr = config.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / config.epochs));
-    for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+    for (auto& g : optimizer.param_groups())
+      static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     module.train();
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
     double loss_sum = 0;
@@ -732,14 +804,15 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
     for (int64_t s = 0; s + 1 < n; s += config.batch) {
       if (const int sig = StopRequested()) {
         throw Interrupted(sig, fmt::format("{} during epoch {} of {}: nothing was written to {}",
-                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch, config.epochs,
-                                           config.output));
+                                           sig == SIGTERM ? "SIGTERM" : "SIGINT", epoch,
+                                           config.epochs, config.output));
       }
       const int64_t e = std::min(n, s + config.batch);
       std::vector<int64_t> items(order.begin() + s, order.begin() + e);
       // Fresh canvases every epoch.
-      at::Tensor x = CanvasBatch(train, items, CanvasSeeds(train_stream, static_cast<uint64_t>(epoch), items), pre,
-                                 config.canvas);
+      at::Tensor x =
+          CanvasBatch(train, items, CanvasSeeds(train_stream, static_cast<uint64_t>(epoch), items),
+                      pre, config.canvas);
       at::Tensor y = LabelBatch(train, items);
       at::Tensor logits = module.forward({x}).toTensor();
       at::Tensor loss = F::cross_entropy(logits, y);
@@ -756,10 +829,13 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
     report.val_loss = m.loss;
     report.val_accuracy = m.accuracy;
     report.seconds_per_epoch = (NowSeconds() - train_t0) / epoch;
-    LogInfo("pretrain epoch {}/{}: loss {:.4f} (train accuracy {:.3f}), held-out loss {:.4f} accuracy {:.3f} "
-            "(chance {:.3f}) [{:.1f} s/epoch] ETA {:.0f} s",
-            epoch, config.epochs, report.train_loss, seen ? static_cast<double>(correct) / seen : 0.0, m.loss,
-            m.accuracy, 1.0 / kFashionMnistClasses, NowSeconds() - e0, report.seconds_per_epoch * (config.epochs - epoch));
+    LogInfo(
+        "pretrain epoch {}/{}: loss {:.4f} (train accuracy {:.3f}), held-out loss {:.4f} accuracy "
+        "{:.3f} "
+        "(chance {:.3f}) [{:.1f} s/epoch] ETA {:.0f} s",
+        epoch, config.epochs, report.train_loss, seen ? static_cast<double>(correct) / seen : 0.0,
+        m.loss, m.accuracy, 1.0 / kFashionMnistClasses, NowSeconds() - e0,
+        report.seconds_per_epoch * (config.epochs - epoch));
   }
   if (config.epochs == 0) {
     const Metrics m = evaluate();
@@ -774,28 +850,31 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   if (!frames.empty() && config.recalibrate_passes > 0) {
     std::vector<int64_t> frame_order(frames.size());
     std::iota(frame_order.begin(), frame_order.end(), 0);
-    RecalibrateBatchNorm(module, frame_order, config.recalibrate_passes, config.batch, rng,
-                         [&](const std::vector<int64_t>& items) {
-                           at::Tensor x = at::empty({static_cast<int64_t>(items.size()), 3, pre.height, pre.width});
-                           for (size_t i = 0; i < items.size(); ++i) {
-                             NormalizeToChw(frames[static_cast<size_t>(items[i])], pre,
-                                            x.data_ptr<float>() + i * pre.floats_per_frame());
-                           }
-                           return x;
-                         });
+    RecalibrateBatchNorm(
+        module, frame_order, config.recalibrate_passes, config.batch, rng,
+        [&](const std::vector<int64_t>& items) {
+          at::Tensor x = at::empty({static_cast<int64_t>(items.size()), 3, pre.height, pre.width});
+          for (size_t i = 0; i < items.size(); ++i) {
+            NormalizeToChw(frames[static_cast<size_t>(items[i])], pre,
+                           x.data_ptr<float>() + i * pre.floats_per_frame());
+          }
+          return x;
+        });
     statistics = fmt::format("estimated on frames {} (every {}) of {}: {} passes over {} frames",
-                             FormatFrameRanges(blocks), config.stride, config.video, config.recalibrate_passes,
-                             frames.size());
+                             FormatFrameRanges(blocks), config.stride, config.video,
+                             config.recalibrate_passes, frames.size());
   } else if (statistics_on_canvases) {
     std::vector<int64_t> canvases(static_cast<size_t>(config.recalibrate_canvases));
     std::iota(canvases.begin(), canvases.end(), 0);
-    RecalibrateBatchNorm(module, canvases, 1, config.batch, rng, [&](const std::vector<int64_t>& ks) {
-      // Canvas k: training item k mod N, with a seed of its own.
-      std::vector<int64_t> items;
-      for (int64_t k : ks) items.push_back(k % train.size());
-      return CanvasBatch(train, items, CanvasSeeds(stats_stream, 0, ks), pre, config.canvas);
-    });
-    statistics = fmt::format("estimated on {} fresh Fashion-MNIST canvases", config.recalibrate_canvases);
+    RecalibrateBatchNorm(
+        module, canvases, 1, config.batch, rng, [&](const std::vector<int64_t>& ks) {
+          // Canvas k: training item k mod N, with a seed of its own.
+          std::vector<int64_t> items;
+          for (int64_t k : ks) items.push_back(k % train.size());
+          return CanvasBatch(train, items, CanvasSeeds(stats_stream, 0, ks), pre, config.canvas);
+        });
+    statistics =
+        fmt::format("estimated on {} fresh Fashion-MNIST canvases", config.recalibrate_canvases);
   } else {
     statistics = !config.init.empty() ? "copied from --init"
                  : config.epochs > 0  ? "running averages of the training canvases"
@@ -803,18 +882,20 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   }
   const Metrics saved = evaluate();
   report.val_accuracy_saved = saved.accuracy;
-  LogInfo("BatchNorm statistics {}: held-out accuracy {:.3f} (after the last epoch {:.3f})", statistics,
-          saved.accuracy, report.val_accuracy);
+  LogInfo("BatchNorm statistics {}: held-out accuracy {:.3f} (after the last epoch {:.3f})",
+          statistics, saved.accuracy, report.val_accuracy);
 
   module.eval();
   report.seconds = NowSeconds() - t0;
-  const std::string weights = config.epochs > 0 ? (config.init.empty() ? "pretrained" : "pretrained from --init")
-                                                : (config.init.empty() ? "random" : "copied from --init");
+  const std::string weights = config.epochs > 0
+                                  ? (config.init.empty() ? "pretrained" : "pretrained from --init")
+                                  : (config.init.empty() ? "random" : "copied from --init");
   info.source["tool"] = "mstrain pretrain";
   info.source["weights"] = weights;
   info.source["batchnorm_statistics"] = statistics;
   info.source["task"] = fmt::format(
-      "fashion-mnist: 10-way classification of one Fashion-MNIST item on a {}x{} canvas (random grey background and "
+      "fashion-mnist: 10-way classification of one Fashion-MNIST item on a {}x{} canvas (random "
+      "grey background and "
       "noise, item {}-{} of the canvas height at a random position, random tint)",
       pre.width, pre.height, config.canvas.min_height, config.canvas.max_height);
   info.source["data"] = Json{{"dir", config.fmnist_dir},
@@ -830,21 +911,25 @@ PretrainReport PretrainFashionMnist(const PretrainConfig& config_in) {
   info.source["pretrain"] = config.ToJson();
   info.source["report"] = report.ToJson();
   info.source["threads"] = GetTorchThreads();
-  info.description += fmt::format("; pretrained on Fashion-MNIST canvases ({} images, {} epochs, held-out accuracy "
-                                  "{:.3f}), BatchNorm statistics {}",
-                                  train.size(), report.epochs_run, report.val_accuracy, statistics);
+  info.description += fmt::format(
+      "; pretrained on Fashion-MNIST canvases ({} images, {} epochs, held-out accuracy "
+      "{:.3f}), BatchNorm statistics {}",
+      train.size(), report.epochs_run, report.val_accuracy, statistics);
   SaveBase(module, info, config.output);
-  LogInfo("pretraining done in {:.1f} s ({:.1f} s per epoch): {} epochs over {} images, held-out accuracy {:.3f} "
-          "(saved base {:.3f})",
-          report.seconds, report.seconds_per_epoch, report.epochs_run, train.size(), report.val_accuracy,
-          report.val_accuracy_saved);
+  LogInfo(
+      "pretraining done in {:.1f} s ({:.1f} s per epoch): {} epochs over {} images, held-out "
+      "accuracy {:.3f} "
+      "(saved base {:.3f})",
+      report.seconds, report.seconds_per_epoch, report.epochs_run, train.size(),
+      report.val_accuracy, report.val_accuracy_saved);
   return report;
 }
 
 }  // namespace
 
 PretrainReport Pretrain(const PretrainConfig& config) {
-  return config.task == PretrainTask::kFashionMnist ? PretrainFashionMnist(config) : PretrainOccupancy(config);
+  return config.task == PretrainTask::kFashionMnist ? PretrainFashionMnist(config)
+                                                    : PretrainOccupancy(config);
 }
 
 }  // namespace mainstream

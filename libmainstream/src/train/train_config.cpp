@@ -14,11 +14,14 @@ namespace mainstream {
 
 namespace {
 
-int64_t ParseFrameNumber(const std::string& text, const std::string& flag, const std::string& piece) {
+int64_t ParseFrameNumber(const std::string& text, const std::string& flag,
+                         const std::string& piece) {
   std::string t = Trim(text);
-  if (t.empty() || !std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+  if (t.empty() ||
+      !std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }) ||
       t.size() > 12) {
-    ThrowInput("{}: '{}': expected frame ranges like 1-543 or 1-308,488-795 (1-based, inclusive)", flag, piece);
+    ThrowInput("{}: '{}': expected frame ranges like 1-543 or 1-308,488-795 (1-based, inclusive)",
+               flag, piece);
   }
   int64_t v = std::stoll(t);
   MS_CHECK(v >= 1, "{}: '{}': frames are numbered from 1", flag, piece);
@@ -51,10 +54,11 @@ std::vector<FrameInterval> ParseFrameRanges(const std::string& text, const std::
     out.push_back(r);
   }
   MS_CHECK(!out.empty(), "{}: no frame range given", flag);
-  std::sort(out.begin(), out.end(), [](const FrameInterval& a, const FrameInterval& b) { return a.start < b.start; });
+  std::sort(out.begin(), out.end(),
+            [](const FrameInterval& a, const FrameInterval& b) { return a.start < b.start; });
   for (size_t i = 1; i < out.size(); ++i) {
-    MS_CHECK(out[i].start > out[i - 1].end, "{}: ranges {} and {} overlap", flag, out[i - 1].ToString(),
-             out[i].ToString());
+    MS_CHECK(out[i].start > out[i - 1].end, "{}: ranges {} and {} overlap", flag,
+             out[i - 1].ToString(), out[i].ToString());
   }
   return out;
 }
@@ -70,12 +74,16 @@ std::string FormatFrameRanges(const std::vector<FrameInterval>& ranges) {
 
 void TrainConfig::Validate() const {
   MS_CHECK(!base_dir.empty(), "--base: the base directory is required");
-  MS_CHECK(video.empty() != images.empty(), "give either --video with --labels, or --images (not both)");
-  if (!video.empty()) MS_CHECK(!labels.empty(), "--labels: a per-frame label file is required with --video");
+  MS_CHECK(video.empty() != images.empty(),
+           "give either --video with --labels, or --images (not both)");
+  if (!video.empty())
+    MS_CHECK(!labels.empty(), "--labels: a per-frame label file is required with --video");
   if (!images.empty()) {
-    MS_CHECK(labels.empty(), "--labels is for videos; an image folder's labels are its class directories");
+    MS_CHECK(labels.empty(),
+             "--labels is for videos; an image folder's labels are its class directories");
     MS_CHECK(fps > 0 && event_length > 0 && event_frequency > 0,
-             "--images: still images carry no time; give --fps (of the stream the app will watch), --event-length "
+             "--images: still images carry no time; give --fps (of the stream the app will watch), "
+             "--event-length "
              "(frames) and --event-frequency (and optionally --correlation)");
   }
   MS_CHECK(!app.empty(), "--app: the application name is required");
@@ -84,26 +92,32 @@ void TrainConfig::Validate() const {
              "--app: '{}' may only contain letters, digits, '_', '-' and '.'", app);
   }
   MS_CHECK(!output.empty(), "-o/--output: the package directory is required");
-  MS_CHECK(fps >= 0 && fps <= 1000 && std::isfinite(fps), "--fps: expected a frame rate in (0, 1000], got {}", fps);
-  for (int b : branchpoints) MS_CHECK(b >= 0, "--branchpoints: expected branchpoints >= 0, got {}", b);
+  MS_CHECK(fps >= 0 && fps <= 1000 && std::isfinite(fps),
+           "--fps: expected a frame rate in (0, 1000], got {}", fps);
+  for (int b : branchpoints)
+    MS_CHECK(b >= 0, "--branchpoints: expected branchpoints >= 0, got {}", b);
   if (!train_frames.empty()) ParseFrameRanges(train_frames, "--train-frames");
   if (!val_frames.empty()) {
     MS_CHECK(!train_frames.empty(), "--val-frames needs --train-frames");
     ParseFrameRanges(val_frames, "--val-frames");
   }
   if (!test_frames.empty()) ParseFrameRanges(test_frames, "--test-frames");
-  MS_CHECK(images.empty() || (train_frames.empty() && test_frames.empty()),
-           "--train-frames/--test-frames are for videos; image folders are split by --split fractions");
+  MS_CHECK(
+      images.empty() || (train_frames.empty() && test_frames.empty()),
+      "--train-frames/--test-frames are for videos; image folders are split by --split fractions");
   MS_CHECK(train_fraction > 0 && val_fraction > 0 && test_fraction >= 0 &&
                std::abs(train_fraction + val_fraction + test_fraction - 1) < 1e-6,
-           "--split: expected train,validation,test fractions with train > 0, validation > 0, summing to 1; "
+           "--split: expected train,validation,test fractions with train > 0, validation > 0, "
+           "summing to 1; "
            "got {},{},{}",
            train_fraction, val_fraction, test_fraction);
   MS_CHECK(gap >= 0, "--gap: expected >= 0 frames, got {}", gap);
-  MS_CHECK(val_blocks >= 1 && val_blocks <= 1000, "--val-blocks: expected 1..1000, got {}", val_blocks);
+  MS_CHECK(val_blocks >= 1 && val_blocks <= 1000, "--val-blocks: expected 1..1000, got {}",
+           val_blocks);
   MS_CHECK(folds >= 1 && folds <= 100, "--folds: expected 1..100, got {}", folds);
   MS_CHECK(!uses_folds() || (val_blocks == 1 && val_frames.empty()),
-           "--val-blocks/--val-frames choose validation blocks, which --folds {} replaces by out-of-fold estimates "
+           "--val-blocks/--val-frames choose validation blocks, which --folds {} replaces by "
+           "out-of-fold estimates "
            "over all training frames; drop them, or give --folds 1 for validation-block estimates",
            folds);
   MS_CHECK(train_stride >= 1, "--train-stride: expected >= 1, got {}", train_stride);
@@ -111,28 +125,38 @@ void TrainConfig::Validate() const {
   MS_CHECK(patience >= 1, "--patience: expected >= 1, got {}", patience);
   MS_CHECK(batch >= 2 && batch <= 4096, "--batch: expected 2..4096, got {}", batch);
   MS_CHECK(lr > 0 && lr < 10, "--lr: expected a learning rate in (0, 10), got {}", lr);
-  MS_CHECK(head_lr > 0 && head_lr < 10, "--head-lr: expected a learning rate in (0, 10), got {}", head_lr);
-  MS_CHECK(weight_decay >= 0 && weight_decay < 1, "--weight-decay: expected [0, 1), got {}", weight_decay);
+  MS_CHECK(head_lr > 0 && head_lr < 10, "--head-lr: expected a learning rate in (0, 10), got {}",
+           head_lr);
+  MS_CHECK(weight_decay >= 0 && weight_decay < 1, "--weight-decay: expected [0, 1), got {}",
+           weight_decay);
   MS_CHECK(dropout >= 0 && dropout < 1, "--dropout: expected [0, 1), got {}", dropout);
-  MS_CHECK(balance == "weight" || balance == "none", "--balance: expected 'weight' or 'none', got '{}'", balance);
-  MS_CHECK(head == "pool" || head == "spatial", "--head: expected 'pool' or 'spatial', got '{}'", head);
-  MS_CHECK(head_channels >= 1 && head_channels <= 4096, "--head-channels: expected 1..4096, got {}", head_channels);
-  MS_CHECK(batchnorm == "frozen" || batchnorm == "train", "--batchnorm: expected 'frozen' or 'train', got '{}'",
-           batchnorm);
-  MS_CHECK(augment_copies >= 0 && augment_copies <= 16, "--augment-copies: expected 0..16, got {}", augment_copies);
+  MS_CHECK(balance == "weight" || balance == "none",
+           "--balance: expected 'weight' or 'none', got '{}'", balance);
+  MS_CHECK(head == "pool" || head == "spatial", "--head: expected 'pool' or 'spatial', got '{}'",
+           head);
+  MS_CHECK(head_channels >= 1 && head_channels <= 4096, "--head-channels: expected 1..4096, got {}",
+           head_channels);
+  MS_CHECK(batchnorm == "frozen" || batchnorm == "train",
+           "--batchnorm: expected 'frozen' or 'train', got '{}'", batchnorm);
+  MS_CHECK(augment_copies >= 0 && augment_copies <= 16, "--augment-copies: expected 0..16, got {}",
+           augment_copies);
   augment.Validate();
-  MS_CHECK(threshold > 0 && threshold < 1, "--threshold: expected a score threshold in (0, 1), got {}", threshold);
+  MS_CHECK(threshold > 0 && threshold < 1,
+           "--threshold: expected a score threshold in (0, 1), got {}", threshold);
   for (int s : corr_strides) MS_CHECK(s >= 1, "--corr-strides: expected strides >= 1, got {}", s);
-  MS_CHECK(pareto_tolerance >= 0 && pareto_tolerance < 1, "--pareto-tolerance: expected [0, 1), got {}",
-           pareto_tolerance);
+  MS_CHECK(pareto_tolerance >= 0 && pareto_tolerance < 1,
+           "--pareto-tolerance: expected [0, 1), got {}", pareto_tolerance);
   MS_CHECK(!pareto_x.empty(), "--pareto-x: give at least one X-voting value");
-  for (int x : pareto_x) MS_CHECK(x >= 1 && x <= 1000, "--pareto-x: expected values in 1..1000, got {}", x);
+  for (int x : pareto_x)
+    MS_CHECK(x >= 1 && x <= 1000, "--pareto-x: expected values in 1..1000, got {}", x);
   MS_CHECK(std::isfinite(trace_prior) && trace_prior >= 0 && trace_prior <= 1e6,
            "--trace-prior: expected a number of events in [0, 10^6], got {}", trace_prior);
-  MS_CHECK(event_length == 0 || event_length >= 1, "--event-length: expected >= 1 frame, got {}", event_length);
+  MS_CHECK(event_length == 0 || event_length >= 1, "--event-length: expected >= 1 frame, got {}",
+           event_length);
   MS_CHECK(event_frequency == 0 || (event_frequency > 0 && event_frequency <= 1),
            "--event-frequency: expected a fraction in (0, 1], got {}", event_frequency);
-  MS_CHECK(correlation < 0 || correlation < 1, "--correlation: expected [0, 1), got {}", correlation);
+  MS_CHECK(correlation < 0 || correlation < 1, "--correlation: expected [0, 1), got {}",
+           correlation);
   MS_CHECK(threads >= 1 && threads <= 1024, "--threads: expected 1..1024, got {}", threads);
 }
 
@@ -201,7 +225,8 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.app = v.String("app");
   c.output = v.String("output");
   c.work_dir = v.String("work_dir");
-  for (const JsonView& b : v.Array("branchpoints")) c.branchpoints.push_back(static_cast<int>(b.AsIntIn(0, 100000)));
+  for (const JsonView& b : v.Array("branchpoints"))
+    c.branchpoints.push_back(static_cast<int>(b.AsIntIn(0, 100000)));
   c.train_frames = v.String("train_frames");
   c.val_frames = v.String("val_frames");
   c.test_frames = v.String("test_frames");
@@ -231,11 +256,13 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.threshold = v.Number("threshold");
   c.seed = static_cast<uint64_t>(v.Field("seed").raw().get<uint64_t>());
   c.cache = v.Bool("cache");
-  for (const JsonView& s : v.Array("corr_strides")) c.corr_strides.push_back(static_cast<int>(s.AsIntIn(1, 100000)));
+  for (const JsonView& s : v.Array("corr_strides"))
+    c.corr_strides.push_back(static_cast<int>(s.AsIntIn(1, 100000)));
   c.pareto_tolerance = v.Number("pareto_tolerance");
   if (auto px = v.OptionalField("pareto_x")) {
     c.pareto_x.clear();
-    for (const JsonView& x : px->Elements()) c.pareto_x.push_back(static_cast<int>(x.AsIntIn(1, 1000)));
+    for (const JsonView& x : px->Elements())
+      c.pareto_x.push_back(static_cast<int>(x.AsIntIn(1, 1000)));
   }
   if (auto tp = v.OptionalField("trace_prior")) c.trace_prior = tp->AsNumberIn(0, 1e6);
   c.event_length = v.Number("event_length");
@@ -247,17 +274,22 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
 }
 
 std::string TrainConfig::ToString() const {
-  std::string data = uses_images() ? fmt::format("images {} (positive class '{}')", images, positive_class)
-                                   : fmt::format("video {} with labels {}", video, labels);
+  std::string data = uses_images()
+                         ? fmt::format("images {} (positive class '{}')", images, positive_class)
+                         : fmt::format("video {} with labels {}", video, labels);
   std::string bps;
   for (int b : branchpoints) bps += (bps.empty() ? "" : ",") + std::to_string(b);
   return fmt::format(
-      "app '{}': {}; base {}; branchpoints {}; head {}; epochs {} (patience {}), batch {}, lr {} / head {}, weight decay {}, "
-      "balance {}, batchnorm {}, {} augmented copies ({}), threshold {}, train stride {}, {}, seed {}, {} thread(s), cache {}",
+      "app '{}': {}; base {}; branchpoints {}; head {}; epochs {} (patience {}), batch {}, lr {} / "
+      "head {}, weight decay {}, "
+      "balance {}, batchnorm {}, {} augmented copies ({}), threshold {}, train stride {}, {}, seed "
+      "{}, {} thread(s), cache {}",
       app, data, base_dir, bps.empty() ? "all" : bps,
-      head == "spatial" ? fmt::format("spatial ({} channels)", head_channels) : head, epochs, patience, batch, lr, head_lr, weight_decay, balance,
-      batchnorm, augment_copies, augment.ToString(), threshold, train_stride,
-      uses_folds() ? fmt::format("{}-fold out-of-fold estimates", folds) : std::string("validation-block estimates"),
+      head == "spatial" ? fmt::format("spatial ({} channels)", head_channels) : head, epochs,
+      patience, batch, lr, head_lr, weight_decay, balance, batchnorm, augment_copies,
+      augment.ToString(), threshold, train_stride,
+      uses_folds() ? fmt::format("{}-fold out-of-fold estimates", folds)
+                   : std::string("validation-block estimates"),
       seed, threads, cache ? "on" : "off");
 }
 

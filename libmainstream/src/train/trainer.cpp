@@ -16,9 +16,9 @@
 #include "mainstream/core/stop.h"
 #include "mainstream/labels/correlation.h"
 #include "mainstream/labels/score_trace.h"
-#include "mainstream/schedule/problem.h"
 #include "mainstream/model/base_info.h"
 #include "mainstream/model/machine.h"
+#include "mainstream/schedule/problem.h"
 #include "mainstream/train/dataset.h"
 #include "mainstream/train/pareto.h"
 #include "mainstream/video/preprocess.h"
@@ -29,7 +29,8 @@ namespace mainstream {
 
 namespace {
 
-std::vector<int> Branchpoints(const TrainConfig& config, int num_stages, const std::string& base_origin) {
+std::vector<int> Branchpoints(const TrainConfig& config, int num_stages,
+                              const std::string& base_origin) {
   std::vector<int> bps = config.branchpoints;
   if (bps.empty()) {
     bps.resize(static_cast<size_t>(num_stages));
@@ -38,7 +39,8 @@ std::vector<int> Branchpoints(const TrainConfig& config, int num_stages, const s
   std::sort(bps.begin(), bps.end());
   bps.erase(std::unique(bps.begin(), bps.end()), bps.end());
   for (int b : bps) {
-    MS_CHECK(b >= 0 && b < num_stages, "--branchpoints: {} is not a branchpoint of {} (which has {} stages: 0..{})", b,
+    MS_CHECK(b >= 0 && b < num_stages,
+             "--branchpoints: {} is not a branchpoint of {} (which has {} stages: 0..{})", b,
              base_origin, num_stages, num_stages - 1);
   }
   return bps;
@@ -50,15 +52,19 @@ BaseInfo ReadCheckedBase(const std::string& dir) {
   const fs::path model = fs::path(dir) / info.model_file;
   const std::string actual = Sha256File(model);
   if (actual != info.sha256) {
-    ThrowInput("{}: $.sha256: base hash mismatch: base.json records {}... but {} hashes to {}... (the model changed "
-               "after base.json was written)",
-               (fs::path(dir) / kBaseManifest).string(), info.sha256.substr(0, 12), model.string(),
-               actual.substr(0, 12));
+    ThrowInput(
+        "{}: $.sha256: base hash mismatch: base.json records {}... but {} hashes to {}... (the "
+        "model changed "
+        "after base.json was written)",
+        (fs::path(dir) / kBaseManifest).string(), info.sha256.substr(0, 12), model.string(),
+        actual.substr(0, 12));
   }
   return info;
 }
 
-bool ProcessAlive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool ProcessAlive(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 // Staging directories "<name>.tmp.<pid>.<n>" left beside `out` by killed runs.
 void RemoveStaleStaging(const fs::path& out) {
@@ -83,7 +89,8 @@ void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::pa
   std::error_code ec;
   if (fs::exists(out, ec) && (!fs::is_directory(out) ||
                               (!fs::is_empty(out, ec) && !fs::exists(out / kMPackageManifest)))) {
-    ThrowInput("-o/--output '{}': exists and is not an M-Package directory; refusing to replace it", out.string());
+    ThrowInput("-o/--output '{}': exists and is not an M-Package directory; refusing to replace it",
+               out.string());
   }
   if (!out.parent_path().empty()) fs::create_directories(out.parent_path(), ec);
   RemoveStaleStaging(out);
@@ -91,9 +98,11 @@ void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::pa
   try {
     fs::create_directories(staging);
     for (const Candidate& c : pkg.candidates) {
-      fs::copy_file(store.dir() / c.weights, staging / c.weights, fs::copy_options::overwrite_existing);
+      fs::copy_file(store.dir() / c.weights, staging / c.weights,
+                    fs::copy_options::overwrite_existing);
       if (Sha256File(staging / c.weights) != Sha256File(store.dir() / c.weights)) {
-        ThrowRuntime("{}: the copy differs from {}", (staging / c.weights).string(), (store.dir() / c.weights).string());
+        ThrowRuntime("{}: the copy differs from {}", (staging / c.weights).string(),
+                     (store.dir() / c.weights).string());
       }
     }
     if (pkg.trace) WriteFileAtomic(staging / pkg.trace->file, trace_csv);
@@ -104,9 +113,11 @@ void WritePackage(const MPackage& pkg, const CandidateStore& store, const fs::pa
   } catch (const std::exception& e) {
     fs::remove_all(staging, ec);
     if (dynamic_cast<const InputError*>(&e)) throw;
-    ThrowInput("{}: cannot write the package: {} (disk full, a file size limit, or no permission?); nothing was "
-               "changed at {}",
-               out.string(), e.what(), out.string());
+    ThrowInput(
+        "{}: cannot write the package: {} (disk full, a file size limit, or no permission?); "
+        "nothing was "
+        "changed at {}",
+        out.string(), e.what(), out.string());
   }
 }
 
@@ -117,13 +128,16 @@ ScoreTrace TraceFromRecords(const std::vector<CandidateRecord>& records, const F
   ScoreTrace t;
   for (const CandidateRecord& r : records) {
     const int b = r.candidate.branchpoint;
-    MS_CHECK(r.oof.has_value(), "{}: the candidate at branchpoint {} has no out-of-fold scores (a record from "
-             "validation-block training); retrain it", origin, b);
+    MS_CHECK(r.oof.has_value(),
+             "{}: the candidate at branchpoint {} has no out-of-fold scores (a record from "
+             "validation-block training); retrain it",
+             origin, b);
     if (t.branchpoints.empty()) {
       t.frames = r.oof->frames;
       t.folds = r.oof->folds;
     } else {
-      MS_CHECK(t.frames == r.oof->frames && t.folds == r.oof->folds, "{}: the candidates at branchpoints {} and {} "
+      MS_CHECK(t.frames == r.oof->frames && t.folds == r.oof->folds,
+               "{}: the candidates at branchpoints {} and {} "
                "were estimated on different frames or folds; retrain them with one configuration",
                origin, t.branchpoints.front(), b);
     }
@@ -131,8 +145,8 @@ ScoreTrace TraceFromRecords(const std::vector<CandidateRecord>& records, const F
     t.scores.push_back(r.oof->scores);
   }
   for (int64_t f : t.frames) {
-    MS_CHECK(f >= 1 && f <= static_cast<int64_t>(labels.size()), "{}: out-of-fold frame {} is beyond the {} labels",
-             origin, f, labels.size());
+    MS_CHECK(f >= 1 && f <= static_cast<int64_t>(labels.size()),
+             "{}: out-of-fold frame {} is beyond the {} labels", origin, f, labels.size());
     t.labels.push_back(labels[static_cast<size_t>(f - 1)]);
   }
   t.Validate(origin);
@@ -145,36 +159,43 @@ struct LabeledPredictions {
 };
 
 // Column `c` of the trace at `threshold`, one stretch per contiguous segment.
-std::vector<LabeledPredictions> OutOfFoldStretches(const ScoreTrace& t, size_t c, double threshold) {
+std::vector<LabeledPredictions> OutOfFoldStretches(const ScoreTrace& t, size_t c,
+                                                   double threshold) {
   std::vector<LabeledPredictions> out;
   for (const auto& [begin, end] : t.Segments()) {
     LabeledPredictions& s = out.emplace_back();
-    s.labels.assign(t.labels.begin() + static_cast<long>(begin), t.labels.begin() + static_cast<long>(end));
+    s.labels.assign(t.labels.begin() + static_cast<long>(begin),
+                    t.labels.begin() + static_cast<long>(end));
     for (size_t i = begin; i < end; ++i) s.predictions.push_back(t.scores[c][i] >= threshold);
   }
   return out;
 }
 
 // A candidate's predictions on its validation blocks (empty without labels).
-std::vector<LabeledPredictions> ValidationStretches(const CandidateRecord& r, const FrameLabels& labels) {
+std::vector<LabeledPredictions> ValidationStretches(const CandidateRecord& r,
+                                                    const FrameLabels& labels) {
   std::vector<LabeledPredictions> out;
   if (labels.empty()) return out;
   for (const ValidationTrace& t : r.validation) {
-    out.push_back({FrameLabels(labels.begin() + (t.block.start - 1), labels.begin() + t.block.end), t.predictions});
+    out.push_back({FrameLabels(labels.begin() + (t.block.start - 1), labels.begin() + t.block.end),
+                   t.predictions});
   }
   return out;
 }
 
 std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, int num_stages) {
-  std::string s = fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
-                              "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
+  std::string s =
+      fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
+                  "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
   for (const Candidate& c : all) {
-    std::string test = c.extra.contains("test") ? fmt::format("{:.3f}", c.extra["test"]["accuracy"].get<double>())
-                                                : "-";
-    s += fmt::format("{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n", c.branchpoint,
-                     num_stages - c.branchpoint, c.accuracy, c.tpr, c.fpr, test, c.train_seconds,
-                     c.extra.value("epochs_run", 0),
-                     std::string(kept.count(c.branchpoint) ? "yes" : "pruned") + (c.no_skill ? " (no skill)" : ""));
+    std::string test = c.extra.contains("test")
+                           ? fmt::format("{:.3f}", c.extra["test"]["accuracy"].get<double>())
+                           : "-";
+    s += fmt::format("{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n",
+                     c.branchpoint, num_stages - c.branchpoint, c.accuracy, c.tpr, c.fpr, test,
+                     c.train_seconds, c.extra.value("epochs_run", 0),
+                     std::string(kept.count(c.branchpoint) ? "yes" : "pruned") +
+                         (c.no_skill ? " (no skill)" : ""));
   }
   return s;
 }
@@ -183,7 +204,8 @@ std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, 
 
 std::string ShellQuote(const std::string& word) {
   const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::string("/._-+=:,@%").find(static_cast<char>(c)) != std::string::npos;
+    return std::isalnum(c) ||
+           std::string("/._-+=:,@%").find(static_cast<char>(c)) != std::string::npos;
   });
   if (plain) return word;
   std::string q = "'";
@@ -198,19 +220,23 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
   const int threads = SetTorchThreads(config.threads);
   SetVideoThreads(config.threads);
   LogInfo("{}", config.ToString());
-  LogInfo("threads: {} intra-op, {} inter-op (LibTorch), {} for video", threads, GetTorchInteropThreads(),
-          GetVideoThreads());
+  LogInfo("threads: {} intra-op, {} inter-op (LibTorch), {} for video", threads,
+          GetTorchInteropThreads(), GetVideoThreads());
 
   // Everything that can be checked cheaply is checked before any training.
   ReadCheckedBase(config.base_dir);  // a clear "base hash mismatch" before the full load
   BaseModel base = BaseModel::Load(config.base_dir);
   const int n = base.num_stages();
   const Json& source = base.info().source;
-  if (source.is_object() && source.value("weights", "") == "random" && !source.contains("batchnorm_statistics")) {
-    LogWarn("{}: the base has random weights and has never seen data (BatchNorm statistics are the initial 0/1), so "
-            "its frozen stages compute almost nothing; create bases with 'mstrain pretrain' (--epochs 0 for random "
-            "weights with estimated statistics)",
-            base.origin());
+  if (source.is_object() && source.value("weights", "") == "random" &&
+      !source.contains("batchnorm_statistics")) {
+    LogWarn(
+        "{}: the base has random weights and has never seen data (BatchNorm statistics are the "
+        "initial 0/1), so "
+        "its frozen stages compute almost nothing; create bases with 'mstrain pretrain' (--epochs "
+        "0 for random "
+        "weights with estimated statistics)",
+        base.origin());
   }
   std::vector<int> bps = Branchpoints(config, n, base.origin());
   if (!options.only.empty()) {
@@ -221,7 +247,8 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
   if (!config.uses_images()) {
     VideoPlan plan = PlanVideoDataset(config);
     std::vector<FrameInterval> seen = plan.split.train_blocks;
-    seen.insert(seen.end(), plan.split.validation_blocks.begin(), plan.split.validation_blocks.end());
+    seen.insert(seen.end(), plan.split.validation_blocks.begin(),
+                plan.split.validation_blocks.end());
     EventStatsFromBlocks(plan.labels, seen, config.labels);
     LogInfo("split: {}", plan.split.description);
   }
@@ -239,8 +266,8 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
       todo.push_back(b);
     }
   }
-  LogInfo("work directory {}: {} of {} candidate(s) already finished{}", store.dir().string(), report.resumed,
-          bps.size(), report.resumed ? " (resuming)" : "");
+  LogInfo("work directory {}: {} of {} candidate(s) already finished{}", store.dir().string(),
+          report.resumed, bps.size(), report.resumed ? " (resuming)" : "");
 
   if (!todo.empty()) {
     const PreprocessConfig pre = PreprocessConfigFor(base.info());
@@ -248,10 +275,12 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
     Dataset data = LoadDataset(config, pre);
     report.decode_seconds = NowSeconds() - d0;
     CheckClasses(data);
-    LogInfo("data: {} items in memory, {} ({} train items x {} copies, {} validation, {} test) in {:.1f} s",
-            data.size(), data.split.description, data.split.train.size(),
-            1 + (config.augment.enabled() ? config.augment_copies : 0), data.split.validation.size(),
-            data.split.test.size(), report.decode_seconds);
+    LogInfo(
+        "data: {} items in memory, {} ({} train items x {} copies, {} validation, {} test) in "
+        "{:.1f} s",
+        data.size(), data.split.description, data.split.train.size(),
+        1 + (config.augment.enabled() ? config.augment_copies : 0), data.split.validation.size(),
+        data.split.test.size(), report.decode_seconds);
 
     // Rough cost model for ETAs: forward ms per frame of each stage, x3 for training.
     std::vector<double> stage_ms = train_detail::StageCostsMs(base);
@@ -260,7 +289,8 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
       for (int k = b; k < n; ++k) ms += stage_ms[static_cast<size_t>(k)];
       // Out of fold: k models on (k-1)/k of the frames each, plus the deployed model.
       const double passes = config.uses_folds() ? config.folds : 1.0;
-      return passes * 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) * config.epochs;
+      return passes * 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) *
+             config.epochs;
     };
     double scale = 1.0;
 
@@ -270,22 +300,25 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
     for (size_t i = 0; i < todo.size(); ++i) {
       const int b = todo[i];
       const auto stopped = [&](int sig) {
-        return Interrupted(sig, fmt::format("{} after {} of {} candidate(s) of this run; the finished ones are kept in "
-                                            "{}: run the same command again to resume",
-                                            sig == SIGTERM ? "SIGTERM" : "SIGINT", i, todo.size(),
-                                            store.dir().string()));
+        return Interrupted(
+            sig, fmt::format(
+                     "{} after {} of {} candidate(s) of this run; the finished ones are kept in "
+                     "{}: run the same command again to resume",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT", i, todo.size(), store.dir().string()));
       };
       if (const int sig = StopRequested()) throw stopped(sig);
       progress.index = static_cast<int>(i + 1);
       progress.remaining_after_s = 0;
-      for (size_t j = i + 1; j < todo.size(); ++j) progress.remaining_after_s += scale * predicted(todo[j]);
+      for (size_t j = i + 1; j < todo.size(); ++j)
+        progress.remaining_after_s += scale * predicted(todo[j]);
       const double p0 = source.prefix_seconds();
       source.MoveTo(b);
       const double prefix_s = source.prefix_seconds() - p0;
       train_detail::FineTuneOutcome out;
       try {
-        out = config.uses_folds() ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
-                                  : train_detail::FineTune(base, data, config, source, store, progress);
+        out = config.uses_folds()
+                  ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
+                  : train_detail::FineTune(base, data, config, source, store, progress);
       } catch (const Interrupted& e) {
         throw stopped(e.signal());
       }
@@ -334,9 +367,12 @@ MPackage PackCandidates(const TrainConfig& config_in) {
   if (!missing.empty()) {
     std::string list;
     for (int b : missing) list += (list.empty() ? "" : ", ") + std::to_string(b);
-    ThrowInput("{}: candidates for branchpoint(s) {} are not finished (no matching bp<b>.json in the work directory "
-               "for this configuration); train them first, e.g. mstrain train --config {} --branchpoint {}",
-               store.dir().string(), list, ShellQuote(store.ConfigPath().string()), missing.front());
+    ThrowInput(
+        "{}: candidates for branchpoint(s) {} are not finished (no matching bp<b>.json in the work "
+        "directory "
+        "for this configuration); train them first, e.g. mstrain train --config {} --branchpoint "
+        "{}",
+        store.dir().string(), list, ShellQuote(store.ConfigPath().string()), missing.front());
   }
 
   MPackage pkg;
@@ -348,13 +384,15 @@ MPackage PackCandidates(const TrainConfig& config_in) {
     VideoPlan plan = PlanVideoDataset(config);
     labels = plan.labels;
     std::vector<FrameInterval> seen = plan.split.train_blocks;
-    seen.insert(seen.end(), plan.split.validation_blocks.begin(), plan.split.validation_blocks.end());
+    seen.insert(seen.end(), plan.split.validation_blocks.begin(),
+                plan.split.validation_blocks.end());
     pkg.events = EventStatsFromBlocks(plan.labels, seen, config.labels);
     pkg.stream_fps = plan.fps;
     log.push_back(Json{{"event", "split"}, {"text", plan.split.description}});
   } else {
     MS_CHECK(config.fps > 0 && config.event_length > 0 && config.event_frequency > 0,
-             "--images: still images carry no time; give --fps (of the stream the app will watch), --event-length "
+             "--images: still images carry no time; give --fps (of the stream the app will watch), "
+             "--event-length "
              "(frames) and --event-frequency (and optionally --correlation)");
     pkg.stream_fps = config.fps;
   }
@@ -396,18 +434,20 @@ MPackage PackCandidates(const TrainConfig& config_in) {
   }
   if (config.correlation >= 0) {
     pkg.events.correlation = config.correlation;
-    log.push_back(Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
+    log.push_back(
+        Json{{"event", "correlation"}, {"value", config.correlation}, {"source", "--correlation"}});
   } else if (!strata.empty()) {
     CorrelationEstimate ce = EstimateCorrelationStratified(strata);
     pkg.events.correlation = ce.correlation;
-    log.push_back(Json{{"event", "correlation"},
-                       {"value", ce.correlation},
-                       {"unclamped", ce.unclamped},
-                       {"defined", ce.defined},
-                       {"pairs", ce.pairs},
-                       {"strides", strides},
-                       {"source", fmt::format("{} predictions of every candidate, every phase of each stride",
-                                              trace ? "out-of-fold" : "validation")}});
+    log.push_back(
+        Json{{"event", "correlation"},
+             {"value", ce.correlation},
+             {"unclamped", ce.unclamped},
+             {"defined", ce.defined},
+             {"pairs", ce.pairs},
+             {"strides", strides},
+             {"source", fmt::format("{} predictions of every candidate, every phase of each stride",
+                                    trace ? "out-of-fold" : "validation")}});
   }
 
   ParetoResult pareto;
@@ -415,18 +455,24 @@ MPackage PackCandidates(const TrainConfig& config_in) {
   if (trace) {
     for (const Candidate& c : all) {
       if (c.no_skill) {
-        LogWarn("{}: candidate at branchpoint {} is no better than chance out of fold (TPR {:.3f}, FPR {:.3f}); it "
-                "stays in the package flagged \"no_skill\" and is predicted as such",
-                config.app, c.branchpoint, c.tpr, c.fpr);
-        log.push_back(Json{{"event", "no_skill"}, {"branchpoint", c.branchpoint}, {"tpr", c.tpr}, {"fpr", c.fpr},
+        LogWarn(
+            "{}: candidate at branchpoint {} is no better than chance out of fold (TPR {:.3f}, FPR "
+            "{:.3f}); it "
+            "stays in the package flagged \"no_skill\" and is predicted as such",
+            config.app, c.branchpoint, c.tpr, c.fpr);
+        log.push_back(Json{{"event", "no_skill"},
+                           {"branchpoint", c.branchpoint},
+                           {"tpr", c.tpr},
+                           {"fpr", c.fpr},
                            {"oof", c.extra.value("oof", Json::object())}});
       }
     }
     // Pruning on the predicted F1 the scheduler will use.
     PredictionOptions prediction;
     prediction.prior_events = config.trace_prior;
-    pareto = ParetoPruneByPrediction(all, n, pkg.events, &*trace, pkg.stream_fps, DefaultFpsOptions(pkg.stream_fps),
-                                     config.pareto_x, prediction, config.pareto_tolerance);
+    pareto = ParetoPruneByPrediction(all, n, pkg.events, &*trace, pkg.stream_fps,
+                                     DefaultFpsOptions(pkg.stream_fps), config.pareto_x, prediction,
+                                     config.pareto_tolerance);
     trace_csv = FormatScoreTrace(*trace);
     TraceRef ref;
     ref.file = kScoreTraceFile;
@@ -435,14 +481,15 @@ MPackage PackCandidates(const TrainConfig& config_in) {
     ref.events = static_cast<int64_t>(trace->Events().size());
     ref.folds = trace->num_folds();
     pkg.trace = ref;
-    pkg.estimation = Json{{"method", "out-of-fold"},
-                          {"folds", config.folds},
-                          {"gap", config.gap},
-                          {"frames", ref.rows},
-                          {"events", ref.events},
-                          {"rates", "cluster-robust over events and gaps, Jeffreys prior on the effective frames"},
-                          {"pareto", "predicted F1 at every rate"},
-                          {"trace_prior", config.trace_prior}};
+    pkg.estimation = Json{
+        {"method", "out-of-fold"},
+        {"folds", config.folds},
+        {"gap", config.gap},
+        {"frames", ref.rows},
+        {"events", ref.events},
+        {"rates", "cluster-robust over events and gaps, Jeffreys prior on the effective frames"},
+        {"pareto", "predicted F1 at every rate"},
+        {"trace_prior", config.trace_prior}};
   } else {
     pareto = ParetoPrune(all, n, config.pareto_tolerance);
     pkg.estimation = Json{{"method", "validation"}};
@@ -455,18 +502,21 @@ MPackage PackCandidates(const TrainConfig& config_in) {
                   {"score", "softmax1"},
                   {"classes", {"no_event", "event"}},
                   {"input", "activation at the branchpoint"},
-                  {"head_type", config.head == "spatial" ? "spatial: 1x1 conv + flatten + linear" : "pool: average + linear"},
+                  {"head_type", config.head == "spatial" ? "spatial: 1x1 conv + flatten + linear"
+                                                         : "pool: average + linear"},
                   {"dropout", config.dropout},
                   {"config_hash", hash},
                   {"training", config.TrainingJson()}};
   pkg.events.Validate(config.labels.empty() ? config.images : config.labels);
 
   WritePackage(pkg, store, config.output, trace_csv);
-  LogInfo("wrote M-Package '{}' to {}: {} candidate(s) kept of {} ({}), events mean {:.1f} / min {:.0f} frames, "
-          "frequency {:.3f}, correlation {:.3f}",
-          pkg.app, config.output, pkg.candidates.size(), all.size(),
-          pareto.pruned.empty() ? "none pruned" : fmt::format("{} pruned", pareto.pruned.size()),
-          pkg.events.mean_length, pkg.events.min_length, pkg.events.frequency, pkg.events.correlation);
+  LogInfo(
+      "wrote M-Package '{}' to {}: {} candidate(s) kept of {} ({}), events mean {:.1f} / min "
+      "{:.0f} frames, "
+      "frequency {:.3f}, correlation {:.3f}",
+      pkg.app, config.output, pkg.candidates.size(), all.size(),
+      pareto.pruned.empty() ? "none pruned" : fmt::format("{} pruned", pareto.pruned.size()),
+      pkg.events.mean_length, pkg.events.min_length, pkg.events.frequency, pkg.events.correlation);
   if (!config.keep_work) store.Remove();
   pkg.dir = config.output;
   return pkg;
@@ -485,8 +535,8 @@ std::vector<std::string> PlanCommands(const TrainConfig& config_in, const std::s
   const std::string cfg = ShellQuote(store.ConfigPath().string());
   std::vector<std::string> cmds;
   for (int b : bps) {
-    cmds.push_back(fmt::format("{} train --config {} --branchpoint {} --threads {}", ShellQuote(exe), cfg, b,
-                               config.threads));
+    cmds.push_back(fmt::format("{} train --config {} --branchpoint {} --threads {}",
+                               ShellQuote(exe), cfg, b, config.threads));
   }
   if (pack_command) *pack_command = fmt::format("{} pack --config {}", ShellQuote(exe), cfg);
   return cmds;

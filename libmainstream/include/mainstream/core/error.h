@@ -70,27 +70,29 @@ template <typename... Args>
 }
 
 template <typename... Args>
-[[noreturn]] void ThrowInternal(const char* file, int line, fmt::format_string<Args...> f, Args&&... args) {
-  throw InternalError(fmt::format("{} ({}:{})", fmt::format(f, std::forward<Args>(args)...), file, line));
+[[noreturn]] void ThrowInternal(const char* file, int line, fmt::format_string<Args...> f,
+                                Args&&... args) {
+  throw InternalError(
+      fmt::format("{} ({}:{})", fmt::format(f, std::forward<Args>(args)...), file, line));
 }
 
 }  // namespace mainstream
 
 // MS_CHECK(cond, "fmt", args...) throws InputError when cond is false.
-#define MS_CHECK(cond, ...)                                   \
-  do {                                                        \
-    if (!(cond)) ::mainstream::ThrowInput(__VA_ARGS__);       \
+#define MS_CHECK(cond, ...)                             \
+  do {                                                  \
+    if (!(cond)) ::mainstream::ThrowInput(__VA_ARGS__); \
   } while (0)
 
 // MS_CHECK_RT(cond, "fmt", args...) throws RuntimeError when cond is false.
-#define MS_CHECK_RT(cond, ...)                                \
-  do {                                                        \
-    if (!(cond)) ::mainstream::ThrowRuntime(__VA_ARGS__);     \
+#define MS_CHECK_RT(cond, ...)                            \
+  do {                                                    \
+    if (!(cond)) ::mainstream::ThrowRuntime(__VA_ARGS__); \
   } while (0)
 
 // MS_ASSERT(cond, "fmt", args...) throws InternalError (with the source
 // location) when cond is false: for invariants of the code, never for input.
-#define MS_ASSERT(cond, ...)                                                 \
-  do {                                                                       \
+#define MS_ASSERT(cond, ...)                                                   \
+  do {                                                                         \
     if (!(cond)) ::mainstream::ThrowInternal(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)

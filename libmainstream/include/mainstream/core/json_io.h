@@ -2,10 +2,9 @@
 //   "pkg/mpackage.json: $.candidates[2].tpr: expected a number in [0, 1], got -0.3"
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,10 +52,10 @@ class JsonView {
   bool IsNull() const { return node_->is_null(); }
   bool Has(std::string_view key) const;
 
-  JsonView Field(std::string_view key) const;  // required member
+  JsonView Field(std::string_view key) const;                         // required member
   std::optional<JsonView> OptionalField(std::string_view key) const;  // absent or null -> nullopt
   JsonView At(size_t index) const;
-  size_t Size() const;                   // requires an array
+  size_t Size() const;                     // requires an array
   std::vector<JsonView> Elements() const;  // requires an array
 
   // Scalars of this node.

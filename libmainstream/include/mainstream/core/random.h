@@ -16,7 +16,9 @@ class Rng {
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
   bool Bernoulli(double p) { return Uniform() < p; }
   // Uniform integer in [0, n).
-  uint64_t Index(uint64_t n) { return n == 0 ? 0 : static_cast<uint64_t>(Uniform() * static_cast<double>(n)) % n; }
+  uint64_t Index(uint64_t n) {
+    return n == 0 ? 0 : static_cast<uint64_t>(Uniform() * static_cast<double>(n)) % n;
+  }
   uint64_t Next() { return gen_(); }
 
  private:

@@ -25,10 +25,10 @@ namespace mainstream {
 inline constexpr const char* kScoreTraceFile = "trace.csv";
 
 struct ScoreTrace {
-  std::vector<int64_t> frames;  // 1-based, strictly increasing
-  std::vector<uint8_t> labels;  // 0/1 per row
-  std::vector<int> folds;       // 0-based fold per row
-  std::vector<int> branchpoints;          // one score column per candidate, increasing
+  std::vector<int64_t> frames;             // 1-based, strictly increasing
+  std::vector<uint8_t> labels;             // 0/1 per row
+  std::vector<int> folds;                  // 0-based fold per row
+  std::vector<int> branchpoints;           // one score column per candidate, increasing
   std::vector<std::vector<float>> scores;  // [column][row], each in [0, 1]
 
   size_t rows() const { return frames.size(); }

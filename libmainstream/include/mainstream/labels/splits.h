@@ -100,6 +100,7 @@ struct BlockFold {
   std::vector<FrameInterval> held_out;  // the fold's part (may span a hole between blocks)
   std::vector<FrameInterval> train;
 };
-std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k, int64_t gap);
+std::vector<BlockFold> KFoldOverBlocks(const std::vector<FrameInterval>& blocks, int k,
+                                       int64_t gap);
 
 }  // namespace mainstream

@@ -28,11 +28,11 @@ struct BaseRef {
 
 // Event statistics of an application, in stream frames.
 struct EventStats {
-  double mean_length = 0;             // mean event length (frames), > 0
-  double min_length = 0;              // shortest event (frames), > 0
-  std::vector<double> lengths;        // every event length if known (frames)
-  double frequency = 0;               // fraction of stream frames inside events, (0, 1]
-  double correlation = 0;             // inter-frame correlation c in [0, 1)
+  double mean_length = 0;       // mean event length (frames), > 0
+  double min_length = 0;        // shortest event (frames), > 0
+  std::vector<double> lengths;  // every event length if known (frames)
+  double frequency = 0;         // fraction of stream frames inside events, (0, 1]
+  double correlation = 0;       // inter-frame correlation c in [0, 1)
 
   Json ToJson() const;
   static EventStats FromJson(const JsonView& v);
@@ -61,7 +61,7 @@ struct Candidate {
 // The package's out-of-fold score trace (labels/score_trace.h): a file inside
 // the package directory, tied to the manifest by its hash and size.
 struct TraceRef {
-  std::string file;    // relative to the package directory
+  std::string file;  // relative to the package directory
   std::string sha256;
   int64_t rows = 0;    // frames in the trace
   int64_t events = 0;  // true events in it
@@ -77,11 +77,11 @@ struct MPackage {
   double stream_fps = 0;
   EventStats events;
   std::vector<Candidate> candidates;  // sorted by branchpoint, unique branchpoints
-  std::optional<TraceRef> trace;  // absent in packages without out-of-fold estimates
-  Json estimation = Json::object();  // how tpr/fpr/events were estimated (written by mstrain)
-  Json head = Json::object();  // how the specialized suffix is built (written by mstrain)
-  Json log = Json::array();    // training log: pruned candidates and why
-  std::filesystem::path dir;   // directory it was read from (not serialized)
+  std::optional<TraceRef> trace;      // absent in packages without out-of-fold estimates
+  Json estimation = Json::object();   // how tpr/fpr/events were estimated (written by mstrain)
+  Json head = Json::object();         // how the specialized suffix is built (written by mstrain)
+  Json log = Json::array();           // training log: pruned candidates and why
+  std::filesystem::path dir;          // directory it was read from (not serialized)
 
   Json ToJson() const;
   static MPackage FromJson(const JsonView& v);

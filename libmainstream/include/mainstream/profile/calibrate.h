@@ -35,8 +35,12 @@ struct CalibrationRun {
   double decode_predicted = 0, decode_measured = 0;
   double preprocess_predicted = 0, preprocess_measured = 0;
   int stem_nodes = 0, branch_nodes = 0;
-  double PredictedTotal() const { return stem_predicted + branch_predicted + decode_predicted + preprocess_predicted; }
-  double MeasuredTotal() const { return stem_measured + branch_measured + decode_measured + preprocess_measured; }
+  double PredictedTotal() const {
+    return stem_predicted + branch_predicted + decode_predicted + preprocess_predicted;
+  }
+  double MeasuredTotal() const {
+    return stem_measured + branch_measured + decode_measured + preprocess_measured;
+  }
 };
 
 struct CalibrationFactors {
@@ -50,8 +54,8 @@ struct CalibrationResult {
   Profile profile;  // the calibrated profile (profile.calibration filled)
   CalibrationFactors factors;
   std::vector<CalibrationRun> runs;
-  std::vector<double> ratio_before;  // per run: measured / predicted total, uncalibrated
-  std::vector<double> ratio_after;   // fitted on every run
+  std::vector<double> ratio_before;    // per run: measured / predicted total, uncalibrated
+  std::vector<double> ratio_after;     // fitted on every run
   std::vector<double> ratio_held_out;  // fitted on the other runs (empty with one run)
   std::vector<std::string> warnings;
   std::string ToText() const;  // a table for the terminal
@@ -69,9 +73,11 @@ CalibrationFactors FitCalibration(const std::vector<CalibrationRun>& runs);
 
 // The summary.json files under each path (a file itself, or every
 // summary.json below a directory, sorted): InputError when a path holds none.
-std::vector<std::filesystem::path> FindRunSummaries(const std::vector<std::filesystem::path>& paths);
+std::vector<std::filesystem::path> FindRunSummaries(
+    const std::vector<std::filesystem::path>& paths);
 
 // Reads every summary, fits, and builds the calibrated profile.
-CalibrationResult Calibrate(const Profile& profile, const std::vector<std::filesystem::path>& summaries);
+CalibrationResult Calibrate(const Profile& profile,
+                            const std::vector<std::filesystem::path>& summaries);
 
 }  // namespace mainstream

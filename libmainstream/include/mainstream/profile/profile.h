@@ -27,12 +27,12 @@ struct Profile {
   Json machine = Json::object();  // cpu model, cores, library versions (free-form)
   int threads = 1;
   int batch = 1;
-  std::string input;              // what decode was measured on ("video:...", "size:WxH")
+  std::string input;                // what decode was measured on ("video:...", "size:WxH")
   std::vector<StageTiming> stages;  // one per base stage, in order
-  double whole_model_p50_ms = 0;  // 0 when not measured
-  double decode_ms = 0;           // decoding one stream frame (every frame is decoded)
-  double preprocess_ms = 0;       // resizing + normalizing one frame for the DNN (ms)
-  Json extra = Json::object();    // tool-specific details (warmup, repeats, fusion notes)
+  double whole_model_p50_ms = 0;    // 0 when not measured
+  double decode_ms = 0;             // decoding one stream frame (every frame is decoded)
+  double preprocess_ms = 0;         // resizing + normalizing one frame for the DNN (ms)
+  Json extra = Json::object();      // tool-specific details (warmup, repeats, fusion notes)
   // What msprofile --calibrate corrected and by how much (null: measured as is).
   Json calibration = nullptr;
 

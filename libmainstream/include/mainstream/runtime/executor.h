@@ -34,7 +34,6 @@ struct ExecutorOptions {
   int workers = 1;
 };
 
-
 // CPU time of the calling thread, in seconds.
 double ThreadCpuSeconds();
 

@@ -24,9 +24,9 @@ std::vector<FrameInterval> TrueEventsInRange(const FrameLabels& labels, const Fr
 struct AppEvaluation {
   std::string app;
   std::filesystem::path labels_file;
-  FrameInterval range;        // frames scored (those the run decoded)
-  EventScoreCI measured;      // point figures, counts and bootstrap CIs over true events
-  AppPrediction predicted;    // the schedule's prediction for this app
+  FrameInterval range;      // frames scored (those the run decoded)
+  EventScoreCI measured;    // point figures, counts and bootstrap CIs over true events
+  AppPrediction predicted;  // the schedule's prediction for this app
 
   Json ToJson() const;
 };

@@ -25,9 +25,9 @@ struct StageCosts {
   // it differs from the shared one (a calibrated profile: its weights are
   // another copy, colder in the caches); empty = stage_ms.
   std::vector<double> branch_stage_ms;
-  double preprocess_ms = 0;      // per frame the DNN processes (at the highest app rate)
-  double decode_ms = 0;          // per stream frame (every frame is decoded)
-  double stream_fps = 0;         // rate decode_ms is charged at
+  double preprocess_ms = 0;  // per frame the DNN processes (at the highest app rate)
+  double decode_ms = 0;      // per stream frame (every frame is decoded)
+  double stream_fps = 0;     // rate decode_ms is charged at
   StageCosts() = default;
   // Preprocessing only (no stream decode charge).
   StageCosts(std::vector<double> stages, double preprocess);
@@ -36,7 +36,9 @@ struct StageCosts {
   double FixedCost() const { return decode_ms * stream_fps; }
   int num_stages() const { return static_cast<int>(stage_ms.size()); }
   // Latency of stages [begin, end).
-  double Range(int begin, int end) const { return prefix_[static_cast<size_t>(end)] - prefix_[static_cast<size_t>(begin)]; }
+  double Range(int begin, int end) const {
+    return prefix_[static_cast<size_t>(end)] - prefix_[static_cast<size_t>(begin)];
+  }
   double Total() const { return prefix_.back(); }
   // Sets branch_stage_ms (one value per stage, each finite and >= 0; empty
   // clears it).
@@ -72,7 +74,7 @@ struct TreeNode {
 };
 
 struct MergedTree {
-  std::vector<TreeNode> nodes;  // stem segments first (in order), then branches
+  std::vector<TreeNode> nodes;     // stem segments first (in order), then branches
   std::vector<int> branch_of_app;  // node id of each app's branch
   double max_fps = 0;
   double decode_cost = 0;      // decode_ms x stream fps

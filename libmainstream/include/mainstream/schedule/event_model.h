@@ -37,7 +37,8 @@ std::vector<double> DetectionByCount(double p, double c, int x, int64_t max_n);
 double ExpectedRuns(int64_t n, double p, double c, int x);
 
 // The full prediction. stride >= 1 (stream frames per sample), x >= 1.
-EventPrediction PredictEvents(double tpr, double fpr, const EventStats& events, double stride, int x);
+EventPrediction PredictEvents(double tpr, double fpr, const EventStats& events, double stride,
+                              int x);
 
 // F1 from precision and recall (0 when both are 0).
 double F1Score(double precision, double recall);

@@ -35,10 +35,10 @@ struct AppPrediction {
   // has sampling SD f1_event_sd / sqrt(n)). See Interval().
   double f1_se = 0;
   double f1_event_sd = 0;
-  int64_t events = 0;        // true events behind the prediction
-  double trace_weight = 0;   // weight of the trace in recall and precision (0: model only)
-  bool no_skill = false;     // the candidate was flagged no better than chance
-  EventPrediction model;     // the analytical model's figures
+  int64_t events = 0;       // true events behind the prediction
+  double trace_weight = 0;  // weight of the trace in recall and precision (0: model only)
+  bool no_skill = false;    // the candidate was flagged no better than chance
+  EventPrediction model;    // the analytical model's figures
   std::optional<TracePrediction> trace;
 
   std::string source() const { return trace ? "trace+model" : "model"; }
@@ -65,7 +65,8 @@ struct PredictionOptions {
 // (model only); when given it must have a column for c.branchpoint. A
 // no_skill candidate's model figures use its overall positive rate for both
 // TPR and FPR (detections independent of events).
-AppPrediction PredictCandidate(const Candidate& c, const EventStats& events, const ScoreTrace* trace,
-                               double stride, int x, const PredictionOptions& options = {});
+AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
+                               const ScoreTrace* trace, double stride, int x,
+                               const PredictionOptions& options = {});
 
 }  // namespace mainstream

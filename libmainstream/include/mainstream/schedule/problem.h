@@ -40,7 +40,8 @@ std::vector<double> DefaultFpsOptions(double stream_fps);
 // Every (candidate, fps) pair of one app, each with the X that maximizes the
 // predicted F1 (PredictCandidate: trace + model when `trace` is given).
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
-                           const EventStats& events, const OptionSpace& space, const ScoreTrace* trace = nullptr,
+                           const EventStats& events, const OptionSpace& space,
+                           const ScoreTrace* trace = nullptr,
                            const PredictionOptions& options = {});
 
 struct ScheduleProblem {
@@ -55,7 +56,9 @@ struct Solution {
   double cost = 0;
   double sum_f1 = 0;
   double min_f1 = 0;
-  double mean_f1() const { return choice.empty() ? 0 : sum_f1 / static_cast<double>(choice.size()); }
+  double mean_f1() const {
+    return choice.empty() ? 0 : sum_f1 / static_cast<double>(choice.size());
+  }
 };
 
 // Evaluates a choice with the reference cost model (BuildMergedTree).

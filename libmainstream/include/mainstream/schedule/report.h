@@ -30,8 +30,8 @@ Json PredictReport(const PredictRequest& request);
 // events as the trace holds).
 struct PackagePredictRequest {
   std::filesystem::path package;
-  std::vector<int> branchpoints;   // empty: every candidate
-  std::vector<double> fps;         // empty: 1..stream fps
+  std::vector<int> branchpoints;  // empty: every candidate
+  std::vector<double> fps;        // empty: 1..stream fps
   std::vector<int> x_vote{1, 2, 3};
   PredictionOptions options;
 };

@@ -26,27 +26,27 @@ struct ScheduledApp {
   double fps = 0;
   int x_vote = 1;
   double tpr = 0, fpr = 0, threshold = 0.5;
-  std::string weights;            // candidate weights file (relative to package), may be empty
+  std::string weights;  // candidate weights file (relative to package), may be empty
   AppPrediction predicted;
-  double own_cost = 0;            // fps x latency of its own stages
+  double own_cost = 0;  // fps x latency of its own stages
 };
 
 struct ScheduleDoc {
-  double budget = 0;              // ms of compute per second of video
-  double budget_factor = 0;       // > 0: the budget was given as this multiple of cheapest_cost
-  double cheapest_cost = 0;       // cost of the cheapest schedule of these apps (0: not recorded)
+  double budget = 0;         // ms of compute per second of video
+  double budget_factor = 0;  // > 0: the budget was given as this multiple of cheapest_cost
+  double cheapest_cost = 0;  // cost of the cheapest schedule of these apps (0: not recorded)
   std::string algorithm;
   std::string objective = "mean_f1";
   double stream_fps = 0;
   BaseRef base;
-  std::string profile;            // path of the profile it was planned with
-  StageCosts costs;               // copied from the profile
+  std::string profile;  // path of the profile it was planned with
+  StageCosts costs;     // copied from the profile
   std::vector<std::string> stage_names;
   std::vector<ScheduledApp> apps;
-  MergedTree tree;                // derived from apps + costs
+  MergedTree tree;  // derived from apps + costs
   double total_cost = 0;
   double mean_f1 = 0, min_f1 = 0, mean_recall = 0, mean_precision = 0;
-  Json search = Json::object();   // seconds, nodes, exact, options searched
+  Json search = Json::object();  // seconds, nodes, exact, options searched
 
   Json ToJson(const std::filesystem::path& relative_to) const;
   std::vector<AppRequest> Requests() const;
@@ -90,8 +90,9 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config);
 // Packages with a score trace are predicted from it (LoadPackageTrace checks
 // it against the manifest) unless options.use_trace is false; a package
 // without one is predicted by the analytical model alone, logged once.
-ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile, double budget,
-                             const OptionSpace& space, const PredictionOptions& options = {});
+ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profile& profile,
+                             double budget, const OptionSpace& space,
+                             const PredictionOptions& options = {});
 // Checks every package against the profile (base hash, stage count, stream
 // fps agreement); errors name the package file and field.
 void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,

@@ -33,7 +33,7 @@ struct SearchLimits {
 };
 
 struct ExhaustiveOptions {
-  bool dynamic_bound = true;  // per-node LP bound that accounts for the shared stem
+  bool dynamic_bound = true;            // per-node LP bound that accounts for the shared stem
   const Solution* incumbent = nullptr;  // a known feasible solution to start from
   SearchLimits limits;
   double start_time = 0;  // NowSeconds() when the caller's search began (0: now)
@@ -43,8 +43,8 @@ struct SearchResult {
   std::string algorithm;
   Solution solution;
   double seconds = 0;
-  int64_t nodes = 0;  // search nodes (exhaustive) or moves evaluated (greedy)
-  int64_t steps = 0;  // moves applied (greedy)
+  int64_t nodes = 0;   // search nodes (exhaustive) or moves evaluated (greedy)
+  int64_t steps = 0;   // moves applied (greedy)
   bool exact = false;  // proven optimal for its objective
   // Exhaustive and maxmin: a proven upper bound on the best mean F1 (of the
   // schedules with the max-min minimum, for maxmin) and the relative gap
@@ -62,7 +62,8 @@ void CheckFeasible(const ScheduleProblem& problem);
 SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& options = {});
 // Both ratios, each followed by the polish; the better result.
 SearchResult BestGreedySearch(const ScheduleProblem& problem);
-SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOptions& options = {});
+SearchResult ExhaustiveSearch(const ScheduleProblem& problem,
+                              const ExhaustiveOptions& options = {});
 SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& limits = {});
 // Every app at its most specialized (no_sharing) or most shared candidate,
 // all at the one frame rate that maximizes mean F1 within the budget.
@@ -78,6 +79,7 @@ const std::vector<std::string>& AlgorithmNames();
 // Dispatches by name: greedy (marginal + polish), greedy-paper, greedy-marginal
 // (no polish), exhaustive, maxmin, nosharing, maxsharing.
 // The limits apply to exhaustive and maxmin (the others finish in milliseconds).
-SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm, const SearchLimits& limits = {});
+SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm,
+                       const SearchLimits& limits = {});
 
 }  // namespace mainstream

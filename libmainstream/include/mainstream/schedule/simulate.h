@@ -24,11 +24,11 @@ struct SimulateConfig {
   std::vector<int> num_apps{2, 3, 4, 5, 6, 7, 8, 9, 10};
   std::vector<double> budgets{350};
   std::vector<std::string> algorithms{"greedy", "nosharing", "maxsharing"};
-  int workloads = 100;                     // per number of apps
+  int workloads = 100;  // per number of apps
   UniformRange event_length_ms{250, 2000};
   UniformRange event_frequency{0.01, 0.3};
   UniformRange correlation{0.0, 0.5};
-  std::vector<double> fps_options;         // empty: 1..stream fps
+  std::vector<double> fps_options;  // empty: 1..stream fps
   std::vector<int> x_options{1};
   uint64_t seed = 1;
   int threads = 1;
@@ -43,7 +43,7 @@ struct SimulateRow {
   double budget = 0;
   std::string algorithm;
   int workloads = 0;
-  int infeasible = 0;        // workloads where the algorithm could not fit every app (F1 counted as 0)
+  int infeasible = 0;  // workloads where the algorithm could not fit every app (F1 counted as 0)
   double mean_f1 = 0, mean_recall = 0, mean_precision = 0, mean_min_f1 = 0;
   double mean_fps = 0, mean_cost = 0;
   double mean_ms = 0, max_ms = 0;  // schedule time per workload
@@ -72,8 +72,8 @@ struct SimulateOutput {
 };
 
 // The apps of workload `workload` of size `num_apps` (deterministic in the seed).
-std::vector<MPackage> MakeWorkload(const std::vector<MPackage>& templates, const SimulateConfig& config,
-                                   int num_apps, int workload);
+std::vector<MPackage> MakeWorkload(const std::vector<MPackage>& templates,
+                                   const SimulateConfig& config, int num_apps, int workload);
 
 SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profile& profile,
                              const SimulateConfig& config);

@@ -38,14 +38,15 @@ struct TraceReplay {
   int phases = 0;
   std::vector<EventCycle> cycles;  // counts summed over phases
   double f1_se = 0;                // JackknifeF1Se
-  std::vector<double> fold_f1;     // F1 of the cycles whose event starts in each fold that has events
-  double fold_sd = 0;              // SD of fold_f1 (0 with fewer than two)
+  std::vector<double> fold_f1;  // F1 of the cycles whose event starts in each fold that has events
+  double fold_sd = 0;           // SD of fold_f1 (0 with fewer than two)
 };
 
 // Replays column `column` of `trace`: a sample is positive when its score is
 // >= threshold; each contiguous segment of the trace is sampled with
 // Sampler(stride, phase) and run through XVotingDetector(x) (flushed at the
 // segment's end), for every ReplayPhases(stride) phase.
-TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, double stride, int x);
+TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, double stride,
+                        int x);
 
 }  // namespace mainstream

@@ -24,7 +24,6 @@ namespace mainstream {
 struct BaseInfo;
 struct TrainConfig;
 
-
 // Which items (indices into Dataset) play which role.
 struct DataSplit {
   std::vector<int64_t> train, validation, test;
@@ -43,9 +42,9 @@ struct Dataset {
   // Items kept in memory (resized to the base input): video frames of the
   // split's blocks, or every image.
   std::vector<Image> images;
-  std::vector<uint8_t> labels;       // per item
-  std::vector<int64_t> frames;       // per item: 1-based frame number (video) or 1-based image number
-  std::vector<std::string> names;    // images: file path per item
+  std::vector<uint8_t> labels;     // per item
+  std::vector<int64_t> frames;     // per item: 1-based frame number (video) or 1-based image number
+  std::vector<std::string> names;  // images: file path per item
   DataSplit split;
 
   size_t size() const { return images.size(); }
@@ -74,10 +73,11 @@ Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre)
 // positions are indices into data.split.train.
 struct FoldPlan {
   std::vector<BlockFold> folds;
-  std::vector<std::vector<int64_t>> train;     // per fold: what its model trains on (every train_stride-th)
+  std::vector<std::vector<int64_t>>
+      train;  // per fold: what its model trains on (every train_stride-th)
   std::vector<std::vector<int64_t>> held_out;  // per fold: what it scores
   std::vector<int> fold_of;                    // per position: the fold that holds it out
-  std::vector<int64_t> all;                    // every train_stride-th position (the deployed model)
+  std::vector<int64_t> all;  // every train_stride-th position (the deployed model)
 };
 // Throws InputError naming the label file when a fold's training frames lack
 // a class (nothing to learn) or a held-out part is shorter than 2 x gap + 1
@@ -106,7 +106,7 @@ EventStats EventStatsFromBlocks(const FrameLabels& labels, const std::vector<Fra
 struct MotLabelOptions {
   std::string mot;  // gt.txt
   PersonRuleArgs rule;
-  int64_t frames = 0;     // > 0: sequence length (else seqinfo.ini)
+  int64_t frames = 0;      // > 0: sequence length (else seqinfo.ini)
   int64_t smooth_gap = 0;  // fill gaps of at most this many frames
   int64_t min_event = 1;   // then drop events shorter than this
 };

@@ -35,7 +35,7 @@ const std::vector<std::string>& FashionMnistClassNames();
 
 // One split (or its first items), as read.
 struct FashionMnistSet {
-  std::string images_file;      // where it was read from (for messages)
+  std::string images_file;  // where it was read from (for messages)
   std::string labels_file;
   std::vector<uint8_t> pixels;  // size() x 28 x 28, row-major
   std::vector<uint8_t> labels;  // size(), each 0-9
@@ -47,24 +47,29 @@ struct FashionMnistSet {
 };
 
 // <dir>/<split>-images-idx3-ubyte.gz and <dir>/<split>-labels-idx1-ubyte.gz.
-std::filesystem::path FashionMnistImagesFile(const std::filesystem::path& dir, const std::string& split);
-std::filesystem::path FashionMnistLabelsFile(const std::filesystem::path& dir, const std::string& split);
+std::filesystem::path FashionMnistImagesFile(const std::filesystem::path& dir,
+                                             const std::string& split);
+std::filesystem::path FashionMnistLabelsFile(const std::filesystem::path& dir,
+                                             const std::string& split);
 
 // Reads split "train" or "t10k" of `dir` and keeps its first `limit` items
 // (0: all). Both files are read and checked whole. Throws InputError naming
 // the file and what is wrong: missing, corrupt or truncated gzip data, a bad
 // magic number, images other than 28x28, fewer (or more) bytes than the
 // header's count, a label above 9, different counts in the two files.
-FashionMnistSet ReadFashionMnist(const std::filesystem::path& dir, const std::string& split, int64_t limit = 0);
+FashionMnistSet ReadFashionMnist(const std::filesystem::path& dir, const std::string& split,
+                                 int64_t limit = 0);
 
 // Writes `set` as <dir>/<split>-{images-idx3,labels-idx1}-ubyte.gz (tests and
 // fixtures). Throws RuntimeError naming the file when writing fails.
-void WriteFashionMnist(const std::filesystem::path& dir, const std::string& split, const FashionMnistSet& set);
+void WriteFashionMnist(const std::filesystem::path& dir, const std::string& split,
+                       const FashionMnistSet& set);
 
 // The decompressed bytes of a gzip file (a file that is not gzip is read as
 // is). Throws InputError naming the file when it is missing, unreadable,
 // corrupt or truncated, or decompresses to more than `max_bytes`.
-std::vector<uint8_t> ReadGzipFile(const std::filesystem::path& file, size_t max_bytes = size_t{1} << 30);
+std::vector<uint8_t> ReadGzipFile(const std::filesystem::path& file,
+                                  size_t max_bytes = size_t{1} << 30);
 // Writes `bytes` gzip-compressed to `file` (not atomically: tests and
 // fixtures). Throws RuntimeError naming the file.
 void WriteGzipFile(const std::filesystem::path& file, const std::vector<uint8_t>& bytes);
@@ -75,8 +80,8 @@ struct CanvasOptions {
   double max_height = 1.0;  //   (never more than the canvas width)
   int min_grey = 20;        // background grey level, uniform in [min_grey, max_grey]
   int max_grey = 235;
-  double noise = 6;         // pixel noise: uniform with this standard deviation (grey levels)
-  double min_contrast = 64; // |luma(tint) - background| at least this (redrawn up to 16 times)
+  double noise = 6;          // pixel noise: uniform with this standard deviation (grey levels)
+  double min_contrast = 64;  // |luma(tint) - background| at least this (redrawn up to 16 times)
 
   // Throws InputError naming the field.
   void Validate() const;
@@ -89,7 +94,7 @@ struct CanvasOptions {
 // width), at a uniform position fully inside, colour c = alpha * tint +
 // (1 - alpha) * g with alpha = intensity / 255, then noise on every pixel.
 // The same arguments always give the same canvas.
-Image ComposeCanvas(const FashionMnistSet& set, int64_t item, int width, int height, const CanvasOptions& options,
-                    uint64_t seed);
+Image ComposeCanvas(const FashionMnistSet& set, int64_t item, int width, int height,
+                    const CanvasOptions& options, uint64_t seed);
 
 }  // namespace mainstream

@@ -16,7 +16,8 @@ namespace mainstream {
 struct ParetoResult {
   std::vector<Candidate> kept;    // sorted by branchpoint
   std::vector<Candidate> pruned;  // sorted by branchpoint
-  Json log = Json::array();       // one entry per pruned candidate: branchpoint, accuracy, dominated_by, reason
+  Json log =
+      Json::array();  // one entry per pruned candidate: branchpoint, accuracy, dominated_by, reason
 };
 
 // Candidate i is dominated by j when j.branchpoint > i.branchpoint (fewer
@@ -31,9 +32,10 @@ ParetoResult ParetoPrune(std::vector<Candidate> candidates, int num_stages, doub
 // more than i at any rate) and j's best predicted F1 over `x_options` is >=
 // i's - tolerance at every frame rate in `fps_options`. Log entries give the
 // predicted F1s.
-ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_stages, const EventStats& events,
-                                     const ScoreTrace* trace, double stream_fps,
-                                     const std::vector<double>& fps_options, const std::vector<int>& x_options,
+ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_stages,
+                                     const EventStats& events, const ScoreTrace* trace,
+                                     double stream_fps, const std::vector<double>& fps_options,
+                                     const std::vector<int>& x_options,
                                      const PredictionOptions& prediction, double tolerance = 0);
 
 }  // namespace mainstream

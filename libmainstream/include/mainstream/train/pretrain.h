@@ -40,24 +40,26 @@ struct PretrainConfig {
   // Occupancy: the video (frames 1-based = MOT frames). Fashion-MNIST:
   // optional, the frames to re-estimate the BatchNorm statistics on.
   std::string video;
-  std::string mot;      // MOT ground truth (gt.txt); occupancy only
-  std::string output;   // base directory to write
+  std::string mot;     // MOT ground truth (gt.txt); occupancy only
+  std::string output;  // base directory to write
   // A base directory to start from instead of random weights: same stages
   // and shapes required; a head with another number of classes starts fresh.
   std::string init;
-  double fps = 0;       // > 0: fps override (recorded only)
+  double fps = 0;            // > 0: fps override (recorded only)
   std::string train_frames;  // "a-b,c-d"; empty: the first 70% of the video
   int grid_cols = 8;
   int grid_rows = 6;
-  int epochs = 20;      // 0: no pretraining (random weights, BatchNorm statistics estimated), for comparisons
+  int epochs =
+      20;  // 0: no pretraining (random weights, BatchNorm statistics estimated), for comparisons
   int batch = 32;
   double lr = 2e-3;
   double weight_decay = 1e-4;
-  int64_t stride = 2;   // use every k-th training frame (fresh augmentation every epoch)
+  int64_t stride = 2;          // use every k-th training frame (fresh augmentation every epoch)
   double val_fraction = 0.15;  // of the training frames, for reporting and picking the best epoch
   int64_t gap = 10;
   AugmentConfig augment;
-  int recalibrate_passes = 8;  // forward passes over the frames re-estimating BatchNorm statistics at the end
+  int recalibrate_passes =
+      8;  // forward passes over the frames re-estimating BatchNorm statistics at the end
   // Auxiliary 1x1-conv occupancy heads on two feature maps during
   // pretraining (not saved): spatially meaningful features for region tasks.
   bool dense_heads = true;
@@ -90,8 +92,8 @@ struct PretrainReport {
   int best_epoch = 0;  // epoch with the best validation F1 (the weights kept are the last epoch's)
   double train_loss = 0;
   double val_loss = 0;
-  double val_cell_accuracy = 0;  // per cell and frame, at 0.5
-  double val_cell_f1 = 0;        // over positive cells
+  double val_cell_accuracy = 0;      // per cell and frame, at 0.5
+  double val_cell_f1 = 0;            // over positive cells
   double val_baseline_accuracy = 0;  // always predicting each cell's majority class
   std::vector<double> val_dense_f1;  // per auxiliary dense head
   // Fashion-MNIST: items used, the held-out accuracy after the last epoch

@@ -19,41 +19,42 @@ inline constexpr int kTrainConfigSchemaVersion = 1;
 
 struct TrainConfig {
   // Inputs. Exactly one of `video` (with `labels`) or `images`.
-  std::string base_dir;        // base directory (model.pt + base.json)
-  std::string video;           // video file
-  std::string labels;          // per-frame label CSV (frame,label; docs/labels.md)
-  std::string images;          // image folder DIR/<class>/*.jpg|png
-  std::string positive_class;  // images: the class directory that is the event (default "1" or "pos")
-  double fps = 0;              // > 0: stream fps override (vtest.avi says 10, was captured at 7)
-  std::string app;             // application name (letters, digits, '_', '-', '.')
-  std::string output;          // package directory
-  std::string work_dir;        // finished candidates live in <work_dir>/<hash>/; empty: default
+  std::string base_dir;  // base directory (model.pt + base.json)
+  std::string video;     // video file
+  std::string labels;    // per-frame label CSV (frame,label; docs/labels.md)
+  std::string images;    // image folder DIR/<class>/*.jpg|png
+  std::string
+      positive_class;    // images: the class directory that is the event (default "1" or "pos")
+  double fps = 0;        // > 0: stream fps override (vtest.avi says 10, was captured at 7)
+  std::string app;       // application name (letters, digits, '_', '-', '.')
+  std::string output;    // package directory
+  std::string work_dir;  // finished candidates live in <work_dir>/<hash>/; empty: default
   std::vector<int> branchpoints;  // empty: every branchpoint of the base
 
   // Split (video: 1-based inclusive frame ranges "a-b,c-d"; empty: automatic).
   std::string train_frames;
-  std::string val_frames;   // empty: the last val_fraction of the training frames, after a gap
-  std::string test_frames;  // reported only (extra.test), never used for choices
+  std::string val_frames;       // empty: the last val_fraction of the training frames, after a gap
+  std::string test_frames;      // reported only (extra.test), never used for choices
   double train_fraction = 0.7;  // automatic split (no train_frames): train / validation / test
   double val_fraction = 0.15;
   double test_fraction = 0.15;
-  int64_t gap = 10;           // unused frames between blocks
-  int val_blocks = 1;         // without val_frames: validation spread over this many places (folds <= 1)
+  int64_t gap = 10;    // unused frames between blocks
+  int val_blocks = 1;  // without val_frames: validation spread over this many places (folds <= 1)
   // Video: >= 2 estimates every candidate out of fold over all training
   // frames (temporal k-fold, `gap` frames dropped around each held-out part;
   // the package keeps the score trace); 1: the older validation-block
   // estimates (no trace). Image folders always use their validation split.
   int folds = 4;
-  int64_t train_stride = 1;   // keep every k-th training frame (neighbours are near-duplicates)
+  int64_t train_stride = 1;  // keep every k-th training frame (neighbours are near-duplicates)
 
   // Optimization of one candidate.
   int epochs = 8;
-  int patience = 3;     // stop after this many epochs without a better validation balanced accuracy
+  int patience = 3;  // stop after this many epochs without a better validation balanced accuracy
   int batch = 32;
-  double lr = 1e-4;        // Adam, copied base stages (pretrained: small steps)
-  double head_lr = 1e-3;   // Adam, the new head
+  double lr = 1e-4;       // Adam, copied base stages (pretrained: small steps)
+  double head_lr = 1e-3;  // Adam, the new head
   double weight_decay = 1e-4;
-  double dropout = 0.2;    // before the head's linear layer
+  double dropout = 0.2;  // before the head's linear layer
   // The new head: "pool" = global average pooling + linear (model/suffix.h,
   // BuildSuffix); "spatial" = 1x1 conv to head_channels + flatten + linear,
   // which keeps where things are (fixed cameras, region tasks).
@@ -68,17 +69,19 @@ struct TrainConfig {
   int augment_copies = 1;  // augmented copies per training frame (cached), 0: none
   AugmentConfig augment;
   double threshold = 0.5;  // score threshold for a positive frame
-  bool cache = true;       // cache prefix activations (false: recompute every batch; for benchmarks)
+  bool cache = true;  // cache prefix activations (false: recompute every batch; for benchmarks)
   uint64_t seed = 1;
 
   // Package statistics (pack time; not part of the hash).
-  std::vector<int> corr_strides;  // strides at which c is measured; empty: 1..ceil(stream fps), at most 8
-  double pareto_tolerance = 0;    // a candidate is pruned if one with more sharing is within this (F1 or accuracy)
+  std::vector<int>
+      corr_strides;  // strides at which c is measured; empty: 1..ceil(stream fps), at most 8
+  double pareto_tolerance =
+      0;  // a candidate is pruned if one with more sharing is within this (F1 or accuracy)
   std::vector<int> pareto_x{1, 2, 3};  // X-voting values the predicted-F1 pruning considers
-  double trace_prior = 4;         // shrinkage of trace-driven predictions (schedule/prediction.h)
-  double event_length = 0;        // > 0: override mean event length (frames)
-  double event_frequency = 0;     // > 0: override event frequency
-  double correlation = -1;        // >= 0: override inter-frame correlation
+  double trace_prior = 4;      // shrinkage of trace-driven predictions (schedule/prediction.h)
+  double event_length = 0;     // > 0: override mean event length (frames)
+  double event_frequency = 0;  // > 0: override event frequency
+  double correlation = -1;     // >= 0: override inter-frame correlation
 
   // Run (not part of the hash).
   int threads = 1;

@@ -37,8 +37,8 @@ struct TrainRunOptions {
 struct TrainReport {
   MPackage package;  // empty candidates when !pack
   std::filesystem::path work_dir;
-  int trained = 0;   // candidates trained by this run
-  int resumed = 0;   // candidates found finished in the work directory
+  int trained = 0;  // candidates trained by this run
+  int resumed = 0;  // candidates found finished in the work directory
   double seconds = 0;
   double prefix_seconds = 0;  // computing cached activations
   double decode_seconds = 0;  // decoding and resizing frames

@@ -22,7 +22,7 @@
 //      and the calibrated profile each say fit 900 ms/s, run in real time
 //      over the input; frames dropped (goal < 1%).
 //
-//   bench_runtime --threads 1                       # ~3-5 min on 2 cores
+//   bench_runtime --threads 1                       # ~9 min on 2 cores (parts 1-6)
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
 #include <fmt/ranges.h>
 #include <torch/script.h>

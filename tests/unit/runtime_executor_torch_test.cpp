@@ -361,6 +361,22 @@ TEST_F(RuntimeExecutorTest, RealTimePacingDropsLateFramesWithoutQueueing) {
   // 1000 fps = 60 ms), not after processing every frame.
   EXPECT_LT(s["wall_seconds"].get<double>(), 1.0);
 
+  // With --max-lag 10 s the same stream (60 ms of frames, each a fraction of
+  // a millisecond of compute) keeps every frame: late, but within the lag.
+  TempDir out3;
+  RunConfig c3 = Config(out3.path());
+  c3.realtime = true;
+  c3.fps_override = 1000;
+  c3.max_lag_ms = 10000;
+  RunResult r3 = Runtime::Prepare(c3).Run();
+  ASSERT_EQ(r3.status, RunStatus::kCompleted);
+  EXPECT_EQ(r3.summary["frames"]["dropped"].get<int64_t>(), 0);
+  EXPECT_EQ(r3.summary["frames"]["decoded"].get<int64_t>(), 60);
+  EXPECT_EQ(r3.summary["config"]["max_lag_ms"].get<double>(), 10000);
+  RunConfig bad = c3;
+  bad.realtime = false;
+  EXPECT_THROW(bad.Validate(), InputError);  // a lag without --realtime means nothing
+
   // At a rate it can follow it paces: 20 frames at 40 fps last 0.5 s.
   TempDir out2;
   RunConfig c2 = Config(out2.path());

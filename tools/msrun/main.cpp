@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--realtime", cfg.realtime,
       "Frames arrive at the stream's rate; frames that arrive while busy are dropped (counted)");
+  app.add_option("--max-lag", cfg.max_lag_ms,
+                 "With --realtime: ms a frame may wait behind busy ones before it is dropped "
+                 "(default 0: one frame interval)")
+      ->capture_default_str();
   app.add_flag("--frames", cfg.write_frames,
                "Also write <app>.frames.csv with every sampled frame's score");
   app.add_option("--start-frame", cfg.start_frame, "First frame to run on (1-based, inclusive)")

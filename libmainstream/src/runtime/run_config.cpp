@@ -35,6 +35,10 @@ void RunConfig::Validate() const {
            "--batch {} cannot be combined with --realtime: a real-time run processes each frame as "
            "it arrives",
            batch);
+  MS_CHECK(std::isfinite(max_lag_ms) && max_lag_ms >= 0 && max_lag_ms <= 3600000,
+           "--max-lag: expected 0..3600000 ms (0: one frame interval), got {}", max_lag_ms);
+  MS_CHECK(max_lag_ms == 0 || realtime,
+           "--max-lag {} needs --realtime: without it no frame is late", max_lag_ms);
   MS_CHECK(bootstrap_resamples >= 0 && bootstrap_resamples <= 1000000,
            "--bootstrap: expected 0..1000000 resamples, got {}", bootstrap_resamples);
   MS_CHECK(std::isfinite(progress_interval_s) && progress_interval_s >= 0,
@@ -63,6 +67,7 @@ Json RunConfig::ToJson() const {
               {"out", out_dir.string()},
               {"labels", labels_json},
               {"realtime", realtime},
+              {"max_lag_ms", max_lag_ms},
               {"threads", threads},
               {"seed", seed},
               {"write_frames", write_frames},
@@ -87,6 +92,7 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
     }
   }
   if (auto f = v.OptionalField("realtime")) c.realtime = f->AsBool();
+  if (auto f = v.OptionalField("max_lag_ms")) c.max_lag_ms = f->AsNumberIn(0, 3600000);
   if (auto f = v.OptionalField("threads")) c.threads = static_cast<int>(f->AsIntIn(1, 1024));
   if (auto f = v.OptionalField("seed")) c.seed = static_cast<uint64_t>(f->AsIntIn(0, INT64_MAX));
   if (auto f = v.OptionalField("write_frames")) c.write_frames = f->AsBool();

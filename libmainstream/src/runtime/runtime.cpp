@@ -269,6 +269,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
   double last_progress = wall0;
   const int64_t expected = src.expected_frames();
   const double period = 1.0 / src.fps();
+  const double max_lag = cfg.max_lag_ms > 0 ? cfg.max_lag_ms / 1000 : period;
   int64_t first_index = -1;
 
   auto flush = [&] {
@@ -325,11 +326,11 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
       if (!any_pending) continue;
       if (cfg.realtime) {
         // Frame k is due (k - first) periods after the first one; it is stale
-        // (dropped, its work carried to the next frame) when the next frame is
-        // already due by the time the loop gets to it.
+        // (dropped, its work carried to the next frame) when the loop gets to
+        // it --max-lag late (default: one period, i.e. the next frame is due).
         const double due = wall0 + static_cast<double>(frame.index - first_index) * period;
         st.sleep_s += SleepUntil(due, stop);
-        if (NowSeconds() >= due + period) {
+        if (NowSeconds() >= due + max_lag) {
           ++st.dropped;
           continue;
         }

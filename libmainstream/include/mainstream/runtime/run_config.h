@@ -31,6 +31,7 @@ struct RunConfig {
   std::filesystem::path out_dir;   // events, per-frame scores, summary.json
   std::vector<LabelsArg> labels;   // ground truth per app, for event-level scoring
   bool realtime = false;           // frames arrive at the stream's rate; late frames are dropped
+  double max_lag_ms = 0;           // realtime: a frame this late is dropped (0: one frame interval)
   int threads = 1;                 // branch workers and OpenCV threads (docs/runtime.md)
   uint64_t seed = 1;               // sampling phases of the merged tree (FramePlanner)
   bool write_frames = false;       // also write <app>.frames.csv (every sampled frame's score)

@@ -3,7 +3,7 @@
 #
 #   labels   mstrain labels      MOT + rule          -> OUT/labels/<app>.csv
 #   base     mstrain pretrain    Fashion-MNIST/video -> OUT/base/ (model.pt, base.json)
-#   profile  msprofile           base + video        -> OUT/profile.json
+#   profile  msprofile           base + video        -> OUT/profile.json (+ profile-calibrated.json)
 #   train    mstrain train       base + labels       -> OUT/packages/<app>/ (M-Packages)
 #   schedule msschedule schedule packages + profile  -> OUT/schedules/b<B>-<algo>.json
 #   run      msrun --phases      schedule + video    -> OUT/runs/b<B>-<algo>/pooled.json
@@ -139,6 +139,22 @@ if want profile && need "$PROFILE" "$args" "$MODEL"; then
   log "profile: timing every stage on $RUN_THREADS thread(s)"
   "$BIN/msprofile/msprofile" --base "$BASE_DIR" --input "$VIDEO" --threads "$RUN_THREADS" -o "$PROFILE" --log-level warn >/dev/null
   done_with "$PROFILE" "$args"
+fi
+# CALIBRATE_WITH="DIR...": msrun --out directories measured on this machine
+# (an earlier pipeline's OUT/runs, say): the schedules use the profile they
+# correct (msprofile --calibrate; docs/model.md, "Calibration").
+if [ -n "${CALIBRATE_WITH:-}" ]; then
+  read -ra cal_dirs <<< "$CALIBRATE_WITH"
+  CALIBRATED="$OUT/profile-calibrated.json"
+  args="--calibrate ${cal_dirs[*]} --profile $PROFILE"
+  if want profile && need "$CALIBRATED" "$args" "$PROFILE"; then
+    log "profile: calibrating with the runs in ${cal_dirs[*]}"
+    "$BIN/msprofile/msprofile" --calibrate "${cal_dirs[@]}" --profile "$PROFILE" -o "$CALIBRATED" \
+      --log-level warn >/dev/null
+    done_with "$CALIBRATED" "$args"
+  fi
+  [ -f "$CALIBRATED" ] || die "CALIBRATE_WITH is set but $CALIBRATED is missing: run the profile step"
+  PROFILE="$CALIBRATED"
 fi
 
 # --- train -----------------------------------------------------------------

@@ -1,5 +1,5 @@
 // msprofile --calibrate: fitting a profile to what msrun measured.
-#include "mainstream/profile/calibrate.h"
+#include "mainstream/schedule/calibrate.h"
 
 #include <gtest/gtest.h>
 

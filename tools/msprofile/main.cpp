@@ -10,7 +10,7 @@
 #include "mainstream/model/cut_points.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/profiler.h"
-#include "mainstream/profile/calibrate.h"
+#include "mainstream/schedule/calibrate.h"
 
 using namespace mainstream;
 

@@ -1,4 +1,4 @@
-#include "mainstream/profile/calibrate.h"
+#include "mainstream/schedule/calibrate.h"
 
 #include <fmt/format.h>
 
@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "mainstream/core/error.h"
+#include "mainstream/schedule/cost_model.h"
 
 namespace fs = std::filesystem;
 
@@ -19,8 +20,6 @@ namespace {
 constexpr int kRunSummarySchema = 1;
 constexpr int64_t kMinFrames = 20;
 
-double Ratio(double num, double den) { return den > 0 ? num / den : 1.0; }
-
 std::string MachineString(const Json& machine, const char* key) {
   if (!machine.is_object() || !machine.contains(key) || !machine[key].is_string()) return {};
   return machine[key].get<std::string>();
@@ -29,8 +28,8 @@ std::string MachineString(const Json& machine, const char* key) {
 }  // namespace
 
 double CalibrationFactors::Predict(const CalibrationRun& r) const {
-  return stem * r.stem_predicted + branch * r.branch_predicted + decode * r.decode_predicted +
-         preprocess * r.preprocess_predicted;
+  return stem * r.stem.predicted + branch * r.branch.predicted + decode * r.decode.predicted +
+         preprocess * r.preprocess.predicted;
 }
 
 Json CalibrationFactors::ToJson() const {
@@ -100,14 +99,8 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
   r.frames = decoded;
 
   const int n = static_cast<int>(profile.stages.size());
-  std::vector<double> stem_prefix{0}, branch_prefix{0};
-  const std::vector<double> branch_ms = profile.BranchLatencies();
-  for (int k = 0; k < n; ++k) {
-    const double p50 = profile.stages[static_cast<size_t>(k)].p50_ms;
-    stem_prefix.push_back(stem_prefix.back() + p50);
-    branch_prefix.push_back(branch_prefix.back() +
-                            (branch_ms.empty() ? p50 : branch_ms[static_cast<size_t>(k)]));
-  }
+  StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms);
+  costs.SetBranchStages(profile.BranchLatencies());
   double nominal_ours = 0, nominal_schedule = 0;
   const JsonView nodes = v.Field("nodes");
   if (nodes.Size() == 0) nodes.Fail("no nodes: the run executed no DNN");
@@ -123,19 +116,17 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
     const double measured = node.NumberIn("measured_cost", 0, 1e9);
     const double expected = node.NumberIn("expected_executions", 0, 1e15);
     const double executed = static_cast<double>(node.IntIn("executions", 0, int64_t{1} << 50));
-    const std::vector<double>& prefix = kind == "stem" ? stem_prefix : branch_prefix;
-    const double latency = prefix[static_cast<size_t>(e)] - prefix[static_cast<size_t>(b)];
+    const int bi = static_cast<int>(b), ei = static_cast<int>(e);
+    const double latency = kind == "stem" ? costs.Range(bi, ei) : costs.BranchRange(bi, ei);
     // A run that dropped frames executed fewer than planned: predict what it ran.
     const double predicted = fps * latency * (expected > 0 ? executed / expected : 1.0);
     nominal_ours += fps * latency;
     nominal_schedule += node.NumberIn("predicted_cost", 0, 1e9);
     if (kind == "stem") {
-      r.stem_predicted += predicted;
-      r.stem_measured += measured;
+      r.stem.Add(CostShare{predicted, measured});
       ++r.stem_nodes;
     } else {
-      r.branch_predicted += predicted;
-      r.branch_measured += measured;
+      r.branch.Add(CostShare{predicted, measured});
       ++r.branch_nodes;
     }
   }
@@ -148,30 +139,26 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
                     nominal_schedule, nominal_ours));
   }
   const JsonView measured = v.Field("cost").Field("measured");
-  r.decode_measured = measured.NumberIn("decode", 0, 1e9);
-  r.preprocess_measured = measured.NumberIn("preprocess", 0, 1e9);
-  r.decode_predicted = profile.decode_ms * static_cast<double>(decoded) / seconds;
-  r.preprocess_predicted = profile.preprocess_ms * static_cast<double>(preprocessed) / seconds;
+  r.decode = CostShare{profile.decode_ms * static_cast<double>(decoded) / seconds,
+                       measured.NumberIn("decode", 0, 1e9)};
+  r.preprocess = CostShare{profile.preprocess_ms * static_cast<double>(preprocessed) / seconds,
+                           measured.NumberIn("preprocess", 0, 1e9)};
   return r;
 }
 
 CalibrationFactors FitCalibration(const std::vector<CalibrationRun>& runs) {
   CalibrationRun sum;
   for (const CalibrationRun& r : runs) {
-    sum.stem_predicted += r.stem_predicted;
-    sum.stem_measured += r.stem_measured;
-    sum.branch_predicted += r.branch_predicted;
-    sum.branch_measured += r.branch_measured;
-    sum.decode_predicted += r.decode_predicted;
-    sum.decode_measured += r.decode_measured;
-    sum.preprocess_predicted += r.preprocess_predicted;
-    sum.preprocess_measured += r.preprocess_measured;
+    sum.stem.Add(r.stem);
+    sum.branch.Add(r.branch);
+    sum.decode.Add(r.decode);
+    sum.preprocess.Add(r.preprocess);
   }
   CalibrationFactors f;
-  f.stem = Ratio(sum.stem_measured, sum.stem_predicted);
-  f.branch = Ratio(sum.branch_measured, sum.branch_predicted);
-  f.decode = Ratio(sum.decode_measured, sum.decode_predicted);
-  f.preprocess = Ratio(sum.preprocess_measured, sum.preprocess_predicted);
+  f.stem = sum.stem.Ratio();
+  f.branch = sum.branch.Ratio();
+  f.decode = sum.decode.Ratio();
+  f.preprocess = sum.preprocess.Ratio();
   return f;
 }
 
@@ -223,8 +210,8 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   Json runs_json = Json::array();
   for (size_t i = 0; i < res.runs.size(); ++i) {
     const CalibrationRun& r = res.runs[i];
-    res.ratio_before.push_back(Ratio(r.MeasuredTotal(), r.PredictedTotal()));
-    res.ratio_after.push_back(Ratio(r.MeasuredTotal(), f.Predict(r)));
+    res.ratio_before.push_back(CostShare{r.PredictedTotal(), r.MeasuredTotal()}.Ratio());
+    res.ratio_after.push_back(CostShare{f.Predict(r), r.MeasuredTotal()}.Ratio());
     Json rj{{"file", r.file},
             {"frames", r.frames},
             {"stem_nodes", r.stem_nodes},
@@ -237,7 +224,8 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
       for (size_t k = 0; k < res.runs.size(); ++k) {
         if (k != i) others.push_back(res.runs[k]);
       }
-      res.ratio_held_out.push_back(Ratio(r.MeasuredTotal(), FitCalibration(others).Predict(r)));
+      res.ratio_held_out.push_back(
+          CostShare{FitCalibration(others).Predict(r), r.MeasuredTotal()}.Ratio());
       rj["ratio_held_out"] = res.ratio_held_out.back();
     }
     runs_json.push_back(std::move(rj));

@@ -24,22 +24,28 @@
 
 namespace mainstream {
 
+// One component's cost, ms of compute per second of video: predicted by the
+// profile being calibrated (not the run's schedule) and measured.
+struct CostShare {
+  double predicted = 0, measured = 0;
+  void Add(const CostShare& o) {
+    predicted += o.predicted;
+    measured += o.measured;
+  }
+  double Ratio() const { return predicted > 0 ? measured / predicted : 1.0; }  // 1: not exercised
+};
+
 // What one msrun summary contributes.
 struct CalibrationRun {
   std::string file;
   int64_t frames = 0;
-  // Predicted by the profile being calibrated (not the run's schedule) and
-  // measured, ms of compute per second of video.
-  double stem_predicted = 0, stem_measured = 0;
-  double branch_predicted = 0, branch_measured = 0;
-  double decode_predicted = 0, decode_measured = 0;
-  double preprocess_predicted = 0, preprocess_measured = 0;
+  CostShare stem, branch, decode, preprocess;
   int stem_nodes = 0, branch_nodes = 0;
   double PredictedTotal() const {
-    return stem_predicted + branch_predicted + decode_predicted + preprocess_predicted;
+    return stem.predicted + branch.predicted + decode.predicted + preprocess.predicted;
   }
   double MeasuredTotal() const {
-    return stem_measured + branch_measured + decode_measured + preprocess_measured;
+    return stem.measured + branch.measured + decode.measured + preprocess.measured;
   }
 };
 

@@ -99,7 +99,7 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
   r.frames = decoded;
 
   const int n = static_cast<int>(profile.stages.size());
-  StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms);
+  StageCosts costs(profile.StageLatencies(), profile.preprocess_ms);
   costs.SetBranchStages(profile.BranchLatencies());
   double nominal_ours = 0, nominal_schedule = 0;
   const JsonView nodes = v.Field("nodes");

@@ -17,6 +17,8 @@
 # mstrain resumes finished candidates, so an interrupted run loses at most the
 # step in progress. Environment overrides config values, e.g.
 #   PHASES=20 BUDGETS="6 12" scripts/pipeline.sh scripts/pets.conf schedule run report
+# TRAIN_ON=slurm|parallel runs the train step's candidates on a Slurm job array or under
+# GNU parallel instead of here (see the train step below and docs/pipeline.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -67,6 +69,8 @@ done
 if [ -z "$BASE" ] && [ "${BASE_TASK:-occupancy}" = "occupancy" ] && [ ! -f "$MOT" ]; then
   die "pretraining the default base needs MOT ground truth, and '$MOT' does not exist (set MOT=, or BASE= to a base from scripts/export_base.py)"
 fi
+TRAIN_ON="${TRAIN_ON:-local}" # where the train step runs (see there)
+case "$TRAIN_ON" in local | slurm | parallel) ;; *) die "TRAIN_ON='$TRAIN_ON': expected local, slurm or parallel" ;; esac
 mkdir -p "$OUT"/{labels,packages,schedules,runs}
 
 # --- labels ----------------------------------------------------------------
@@ -158,22 +162,188 @@ if [ -n "${CALIBRATE_WITH:-}" ]; then
 fi
 
 # --- train -----------------------------------------------------------------
+# Where the train step runs (docs/pipeline.md, "Training elsewhere"):
+#   TRAIN_ON=local     (default) one `mstrain train` per app, here, one after another;
+#   TRAIN_ON=slurm     `mstrain plan` per app -> one command per candidate, all apps' candidates
+#                      one Slurm job array (sbatch --array, --cpus-per-task=THREADS, SBATCH_ARGS
+#                      appended; SLURM_CONF picks the cluster), waited for, then `mstrain pack`;
+#   TRAIN_ON=parallel  the same commands under GNU parallel, TRAIN_JOBS at a time (default
+#                      cores / THREADS).
+# The same seeds and THREADS give the same packages everywhere. Candidates' commands and logs
+# are in OUT/train-jobs/ (jobs.txt, logs/<app>-bp<b>.log). A task that dies leaves its
+# candidate unfinished: the pack step names it with the command that trains it, and a re-run
+# of the pipeline trains only the unfinished candidates (exit code 1 until then).
 PACKAGES=()
+TRAIN_TODO=()
+declare -A TRAIN_ARGS_OF=()
 read -ra targs <<< "$TRAIN_ARGS"
-i=0
 for name in "${NAMES[@]}"; do
-  i=$((i + 1))
   pk="$OUT/packages/$name"
   PACKAGES+=("$pk")
   args="--base $BASE_DIR --video $VIDEO --fps $FPS --labels $OUT/labels/$name.csv --app $name --train-frames $TRAIN_FRAMES ${targs[*]} --threads $THREADS --seed $SEED"
-  if want train && need "$pk/mpackage.json" "$args" "$OUT/labels/$name.csv" "$MODEL"; then
-    log "train: $name ($i/${#NAMES[@]})"
-    "$BIN/mstrain/mstrain" train --base "$BASE_DIR" --video "$VIDEO" --fps "$FPS" --labels "$OUT/labels/$name.csv" \
-      --app "$name" --train-frames "$TRAIN_FRAMES" "${targs[@]}" --threads "$THREADS" --seed "$SEED" \
-      -o "$pk" --log-level warn >&2
-    done_with "$pk/mpackage.json" "$args"
-  fi
+  TRAIN_ARGS_OF[$name]="$args"
+  if want train && need "$pk/mpackage.json" "$args" "$OUT/labels/$name.csv" "$MODEL"; then TRAIN_TODO+=("$name"); fi
 done
+train_flags() { # NAME: the flags of its package for mstrain train / plan
+  TRAIN_FLAGS=(--base "$BASE_DIR" --video "$VIDEO" --fps "$FPS" --labels "$OUT/labels/$1.csv" --app "$1"
+    --train-frames "$TRAIN_FRAMES" "${targs[@]}" --threads "$THREADS" --seed "$SEED" -o "$OUT/packages/$1")
+}
+
+# Slurm reachable, with a node that answers; else exit 2 saying what is missing.
+check_slurm() {
+  local t missing=()
+  for t in sbatch squeue scancel sinfo scontrol; do command -v "$t" > /dev/null || missing+=("$t"); done
+  [ ${#missing[@]} -eq 0 ] || die "TRAIN_ON=slurm: Slurm is not installed here (${missing[*]} not found). Install its commands with 'sudo apt-get install slurm-wlm munge' (scripts/setup.sh does), then point SLURM_CONF at your cluster's slurm.conf, or try a one-node Slurm on this machine: scripts/slurm_local.sh up /tmp/slurm && export SLURM_CONF=/tmp/slurm/slurm.conf"
+  local ping nodes
+  if ! ping="$(scontrol ping 2>&1)" || [[ "$ping" != *"is UP"* ]]; then
+    die "TRAIN_ON=slurm: the Slurm controller does not answer (SLURM_CONF=${SLURM_CONF:-/etc/slurm/slurm.conf}; scontrol ping: $(tr '\n' ' ' <<< "$ping")). Start slurmctld and munged (for a one-node Slurm here: scripts/slurm_local.sh up DIR, then export SLURM_CONF=DIR/slurm.conf), or train here with TRAIN_ON=local"
+  fi
+  nodes="$(sinfo -h -r -o %D 2>&1 | awk '{n += $1} END {print n + 0}')"
+  [ "$nodes" -gt 0 ] || die "TRAIN_ON=slurm: the controller answers but no compute node does (sinfo: $(sinfo -h -o '%D %t' 2>&1 | paste -sd ' ')); start slurmd on the nodes (scripts/slurm_local.sh status DIR for a local one)"
+}
+
+check_parallel() {
+  command -v parallel > /dev/null && parallel --version 2> /dev/null | grep -q "GNU parallel" ||
+    die "TRAIN_ON=parallel: GNU parallel is not installed (sudo apt-get install parallel; moreutils' 'parallel' is another program), or use TRAIN_ON=local"
+}
+
+# Runs the Slurm job array over TJ/jobs.txt and waits for it; Ctrl-C cancels it.
+train_on_slurm() {
+  local n="$1" jobid out
+  cat > "$TJ/array.sh" << ARRAY
+#!/bin/bash
+# One M-Package candidate per Slurm array task (scripts/pipeline.sh, TRAIN_ON=slurm):
+# line \$SLURM_ARRAY_TASK_ID of jobs.txt. Requeued, it starts its candidate again; the
+# candidates other tasks finished stay in mstrain's work directory.
+line="\$(sed -n "\${SLURM_ARRAY_TASK_ID}p" $(printf %q "$TJ/jobs.txt"))"
+[ -n "\$line" ] || { echo "array.sh: no line \$SLURM_ARRAY_TASK_ID in jobs.txt" >&2; exit 2; }
+eval "\$line"
+ARRAY
+  read -ra sargs <<< "${SBATCH_ARGS:-}"
+  if ! out="$(sbatch --parsable --array="1-$n" --cpus-per-task="$THREADS" --job-name="mstrain-$(basename "$OUT")" \
+    --output="$TJ/logs/slurm-%A_%a.out" --chdir="$TJ" --requeue "${sargs[@]}" "$TJ/array.sh" 2>&1)"; then
+    die "TRAIN_ON=slurm: sbatch refused the job array: $out"
+  fi
+  jobid="${out##*$'\n'}"
+  jobid="${jobid%%;*}"
+  [[ "$jobid" =~ ^[0-9]+$ ]] || die "TRAIN_ON=slurm: unexpected answer from sbatch: $out"
+  echo "$jobid" > "$TJ/slurm-job"
+  log "train: Slurm job array $jobid, $n task(s) on $THREADS CPU(s) each (squeue -j $jobid; logs in $TJ/logs)"
+  trap 'scancel "$jobid" 2> /dev/null; echo "pipeline: interrupted: cancelled Slurm job $jobid; finished candidates are kept, a re-run trains the others" >&2; exit 130' INT TERM
+  local states summary last="" lost=0 stalled=0
+  while :; do
+    if ! states="$(squeue -h -r -j "$jobid" -o "%T %r" 2>&1)"; then
+      # A finished job can be purged before we look (MinJobAge): then it is done.
+      [[ "$states" == *"Invalid job id"* ]] && break
+      lost=$((lost + 1))
+      [ "$lost" -lt 60 ] || die "TRAIN_ON=slurm: lost contact with the Slurm controller while waiting for job $jobid: $states"
+      sleep 1
+      continue
+    fi
+    lost=0
+    [ -n "$states" ] || break
+    summary="$(awk '{k = tolower($1); if ($1 == "PENDING" && $2 != "None") k = k " (" $2 ")"; n[k]++}
+      END {for (k in n) printf "%s%d %s", (i++ ? ", " : ""), n[k], k}' <<< "$states")"
+    [ "$summary" == "$last" ] || log "train: Slurm job $jobid: $summary"
+    last="$summary"
+    # Only pending tasks and no node answering for SLURM_STALL seconds: give up, say why.
+    if ! grep -qv "^PENDING" <<< "$states" && [ "$(sinfo -h -r -o %D 2> /dev/null | awk '{n += $1} END {print n + 0}')" -eq 0 ]; then
+      [ "$stalled" -gt 0 ] || stalled=$(date +%s)
+      if [ $(($(date +%s) - stalled)) -ge "${SLURM_STALL:-120}" ]; then
+        scancel "$jobid" 2> /dev/null || true
+        die "TRAIN_ON=slurm: no compute node has answered for ${SLURM_STALL:-120} s while job $jobid waits (sinfo: $(sinfo -h -o '%D %t' 2>&1 | paste -sd ' ')); cancelled it. Start slurmd on the nodes (scripts/slurm_local.sh status DIR for a local one), then re-run: finished candidates are kept"
+      fi
+    else
+      stalled=0
+    fi
+    sleep "${SLURM_POLL:-1}"
+  done
+  trap - INT TERM
+  # Tasks that did not complete (while slurmctld still remembers them: MinJobAge).
+  local id state app bp
+  while read -r id state; do
+    [ -n "$id" ] && [ "$state" != "COMPLETED" ] || continue
+    IFS=$'\t' read -r app bp < <(sed -n "${id##*_}p" "$TJ/jobs.index")
+    log "train: array task $id (app $app, branchpoint $bp) ended $state; logs: $TJ/logs/$app-bp$bp.log, $TJ/logs/slurm-$id.out"
+  done < <(squeue -h -r -j "$jobid" --states=all -o "%i %T" 2> /dev/null || true)
+}
+
+if [ "$TRAIN_ON" = "local" ]; then
+  i=0
+  for name in "${TRAIN_TODO[@]}"; do
+    i=$((i + 1))
+    log "train: $name ($i/${#TRAIN_TODO[@]})"
+    train_flags "$name"
+    "$BIN/mstrain/mstrain" train "${TRAIN_FLAGS[@]}" --log-level warn >&2
+    done_with "$OUT/packages/$name/mpackage.json" "${TRAIN_ARGS_OF[$name]}"
+  done
+elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
+  if [ "$TRAIN_ON" = "slurm" ]; then check_slurm; else check_parallel; fi
+  mkdir -p "$OUT/train-jobs/logs"
+  TJ="$(cd "$OUT/train-jobs" && pwd)"
+  # One line per candidate: "<branchpoint> TAB <app> TAB <command>", from mstrain plan (which
+  # checks the inputs and writes the work directory's config.json).
+  declare -A PACK_OF=()
+  : > "$TJ/plan.tsv"
+  for name in "${TRAIN_TODO[@]}"; do
+    train_flags "$name"
+    if ! "$BIN/mstrain/mstrain" plan "${TRAIN_FLAGS[@]}" --log-level warn > "$TJ/plan-$name.out" 2> "$TJ/plan-$name.err"; then
+      cat "$TJ/plan-$name.err" >&2
+      die "train: mstrain plan failed for app '$name' (above)"
+    fi
+    PACK_OF[$name]="$(grep -F ' pack --config ' "$TJ/plan-$name.err" | tail -1)"
+    [ -n "${PACK_OF[$name]}" ] || die "train: mstrain plan printed no pack command for '$name' ($TJ/plan-$name.err)"
+    while IFS= read -r line; do
+      [ -n "$line" ] || continue
+      bp="${line##*--branchpoint }"
+      bp="${bp%% *}"
+      printf '%s\t%s\t%s\n' "$bp" "$name" "$line" >> "$TJ/plan.tsv"
+    done < "$TJ/plan-$name.out"
+  done
+  # Low branchpoints (the most expensive candidates) first, apps interleaved.
+  : > "$TJ/jobs.txt.tmp"
+  : > "$TJ/jobs.index"
+  while IFS=$'\t' read -r bp name line; do
+    printf '%s >> %q 2>&1\n' "$line" "$TJ/logs/$name-bp$bp.log" >> "$TJ/jobs.txt.tmp"
+    printf '%s\t%s\n' "$name" "$bp" >> "$TJ/jobs.index"
+  done < <(sort -s -t $'\t' -k1,1n "$TJ/plan.tsv")
+  mv "$TJ/jobs.txt.tmp" "$TJ/jobs.txt"
+  njobs="$(wc -l < "$TJ/jobs.txt")"
+  log "train: ${#TRAIN_TODO[@]} app(s), $njobs candidate(s) on $TRAIN_ON (commands: $TJ/jobs.txt)"
+  if [ "$TRAIN_ON" = "slurm" ]; then
+    train_on_slurm "$njobs"
+  else
+    pjobs="${TRAIN_JOBS:-$(($(nproc) / THREADS))}"
+    [ "$pjobs" -ge 1 ] || pjobs=1
+    log "train: GNU parallel, $pjobs at a time (joblog: $TJ/parallel.joblog)"
+    parallel --will-cite -j "$pjobs" --joblog "$TJ/parallel.joblog" < "$TJ/jobs.txt" ||
+      log "train: $? command(s) failed under GNU parallel"
+  fi
+  # Pack every app; an app with unfinished candidates is named with the commands that train them.
+  failed=()
+  for name in "${TRAIN_TODO[@]}"; do
+    if msg="$(bash -c "${PACK_OF[$name]} --log-level warn" 2>&1 > /dev/null)"; then
+      log "train: packed $name"
+      done_with "$OUT/packages/$name/mpackage.json" "${TRAIN_ARGS_OF[$name]}"
+    else
+      echo "$msg" >&2
+      failed+=("$name")
+      n=0
+      while IFS=$'\t' read -r bp app line; do
+        [ "$app" = "$name" ] || continue
+        work="$(dirname "$(sed -n "s/.* --config \('[^']*'\|[^ ]*\) .*/\1/p" <<< "$line" | tr -d "'")")"
+        [ -f "$work/bp$bp.json" ] && continue
+        [ $n -gt 0 ] || echo "pipeline: $name: unfinished candidates, each trained by (log beside):" >&2
+        n=$((n + 1))
+        echo "  $line    # log: $TJ/logs/$name-bp$bp.log" >&2
+      done < "$TJ/plan.tsv"
+    fi
+  done
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "pipeline: train: ${#failed[@]} of ${#TRAIN_TODO[@]} package(s) not packed (${failed[*]}): run the commands above, or re-run this pipeline (TRAIN_ON=$TRAIN_ON), which trains only the unfinished candidates" >&2
+    exit 1
+  fi
+fi
 
 # --- schedule --------------------------------------------------------------
 MANIFESTS=()

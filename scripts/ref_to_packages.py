@@ -46,6 +46,43 @@ def num(path, line, key, text):
         fail(f"{path}: line {line}: column '{key}': '{text}' is not a number")
 
 
+def mobilenet_v1_memory():
+    """Per-layer parameter and output-activation bytes (float32, one frame) of
+    the 85 Keras layers of MobileNet v1 (alpha 1, 224x224) that the reference
+    latencies list: conv1 + bn + relu, 13 depthwise-separable blocks of six
+    layers (dw, bn, relu, pw, bn, relu), then pool, reshape, dropout and the
+    1000-class 1x1 convolution. Returns (param_bytes, activation_bytes,
+    input_bytes)."""
+    params, acts = [], []
+
+    def add(p, shape):
+        params.append(4.0 * p)
+        n = 1
+        for d in shape:
+            n *= d
+        acts.append(4.0 * n)
+
+    s = 112
+    add(3 * 3 * 3 * 32, (s, s, 32))
+    add(4 * 32, (s, s, 32))
+    add(0, (s, s, 32))
+    blocks = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2)] + \
+        [(512, 512, 1)] * 5 + [(512, 1024, 2), (1024, 1024, 1)]
+    for cin, cout, stride in blocks:
+        s //= stride
+        add(9 * cin, (s, s, cin))
+        add(4 * cin, (s, s, cin))
+        add(0, (s, s, cin))
+        add(cin * cout, (s, s, cout))
+        add(4 * cout, (s, s, cout))
+        add(0, (s, s, cout))
+    add(0, (1024,))
+    add(0, (1024,))
+    add(0, (1024,))
+    add(1024 * 1000 + 1000, (1000,))
+    return params, acts, 4.0 * 224 * 224 * 3
+
+
 def write_json(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -87,6 +124,15 @@ def main():
         "stages": [{"name": f"layer{i}", "p50_ms": t, "p95_ms": t} for i, t in enumerate(lat)],
         "extra": {"source": "mainstream-ref/layer_latencies_ms.csv"},
     }
+    # Memory of each layer, from MobileNet v1's architecture (the reference
+    # figures give latencies only), for `--memory-budget(s)`.
+    params, acts, input_bytes = mobilenet_v1_memory()
+    if len(params) == len(lat):
+        for st, p, a in zip(profile["stages"], params, acts):
+            st["param_bytes"] = p
+            st["activation_bytes"] = a
+        profile["input_bytes"] = input_bytes
+        profile["extra"]["memory"] = "param_bytes/activation_bytes computed from MobileNet v1 (alpha 1, 224x224), float32"
     write_json(os.path.join(args.out, "profile.json"), profile)
 
     apps_path = os.path.join(args.ref, "apps.csv")

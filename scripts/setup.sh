@@ -16,6 +16,7 @@ PACKAGES=(
   opencv-doc                       # vtest.avi: the PETS 2009 S2.L1 video used by the demo
   dataset-fashion-mnist            # generic pretraining data for the default base
   python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-opencv
+  slurm-wlm munge parallel         # TRAIN_ON=slurm|parallel (scripts/pipeline.sh), the one-node Slurm (scripts/slurm_local.sh) and its test
 )
 
 if [ "${SKIP_APT:-0}" != "1" ]; then

@@ -23,6 +23,12 @@
 //      over the input, the calibrated one also with --max-lag 1000; frames
 //      dropped (goal < 1%).
 //
+//   7. Memory at 1, 5, 10, 30 apps (every app's whole model, and mixed
+//      branchpoints): msrun run as its own process so that its peak resident
+//      memory is its own; measured model memory (peak RSS less the RSS
+//      before the models were loaded) / the schedule's predicted memory
+//      (docs/model.md, "Memory model"; goal within 10%).
+//
 //   bench_runtime --threads 1                       # ~9 min on 2 cores (parts 1-6)
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
 #include <fmt/ranges.h>
@@ -57,6 +63,7 @@
 #include "mainstream/runtime/runtime.h"
 #include "mainstream/schedule/calibrate.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/memory_model.h"
 #include "mainstream/schedule/schedule_doc.h"
 #include "mainstream/video/preprocess.h"
 #include "mainstream/video/video_source.h"
@@ -75,6 +82,7 @@ struct Options {
   std::string budget_fractions = "0.05,0.15,0.4";
   std::string parts = "1,2,3,4,5,6";
   std::string cost_apps = "1,5,10,30,100";
+  std::string memory_apps = "1,5,10,30";
   int realtime_frames = 0;   // part 6: frames per --realtime run (0: the whole input)
   double max_lag_ms = 1000;  // part 6: the --max-lag of its third run
   int frames = 150;
@@ -183,6 +191,8 @@ fs::path HandSchedule(const fs::path& file, const Profile& profile,
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());
   d.total_cost = d.tree.total_cost();
+  d.memory = ProfileMemory(profile);
+  d.predicted_memory = ScheduleMemory(d.memory, d.Requests());
   WriteSchedule(d, file);
   return file;
 }
@@ -284,7 +294,10 @@ int main(int argc, char** argv) {
   app.add_option("--parts", o.parts,
                  "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers, 5 cost "
                  "at 1-100 apps "
-                 "with the profile vs calibrated, 6 --realtime drops at 90% of one core (needs 5)")
+                 "with the profile vs calibrated, 6 --realtime drops at 90% of one core (needs 5), "
+                 "7 memory at 1-30 apps (msrun as a process)")
+      ->capture_default_str();
+  app.add_option("--memory-apps", o.memory_apps, "Numbers of apps for part 7 (memory)")
       ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON");
   app.add_flag("--keep", o.keep, "Keep the work directory");
@@ -333,6 +346,8 @@ int main(int argc, char** argv) {
     const std::vector<int> cost_counts = ParseIntList(o.cost_apps, "--cost-apps");
     int max_apps = std::max({o.overhead_apps, *std::max_element(counts.begin(), counts.end()),
                              *std::max_element(cost_counts.begin(), cost_counts.end())});
+    const std::vector<int> memory_counts = ParseIntList(o.memory_apps, "--memory-apps");
+    max_apps = std::max(max_apps, *std::max_element(memory_counts.begin(), memory_counts.end()));
     const std::vector<int> parts = ParseIntList(o.parts, "--parts");
     auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
     if (part(6)) max_apps = std::max(max_apps, 400);  // apps are added until 900 ms/s (~6 each)
@@ -612,6 +627,77 @@ int main(int argc, char** argv) {
                              {"dropped", dropped}});
       }
       results["realtime"] = part6;
+    }
+
+    // 7. Memory: msrun in its own process (peak RSS is per process); the
+    // profile's prediction, and msprofile --calibrate's fitted on the other
+    // runs (held out).
+    if (part(7)) {
+      struct MemRun {
+        int apps = 0;
+        int mix = 0;
+        std::vector<AppRequest> req;
+        fs::path summary;
+        double measured = 0, predicted = 0, after_load = 0, peak = 0;
+      };
+      std::vector<MemRun> mem_runs;
+      for (int count : memory_counts) {
+        for (int mix = 0; mix < 2; ++mix) {
+          MemRun m;
+          m.apps = count;
+          m.mix = mix;
+          for (int i = 0; i < count; ++i)
+            m.req.push_back(
+                AppRequest{mix == 0 ? 0 : bps[static_cast<size_t>(i) % bps.size()], stream_fps});
+          std::vector<fs::path> pk(packages.begin(), packages.begin() + count);
+          const fs::path file = o.work / fmt::format("s7_{}_{}.json", count, mix);
+          HandSchedule(file, profile, pk, m.req, stream_fps, mix == 0 ? "nosharing" : "mixed");
+          m.predicted = ScheduleMemory(ProfileMemory(profile), m.req).total();
+          const fs::path out = o.work / fmt::format("out7_{}_{}", count, mix);
+          const std::string cmd = fmt::format(
+              "'{}' --schedule '{}' --base '{}' --input '{}' --out '{}' --end-frame {} --threads "
+              "{} "
+              "--log-level warn > /dev/null",
+              MS_MSRUN, file.string(), base_dir.string(), o.input, out.string(),
+              std::max(o.frames, 30), o.threads);
+          MS_CHECK_RT(std::system(cmd.c_str()) == 0, "part 7: msrun failed: {}", cmd);
+          m.summary = out / "summary.json";
+          const Json mem = ReadJsonFile(m.summary)["memory"];
+          m.measured = mem["measured_model_bytes"].get<double>();
+          m.after_load =
+              mem["rss_after_load"].get<double>() - mem["rss_before_models"].get<double>();
+          m.peak = mem["peak_rss"].get<double>();
+          mem_runs.push_back(std::move(m));
+        }
+      }
+      std::printf(
+          "\n7. model memory (MB): msrun's peak RSS less its RSS before loading the models, vs the "
+          "profile's prediction and the calibrated one (fitted on the other runs)\n");
+      std::printf("%5s %-7s %10s %10s %8s %11s %8s %10s\n", "apps", "branches", "measured",
+                  "profile", "ratio", "calibrated", "ratio", "peak RSS");
+      Json part7 = Json::array();
+      for (size_t i = 0; i < mem_runs.size(); ++i) {
+        const MemRun& m = mem_runs[i];
+        std::vector<fs::path> others;
+        for (size_t k = 0; k < mem_runs.size(); ++k)
+          if (k != i) others.push_back(mem_runs[k].summary);
+        const CalibrationResult cal = Calibrate(profile, others);
+        const double calibrated = ScheduleMemory(ProfileMemory(cal.profile), m.req).total();
+        std::printf("%5d %-7s %10.2f %10.2f %8.3f %11.2f %8.3f %10.1f\n", m.apps,
+                    m.mix == 0 ? "whole" : "mixed", m.measured / 1e6, m.predicted / 1e6,
+                    m.measured / m.predicted, calibrated / 1e6, m.measured / calibrated,
+                    m.peak / 1e6);
+        std::fflush(stdout);
+        part7.push_back(Json{{"apps", m.apps},
+                             {"branches", m.mix == 0 ? "whole" : "mixed"},
+                             {"measured_bytes", m.measured},
+                             {"after_load_bytes", m.after_load},
+                             {"predicted_bytes", m.predicted},
+                             {"calibrated_held_out_bytes", calibrated},
+                             {"ratio", m.measured / m.predicted},
+                             {"ratio_calibrated", m.measured / calibrated}});
+      }
+      results["memory"] = part7;
     }
 
     results["load_average"] = {load_before, load_after};

@@ -154,6 +154,46 @@ TEST(E2EMsschedule, StoppedExhaustiveSaysItsGap) {
   EXPECT_NE(bad.err.find("--time-limit"), std::string::npos) << bad.err;
 }
 
+// --memory-budget: refused on a profile without memory, respected with one,
+// and an impossible pair names the least memory that works.
+TEST(E2EMsschedule, MemoryBudgetIsRespectedAndExplained) {
+  Workspace ws;
+  const std::string base = "schedule --packages" + ws.packages + " --budget 40 --algo exhaustive ";
+  auto none = RunTool("msschedule", base + "--profile " + ws.profile + " --memory-budget 5");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("re-run msprofile"), std::string::npos) << none.err;
+  Profile prof = ReadProfile(ws.profile);
+  for (size_t k = 0; k < prof.stages.size(); ++k) {
+    prof.stages[k].param_bytes = 2e5 * static_cast<double>(k + 1);
+    prof.stages[k].activation_bytes = 1e5 / static_cast<double>(k + 1);
+  }
+  prof.input_bytes = 2e5;
+  const std::string mem_profile = (ws.dir / "mem-profile.json").string();
+  WriteProfile(prof, mem_profile);
+  const fs::path free_out = ws.dir / "free.json", tight_out = ws.dir / "tight.json";
+  auto free = RunTool("msschedule", base + "--profile " + mem_profile + " -o " + free_out.string());
+  ASSERT_EQ(free.exit_code, 0) << free.err;
+  const double free_mb = ReadSchedule(free_out).predicted_memory.total() / 1e6;
+  auto tight =
+      RunTool("msschedule", base + "--profile " + mem_profile + " --memory-budget " +
+                                std::to_string(0.8 * free_mb) + " -o " + tight_out.string());
+  if (tight.exit_code == 0) {
+    const ScheduleDoc doc = ReadSchedule(tight_out);
+    EXPECT_LE(doc.predicted_memory.total(), 0.8 * free_mb * 1e6 + 1);
+    EXPECT_NEAR(doc.memory_budget, 0.8 * free_mb * 1e6, 1);
+    EXPECT_NE(tight.err.find("memory:"), std::string::npos) << tight.err;
+  } else {
+    EXPECT_EQ(tight.exit_code, 2);
+    EXPECT_NE(tight.err.find("least memory found"), std::string::npos) << tight.err;
+  }
+  auto tiny = RunTool("msschedule", base + "--profile " + mem_profile + " --memory-budget 0.001");
+  EXPECT_EQ(tiny.exit_code, 2);
+  EXPECT_NE(tiny.err.find("least memory found"), std::string::npos) << tiny.err;
+  auto negative = RunTool("msschedule", base + "--profile " + mem_profile + " --memory-budget -1");
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.err.find("--memory-budget"), std::string::npos) << negative.err;
+}
+
 TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
   Workspace ws;
   auto r = RunTool("msschedule", "schedule --packages" + ws.packages + " --profile " + ws.profile +

@@ -5,6 +5,7 @@
 
 #include "mainstream/core/json_io.h"
 #include "mainstream/schedule/cost_model.h"
+#include "mainstream/schedule/memory_model.h"
 #include "testing/testing.h"
 
 namespace mainstream {
@@ -103,6 +104,54 @@ TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
   EXPECT_EQ(back.BranchLatencies(), c.BranchLatencies());
   EXPECT_NEAR(back.calibration["factors"]["branch"].get<double>(), truth.branch, 1e-9);
   EXPECT_EQ(back.calibration["runs"].size(), 3u);
+}
+
+// Memory: runs whose measured model memory is overhead + factor x the
+// profile's stage copies + the rest; the fit recovers both, and the
+// calibrated profile predicts every run through ScheduleMemory.
+TEST(Calibrate, FitsMemoryOverheadAndCopyFactor) {
+  TempDir dir;
+  Profile profile = TestProfile();
+  for (size_t k = 0; k < profile.stages.size(); ++k) {
+    profile.stages[k].param_bytes = 1e6 * static_cast<double>(k + 1);
+    profile.stages[k].activation_bytes = 2e5 / static_cast<double>(k + 1);
+  }
+  profile.input_bytes = 3e5;
+  const double overhead = 48e6, factor = 1.8, segment = 2e6;
+  const StageMemory mem = ProfileMemory(profile);
+  std::vector<std::filesystem::path> files;
+  for (size_t i = 0; i < kSchedules.size(); ++i) {
+    Json s = FakeSummary(profile, kSchedules[i], TrueCosts{});
+    const MemoryBreakdown m = ScheduleMemory(mem, kSchedules[i]);
+    const MergedTree tree = BuildMergedTree(StageCosts(profile.StageLatencies(), 0), kSchedules[i]);
+    const double measured = overhead + factor * (m.stem_params + m.branch_params) + m.base +
+                            m.activations + segment * static_cast<double>(tree.nodes.size());
+    s["memory"] = Json{{"measured_model_bytes", measured}};
+    files.push_back(dir / ("run" + std::to_string(i)) / "summary.json");
+    std::filesystem::create_directories(files.back().parent_path());
+    WriteJsonFileAtomic(files.back(), s);
+  }
+  const CalibrationResult r = Calibrate(profile, files);
+  ASSERT_TRUE(r.memory.fitted);
+  EXPECT_NEAR(r.memory.overhead, overhead, 1e-3 * overhead);
+  EXPECT_NEAR(r.memory.copy_factor, factor, 1e-6);
+  EXPECT_NEAR(r.memory.segment, segment, 1e-3 * segment);
+  for (size_t i = 0; i < kSchedules.size(); ++i) {
+    EXPECT_GT(r.memory_before[i], 1.5) << i;
+    EXPECT_NEAR(r.memory_after[i], 1, 1e-6) << i;
+    // Held out, two runs cannot fit three terms: the fit drops the per-node one.
+    EXPECT_NEAR(r.memory_held_out[i], 1, 0.1) << i;
+    const Json s = ReadJsonFile(files[i]);
+    EXPECT_NEAR(ScheduleMemory(ProfileMemory(r.profile), kSchedules[i]).total(),
+                s["memory"]["measured_model_bytes"].get<double>(), 1e-6 * 1e8)
+        << i;
+  }
+  const Profile back = Profile::FromJson(JsonView(r.profile.ToJson(), "calibrated.json"));
+  EXPECT_NEAR(back.memory_overhead_bytes, overhead, 1e-3 * overhead);
+  EXPECT_NEAR(back.calibration["memory"]["copy_factor"].get<double>(), factor, 1e-6);
+  // A profile without memory ignores the runs' memory.
+  const CalibrationResult none = Calibrate(TestProfile(), files);
+  EXPECT_FALSE(none.memory.fitted);
 }
 
 TEST(Calibrate, HeldOutRatiosShowWhatOneRunCannotTell) {

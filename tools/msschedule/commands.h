@@ -28,6 +28,7 @@ struct PredictCommand {
 // schedule and compare: packages + profile + budget.
 struct ProblemCommands {
   ScheduleConfig config;
+  double memory_mb = 0;
   std::string budget, fps, x_votes = "1", out = "schedule.json",
                            algos = "greedy,exhaustive,maxmin,nosharing,maxsharing";
   CLI::App* schedule = nullptr;
@@ -39,6 +40,7 @@ struct ProblemCommands {
 // simulate: random workloads from template packages.
 struct SimulateCommand {
   SimulateConfig config;
+  std::string memory_budgets;
   std::string apps = "2-10", budgets = "350", algos = "greedy,nosharing,maxsharing",
               event_length = "250:2000", event_frequency = "0.01:0.3", correlation = "0:0.5", fps,
               x_votes = "1", out = "-", json, records, profile;

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -35,6 +36,11 @@ void ProblemCommands::Add(CLI::App& app) {
     c->add_option("--max-nodes", config.limits.max_nodes,
                   "exhaustive/maxmin: stop after N search nodes, likewise (0: no limit)")
         ->capture_default_str();
+    c->add_option("--memory-budget", memory_mb,
+                  "Memory budget in MB (10^6 bytes) for the models' parameters and activations, "
+                  "respected by every algorithm beside --budget; needs a profile that records "
+                  "memory (0: none)")
+        ->capture_default_str();
   };
   schedule = app.add_subcommand("schedule", "Search a schedule and write schedule.json");
   add_problem_flags(schedule);
@@ -55,6 +61,9 @@ int ProblemCommands::Run() {
   if (!fps.empty()) config.fps_options = ParseDoubleList(fps, "--fps");
   config.x_options = ParseIntList(x_votes, "--x-vote");
   ParseBudget(budget, config);
+  MS_CHECK(std::isfinite(memory_mb) && memory_mb >= 0,
+           "--memory-budget must be a number of MB >= 0 (0: none), got {}", memory_mb);
+  config.memory_budget = memory_mb * 1e6;
   if (schedule->parsed()) {
     ScheduleDoc doc = PlanSchedule(config);
     std::fputs(FormatSchedule(doc).c_str(), stderr);

@@ -17,6 +17,9 @@ void SimulateCommand::Add(CLI::App& app) {
   cmd->add_option("--workloads", config.workloads, "Workloads per number of apps")
       ->capture_default_str();
   cmd->add_option("--budgets", budgets, "Budgets, comma-separated")->capture_default_str();
+  cmd->add_option("--memory-budgets", memory_budgets,
+                  "Memory budgets in MB, comma-separated, each combined with every budget "
+                  "(default: none; needs a profile that records memory)");
   cmd->add_option("--algos", algos, "Algorithms, comma-separated")->capture_default_str();
   cmd->add_option("--event-length-ms", event_length, "Event length range lo:hi (ms)")
       ->capture_default_str();
@@ -37,6 +40,8 @@ int SimulateCommand::Run(const CommonFlags& common) {
   config.x_options = ParseIntList(x_votes, "--x-vote");
   config.num_apps = ParseIntList(apps, "--apps");
   config.budgets = ParseDoubleList(budgets, "--budgets");
+  if (!memory_budgets.empty())
+    config.memory_budgets_mb = ParseDoubleList(memory_budgets, "--memory-budgets");
   config.algorithms = SplitList(algos);
   config.event_length_ms = ParseRange(event_length, "--event-length-ms");
   config.event_frequency = ParseRange(event_frequency, "--event-frequency");

@@ -10,6 +10,7 @@
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/core/rss.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/segment.h"
@@ -218,14 +219,27 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   Json before = DescribeMachine();
   WarnIfBusy(before);
 
-  // A dummy batch through the plain stages: NaN/Inf here is bad input.
+  // A dummy batch through the plain stages: NaN/Inf here is bad input. The
+  // memory model's bytes come from the same pass: each stage's output for
+  // one frame, and its parameters and buffers (docs/model.md, "Memory model").
   at::Tensor x = base.DummyInput(batch, config.seed);
+  const auto frame_bytes = [batch](const at::Tensor& t) {
+    return static_cast<double>(t.numel()) / batch * static_cast<double>(t.element_size());
+  };
+  std::vector<double> activation_bytes, param_bytes;
   {
     at::Tensor h = x;
     for (int k = 0; k < n; ++k) {
       h = base.RunStages(h, k, k + 1);
       CheckFinite(h, base,
                   fmt::format("stage {} '{}'", k, info.stages[static_cast<size_t>(k)].name));
+      activation_bytes.push_back(frame_bytes(h));
+      double bytes = 0;
+      for (const at::Tensor& t : base.stage(k).parameters(/*recurse=*/true))
+        bytes += static_cast<double>(t.numel() * t.element_size());
+      for (const at::Tensor& t : base.stage(k).buffers(/*recurse=*/true))
+        bytes += static_cast<double>(t.numel() * t.element_size());
+      param_bytes.push_back(bytes);
     }
   }
 
@@ -239,6 +253,28 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   Segment whole = Segment::Build(base, 0, n);
   CheckFinite(whole.Forward(x), base, "the optimized model");
   Timings t = TimeSegments(stages, whole, x, config, &progress, n + 1);
+
+  // Resident bytes of one optimized copy of each stage, as the runtime holds
+  // a branch's copy (frozen, folded and prepacked weights, the segment's
+  // graphs and oneDNN state): the growth of the process's resident memory
+  // over kCopies more copies, kept alive and run once. After the timing, so
+  // the shape-specific caches every copy shares already exist.
+  constexpr int kCopies = 4;
+  std::vector<double> resident_bytes;
+  {
+    at::Tensor h = x;
+    for (int k = 0; k < n; ++k) {
+      std::vector<Segment> copies;
+      const double r0 = ResidentBytes();
+      for (int c = 0; c < kCopies; ++c) {
+        copies.push_back(Segment::Build(base, k, k + 1));
+        copies.back().Forward(h);
+      }
+      const double r1 = ResidentBytes();
+      resident_bytes.push_back(std::max(0.0, (r1 - r0) / kCopies));
+      h = stages[static_cast<size_t>(k)].Forward(h);
+    }
+  }
 
   // The unoptimized model, for the speedup (fewer repeats: it is slow).
   double plain_p50 = 0;
@@ -260,6 +296,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   p.batch = batch;
   p.decode_ms = decode.decode.mean_ms;
   p.preprocess_ms = decode.preprocess_ms.mean_ms;
+  p.input_bytes = frame_bytes(x);
   const LatencyStats whole_stats = SummarizeLatency(t.whole);
   p.whole_model_p50_ms = whole_stats.p50_ms;
   Json stages_json = Json::array();
@@ -269,8 +306,11 @@ ProfileResult RunProfile(const ProfileConfig& config) {
     const LatencyStats chained = SummarizeLatency(t.chained[k]);
     const LatencyStats alone = SummarizeLatency(t.standalone[k]);
     const StageInfo& si = info.stages[k];
-    p.stages.push_back(
-        StageTiming{si.name, chained.p50_ms, std::max(chained.p95_ms, chained.p50_ms)});
+    StageTiming st{si.name, chained.p50_ms, std::max(chained.p95_ms, chained.p50_ms)};
+    st.param_bytes = param_bytes[k];
+    st.activation_bytes = activation_bytes[k];
+    st.resident_bytes = resident_bytes[k];
+    p.stages.push_back(std::move(st));
     standalone_sum += alone.p50_ms;
     stage_conversions += stages[k].fusion().layout_conversions;
     stages_json.push_back(Json{{"name", si.name},

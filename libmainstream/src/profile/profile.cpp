@@ -24,11 +24,21 @@ double Profile::TotalStageMs() const {
   return t;
 }
 
+bool Profile::HasMemory() const {
+  if (stages.empty()) return false;
+  for (const auto& s : stages)
+    if (s.param_bytes < 0 || s.activation_bytes < 0) return false;
+  return true;
+}
+
 Json Profile::ToJson() const {
   Json st = Json::array();
   for (const auto& s : stages) {
     Json t{{"name", s.name}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}};
     if (s.branch_p50_ms > 0) t["branch_p50_ms"] = s.branch_p50_ms;
+    if (s.param_bytes >= 0) t["param_bytes"] = s.param_bytes;
+    if (s.activation_bytes >= 0) t["activation_bytes"] = s.activation_bytes;
+    if (s.resident_bytes >= 0) t["resident_bytes"] = s.resident_bytes;
     st.push_back(std::move(t));
   }
   Json j{{"schema_version", kProfileSchemaVersion},
@@ -44,6 +54,9 @@ Json Profile::ToJson() const {
          {"stages", st},
          {"extra", extra}};
   if (!calibration.is_null()) j["calibration"] = calibration;
+  if (HasMemory()) j["input_bytes"] = input_bytes;
+  if (memory_overhead_bytes > 0) j["memory_overhead_bytes"] = memory_overhead_bytes;
+  if (memory_segment_bytes > 0) j["memory_segment_bytes"] = memory_segment_bytes;
   return j;
 }
 
@@ -73,7 +86,35 @@ Profile Profile::FromJson(const JsonView& v) {
     t.p95_ms = s.NumberIn("p95_ms", 0, 1e7);
     if (t.p95_ms < t.p50_ms) s.Field("p95_ms").Fail("p95 {} is below p50 {}", t.p95_ms, t.p50_ms);
     if (auto b = s.OptionalField("branch_p50_ms")) t.branch_p50_ms = b->AsNumberIn(1e-9, 1e7);
+    if (auto b = s.OptionalField("param_bytes")) t.param_bytes = b->AsNumberIn(0, 1e13);
+    if (auto b = s.OptionalField("activation_bytes")) t.activation_bytes = b->AsNumberIn(0, 1e13);
+    if (auto b = s.OptionalField("resident_bytes")) t.resident_bytes = b->AsNumberIn(0, 1e13);
     p.stages.push_back(std::move(t));
+  }
+  size_t with_memory = 0;
+  for (const auto& t : p.stages) with_memory += t.param_bytes >= 0 || t.activation_bytes >= 0;
+  if (with_memory != 0 && !p.HasMemory()) {
+    st.Fail(
+        "{} of its {} stages record memory: give param_bytes and activation_bytes for every stage "
+        "or none",
+        with_memory, p.stages.size());
+  }
+  size_t with_resident = 0;
+  for (const auto& t : p.stages) with_resident += t.resident_bytes >= 0;
+  if (with_resident != 0 && (with_resident != p.stages.size() || !p.HasMemory())) {
+    st.Fail(
+        "{} of its {} stages record resident_bytes: give it for every stage (with param_bytes and "
+        "activation_bytes) or none",
+        with_resident, p.stages.size());
+  }
+  if (p.HasMemory()) p.input_bytes = v.NumberIn("input_bytes", 0, 1e13);
+  if (auto o = v.OptionalField("memory_overhead_bytes")) {
+    if (!p.HasMemory()) o->Fail("needs the stages' param_bytes and activation_bytes");
+    p.memory_overhead_bytes = o->AsNumberIn(0, 1e13);
+  }
+  if (auto o = v.OptionalField("memory_segment_bytes")) {
+    if (!p.HasMemory()) o->Fail("needs the stages' param_bytes and activation_bytes");
+    p.memory_segment_bytes = o->AsNumberIn(0, 1e13);
   }
   size_t with_branch = 0;
   for (const auto& t : p.stages) with_branch += t.branch_p50_ms > 0 ? 1 : 0;

@@ -127,6 +127,15 @@ std::string FormatRunTables(const Json& s) {
                      ratio(Num(meas, "decode_preprocess"), Num(pred, "decode")));
   out += fmt::format("{:<36} {:>10.1f} {:>10.1f} {:>7}\n", "total", Num(pred, "total"),
                      Num(meas, "total"), ratio(Num(meas, "total"), Num(pred, "total")));
+  if (s.contains("memory")) {
+    const Json& mem = s.at("memory");
+    const double measured = Num(mem, "measured_model_bytes") / 1e6;
+    const bool has_pred = mem.at("predicted").is_object();
+    const double predicted = has_pred ? Num(mem.at("predicted"), "total") / 1e6 : 0.0;
+    out += fmt::format("{:<36} {:>10} {:>10.1f} {:>7}   (peak RSS {:.1f} MB)\n",
+                       "model memory (MB)", has_pred ? fmt::format("{:.1f}", predicted) : "-",
+                       measured, ratio(measured, predicted), Num(mem, "peak_rss") / 1e6);
+  }
 
   bool any = false;
   for (const Json& a : s.at("apps")) any = any || !a.at("evaluation").is_null();

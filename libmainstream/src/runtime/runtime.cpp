@@ -13,6 +13,7 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/core/log.h"
+#include "mainstream/core/rss.h"
 #include "mainstream/labels/scoring.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
@@ -146,12 +147,15 @@ struct Runtime::Impl {
   int torch_threads = 1;
   double prepare_seconds = 0;
   bool ran = false;
+  // Resident bytes before the base and the branches were loaded, and after.
+  double rss_before_models = 0, rss_after_load = 0;
 
   // Runs frames until the end of the range or a stop request; throws on a
   // fault (the caller finishes the outputs).
   void Loop(const std::atomic<int>* stop, FramePlanner& planner, std::vector<AppOutput>& outputs,
             LoopStats& st);
   Json CostJson(const LoopStats& st, double video_s) const;
+  Json MemoryJson() const;
   Json NodesJson(const LoopStats& st, const FramePlanner& planner, double video_s) const;
   Json AppsJson(const LoopStats& st, const FramePlanner& planner,
                 const std::vector<AppOutput>& outputs, double video_s, Json* evaluation) const;
@@ -222,12 +226,14 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   m.labels = LoadRunLabels(m.deployment, config.labels, src.frame_count(), src.input(), last_frame);
 
   // The base (model.pt must hash to base.json's sha256, which is the schedule's).
+  m.rss_before_models = ResidentBytes();
   m.base = BaseModel::Load(config.base_dir);
   // --threads N: the stems on the loop thread, then the branches over N
   // workers of one thread each (docs/runtime.md).
   ExecutorOptions eo;
   eo.workers = config.threads;
   m.executor.emplace(TreeExecutor::Load(m.base, m.deployment, eo));
+  m.rss_after_load = ResidentBytes();
   for (int k = 0; k < m.executor->num_nodes(); ++k) {
     LogDebug("node {}: {}", k, m.executor->NodeInfo(k).dump());
   }
@@ -529,6 +535,21 @@ Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
   return apps;
 }
 
+// Measured model memory: the process's peak resident bytes less those before
+// the models were loaded (the decoder and labels were already in memory).
+Json Runtime::Impl::MemoryJson() const {
+  const ScheduleDoc& sched = deployment.schedule;
+  const double peak = PeakResidentBytes();
+  const double measured = peak > rss_before_models ? peak - rss_before_models : 0.0;
+  const double predicted = sched.memory.empty() ? 0.0 : sched.predicted_memory.total();
+  return Json{{"rss_before_models", rss_before_models},
+              {"rss_after_load", rss_after_load},
+              {"peak_rss", peak},
+              {"measured_model_bytes", measured},
+              {"predicted", sched.memory.empty() ? Json(nullptr) : sched.predicted_memory.ToJson()},
+              {"ratio", predicted > 0 ? Json(measured / predicted) : Json(nullptr)}};
+}
+
 Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
                             const std::vector<AppOutput>& outputs) const {
   const ScheduleDoc& sched = deployment.schedule;
@@ -590,6 +611,7 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
         {"process_cpu_seconds", st.process_cpu_s},
         {"description", DescribeMachine()}}},
       {"cost", CostJson(st, video_s)},
+      {"memory", MemoryJson()},
       {"nodes", NodesJson(st, planner, video_s)},
       {"apps", apps},
       {"evaluation", evaluation}};

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <set>
 #include <system_error>
 
 #include "mainstream/core/error.h"
 #include "mainstream/schedule/cost_model.h"
+#include "mainstream/schedule/memory_model.h"
 
 namespace fs = std::filesystem;
 
@@ -138,6 +141,26 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
                     "the factors correct this profile",
                     nominal_schedule, nominal_ours));
   }
+  // Memory: the stage copies the run's nodes held, and the rest, as the
+  // profile predicts them; the measured model memory when the run has it.
+  const StageMemory mem = ProfileMemory(profile);
+  if (!mem.empty()) {
+    if (auto m = v.OptionalField("memory")) {
+      r.memory_measured = m->NumberIn("measured_model_bytes", 0, 1e14);
+      std::set<int> cuts;
+      for (const JsonView& node : nodes.Elements()) {
+        const JsonView st = node.Field("stages");
+        const int b = static_cast<int>(st.At(0).AsIntIn(0, n - 1));
+        const int e = static_cast<int>(st.At(1).AsIntIn(b + 1, n));
+        r.memory_copies += mem.CopyBytes(b, e);
+        ++r.memory_nodes;
+        if (node.String("kind") == "branch" && b > 0) cuts.insert(b);
+      }
+      r.memory_other = mem.FixedBytes();  // overhead (an earlier calibration's), base, working set
+      for (int b : cuts) r.memory_other += mem.ActivationAt(b);
+      r.memory_other += mem.segment_bytes * r.memory_nodes;  // an earlier calibration's
+    }
+  }
   const JsonView measured = v.Field("cost").Field("measured");
   r.decode = CostShare{profile.decode_ms * static_cast<double>(decoded) / seconds,
                        measured.NumberIn("decode", 0, 1e9)};
@@ -160,6 +183,94 @@ CalibrationFactors FitCalibration(const std::vector<CalibrationRun>& runs) {
   f.decode = sum.decode.Ratio();
   f.preprocess = sum.preprocess.Ratio();
   return f;
+}
+
+Json MemoryCalibration::ToJson() const {
+  return Json{
+      {"overhead_bytes", overhead}, {"copy_factor", copy_factor}, {"segment_bytes", segment}};
+}
+
+namespace {
+
+// Least squares of y on the columns of X (rows of k values); false when the
+// normal equations are singular.
+bool LeastSquares(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                  std::vector<double>* beta) {
+  const size_t k = X.empty() ? 0 : X[0].size();
+  if (k == 0 || X.size() < k) return false;
+  // Columns scaled to a largest value of 1 (bytes, factors and counts differ
+  // by 10^7), normal equations, Gauss-Jordan.
+  std::vector<double> scale(k, 0.0);
+  for (const auto& row : X)
+    for (size_t i = 0; i < k; ++i) scale[i] = std::max(scale[i], std::fabs(row[i]));
+  for (double& sc : scale)
+    if (sc == 0) return false;
+  std::vector<std::vector<double>> A(k, std::vector<double>(k + 1, 0.0));
+  for (size_t r = 0; r < X.size(); ++r) {
+    for (size_t i = 0; i < k; ++i) {
+      for (size_t j = 0; j < k; ++j) A[i][j] += X[r][i] / scale[i] * X[r][j] / scale[j];
+      A[i][k] += X[r][i] / scale[i] * y[r];
+    }
+  }
+  for (size_t c = 0; c < k; ++c) {  // Gauss-Jordan with partial pivoting
+    size_t piv = c;
+    for (size_t r = c + 1; r < k; ++r)
+      if (std::fabs(A[r][c]) > std::fabs(A[piv][c])) piv = r;
+    if (std::fabs(A[piv][c]) <= 1e-9) return false;
+    std::swap(A[c], A[piv]);
+    for (size_t r = 0; r < k; ++r) {
+      if (r == c) continue;
+      const double f = A[r][c] / A[c][c];
+      for (size_t j = c; j <= k; ++j) A[r][j] -= f * A[c][j];
+    }
+  }
+  beta->assign(k, 0.0);
+  for (size_t i = 0; i < k; ++i) (*beta)[i] = A[i][k] / A[i][i] / scale[i];
+  return true;
+}
+
+}  // namespace
+
+MemoryCalibration FitMemoryCalibration(const std::vector<CalibrationRun>& runs) {
+  // y = measured - other = overhead + factor * copies + segment * nodes.
+  std::vector<const CalibrationRun*> use;
+  for (const CalibrationRun& r : runs)
+    if (r.has_memory() && r.memory_copies > 0) use.push_back(&r);
+  MemoryCalibration m;
+  if (use.empty()) return m;
+  m.fitted = true;
+  std::vector<double> y;
+  for (const CalibrationRun* r : use) y.push_back(r->memory_measured - r->memory_other);
+  // Terms: overhead, copies, nodes; the first fit with every coefficient
+  // positive wins (scales: bytes, a factor, bytes per node).
+  const std::vector<std::vector<int>> models = {{0, 1, 2}, {0, 1}, {1}};
+  for (const auto& terms : models) {
+    std::vector<std::vector<double>> X;
+    for (const CalibrationRun* r : use) {
+      std::vector<double> row;
+      for (int t : terms)
+        row.push_back(t == 0   ? 1.0
+                      : t == 1 ? r->memory_copies
+                               : static_cast<double>(r->memory_nodes));
+      X.push_back(std::move(row));
+    }
+    std::vector<double> beta;
+    if (!LeastSquares(X, y, &beta)) continue;
+    bool ok = true;
+    for (size_t i = 0; i < terms.size(); ++i)
+      ok = ok && beta[i] >= 0 && (terms[i] != 1 || beta[i] > 0);
+    if (!ok) continue;
+    m.overhead = m.segment = 0;
+    m.copy_factor = 1;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (terms[i] == 0) m.overhead = beta[i];
+      if (terms[i] == 1) m.copy_factor = beta[i];
+      if (terms[i] == 2) m.segment = beta[i];
+    }
+    return m;
+  }
+  m.copy_factor = 1;  // nothing positive fits: leave the profile as it is
+  return m;
 }
 
 std::vector<fs::path> FindRunSummaries(const std::vector<fs::path>& paths) {
@@ -231,6 +342,36 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
     runs_json.push_back(std::move(rj));
   }
 
+  // Memory, when the runs measured it.
+  res.memory = FitMemoryCalibration(res.runs);
+  Json memory_runs = Json::array();
+  if (res.memory.fitted) {
+    for (size_t i = 0; i < res.runs.size(); ++i) {
+      const CalibrationRun& r = res.runs[i];
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      if (!r.has_memory()) {
+        res.memory_before.push_back(nan);
+        res.memory_after.push_back(nan);
+        res.memory_held_out.push_back(nan);
+        continue;
+      }
+      const double before = r.memory_copies + r.memory_other;
+      res.memory_before.push_back(r.memory_measured / before);
+      res.memory_after.push_back(r.memory_measured / res.memory.Predict(r));
+      std::vector<CalibrationRun> others;
+      for (size_t k = 0; k < res.runs.size(); ++k)
+        if (k != i && res.runs[k].has_memory()) others.push_back(res.runs[k]);
+      const MemoryCalibration held = FitMemoryCalibration(others);
+      res.memory_held_out.push_back(held.fitted ? r.memory_measured / held.Predict(r) : nan);
+      Json rj{{"file", r.file},
+              {"measured_bytes", r.memory_measured},
+              {"ratio_before", res.memory_before.back()},
+              {"ratio_after", res.memory_after.back()}};
+      if (held.fitted) rj["ratio_held_out"] = res.memory_held_out.back();
+      memory_runs.push_back(std::move(rj));
+    }
+  }
+
   Profile& p = res.profile;
   p = profile;
   Json uncalibrated = Json::array();
@@ -246,6 +387,14 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   }
   p.decode_ms *= f.decode;
   p.preprocess_ms *= f.preprocess;
+  if (res.memory.fitted) {
+    for (StageTiming& s : p.stages) {
+      const double copy = s.resident_bytes >= 0 ? s.resident_bytes : s.param_bytes;
+      s.resident_bytes = copy * res.memory.copy_factor;
+    }
+    p.memory_overhead_bytes = profile.memory_overhead_bytes + res.memory.overhead;
+    p.memory_segment_bytes = profile.memory_segment_bytes + res.memory.segment;
+  }
   Json cal{
       {"method",
        "ratio of sums of measured / predicted cost over the runs' stem nodes, branch nodes, decode "
@@ -256,6 +405,14 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
                       {"preprocess_ms", profile.preprocess_ms},
                       {"stages", uncalibrated}}},
       {"warnings", res.warnings}};
+  if (res.memory.fitted) {
+    Json mj = res.memory.ToJson();
+    mj["method"] =
+        "least squares of measured model memory = overhead + copy_factor x predicted stage-copy "
+        "bytes + segment_bytes x tree nodes + base + activations over the runs";
+    mj["runs"] = memory_runs;
+    cal["memory"] = std::move(mj);
+  }
   if (!profile.calibration.is_null()) cal["previous"] = profile.calibration;
   p.calibration = std::move(cal);
   return res;
@@ -285,6 +442,19 @@ std::string CalibrationResult::ToText() const {
   }
   out += fmt::format("measured / predicted: before {}; after {}; held out {}\n",
                      range(ratio_before), range(ratio_after), range(ratio_held_out));
+  if (memory.fitted) {
+    auto finite = [](const std::vector<double>& v) {
+      std::vector<double> out;
+      for (double x : v)
+        if (std::isfinite(x)) out.push_back(x);
+      return out;
+    };
+    out += fmt::format(
+        "memory: overhead {:.1f} MB + {:.3f} x the stage copies + {:.2f} MB per node; measured / "
+        "predicted model memory: before {}; after {}; held out {}\n",
+        memory.overhead / 1e6, memory.copy_factor, memory.segment / 1e6,
+        range(finite(memory_before)), range(finite(memory_after)), range(finite(memory_held_out)));
+  }
   for (const std::string& w : warnings) out += "warning: " + w + "\n";
   return out;
 }

@@ -63,7 +63,9 @@ std::vector<AppRequest> Requests(const ScheduleProblem& problem, const std::vect
 Solution Evaluate(const ScheduleProblem& problem, const std::vector<int>& choice) {
   Solution s;
   s.choice = choice;
-  s.cost = ScheduleCost(problem.costs, Requests(problem, choice));
+  const std::vector<AppRequest> req = Requests(problem, choice);
+  s.cost = ScheduleCost(problem.costs, req);
+  s.memory = ScheduleMemory(problem.memory, req).total();
   s.min_f1 = choice.empty() ? 0 : std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < choice.size(); ++i) {
     double f = problem.apps[i].options[static_cast<size_t>(choice[i])].pred.f1;

@@ -143,13 +143,24 @@ std::string FormatSchedule(const ScheduleDoc& d) {
     s += fmt::format("  stem stages [{}, {}) at {:.3g} fps, serves {} app(s), cost {:.3f}\n",
                      n.begin, n.end, n.fps, n.apps.size(), n.cost());
   }
+  if (!d.memory.empty()) {
+    const MemoryBreakdown& m = d.predicted_memory;
+    s += fmt::format("memory: stem {} + branches {} + activations {} = {}{}\n",
+                     FormatMegabytes(m.stem_params), FormatMegabytes(m.branch_params),
+                     FormatMegabytes(m.activations), FormatMegabytes(m.total()),
+                     d.memory_budget > 0
+                         ? fmt::format(" (budget {}, {:.1f}%)", FormatMegabytes(d.memory_budget),
+                                       100 * m.total() / d.memory_budget)
+                         : std::string());
+  }
   return s;
 }
 
 std::string FormatComparison(const std::vector<ScheduleDoc>& docs) {
   if (docs.empty()) return "";
-  std::string s = fmt::format("{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}\n", "algorithm",
-                              "mean F1", "min F1", "mean fps", "cost", "time ms", "vs best");
+  std::string s =
+      fmt::format("{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10}\n", "algorithm", "mean F1",
+                  "min F1", "mean fps", "cost", "time ms", "vs best", "memory MB");
   double best = 0;
   for (const auto& d : docs) best = std::max(best, d.mean_f1);
   for (const auto& d : docs) {
@@ -157,9 +168,11 @@ std::string FormatComparison(const std::vector<ScheduleDoc>& docs) {
     for (const auto& a : d.apps) fps += a.fps;
     fps /= static_cast<double>(d.apps.size());
     double secs = d.search.value("seconds", 0.0);
-    s += fmt::format("{:<18} {:>8.4f} {:>8.4f} {:>8.2f} {:>9.3f} {:>9.3f} {:>9.3f}%\n", d.algorithm,
-                     d.mean_f1, d.min_f1, fps, d.total_cost, secs * 1000,
-                     best > 0 ? 100 * (d.mean_f1 - best) / best : 0.0);
+    s += fmt::format("{:<18} {:>8.4f} {:>8.4f} {:>8.2f} {:>9.3f} {:>9.3f} {:>9.3f}% {:>10}\n",
+                     d.algorithm, d.mean_f1, d.min_f1, fps, d.total_cost, secs * 1000,
+                     best > 0 ? 100 * (d.mean_f1 - best) / best : 0.0,
+                     d.memory.empty() ? std::string("-")
+                                      : fmt::format("{:.3f}", d.predicted_memory.total() / 1e6));
   }
   s += "\nper app (branchpoint@fps/X -> predicted F1):\n";
   s += fmt::format("{:<20}", "app");
@@ -178,18 +191,21 @@ std::string FormatComparison(const std::vector<ScheduleDoc>& docs) {
 }
 
 std::string FormatSimulation(const std::vector<SimulateRow>& rows) {
-  std::string s =
-      fmt::format("{:>5} {:>8} {:<16} {:>5} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9}\n",
-                  "apps", "budget", "algorithm", "runs", "infeas", "F1", "recall", "prec", "fps",
-                  "ms/sched", "gap mean", "gap worst");
+  bool memory = false;
+  for (const auto& r : rows) memory = memory || r.memory_budget_mb > 0;
+  std::string s = fmt::format(
+      "{:>5} {:>8} {:<16} {:>5} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9}{}\n", "apps",
+      "budget", "algorithm", "runs", "infeas", "F1", "recall", "prec", "fps", "ms/sched",
+      "gap mean", "gap worst", memory ? fmt::format(" {:>9} {:>9}", "mem MB", "used MB") : "");
   for (const auto& r : rows) {
     s += fmt::format(
         "{:>5} {:>8.4g} {:<16} {:>5} {:>6} {:>8.4f} {:>8.4f} {:>8.4f} {:>7.2f} {:>9.3f} {:>9} "
-        "{:>9}\n",
+        "{:>9}{}\n",
         r.num_apps, r.budget, r.algorithm, r.workloads, r.infeasible, r.mean_f1, r.mean_recall,
         r.mean_precision, r.mean_fps, r.mean_ms,
         r.gap_count ? fmt::format("{:.3f}%", 100 * r.gap_mean) : "-",
-        r.gap_count ? fmt::format("{:.3f}%", 100 * r.gap_worst) : "-");
+        r.gap_count ? fmt::format("{:.3f}%", 100 * r.gap_worst) : "-",
+        memory ? fmt::format(" {:>9.4g} {:>9.4g}", r.memory_budget_mb, r.mean_memory_mb) : "");
   }
   return s;
 }

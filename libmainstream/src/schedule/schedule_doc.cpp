@@ -56,29 +56,42 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
     Json stage{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)},
                {"ms", costs.stage_ms[k]}};
     if (costs.HasBranchStages()) stage["branch_ms"] = costs.branch_stage_ms[k];
+    if (!memory.empty()) {
+      stage["param_bytes"] = memory.param_bytes[k];
+      stage["activation_bytes"] = memory.activation_bytes[k];
+      if (!memory.resident_bytes.empty()) stage["resident_bytes"] = memory.resident_bytes[k];
+    }
     stages.push_back(std::move(stage));
   }
-  return Json{{"schema_version", kScheduleSchemaVersion},
-              {"kind", "mainstream.schedule"},
-              {"budget", budget},
-              {"budget_factor", budget_factor > 0 ? Json(budget_factor) : Json(nullptr)},
-              {"cheapest_cost", cheapest_cost},
-              {"algorithm", algorithm},
-              {"objective", objective},
-              {"stream_fps", stream_fps},
-              {"base", base.ToJson()},
-              {"profile", profile},
-              {"decode_ms", costs.decode_ms},
-              {"preprocess_ms", costs.preprocess_ms},
-              {"stages", stages},
-              {"total_cost", total_cost},
-              {"predicted", Json{{"mean_f1", mean_f1},
-                                 {"min_f1", min_f1},
-                                 {"mean_recall", mean_recall},
-                                 {"mean_precision", mean_precision}}},
-              {"search", search},
-              {"apps", apps_json},
-              {"tree", tree.ToJson(AppNames())}};
+  Json j{{"schema_version", kScheduleSchemaVersion},
+         {"kind", "mainstream.schedule"},
+         {"budget", budget},
+         {"budget_factor", budget_factor > 0 ? Json(budget_factor) : Json(nullptr)},
+         {"cheapest_cost", cheapest_cost},
+         {"algorithm", algorithm},
+         {"objective", objective},
+         {"stream_fps", stream_fps},
+         {"base", base.ToJson()},
+         {"profile", profile},
+         {"decode_ms", costs.decode_ms},
+         {"preprocess_ms", costs.preprocess_ms},
+         {"stages", stages},
+         {"total_cost", total_cost},
+         {"predicted", Json{{"mean_f1", mean_f1},
+                            {"min_f1", min_f1},
+                            {"mean_recall", mean_recall},
+                            {"mean_precision", mean_precision}}},
+         {"search", search},
+         {"apps", apps_json},
+         {"tree", tree.ToJson(AppNames())}};
+  j["memory_budget"] = memory_budget > 0 ? Json(memory_budget) : Json(nullptr);
+  if (!memory.empty()) {
+    j["input_bytes"] = memory.input_bytes;
+    if (memory.overhead_bytes > 0) j["memory_overhead_bytes"] = memory.overhead_bytes;
+    if (memory.segment_bytes > 0) j["memory_segment_bytes"] = memory.segment_bytes;
+    j["memory"] = predicted_memory.ToJson();
+  }
+  return j;
 }
 
 ScheduleDoc ReadSchedule(const fs::path& file) {
@@ -107,6 +120,24 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     d.stage_names.push_back(s.String("name"));
     stage_ms.push_back(s.NumberIn("ms", 0, 1e7));
     if (auto b = s.OptionalField("branch_ms")) branch_ms.push_back(b->AsNumberIn(0, 1e7));
+    if (auto b = s.OptionalField("param_bytes"))
+      d.memory.param_bytes.push_back(b->AsNumberIn(0, 1e13));
+    if (auto b = s.OptionalField("activation_bytes"))
+      d.memory.activation_bytes.push_back(b->AsNumberIn(0, 1e13));
+    if (auto b = s.OptionalField("resident_bytes"))
+      d.memory.resident_bytes.push_back(b->AsNumberIn(0, 1e13));
+  }
+  if ((!d.memory.param_bytes.empty() || !d.memory.activation_bytes.empty()) &&
+      (d.memory.param_bytes.size() != stage_ms.size() ||
+       d.memory.activation_bytes.size() != stage_ms.size())) {
+    stages.Fail(
+        "{} of its {} stages have param_bytes and {} activation_bytes: give both for every stage "
+        "or none",
+        d.memory.param_bytes.size(), stage_ms.size(), d.memory.activation_bytes.size());
+  }
+  if (!d.memory.resident_bytes.empty() && d.memory.resident_bytes.size() != stage_ms.size()) {
+    stages.Fail("{} of its {} stages have resident_bytes: give it for every stage or none",
+                d.memory.resident_bytes.size(), stage_ms.size());
   }
   if (!branch_ms.empty() && branch_ms.size() != stage_ms.size()) {
     stages.Fail("{} of its {} stages have branch_ms: give it for every stage or none",
@@ -145,6 +176,26 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
             "(was the file edited by hand?)",
             d.total_cost, d.tree.total_cost());
   }
+  if (auto mb = v.OptionalField("memory_budget"); mb && !mb->IsNull())
+    d.memory_budget = mb->AsNumberIn(1, 1e13);
+  if (!d.memory.empty()) {
+    d.memory.input_bytes = v.NumberIn("input_bytes", 0, 1e13);
+    if (auto o = v.OptionalField("memory_overhead_bytes"))
+      d.memory.overhead_bytes = o->AsNumberIn(0, 1e13);
+    if (auto o = v.OptionalField("memory_segment_bytes"))
+      d.memory.segment_bytes = o->AsNumberIn(0, 1e13);
+    d.predicted_memory = ScheduleMemory(d.memory, d.Requests());
+    const double recorded = v.Field("memory").NumberIn("total", 0, 1e13);
+    if (std::fabs(recorded - d.predicted_memory.total()) > 1e-6 * std::max(1.0, recorded)) {
+      v.Field("memory").Field("total").Fail(
+          "recorded memory {} disagrees with the memory of its apps and stages {} (was the file "
+          "edited by hand?)",
+          recorded, d.predicted_memory.total());
+    }
+  } else if (d.memory_budget > 0) {
+    v.Field("memory_budget")
+        .Fail("a memory budget needs the stages' param_bytes and activation_bytes");
+  }
   if (auto p = v.OptionalField("predicted")) {
     d.mean_f1 = p->NumberIn("mean_f1", 0, 1);
     if (auto m = p->OptionalField("min_f1")) d.min_f1 = m->AsNumberIn(0, 1);
@@ -181,6 +232,9 @@ void ScheduleConfig::Validate() const {
   MS_CHECK(std::isfinite(limits.time_limit_s) && limits.time_limit_s >= 0,
            "--time-limit must be a number of seconds >= 0 (0: none), got {}", limits.time_limit_s);
   MS_CHECK(limits.max_nodes >= 0, "--max-nodes must be >= 0 (0: none), got {}", limits.max_nodes);
+  MS_CHECK(std::isfinite(memory_budget) && memory_budget >= 0,
+           "--memory-budget must be a positive number of MB (0: none), got {} bytes",
+           memory_budget);
   const auto& names = AlgorithmNames();
   MS_CHECK(std::find(names.begin(), names.end(), algorithm) != names.end(),
            "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, "
@@ -195,7 +249,7 @@ Json ScheduleConfig::ToJson() const {
   return Json{{"packages", pk},         {"profile", profile.string()},
               {"budget", budget},       {"budget_factor", budget_factor},
               {"algorithm", algorithm}, {"fps_options", fps_options},
-              {"x_options", x_options}};
+              {"x_options", x_options}, {"memory_budget", memory_budget}};
 }
 
 void CheckCompatible(const std::vector<MPackage>& packages, const Profile& profile,
@@ -251,6 +305,7 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
   problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
                              packages[0].stream_fps);
   problem.costs.SetBranchStages(profile.BranchLatencies());
+  problem.memory = ProfileMemory(profile);
   problem.budget = budget;
   options.Validate();
   for (const auto& p : packages) {
@@ -306,6 +361,9 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());
   d.total_cost = d.tree.total_cost();
+  d.memory = problem.memory;
+  d.memory_budget = problem.memory_budget;
+  d.predicted_memory = ScheduleMemory(d.memory, d.Requests());
   d.mean_f1 = sol.mean_f1();
   d.min_f1 = sol.min_f1;
   d.mean_recall = rec / static_cast<double>(packages.size());
@@ -339,6 +397,15 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
   space.x_options = config.x_options;
   ScheduleProblem problem =
       BuildProblem(packages, profile, config.budget, space, config.prediction);
+  if (config.memory_budget > 0) {
+    if (!profile.HasMemory()) {
+      ThrowInput(
+          "{}: $.stages[0].param_bytes: --memory-budget needs a profile that records each stage's "
+          "parameter and activation bytes; re-run msprofile to get one",
+          config.profile.string());
+    }
+    problem.memory_budget = config.memory_budget;
+  }
   const double cheapest = CheapestSolution(problem).cost;
   if (config.budget_factor > 0) {
     problem.budget = config.budget_factor * cheapest;

@@ -18,7 +18,9 @@ namespace search_detail {
 
 // A dominates B when it is at least as good and never costs more in any
 // schedule: f >= , rate <=, level >= (more of the stem shared).
-bool Dominates(const Opt& a, const Opt& b) { return a.f >= b.f && a.r <= b.r && a.q >= b.q; }
+bool Dominates(const Opt& a, const Opt& b, bool mem_on) {
+  return a.f >= b.f && a.r <= b.r && (mem_on ? a.q == b.q : a.q >= b.q);
+}
 
 Compiled Compile(const ScheduleProblem& p,
                  const std::function<bool(size_t, const AppOption&)>& keep, bool prune) {
@@ -37,9 +39,24 @@ Compiled Compile(const ScheduleProblem& p,
   for (int j = 0; j < c.m; ++j)
     c.L.push_back(
         p.costs.Range(levels[static_cast<size_t>(j)], levels[static_cast<size_t>(j + 1)]));
+  if (p.has_memory_budget()) {
+    MS_CHECK(p.memory.num_stages() == n,
+             "a memory budget needs the profile's parameter and activation bytes for each of the "
+             "base's {} stages (profile has {}): re-run msprofile",
+             n, p.memory.num_stages());
+    MS_CHECK(c.m < 64, "a memory budget supports at most 63 distinct branchpoints, got {}", c.m);
+    c.mem_on = true;
+    c.mem_budget = p.memory_budget - p.memory.FixedBytes();
+    c.CA.push_back(0.0);
+    for (int j = 0; j < c.m; ++j) {
+      const int b0 = levels[static_cast<size_t>(j)], b1 = levels[static_cast<size_t>(j + 1)];
+      c.LP.push_back(p.memory.CopyBytes(b0, b1));
+      c.CA.push_back(p.memory.ActivationAt(b1) + p.memory.segment_bytes);  // the cut's stem segment
+    }
+  }
   c.apps.resize(p.apps.size());
   for (size_t i = 0; i < p.apps.size(); ++i) {
-    std::vector<Opt> all;
+    std::vector<Opt>& all = c.apps[i];
     for (size_t k = 0; k < p.apps[i].options.size(); ++k) {
       const AppOption& o = p.apps[i].options[k];
       if (!keep(i, o)) continue;
@@ -53,14 +70,35 @@ Compiled Compile(const ScheduleProblem& p,
       x.w = o.fps * p.costs.BranchRange(o.branchpoint, n);
       x.f = o.pred.f1;
       x.orig = static_cast<int>(k);
+      if (c.mem_on) x.mem = p.memory.CopyBytes(o.branchpoint, n) + p.memory.segment_bytes;
       all.push_back(x);
     }
-    if (prune) {
+  }
+  if (c.mem_on) {
+    // A budget no schedule can exceed (the whole stem, every cut and each
+    // app's largest own copy) does not bind: search as without it, with the
+    // stronger dominance.
+    double most = 0;
+    for (double x : c.LP) most += x;
+    for (double x : c.CA) most += x;
+    for (const auto& app : c.apps) {
+      double mx = 0;
+      for (const Opt& o : app) mx = std::max(mx, o.mem);
+      most += mx;
+    }
+    if (MemFits(c, most)) {
+      c.mem_on = false;
+      for (auto& app : c.apps)
+        for (Opt& o : app) o.mem = 0;
+    }
+  }
+  if (prune) {
+    for (auto& all : c.apps) {
       std::vector<Opt> kept;
       for (size_t a = 0; a < all.size(); ++a) {
         bool dominated = false;
         for (size_t b = 0; b < all.size() && !dominated; ++b) {
-          if (a == b || !Dominates(all[b], all[a])) continue;
+          if (a == b || !Dominates(all[b], all[a], c.mem_on)) continue;
           bool equal = all[b].f == all[a].f && all[b].r == all[a].r && all[b].q == all[a].q;
           dominated = !equal || b < a;  // among identical options keep the first
         }
@@ -68,7 +106,6 @@ Compiled Compile(const ScheduleProblem& p,
       }
       all.swap(kept);
     }
-    c.apps[i] = std::move(all);
   }
   return c;
 }
@@ -82,6 +119,13 @@ double FullCost(const Compiled& c, const std::vector<const Opt*>& sel) {
     rmax = std::max(rmax, o->r);
   }
   return cost;
+}
+
+double FullMemory(const Compiled& c, const std::vector<const Opt*>& sel) {
+  if (!c.mem_on) return 0;
+  MemState st;
+  for (const Opt* o : sel) st = MemAdd(c, *o, st);
+  return st.used;
 }
 
 Solution ToSolution(const ScheduleProblem& p, const Compiled& c,
@@ -108,7 +152,51 @@ int CheapestIndex(const std::vector<Opt>& opts) {
 
 using namespace search_detail;
 
-void CheckFeasible(const ScheduleProblem& problem) {
+namespace {
+
+bool FitsMemory(const ScheduleProblem& p, const Solution& s) {
+  return !p.has_memory_budget() || s.memory <= p.memory_budget * (1 + 1e-12) + 1e-6;
+}
+
+// Schedules that hold little memory: for each branchpoint cap, every app at
+// its most shared option at or below the cap (then lowest rate, best F1).
+// Memory does not depend on rates, so the cheapest of them at equal memory
+// is kept too.
+std::vector<Solution> LowMemorySolutions(const ScheduleProblem& problem) {
+  std::vector<int> caps;
+  for (const auto& app : problem.apps)
+    for (const auto& o : app.options) caps.push_back(o.branchpoint);
+  std::sort(caps.begin(), caps.end());
+  caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
+  std::vector<Solution> out;
+  for (int cap : caps) {
+    std::vector<int> choice;
+    for (const auto& app : problem.apps) {
+      int best = -1;
+      for (size_t k = 0; k < app.options.size(); ++k) {
+        const AppOption& a = app.options[k];
+        if (a.branchpoint > cap) continue;
+        if (best < 0) {
+          best = static_cast<int>(k);
+          continue;
+        }
+        const AppOption& b = app.options[static_cast<size_t>(best)];
+        if (a.branchpoint > b.branchpoint ||
+            (a.branchpoint == b.branchpoint &&
+             (a.fps < b.fps || (a.fps == b.fps && a.pred.f1 > b.pred.f1))))
+          best = static_cast<int>(k);
+      }
+      if (best < 0) break;
+      choice.push_back(best);
+    }
+    if (choice.size() == problem.apps.size()) out.push_back(Evaluate(problem, choice));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> FeasibleStart(const ScheduleProblem& problem) {
   MS_CHECK(!problem.apps.empty(), "no applications to schedule");
   MS_CHECK(std::isfinite(problem.budget) && problem.budget > 0,
            "budget must be a positive number, got {}", problem.budget);
@@ -121,7 +209,30 @@ void CheckFeasible(const ScheduleProblem& problem) {
         "fewer apps",
         problem.budget, cheapest.cost, std::ceil(cheapest.cost * 1000) / 1000);
   }
+  if (FitsMemory(problem, cheapest)) return cheapest.choice;
+  MS_CHECK(std::isfinite(problem.memory_budget), "memory budget must be a number of bytes, got {}",
+           problem.memory_budget);
+  const Solution* best = nullptr;
+  const Solution* least = &cheapest;
+  std::vector<Solution> low = LowMemorySolutions(problem);
+  for (const Solution& s : low) {
+    if (s.memory < least->memory || (s.memory == least->memory && s.cost < least->cost)) least = &s;
+    if (FitsMemory(problem, s) && s.cost <= problem.budget + kCostEps &&
+        (best == nullptr || s.cost < best->cost))
+      best = &s;
+  }
+  if (best != nullptr) return best->choice;
+  ThrowInfeasible(
+      "memory budget {} with budget {:.6g} ms/s is infeasible: the least memory found is {} (a "
+      "schedule costing {:.6g} ms/s); the cheapest schedule costs {:.6g} ms/s and holds {}; use "
+      "--memory-budget {:.6g} and --budget {:.6g} or more, or fewer apps",
+      FormatMegabytes(problem.memory_budget), problem.budget, FormatMegabytes(least->memory),
+      least->cost, cheapest.cost, FormatMegabytes(cheapest.memory),
+      std::ceil(least->memory / 1e3) / 1e3,
+      std::ceil(std::max(least->cost, cheapest.cost) * 1000) / 1000);
 }
+
+void CheckFeasible(const ScheduleProblem& problem) { (void)FeasibleStart(problem); }
 
 SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
   double t0 = NowSeconds();
@@ -144,7 +255,7 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
   rates.erase(std::unique(rates.begin(), rates.end()), rates.end());
   Solution best;
   bool have = false;
-  double min_cost = kInf;
+  double min_cost = kInf, memory = 0;
   for (double r : rates) {
     std::vector<int> choice;
     for (size_t i = 0; i < problem.apps.size(); ++i) {
@@ -159,11 +270,19 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
     if (choice.size() != problem.apps.size()) continue;
     Solution s = Evaluate(problem, choice);
     min_cost = std::min(min_cost, s.cost);
-    if (s.cost > problem.budget + kCostEps) continue;
+    memory = s.memory;
+    if (s.cost > problem.budget + kCostEps || !FitsMemory(problem, s)) continue;
     if (!have || s.sum_f1 > best.sum_f1 + kValueEps) {
       best = s;
       have = true;
     }
+  }
+  if (!have && min_cost <= problem.budget + kCostEps) {
+    ThrowInfeasible(
+        "memory budget {} is infeasible for {}: its apps' candidates hold {}; use --memory-budget "
+        "{:.6g} or more",
+        FormatMegabytes(problem.memory_budget), max_sharing ? "maxsharing" : "nosharing",
+        FormatMegabytes(memory), std::ceil(memory / 1e3) / 1e3);
   }
   if (!have) {
     ThrowInfeasible(

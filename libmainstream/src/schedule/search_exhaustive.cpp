@@ -138,9 +138,32 @@ class BranchAndBound {
       }
       static_[d].Build(std::move(pts));
     }
+    // With a memory budget, the same LP bound over own memory: the apps below
+    // depth d hold at least their own bytes, whatever stem and cuts they add.
+    if (c.mem_on) {
+      static_mem_.resize(n + 1);
+      for (size_t d = 0; d <= n; ++d) {
+        std::vector<std::vector<std::pair<double, double>>> pts;
+        for (size_t e = d; e < n; ++e) {
+          std::vector<std::pair<double, double>> p;
+          for (const auto& o : opts_[e]) p.emplace_back(o.mem, o.f);
+          pts.push_back(std::move(p));
+        }
+        static_mem_[d].Build(std::move(pts));
+      }
+    }
     env_.assign((n + 1) * static_cast<size_t>(std::max(c.m, 1)), 0.0);
     rmax_.assign(n + 1, 0.0);
     cur_.assign(n, 0);
+    // Memory: the state at each depth and the least own bytes the apps below
+    // it need (a lower bound: the stem and cuts they add come on top).
+    mem_.assign(n + 1, MemState{});
+    suffix_min_mem_.assign(n + 1, 0.0);
+    for (size_t d = n; d-- > 0;) {
+      double mn = kInf;
+      for (const auto& o : opts_[d]) mn = std::min(mn, o.mem);
+      suffix_min_mem_[d] = suffix_min_mem_[d + 1] + (opts_[d].empty() ? 0.0 : mn);
+    }
   }
 
   void SetIncumbent(const std::vector<int>& compiled_choice, double value) {
@@ -268,9 +291,14 @@ class BranchAndBound {
   // Upper bound on the whole subtree below a node at depth d (its value excluded).
   double NodeBound(size_t d, double cost, const double* M, double rmax) {
     const double room = c_.budget + kCostEps - cost;
-    if (dynamic_ && c_.apps.size() - d >= 2)
-      return std::min(StemAwareBound(d, M, rmax, room), static_[d].Eval(room));
-    return static_[d].Eval(room);
+    double b = static_[d].Eval(room);
+    if (dynamic_ && c_.apps.size() - d >= 2) b = std::min(b, StemAwareBound(d, M, rmax, room));
+    if (c_.mem_on) b = std::min(b, MemoryBound(d, mem_[d]));
+    return b;
+  }
+  // The LP bound over own memory for the apps from depth d, given the bytes held.
+  double MemoryBound(size_t d, const MemState& mem) const {
+    return static_mem_[d].Eval(c_.mem_budget * (1 + 1e-12) + 1e-6 - mem.used);
   }
 
   // Time and node limits, and progress on stderr every few seconds.
@@ -311,11 +339,13 @@ class BranchAndBound {
             best_value_ + kValueEps) {
       return;
     }
+    const MemState& mem = mem_[d];
     if (d + 1 == n) {
       for (size_t k = 0; k < opts.size(); ++k) {
         const Opt& o = opts[k];
         if (value + o.f <= best_value_ + kValueEps) break;
-        if (cost + Increment(c_, o, M, rmax) <= c_.budget + kCostEps) {
+        if (cost + Increment(c_, o, M, rmax) <= c_.budget + kCostEps &&
+            (!c_.mem_on || MemFits(c_, mem.used + MemIncrement(c_, o, mem)))) {
           cur_[d] = static_cast<int>(k);
           Record(value + o.f);
           break;
@@ -329,6 +359,11 @@ class BranchAndBound {
       if (nv + suffix_max_[d + 1] <= best_value_ + kValueEps) break;
       const double nc = cost + Increment(c_, o, M, rmax);
       if (nc > c_.budget + kCostEps) continue;
+      if (c_.mem_on) {
+        mem_[d + 1] = MemAdd(c_, o, mem);
+        if (!MemFits(c_, mem_[d + 1].used + suffix_min_mem_[d + 1])) continue;
+        if (nv + MemoryBound(d + 1, mem_[d + 1]) <= best_value_ + kValueEps) continue;
+      }
       if (nv + static_[d + 1].Eval(c_.budget + kCostEps - nc) <= best_value_ + kValueEps) continue;
       double* child = Env(d + 1);
       std::copy(M, M + c_.m, child);
@@ -336,16 +371,19 @@ class BranchAndBound {
       rmax_[d + 1] = std::max(rmax, o.r);
       cur_[d] = static_cast<int>(k);
       Dfs(d + 1, nc, nv);
-      if (aborted_) OpenSiblings(d, k + 1, cost, value, M, rmax);
+      if (aborted_) OpenSiblings(d, k + 1, cost, value, M, rmax, mem);
     }
   }
 
   // After a stop: bound the children k0.. of the node at depth d, not searched.
-  void OpenSiblings(size_t d, size_t k0, double cost, double value, const double* M, double rmax) {
+  void OpenSiblings(size_t d, size_t k0, double cost, double value, const double* M, double rmax,
+                    const MemState& mem) {
     for (size_t k = k0; k < opts_[d].size(); ++k) {
       const Opt& o = opts_[d][k];
       const double nc = cost + Increment(c_, o, M, rmax);
       if (nc > c_.budget + kCostEps) continue;
+      if (c_.mem_on && !MemFits(c_, mem.used + MemIncrement(c_, o, mem) + suffix_min_mem_[d + 1]))
+        continue;
       open_bound_ =
           std::max(open_bound_, value + o.f + static_[d + 1].Eval(c_.budget + kCostEps - nc));
     }
@@ -361,8 +399,10 @@ class BranchAndBound {
   std::vector<size_t> order_;
   std::vector<std::vector<Opt>> opts_;
   std::vector<double> suffix_max_;
-  std::vector<StaticBound> static_;
+  std::vector<StaticBound> static_, static_mem_;
   std::vector<double> env_, rmax_;
+  std::vector<MemState> mem_;
+  std::vector<double> suffix_min_mem_;
   std::vector<int> cur_;
   std::vector<int> best_;
   double best_value_ = -kInf;
@@ -410,7 +450,9 @@ SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOp
     for (size_t k = 0; k < c.apps[i].size(); ++k) {
       const Opt& x = c.apps[i][k];
       const AppOption& xo = problem.apps[i].options[static_cast<size_t>(x.orig)];
-      if (x.f >= want.f && x.r <= want.r && xo.branchpoint >= o.branchpoint) {
+      const bool level_ok =
+          c.mem_on ? xo.branchpoint == o.branchpoint : xo.branchpoint >= o.branchpoint;
+      if (x.f >= want.f && x.r <= want.r && level_ok) {
         best = static_cast<int>(k);
         break;
       }
@@ -421,6 +463,7 @@ SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOp
     sel.push_back(&c.apps[i][static_cast<size_t>(best)]);
   }
   MS_ASSERT(FullCost(c, sel) <= c.budget + kCostEps, "incumbent exceeds the budget");
+  MS_ASSERT(MemFits(c, FullMemory(c, sel)), "incumbent exceeds the memory budget");
   bb.SetIncumbent(inc, inc_value);
   bool complete = bb.Run();
   SearchResult r;

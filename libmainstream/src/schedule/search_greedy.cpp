@@ -77,6 +77,9 @@ struct GreedyState {
   double cost = 0;
   double value = 0;
   Envelope env;
+  // Memory bookkeeping (with a memory budget): apps per level, own bytes.
+  std::vector<int> at_level;
+  double own_mem = 0;
 
   explicit GreedyState(const Compiled& comp) : c(comp) {}
   void Set(size_t i, int k) {
@@ -88,6 +91,30 @@ struct GreedyState {
     value = 0;
     for (const Opt* o : sel) value += o->f;
     env.Build(c, sel);
+    if (c.mem_on) {
+      at_level.assign(static_cast<size_t>(c.m) + 1, 0);
+      own_mem = 0;
+      for (const Opt* o : sel) {
+        ++at_level[static_cast<size_t>(o->q)];
+        own_mem += o->mem;
+      }
+    }
+  }
+  // Whether the schedule with app i at option o fits the memory budget (O(m)).
+  bool FitsWith(size_t i, const Opt& o) const {
+    if (!c.mem_on) return true;
+    const Opt& cur = *sel[i];
+    double bytes = own_mem - cur.mem + o.mem;
+    int qmax = 0;
+    for (int q = 1; q <= c.m; ++q) {
+      const int k = at_level[static_cast<size_t>(q)] - (q == cur.q) + (q == o.q);
+      if (k > 0) {
+        qmax = q;
+        bytes += c.CA[static_cast<size_t>(q)];
+      }
+    }
+    for (int j = 0; j < qmax; ++j) bytes += c.LP[static_cast<size_t>(j)];
+    return MemFits(c, bytes);
   }
   // Cost of the schedule with every app but i (base), its envelope in M/rmax.
   double BaseWithout(size_t i, double* M, double* rmax) const {
@@ -117,7 +144,7 @@ bool GreedyStep(GreedyState& s, GreedyRatio ratio_kind, int64_t* evaluated) {
       if (df <= kValueEps) continue;
       ++*evaluated;
       double nc = base + Increment(c, o, M.data(), rmax);
-      if (nc > c.budget + kCostEps) continue;
+      if (nc > c.budget + kCostEps || !s.FitsWith(i, o)) continue;
       double dc = ratio_kind == GreedyRatio::kPaper ? o.w - cur.w : nc - s.cost;
       double ratio = dc <= kCostEps ? kInf : df / dc;
       if (ratio > best.ratio || (ratio == best.ratio && df > best.df)) {
@@ -148,7 +175,7 @@ bool PolishStep(GreedyState& s, int64_t* evaluated) {
       if (df <= kValueEps) continue;
       ++*evaluated;
       double nc = base + Increment(c, o, M.data(), rmax);
-      if (nc > c.budget + kCostEps) continue;
+      if (nc > c.budget + kCostEps || !s.FitsWith(i, o)) continue;
       if (df > best.df + kValueEps || (df > best.df - kValueEps && nc < best.new_cost)) {
         best = Move{i, static_cast<int>(k), df, nc, 0};
       }
@@ -186,7 +213,7 @@ bool PolishStep(GreedyState& s, int64_t* evaluated) {
           if (gain <= best_gain) continue;
           ++*evaluated;
           double nc = base + Increment(c, ob, M.data(), rmax);
-          if (nc > c.budget + kCostEps) continue;
+          if (nc > c.budget + kCostEps || !t.FitsWith(b, ob)) continue;
           best_gain = gain;
           ba = a, bb = b;
           ka = static_cast<int>(k1), kb = static_cast<int>(k2);
@@ -206,13 +233,30 @@ bool PolishStep(GreedyState& s, int64_t* evaluated) {
 
 SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& options) {
   double t0 = NowSeconds();
-  CheckFeasible(problem);
+  const std::vector<int> start = FeasibleStart(problem);
   Compiled c = Compile(
       problem, [](size_t, const AppOption&) { return true; }, /*prune=*/true);
   GreedyState s(c);
   s.choice.assign(c.apps.size(), 0);
   s.sel.assign(c.apps.size(), nullptr);
-  for (size_t i = 0; i < c.apps.size(); ++i) s.Set(i, CheapestIndex(c.apps[i]));
+  for (size_t i = 0; i < c.apps.size(); ++i) {
+    if (!c.mem_on) {
+      s.Set(i, CheapestIndex(c.apps[i]));
+    } else {
+      // The start's option, or one that dominates it (same level: same memory).
+      const AppOption& want = problem.apps[i].options[static_cast<size_t>(start[i])];
+      int pick = -1;
+      for (size_t k = 0; k < c.apps[i].size() && pick < 0; ++k) {
+        const Opt& x = c.apps[i][k];
+        if (x.orig == start[i] ||
+            (x.f >= want.pred.f1 && x.r <= want.fps &&
+             problem.apps[i].options[static_cast<size_t>(x.orig)].branchpoint == want.branchpoint))
+          pick = static_cast<int>(k);
+      }
+      MS_ASSERT(pick >= 0, "greedy: app {} has no option for its feasible start", i);
+      s.Set(i, pick);
+    }
+  }
   s.Refresh();
   SearchResult r;
   r.algorithm = options.ratio == GreedyRatio::kPaper ? "greedy-paper" : "greedy-marginal";

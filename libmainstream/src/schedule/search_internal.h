@@ -3,6 +3,7 @@
 // incremental cost. Not installed; see docs/algorithms.md.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -24,22 +25,64 @@ inline constexpr double kCostEps = 1e-9;
 // envelope M[j] is the highest rate among the apps whose level exceeds j, so
 // the schedule costs D * max rate + sum_j L[j] * M[j] + sum_apps r * S(b).
 struct Opt {
-  int q = 0;     // level index of the branchpoint
-  double r = 0;  // frame rate
-  double w = 0;  // own (specialized suffix) cost: r * latency of [b, n)
-  double f = 0;  // objective contribution (F1)
-  int orig = 0;  // index in the problem's option list
+  int q = 0;       // level index of the branchpoint
+  double r = 0;    // frame rate
+  double w = 0;    // own (specialized suffix) cost: r * latency of [b, n)
+  double f = 0;    // objective contribution (F1)
+  int orig = 0;    // index in the problem's option list
+  double mem = 0;  // own parameter bytes (stages [b, n)); with a memory budget only
 };
 
+// With a memory budget (docs/model.md, "Memory model"), a schedule holds the
+// stem's parameters up to its highest level (LP[j] per interval), each app's
+// own parameters (Opt::mem) and the activation at each distinct level q > 0
+// that an app branches at (CA[q]); the working set is fixed and taken out of
+// mem_budget. Memory does not depend on rates.
 struct Compiled {
   int m = 0;
   std::vector<double> L;
   double D = 0;
   std::vector<std::vector<Opt>> apps;
   double budget = 0;
+  bool mem_on = false;
+  double mem_budget = kInf;
+  std::vector<double> LP;  // m intervals
+  std::vector<double> CA;  // m + 1 levels (CA[0] = 0)
 };
 
-bool Dominates(const Opt& a, const Opt& b);
+// The memory side of a partial schedule: highest level used, the levels apps
+// branch at (bit q), bytes so far.
+struct MemState {
+  int qmax = 0;
+  uint64_t cuts = 0;
+  double used = 0;
+};
+
+inline double MemIncrement(const Compiled& c, const Opt& o, const MemState& s) {
+  double inc = o.mem;
+  for (int j = s.qmax; j < o.q; ++j) inc += c.LP[static_cast<size_t>(j)];
+  if (o.q > 0 && !((s.cuts >> o.q) & 1u)) inc += c.CA[static_cast<size_t>(o.q)];
+  return inc;
+}
+
+inline MemState MemAdd(const Compiled& c, const Opt& o, const MemState& s) {
+  MemState t;
+  t.used = s.used + MemIncrement(c, o, s);
+  t.qmax = s.qmax > o.q ? s.qmax : o.q;
+  t.cuts = o.q > 0 ? (s.cuts | (uint64_t{1} << o.q)) : s.cuts;
+  return t;
+}
+
+inline bool MemFits(const Compiled& c, double bytes) {
+  return !c.mem_on || bytes <= c.mem_budget * (1 + 1e-12) + 1e-6;
+}
+
+// Without a memory budget: f >=, rate <=, level >=. With one, a more shared
+// option may hold a larger activation, so only options at the same level
+// dominate each other.
+bool Dominates(const Opt& a, const Opt& b, bool mem_on);
+// Memory of a whole selection (bytes, working set excluded).
+double FullMemory(const Compiled& c, const std::vector<const Opt*>& sel);
 // Maps branchpoints to stem levels and keeps the options `keep` accepts;
 // with `prune`, drops options another option of the same app dominates.
 Compiled Compile(const ScheduleProblem& p,

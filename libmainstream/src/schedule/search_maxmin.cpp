@@ -32,6 +32,14 @@ class MinCostSearch {
     env_.assign((n + 1) * static_cast<size_t>(std::max(c.m, 1)), 0.0);
     rmax_.assign(n + 1, 0.0);
     cur_.assign(n, 0);
+    // Memory: the state at each depth and the least own bytes below it.
+    mem_.assign(n + 1, MemState{});
+    suffix_min_mem_.assign(n + 1, 0.0);
+    for (size_t d = n; d-- > 0;) {
+      double mn = kInf;
+      for (const auto& o : c.apps[d]) mn = std::min(mn, o.mem);
+      suffix_min_mem_[d] = suffix_min_mem_[d + 1] + (c.apps[d].empty() ? 0.0 : mn);
+    }
   }
   // Returns true and the choice (compiled indices) if some schedule fits.
   bool Feasible(std::vector<int>* choice) {
@@ -57,9 +65,13 @@ class MinCostSearch {
     // Children in increasing increment order.
     std::vector<std::pair<double, int>> kids;
     for (size_t k = 0; k < c_.apps[d].size(); ++k) {
-      double nc = cost + Increment(c_, c_.apps[d][k], M, rmax);
-      if (nc + suffix_min_w_[d + 1] <= c_.budget + kCostEps)
-        kids.emplace_back(nc, static_cast<int>(k));
+      const Opt& o = c_.apps[d][k];
+      double nc = cost + Increment(c_, o, M, rmax);
+      if (nc + suffix_min_w_[d + 1] > c_.budget + kCostEps) continue;
+      if (c_.mem_on &&
+          !MemFits(c_, mem_[d].used + MemIncrement(c_, o, mem_[d]) + suffix_min_mem_[d + 1]))
+        continue;
+      kids.emplace_back(nc, static_cast<int>(k));
     }
     std::sort(kids.begin(), kids.end());
     for (const auto& [nc, k] : kids) {
@@ -68,6 +80,7 @@ class MinCostSearch {
       std::copy(M, M + c_.m, child);
       Raise(o, child);
       rmax_[d + 1] = std::max(rmax, o.r);
+      if (c_.mem_on) mem_[d + 1] = MemAdd(c_, o, mem_[d]);
       cur_[d] = k;
       Dfs(d + 1, nc);
       if (found_) return;
@@ -76,20 +89,24 @@ class MinCostSearch {
   const Compiled& c_;
   std::vector<double> suffix_min_w_;
   std::vector<double> env_, rmax_;
+  std::vector<MemState> mem_;
+  std::vector<double> suffix_min_mem_;
   std::vector<int> cur_, found_choice_;
   bool found_ = false;
   int64_t nodes_ = 0;
 };
 
-// Options dominated for cost purposes only (rate <=, level >=): for max-min
-// feasibility the value no longer matters beyond the threshold.
-std::vector<Opt> CostPareto(const std::vector<Opt>& opts) {
+// Options dominated for cost purposes only (rate <=, level >=; with a memory
+// budget, same level: see Dominates): for max-min feasibility the value no
+// longer matters beyond the threshold.
+std::vector<Opt> CostPareto(const std::vector<Opt>& opts, bool mem_on) {
   std::vector<Opt> kept;
   for (size_t a = 0; a < opts.size(); ++a) {
     bool dominated = false;
     for (size_t b = 0; b < opts.size() && !dominated; ++b) {
       if (a == b) continue;
-      bool le = opts[b].r <= opts[a].r && opts[b].q >= opts[a].q;
+      bool le =
+          opts[b].r <= opts[a].r && (mem_on ? opts[b].q == opts[a].q : opts[b].q >= opts[a].q);
       bool equal = opts[b].r == opts[a].r && opts[b].q == opts[a].q;
       dominated = le && (!equal || b < a);
     }
@@ -125,7 +142,7 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
       std::vector<Opt> keep;
       for (const auto& o : app)
         if (o.f >= tau) keep.push_back(o);
-      app = CostPareto(keep);
+      app = CostPareto(keep, c.mem_on);
       if (app.empty()) return false;
     }
     MinCostSearch s(c);
@@ -159,7 +176,7 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
       restricted, [](size_t, const AppOption&) { return true; }, true);
   // A feasible start: the min-cost schedule at tau.
   Compiled fc = rc;
-  for (auto& app : fc.apps) app = CostPareto(app);
+  for (auto& app : fc.apps) app = CostPareto(app, fc.mem_on);
   MinCostSearch ms(fc);
   std::vector<int> ch;
   MS_ASSERT(ms.Feasible(&ch), "max-min threshold {} became infeasible", tau);

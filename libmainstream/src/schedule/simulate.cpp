@@ -45,6 +45,9 @@ void SimulateConfig::Validate() const {
   MS_CHECK(!budgets.empty(), "--budgets: give at least one budget");
   for (double b : budgets)
     MS_CHECK(b > 0 && std::isfinite(b), "--budgets: budgets must be > 0, got {}", b);
+  for (double m : memory_budgets_mb)
+    MS_CHECK(m > 0 && std::isfinite(m), "--memory-budgets: memory budgets must be > 0 MB, got {}",
+             m);
   MS_CHECK(!algorithms.empty(), "--algos: give at least one algorithm");
   const auto& names = AlgorithmNames();
   for (const auto& a : algorithms) {
@@ -63,6 +66,7 @@ void SimulateConfig::Validate() const {
 Json SimulateConfig::ToJson() const {
   return Json{{"num_apps", num_apps},
               {"budgets", budgets},
+              {"memory_budgets_mb", memory_budgets_mb},
               {"algorithms", algorithms},
               {"workloads", workloads},
               {"event_length_ms", {event_length_ms.lo, event_length_ms.hi}},
@@ -118,7 +122,18 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
   for (int n : config.num_apps)
     for (int w = 0; w < config.workloads; ++w) tasks.push_back(Task{n, w});
 
-  const size_t per_task = config.budgets.size() * config.algorithms.size();
+  // (budget, memory budget in MB) cells, in config order; memory 0 = none.
+  std::vector<std::pair<double, double>> cells;
+  for (double b : config.budgets) {
+    if (config.memory_budgets_mb.empty()) cells.emplace_back(b, 0.0);
+    for (double m : config.memory_budgets_mb) cells.emplace_back(b, m);
+  }
+  if (!config.memory_budgets_mb.empty()) {
+    MS_CHECK(profile.HasMemory(),
+             "--memory-budgets: the profile records no per-stage memory (param_bytes, "
+             "activation_bytes); re-run msprofile or scripts/ref_to_packages.py");
+  }
+  const size_t per_task = cells.size() * config.algorithms.size();
   std::vector<SimulateRecord> records(tasks.size() * per_task);
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
@@ -142,13 +157,15 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
         for (size_t i = 0; i < apps.size(); ++i)
           for (const auto& c : apps[i].candidates) best_acc[i] = std::max(best_acc[i], c.accuracy);
         size_t slot = t * per_task;
-        for (double budget : config.budgets) {
+        for (const auto& [budget, memory_mb] : cells) {
           problem.budget = budget;
+          problem.memory_budget = memory_mb * 1e6;
           for (const auto& algo : config.algorithms) {
             SimulateRecord& r = records[slot++];
             r.num_apps = task.num_apps;
             r.workload = task.workload;
             r.budget = budget;
+            r.memory_budget_mb = memory_mb;
             r.algorithm = algo;
             try {
               SearchResult res = RunSearch(problem, algo);
@@ -156,6 +173,7 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
               r.seconds = res.seconds;
               r.nodes = res.nodes;
               r.cost = res.solution.cost;
+              r.memory_mb = res.solution.memory / 1e6;
               r.mean_f1 = res.solution.mean_f1();
               r.min_f1 = res.solution.min_f1;
               double rec = 0, prec = 0, fps = 0;
@@ -199,11 +217,12 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
   out.records = records;
   std::map<std::tuple<int, int, int>, size_t> row_index;
   for (int n : config.num_apps) {
-    for (size_t b = 0; b < config.budgets.size(); ++b) {
+    for (size_t b = 0; b < cells.size(); ++b) {
       for (size_t a = 0; a < config.algorithms.size(); ++a) {
         SimulateRow row;
         row.num_apps = n;
-        row.budget = config.budgets[b];
+        row.budget = cells[b].first;
+        row.memory_budget_mb = cells[b].second;
         row.algorithm = config.algorithms[a];
         row_index[{n, static_cast<int>(b), static_cast<int>(a)}] = out.rows.size();
         out.rows.push_back(row);
@@ -214,7 +233,7 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
   const bool have_exact = exh != config.algorithms.end();
   const size_t exh_index = static_cast<size_t>(exh - config.algorithms.begin());
   for (size_t t = 0; t < tasks.size(); ++t) {
-    for (size_t b = 0; b < config.budgets.size(); ++b) {
+    for (size_t b = 0; b < cells.size(); ++b) {
       const SimulateRecord* exact =
           have_exact ? &records[t * per_task + b * config.algorithms.size() + exh_index] : nullptr;
       for (size_t a = 0; a < config.algorithms.size(); ++a) {
@@ -231,6 +250,7 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
           row.mean_min_f1 += r.min_f1;
           row.mean_fps += r.mean_fps;
           row.mean_cost += r.cost;
+          row.mean_memory_mb += r.memory_mb;
           row.mean_ms += r.seconds * 1000;
           row.max_ms = std::max(row.max_ms, r.seconds * 1000);
         }
@@ -254,6 +274,7 @@ SimulateOutput RunSimulation(const std::vector<MPackage>& templates, const Profi
     if (feas > 0) {
       row.mean_fps /= feas;
       row.mean_cost /= feas;
+      row.mean_memory_mb /= feas;
       row.mean_ms /= feas;
     }
     if (row.gap_count > 0) row.gap_mean /= row.gap_count;
@@ -266,14 +287,16 @@ std::string SimulateRowsCsv(const std::vector<SimulateRow>& rows) {
   std::string s =
       "num_apps,budget,algorithm,workloads,infeasible,mean_f1,mean_recall,mean_precision,mean_min_"
       "f1,mean_fps,"
-      "mean_cost,mean_schedule_ms,max_schedule_ms,gap_mean,gap_worst\n";
+      "mean_cost,mean_schedule_ms,max_schedule_ms,gap_mean,gap_worst,memory_budget_mb,mean_memory_"
+      "mb\n";
   for (const auto& r : rows) {
     s += fmt::format(
-        "{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}\n",
+        "{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{},{},{},{:.4f}\n",
         r.num_apps, r.budget, r.algorithm, r.workloads, r.infeasible, r.mean_f1, r.mean_recall,
         r.mean_precision, r.mean_min_f1, r.mean_fps, r.mean_cost, r.mean_ms, r.max_ms,
         r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_mean) : "",
-        r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_worst) : "");
+        r.gap_count > 0 ? fmt::format("{:.6f}", r.gap_worst) : "",
+        r.memory_budget_mb > 0 ? fmt::format("{}", r.memory_budget_mb) : "", r.mean_memory_mb);
   }
   return s;
 }
@@ -282,12 +305,13 @@ std::string SimulateRecordsCsv(const std::vector<SimulateRecord>& records) {
   std::string s =
       "num_apps,workload,budget,algorithm,feasible,mean_f1,mean_recall,mean_precision,min_f1,mean_"
       "fps,cost,"
-      "schedule_ms,nodes\n";
+      "schedule_ms,nodes,memory_budget_mb,memory_mb\n";
   for (const auto& r : records) {
-    s += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{}\n",
-                     r.num_apps, r.workload, r.budget, r.algorithm, r.feasible ? 1 : 0, r.mean_f1,
-                     r.mean_recall, r.mean_precision, r.min_f1, r.mean_fps, r.cost,
-                     r.seconds * 1000, r.nodes);
+    s += fmt::format(
+        "{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{},{},{:.4f}\n",
+        r.num_apps, r.workload, r.budget, r.algorithm, r.feasible ? 1 : 0, r.mean_f1, r.mean_recall,
+        r.mean_precision, r.min_f1, r.mean_fps, r.cost, r.seconds * 1000, r.nodes,
+        r.memory_budget_mb > 0 ? fmt::format("{}", r.memory_budget_mb) : "", r.memory_mb);
   }
   return s;
 }
@@ -295,13 +319,21 @@ std::string SimulateRecordsCsv(const std::vector<SimulateRecord>& records) {
 Json SimulateRowsJson(const std::vector<SimulateRow>& rows) {
   Json out = Json::array();
   for (const auto& r : rows) {
-    Json j{{"num_apps", r.num_apps},       {"budget", r.budget},
-           {"algorithm", r.algorithm},     {"workloads", r.workloads},
-           {"infeasible", r.infeasible},   {"mean_f1", r.mean_f1},
-           {"mean_recall", r.mean_recall}, {"mean_precision", r.mean_precision},
-           {"mean_min_f1", r.mean_min_f1}, {"mean_fps", r.mean_fps},
-           {"mean_cost", r.mean_cost},     {"mean_schedule_ms", r.mean_ms},
-           {"max_schedule_ms", r.max_ms}};
+    Json j{{"num_apps", r.num_apps},
+           {"budget", r.budget},
+           {"algorithm", r.algorithm},
+           {"workloads", r.workloads},
+           {"infeasible", r.infeasible},
+           {"mean_f1", r.mean_f1},
+           {"mean_recall", r.mean_recall},
+           {"mean_precision", r.mean_precision},
+           {"mean_min_f1", r.mean_min_f1},
+           {"mean_fps", r.mean_fps},
+           {"mean_cost", r.mean_cost},
+           {"mean_schedule_ms", r.mean_ms},
+           {"max_schedule_ms", r.max_ms},
+           {"memory_budget_mb", r.memory_budget_mb > 0 ? Json(r.memory_budget_mb) : Json(nullptr)},
+           {"mean_memory_mb", r.mean_memory_mb}};
     if (r.gap_count > 0) {
       j["gap_mean"] = r.gap_mean;
       j["gap_worst"] = r.gap_worst;

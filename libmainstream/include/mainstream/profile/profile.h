@@ -20,6 +20,13 @@ struct StageTiming {
   // An app's own (specialized) copy of the stage, when a calibration measured
   // it apart from the shared base's (0 = same as p50_ms).
   double branch_p50_ms = 0;
+  // Memory (msprofile; -1 = not recorded): bytes of the stage's parameters
+  // and buffers, and of its output activation for one frame.
+  double param_bytes = -1;
+  double activation_bytes = -1;
+  // Resident bytes one optimized copy of the stage adds to the process
+  // (msprofile; -1 = not measured): what a branch's copy really holds.
+  double resident_bytes = -1;
 };
 
 struct Profile {
@@ -27,12 +34,15 @@ struct Profile {
   Json machine = Json::object();  // cpu model, cores, library versions (free-form)
   int threads = 1;
   int batch = 1;
-  std::string input;                // what decode was measured on ("video:...", "size:WxH")
-  std::vector<StageTiming> stages;  // one per base stage, in order
-  double whole_model_p50_ms = 0;    // 0 when not measured
-  double decode_ms = 0;             // decoding one stream frame (every frame is decoded)
-  double preprocess_ms = 0;         // resizing + normalizing one frame for the DNN (ms)
-  Json extra = Json::object();      // tool-specific details (warmup, repeats, fusion notes)
+  std::string input;                 // what decode was measured on ("video:...", "size:WxH")
+  std::vector<StageTiming> stages;   // one per base stage, in order
+  double whole_model_p50_ms = 0;     // 0 when not measured
+  double decode_ms = 0;              // decoding one stream frame (every frame is decoded)
+  double preprocess_ms = 0;          // resizing + normalizing one frame for the DNN (ms)
+  double input_bytes = 0;            // the preprocessed frame, bytes (with the stages' memory)
+  double memory_overhead_bytes = 0;  // fitted by msprofile --calibrate: memory every run adds once
+  double memory_segment_bytes = 0;   // fitted likewise: memory each node of the tree adds
+  Json extra = Json::object();       // tool-specific details (warmup, repeats, fusion notes)
   // What msprofile --calibrate corrected and by how much (null: measured as is).
   Json calibration = nullptr;
 
@@ -40,6 +50,7 @@ struct Profile {
   // branch_p50_ms per stage; empty when the profile does not set them.
   std::vector<double> BranchLatencies() const;
   double TotalStageMs() const;
+  bool HasMemory() const;  // every stage's param_bytes and activation_bytes recorded
 
   Json ToJson() const;
   static Profile FromJson(const JsonView& v);

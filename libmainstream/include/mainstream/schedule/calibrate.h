@@ -41,6 +41,14 @@ struct CalibrationRun {
   int64_t frames = 0;
   CostShare stem, branch, decode, preprocess;
   int stem_nodes = 0, branch_nodes = 0;
+  // Memory (when the profile records it and the run measured it), bytes:
+  // measured model memory, and the profile's prediction split into the
+  // copies of stages the run's nodes held and the rest (base, activations,
+  // overhead).
+  double memory_measured = -1;
+  double memory_copies = 0, memory_other = 0;
+  int memory_nodes = 0;  // nodes of the run's tree (stem segments + branches)
+  bool has_memory() const { return memory_measured >= 0; }
   double PredictedTotal() const {
     return stem.predicted + branch.predicted + decode.predicted + preprocess.predicted;
   }
@@ -56,6 +64,23 @@ struct CalibrationFactors {
   Json ToJson() const;
 };
 
+// Memory calibration (docs/model.md, "Memory model"): measured model memory
+// = overhead + copy_factor x (predicted bytes of the stage copies) +
+// segment x (the tree's nodes) + the rest, fitted by least squares over the
+// runs (every term >= 0; fewer terms when the runs cannot tell them apart).
+struct MemoryCalibration {
+  bool fitted = false;
+  double overhead = 0;     // bytes every run adds once (LibTorch and oneDNN state, ...)
+  double copy_factor = 1;  // measured / predicted bytes per stage copy
+  double segment = 0;      // bytes each node of the tree adds (module, graphs, kernels)
+  double Predict(const CalibrationRun& run) const {
+    return overhead + copy_factor * run.memory_copies +
+           segment * static_cast<double>(run.memory_nodes) + run.memory_other;
+  }
+  Json ToJson() const;
+};
+MemoryCalibration FitMemoryCalibration(const std::vector<CalibrationRun>& runs);
+
 struct CalibrationResult {
   Profile profile;  // the calibrated profile (profile.calibration filled)
   CalibrationFactors factors;
@@ -63,6 +88,9 @@ struct CalibrationResult {
   std::vector<double> ratio_before;    // per run: measured / predicted total, uncalibrated
   std::vector<double> ratio_after;     // fitted on every run
   std::vector<double> ratio_held_out;  // fitted on the other runs (empty with one run)
+  MemoryCalibration memory;            // fitted when runs measured memory
+  // Per run, measured / predicted model memory (NaN where not measured).
+  std::vector<double> memory_before, memory_after, memory_held_out;
   std::vector<std::string> warnings;
   std::string ToText() const;  // a table for the terminal
 };

@@ -9,6 +9,7 @@
 #include "mainstream/package/mpackage.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/memory_model.h"
 #include "mainstream/schedule/prediction.h"
 
 namespace mainstream {
@@ -48,12 +49,18 @@ struct ScheduleProblem {
   StageCosts costs;
   double budget = 0;
   std::vector<AppChoices> apps;
+  // Memory (docs/model.md, "Memory model"): per-stage bytes, and a budget in
+  // bytes that every search respects (0: none; needs `memory`).
+  StageMemory memory;
+  double memory_budget = 0;
+  bool has_memory_budget() const { return memory_budget > 0; }
 };
 
 // One option index per app.
 struct Solution {
   std::vector<int> choice;
   double cost = 0;
+  double memory = 0;  // bytes (ScheduleMemory); 0 when the problem has no memory model
   double sum_f1 = 0;
   double min_f1 = 0;
   double mean_f1() const {

@@ -11,6 +11,7 @@
 #include "mainstream/profile/profile.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/memory_model.h"
 #include "mainstream/schedule/prediction.h"
 #include "mainstream/schedule/search.h"
 
@@ -45,6 +46,9 @@ struct ScheduleDoc {
   std::vector<ScheduledApp> apps;
   MergedTree tree;  // derived from apps + costs
   double total_cost = 0;
+  StageMemory memory;                // copied from the profile (empty: it records none)
+  double memory_budget = 0;          // bytes (0: none)
+  MemoryBreakdown predicted_memory;  // of the apps' merged tree (docs/model.md)
   double mean_f1 = 0, min_f1 = 0, mean_recall = 0, mean_precision = 0;
   Json search = Json::object();  // seconds, nodes, exact, options searched
 
@@ -73,6 +77,8 @@ struct ScheduleConfig {
   std::vector<int> x_options{1};
   PredictionOptions prediction;
   SearchLimits limits;  // exhaustive and maxmin: stop with the best found and a proven bound
+  double memory_budget =
+      0;  // bytes every algorithm respects (0: none; needs a profile with memory)
 
   void Validate() const;
   Json ToJson() const;

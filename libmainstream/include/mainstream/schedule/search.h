@@ -56,8 +56,13 @@ struct SearchResult {
 };
 
 // Throws InputError saying the minimum feasible budget when even the cheapest
-// schedule does not fit.
+// schedule does not fit, and, with a memory budget, the least memory found and
+// the budgets that would work when no schedule fits both.
 void CheckFeasible(const ScheduleProblem& problem);
+// A schedule (option index per app) within both budgets: the cheapest, or
+// with a memory budget the cheapest of the low-memory schedules that fits.
+// Throws as CheckFeasible.
+std::vector<int> FeasibleStart(const ScheduleProblem& problem);
 
 SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& options = {});
 // Both ratios, each followed by the polish; the better result.

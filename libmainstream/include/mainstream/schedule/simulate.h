@@ -23,6 +23,9 @@ UniformRange ParseRange(const std::string& text, const std::string& flag);
 struct SimulateConfig {
   std::vector<int> num_apps{2, 3, 4, 5, 6, 7, 8, 9, 10};
   std::vector<double> budgets{350};
+  // Memory budgets in MB (10^6 bytes), each combined with every budget; empty:
+  // none. Needs a profile that records memory.
+  std::vector<double> memory_budgets_mb;
   std::vector<std::string> algorithms{"greedy", "nosharing", "maxsharing"};
   int workloads = 100;  // per number of apps
   UniformRange event_length_ms{250, 2000};
@@ -41,11 +44,13 @@ struct SimulateConfig {
 struct SimulateRow {
   int num_apps = 0;
   double budget = 0;
+  double memory_budget_mb = 0;  // 0: none
   std::string algorithm;
   int workloads = 0;
   int infeasible = 0;  // workloads where the algorithm could not fit every app (F1 counted as 0)
   double mean_f1 = 0, mean_recall = 0, mean_precision = 0, mean_min_f1 = 0;
   double mean_fps = 0, mean_cost = 0;
+  double mean_memory_mb = 0;       // of the feasible schedules (0 without a memory model)
   double mean_ms = 0, max_ms = 0;  // schedule time per workload
   // Relative F1 gap to exhaustive on the same workloads (only when
   // exhaustive is among the algorithms): mean and worst of (opt - f) / opt.
@@ -58,9 +63,11 @@ struct SimulateRecord {
   int num_apps = 0;
   int workload = 0;
   double budget = 0;
+  double memory_budget_mb = 0;
   std::string algorithm;
   bool feasible = false;
   double mean_f1 = 0, mean_recall = 0, mean_precision = 0, min_f1 = 0, mean_fps = 0, cost = 0;
+  double memory_mb = 0;
   double seconds = 0;
   int64_t nodes = 0;
 };

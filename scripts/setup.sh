@@ -17,6 +17,7 @@ PACKAGES=(
   dataset-fashion-mnist            # generic pretraining data for the default base
   python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-opencv
   slurm-wlm munge parallel         # TRAIN_ON=slurm|parallel (scripts/pipeline.sh), the one-node Slurm (scripts/slurm_local.sh) and its test
+  ffmpeg                           # serves a video as a live stream on the loopback for msrun's live-deployment test
 )
 
 if [ "${SKIP_APT:-0}" != "1" ]; then

@@ -29,7 +29,14 @@
 //      before the models were loaded) / the schedule's predicted memory
 //      (docs/model.md, "Memory model"; goal within 10%).
 //
+//   8. Live deployment: --realtime with 5 changes (apps arriving and leaving,
+//      a budget change, X options), re-planned and loaded in the background:
+//      plan/load time and swap pause per change, frames dropped vs the final
+//      deployment from the start (goal: no drop at a swap, pause < one frame
+//      interval); re-planning 10/30/100 apps with greedy (goal: 30 < 50 ms).
+//
 //   bench_runtime --threads 1                       # ~9 min on 2 cores (parts 1-6)
+//   bench_runtime --parts 8                         # ~2.5 min (live deployment)
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
 #include <fmt/ranges.h>
 #include <torch/script.h>
@@ -39,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -59,6 +67,7 @@
 #include "mainstream/model/segment.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/runtime.h"
 #include "mainstream/schedule/calibrate.h"
@@ -351,6 +360,7 @@ int main(int argc, char** argv) {
     const std::vector<int> parts = ParseIntList(o.parts, "--parts");
     auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
     if (part(6)) max_apps = std::max(max_apps, 400);  // apps are added until 900 ms/s (~6 each)
+    if (part(8)) max_apps = std::max(max_apps, 100);  // re-planning 100 apps
     std::vector<fs::path> packages;
     for (int i = 0; i < max_apps; ++i) {
       packages.push_back(o.work / "pk" / fmt::format("app{:02d}", i));
@@ -698,6 +708,122 @@ int main(int argc, char** argv) {
                              {"ratio_calibrated", m.measured / calibrated}});
       }
       results["memory"] = part7;
+    }
+
+    // 8. Live deployment (msrun --deployment --realtime): 5 changes while the
+    // stream runs, each re-planned and loaded on a background thread; per
+    // swap the plan and load times and the loop's pause, frames dropped over
+    // the run vs a run of the final deployment from the start; then the time
+    // to re-plan 10, 30 and 100 apps with greedy (PlanDeployment: reading the
+    // packages and the profile included).
+    if (part(8)) {
+      const fs::path dep_file = o.work / "live" / "deployment.json";
+      fs::create_directories(dep_file.parent_path());
+      auto spec_text = [&](int first, int count, double budget, const std::string& x) {
+        std::string apps;
+        for (int i = first; i < first + count; ++i)
+          apps += fmt::format("{}\"{}\"", apps.empty() ? "" : ", ",
+                              packages[static_cast<size_t>(i)].string());
+        return fmt::format(
+            "{{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
+            "\"{}\", \"budget\": {}, \"x_options\": {}, \"apps\": [{}]}}",
+            (o.work / "profile.json").string(), budget, x, apps);
+      };
+      auto write_atomically = [](const fs::path& file, const std::string& text) {
+        WriteFileAtomic(file, text);
+      };
+      const int end_frame = std::max(o.frames, 420);
+      const int step = end_frame / 7;
+      // Frames decoded -> the deployment then: +5 apps, -3, a lower budget,
+      // +5 apps, X in {1, 2}.
+      const std::vector<std::pair<int64_t, std::string>> changes{
+          {step, spec_text(0, 10, 400, "[1]")},
+          {2 * step, spec_text(3, 7, 400, "[1]")},
+          {3 * step, spec_text(3, 7, 250, "[1]")},
+          {4 * step, spec_text(3, 12, 400, "[1]")},
+          {5 * step, spec_text(3, 12, 400, "[1, 2]")}};
+      auto live_run = [&](const std::string& initial, bool with_changes, const fs::path& out) {
+        write_atomically(dep_file, initial);
+        RunConfig c;
+        c.deployment = dep_file;
+        c.deployment_poll_ms = 100;
+        c.base_dir = base_dir;
+        c.input = o.input;
+        c.out_dir = out;
+        c.realtime = true;
+        c.end_frame = end_frame;
+        c.threads = o.threads;
+        c.progress_interval_s = 0;
+        c.bootstrap_resamples = 0;
+        Runtime rt = Runtime::Prepare(c);
+        if (with_changes) {
+          rt.SetFrameHook([&](int64_t decoded) {
+            for (const auto& [frame, text] : changes)
+              if (frame == decoded) write_atomically(dep_file, text);
+          });
+        }
+        return rt.Run(nullptr).summary;
+      };
+      const Json live = live_run(spec_text(0, 5, 400, "[1]"), true, o.work / "out8_live");
+      const Json final_run = live_run(changes.back().second, false, o.work / "out8_final");
+      std::vector<Json> log;
+      {
+        std::ifstream in(o.work / "out8_live" / kDeploymentLogFile);
+        std::string line;
+        while (std::getline(in, line)) log.push_back(Json::parse(line));
+      }
+      const double period_ms = 1000 / stream_fps;
+      std::printf(
+          "\n8. live deployment, --realtime at %.3g fps (a frame every %.0f ms), %d frames, 5 "
+          "changes re-planned and loaded in the background\n",
+          stream_fps, period_ms, end_frame);
+      std::printf("%-9s %6s %5s %9s %9s %10s %10s %8s\n", "change", "frame", "apps", "plan ms",
+                  "load ms", "ready ms", "pause ms", "dropped");
+      Json part8 = Json::array();
+      for (const Json& e : log) {
+        if (e["status"] == "initial") continue;
+        std::printf("%-9s %6lld %5zu %9.1f %9.1f %10.1f %10.2f %8lld\n",
+                    e["status"].get<std::string>().c_str(),
+                    static_cast<long long>(e["frame"].get<int64_t>()), e["apps"].size(),
+                    e.value("plan_ms", 0.0), e.value("load_ms", 0.0),
+                    e.value("ready_after_ms", 0.0), e.value("swap_pause_ms", 0.0),
+                    static_cast<long long>(e.value("dropped_so_far", int64_t{0})));
+        part8.push_back(e);
+      }
+      const auto dropped_live = live["frames"]["dropped"].get<int64_t>();
+      const auto dropped_final = final_run["frames"]["dropped"].get<int64_t>();
+      const double max_pause = live["deployment"]["max_swap_pause_ms"].get<double>();
+      std::printf(
+          "frames dropped: %lld with the changes, %lld with the final deployment from the start; "
+          "longest swap pause %.2f ms = %.3f of a frame interval (goal: no drop at a swap, pause "
+          "< 1)\n",
+          static_cast<long long>(dropped_live), static_cast<long long>(dropped_final), max_pause,
+          max_pause / period_ms);
+      std::printf(
+          "re-planning with greedy (PlanDeployment: packages, profile, search; median of 5):");
+      Json replans = Json::array();
+      for (int count : {10, 30, 100}) {
+        if (count > static_cast<int>(packages.size())) continue;
+        const DeploymentSpec spec =
+            ParseDeploymentSpec(spec_text(0, count, 2000, "[1, 2]"), dep_file);
+        std::vector<double> ms;
+        for (int r = 0; r < 5; ++r) {
+          const double t0 = NowSeconds();
+          (void)PlanDeployment(spec);
+          ms.push_back((NowSeconds() - t0) * 1e3);
+        }
+        std::sort(ms.begin(), ms.end());
+        std::printf(" %d apps %.1f ms;", count, ms[2]);
+        replans.push_back(Json{{"apps", count}, {"median_ms", ms[2]}});
+      }
+      std::printf(" (goal: 30 apps < 50 ms)\n");
+      std::fflush(stdout);
+      results["live"] = Json{{"changes", part8},
+                             {"dropped_live", dropped_live},
+                             {"dropped_final", dropped_final},
+                             {"max_swap_pause_ms", max_pause},
+                             {"frame_interval_ms", period_ms},
+                             {"replan", replans}};
     }
 
     results["load_average"] = {load_before, load_after};

@@ -50,4 +50,10 @@ RuntimeScenario MakeRuntimeScenario(const std::filesystem::path& dir,
 void WriteScenarioSchedule(const RuntimeScenario& s, const std::vector<AppSpec>& apps,
                            const std::filesystem::path& file);
 
+// For planning on the scenario (msrun --deployment): drops every package's
+// simulation-only candidate (so any plan can run) and writes
+// <dir>/profile.json for the base (stages 1 ms, decode 0.5 ms). Returns the
+// profile's path.
+std::filesystem::path PrepareScenarioForPlanning(const RuntimeScenario& s);
+
 }  // namespace mainstream::testing

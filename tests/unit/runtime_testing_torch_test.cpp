@@ -9,6 +9,7 @@
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
+#include "mainstream/profile/profile.h"
 #include "mainstream/schedule/event_model.h"
 #include "runtime_testing.h"
 #include "testing/testing.h"
@@ -136,6 +137,31 @@ RuntimeScenario MakeRuntimeScenario(const fs::path& dir, const std::vector<AppSp
   s.schedule = dir / "schedule.json";
   WriteScenarioSchedule(s, apps, s.schedule);
   return s;
+}
+
+fs::path PrepareScenarioForPlanning(const RuntimeScenario& s) {
+  for (const fs::path& pk : s.packages) {
+    MPackage p = ReadMPackage(pk);
+    std::vector<Candidate> real;
+    for (const Candidate& c : p.candidates)
+      if (!c.weights.empty()) real.push_back(c);
+    p.candidates = real;
+    WriteMPackageManifest(p, pk);
+  }
+  Profile profile;
+  profile.base = s.base.ref();
+  for (const std::string& name : s.base.stage_names()) {
+    StageTiming t;
+    t.name = name;
+    t.p50_ms = t.p95_ms = 1;
+    profile.stages.push_back(t);
+  }
+  profile.decode_ms = 0.5;
+  profile.preprocess_ms = 0.1;
+  profile.input = "size:64x48";
+  const fs::path file = s.dir / "profile.json";
+  WriteProfile(profile, file);
+  return file;
 }
 
 namespace {

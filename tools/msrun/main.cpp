@@ -28,14 +28,28 @@ int main(int argc, char** argv) {
       "  msrun --schedule s.json --base b --input vtest.avi --out run --frames --seed 3 \\\n"
       "        --labels ped=ped.csv car=car.csv --start-frame 600 --end-frame 795\n"
       "  msrun --schedule s.json --base b --input rtsp://cam/stream --out live --realtime\n"
+      "  msrun --deployment node.json --base b --input rtsp://cam/stream --out live --realtime\n"
+      "      (edit node.json by writing a new file and renaming it over the old one: msrun\n"
+      "      re-plans, loads the new branches in the background and swaps between frames;\n"
+      "      every change is logged in DIR/deployment.jsonl)\n"
       "  /usr/bin/python3 scripts/plot_timeline.py run -o run/timeline.png");
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);
 
   RunConfig cfg;
   std::vector<std::string> labels;
-  app.add_option("--schedule", cfg.schedule, "Schedule from msschedule (schedule.json)")
-      ->required();
+  auto* schedule = app.add_option("--schedule", cfg.schedule,
+                                  "Schedule from msschedule (schedule.json), run as it is");
+  auto* deployment =
+      app.add_option("--deployment", cfg.deployment,
+                     "Live deployment file (budget, search, apps' M-Packages): msrun plans it and "
+                     "re-plans when the file changes, swapping trees between frames "
+                     "(docs/runtime.md, Live deployments)");
+  schedule->excludes(deployment);
+  deployment->excludes(schedule);
+  app.add_option("--poll", cfg.deployment_poll_ms,
+                 "With --deployment: ms between checks of the file for a change")
+      ->capture_default_str();
   app.add_option("--base", cfg.base_dir,
                  "Base directory (model.pt + base.json) the packages were trained on")
       ->required();

@@ -46,6 +46,11 @@ DetectorStep XVotingDetector::Step(int64_t frame, bool positive, const double* s
   return step;
 }
 
+void XVotingDetector::set_x(int x) {
+  MS_CHECK(x >= 1, "X (positives to confirm an event) must be >= 1, got {}", x);
+  x_ = x;
+}
+
 std::optional<DetectedEvent> XVotingDetector::Flush() {
   std::optional<DetectedEvent> out;
   if (in_event_) out = run_;

@@ -365,8 +365,9 @@ PersonRule ParsePersonRule(const PersonRuleArgs& args) {
 
 MotSequence MakeMotSequence(std::vector<MotBox> boxes, const std::string& origin,
                             int64_t num_frames, const std::string& frames_from) {
-  MS_CHECK(num_frames >= 1, "{}: the sequence length must be >= 1 frame, got {} (from {})", origin,
-           num_frames, frames_from);
+  MS_CHECK(num_frames >= 1 && num_frames <= kMaxMotFrames,
+           "{}: the sequence length must be in [1, {}] frames, got {} (from {})", origin,
+           kMaxMotFrames, num_frames, frames_from);
   for (const MotBox& b : boxes) {
     MS_CHECK(b.frame >= 1 && b.frame <= num_frames,
              "{}:{}: frame {} is beyond the sequence length {} (from {})", origin, b.line, b.frame,

@@ -34,7 +34,8 @@ EventStats EventStats::FromJson(const JsonView& v) {
   EventStats e;
   auto positive = [](const JsonView& f) {
     double x = f.AsNumber();
-    if (!(x > 0)) f.Fail("expected a positive number of frames, got {}", x);
+    if (!(x > 0 && x <= kMaxEventLengthFrames))
+      f.Fail("expected a number of frames in (0, {}], got {}", kMaxEventLengthFrames, x);
     return x;
   };
   e.mean_length = positive(v.Field("mean_length_frames"));
@@ -44,8 +45,9 @@ EventStats EventStats::FromJson(const JsonView& v) {
         .Fail("min event length {} exceeds the mean {}", e.min_length, e.mean_length);
   }
   e.frequency = v.Field("frequency").AsNumber();
-  if (!(e.frequency > 0 && e.frequency <= 1)) {
-    v.Field("frequency").Fail("expected a fraction in (0, 1], got {}", e.frequency);
+  if (!(e.frequency >= kMinEventFrequency && e.frequency <= 1)) {
+    v.Field("frequency")
+        .Fail("expected a fraction in [{}, 1], got {}", kMinEventFrequency, e.frequency);
   }
   e.correlation = v.Field("correlation").AsNumber();
   if (!(e.correlation >= 0 && e.correlation < 1)) {
@@ -58,16 +60,18 @@ EventStats EventStats::FromJson(const JsonView& v) {
 }
 
 void EventStats::Validate(const std::string& what) const {
-  MS_CHECK(mean_length > 0 && std::isfinite(mean_length),
-           "{}: mean event length must be > 0, got {}", what, mean_length);
+  MS_CHECK(mean_length > 0 && mean_length <= kMaxEventLengthFrames,
+           "{}: mean event length must be in (0, {}] frames, got {}", what, kMaxEventLengthFrames,
+           mean_length);
   MS_CHECK(min_length > 0 && min_length <= mean_length * (1 + 1e-9),
            "{}: min event length must be in (0, mean], got {}", what, min_length);
-  MS_CHECK(frequency > 0 && frequency <= 1, "{}: event frequency must be in (0, 1], got {}", what,
-           frequency);
+  MS_CHECK(frequency >= kMinEventFrequency && frequency <= 1,
+           "{}: event frequency must be in [{}, 1], got {}", what, kMinEventFrequency, frequency);
   MS_CHECK(correlation >= 0 && correlation < 1, "{}: correlation must be in [0, 1), got {}", what,
            correlation);
   for (double l : lengths)
-    MS_CHECK(l > 0 && std::isfinite(l), "{}: event lengths must be > 0, got {}", what, l);
+    MS_CHECK(l > 0 && l <= kMaxEventLengthFrames, "{}: event lengths must be in (0, {}], got {}",
+             what, kMaxEventLengthFrames, l);
 }
 
 std::string FileInsidePackage(const JsonView& field) {
@@ -156,9 +160,7 @@ MPackage MPackage::FromJson(const JsonView& v) {
     }
   }
   p.base = BaseRef::FromJson(v.Field("base"));
-  p.stream_fps = v.Field("stream_fps").AsNumber();
-  if (!(p.stream_fps > 0 && p.stream_fps <= 1000))
-    v.Field("stream_fps").Fail("expected fps in (0, 1000], got {}", p.stream_fps);
+  p.stream_fps = v.NumberIn("stream_fps", kMinFps, kMaxFps);
   p.events = EventStats::FromJson(v.Field("events"));
   JsonView cands = v.Field("candidates");
   if (cands.Size() == 0) cands.Fail("no candidates: the package has nothing to schedule");
@@ -196,7 +198,8 @@ MPackage MPackage::FromJson(const JsonView& v) {
 void MPackage::Validate(const std::string& origin) const {
   MS_CHECK(!app.empty(), "{}: app name is empty", origin);
   MS_CHECK(!candidates.empty(), "{}: no candidates", origin);
-  MS_CHECK(stream_fps > 0, "{}: stream_fps must be > 0", origin);
+  MS_CHECK(stream_fps >= kMinFps && stream_fps <= kMaxFps, "{}: stream_fps must be in [{}, {}]",
+           origin, kMinFps, kMaxFps);
   events.Validate(origin);
 }
 

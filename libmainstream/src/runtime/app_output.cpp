@@ -139,6 +139,23 @@ void AppOutput::Add(int64_t frame, double score) {
   }
 }
 
+void AppOutput::Reconfigure(int x_vote, double threshold) {
+  detector_.set_x(x_vote);
+  threshold_ = threshold;
+}
+
+void AppOutput::Cut() {
+  MS_CHECK_RT(!finished_, "{}: cut after the output was finished", app_);
+  if (auto open = detector_.Flush()) {
+    ReportedEvent e{app_, static_cast<int64_t>(events_.size()), *open, reported_frame_, fps_, true};
+    Write(e);
+    events_.push_back(std::move(e));
+  }
+  if (std::fflush(events_fp_) != 0 || (frames_fp_ != nullptr && std::fflush(frames_fp_) != 0)) {
+    ThrowRuntime("{}: write failed: {}", events_file_.string(), std::strerror(errno));
+  }
+}
+
 void AppOutput::Finish() {
   if (finished_) return;
   finished_ = true;

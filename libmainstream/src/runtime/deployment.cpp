@@ -95,11 +95,16 @@ DeployedApp ResolveApp(const ScheduleDoc& schedule, const std::string& schedule_
 }  // namespace
 
 Deployment LoadDeployment(const fs::path& schedule_file, const fs::path& base_dir) {
+  if (!fs::exists(schedule_file)) ThrowInput("{}: no such schedule file", schedule_file.string());
+  return ResolveDeployment(ReadSchedule(schedule_file), schedule_file, base_dir);
+}
+
+Deployment ResolveDeployment(ScheduleDoc schedule, const fs::path& schedule_file,
+                             const fs::path& base_dir) {
   Deployment d;
   d.schedule_file = schedule_file;
   d.base_dir = base_dir;
-  if (!fs::exists(schedule_file)) ThrowInput("{}: no such schedule file", schedule_file.string());
-  d.schedule = ReadSchedule(schedule_file);
+  d.schedule = std::move(schedule);
   const std::string origin = schedule_file.string();
   if (!fs::is_directory(base_dir)) {
     ThrowInput("{}: no such base directory (--base: the directory with model.pt and base.json)",
@@ -121,12 +126,13 @@ Deployment LoadDeployment(const fs::path& schedule_file, const fs::path& base_di
 
 std::vector<AppLabels> LoadRunLabels(const Deployment& deployment,
                                      const std::vector<LabelsArg>& args, int64_t video_frames,
-                                     const std::string& video_origin, int64_t last_frame) {
+                                     const std::string& video_origin, int64_t last_frame,
+                                     bool any_app) {
   std::vector<AppLabels> out;
   std::set<std::string> seen;
   for (const LabelsArg& a : args) {
     const int app = deployment.FindApp(a.app);
-    if (app < 0) {
+    if (app < 0 && !any_app) {
       std::string known;
       for (const auto& x : deployment.apps) known += (known.empty() ? "" : ", ") + x.scheduled.app;
       ThrowInput("--labels {}={}: the schedule {} runs no app \"{}\" (its apps: {})", a.app,
@@ -135,6 +141,7 @@ std::vector<AppLabels> LoadRunLabels(const Deployment& deployment,
     if (!seen.insert(a.app).second) ThrowInput("--labels: app \"{}\" is given twice", a.app);
     AppLabels l;
     l.app = app;
+    l.name = a.app;
     l.file = a.file;
     l.labels = ReadLabelFile(a.file);
     const auto rows = static_cast<int64_t>(l.labels.size());

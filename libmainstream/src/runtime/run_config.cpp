@@ -17,7 +17,19 @@ LabelsArg ParseLabelsArg(const std::string& text) {
 }
 
 void RunConfig::Validate() const {
-  MS_CHECK(!schedule.empty(), "--schedule: a schedule.json file is required");
+  MS_CHECK(schedule.empty() != deployment.empty(),
+           "give either --schedule (a fixed schedule.json) or --deployment (a live deployment "
+           "file msrun plans and watches), {}",
+           schedule.empty() ? "not neither" : "not both");
+  MS_CHECK(
+      std::isfinite(deployment_poll_ms) && deployment_poll_ms >= 0 && deployment_poll_ms <= 3600000,
+      "--poll: expected 0..3600000 ms between checks of the deployment file (0: at every "
+      "frame), got {}",
+      deployment_poll_ms);
+  MS_CHECK(deployment.empty() || phases == 1,
+           "--phases {} cannot be combined with --deployment: a live deployment changes as it "
+           "runs",
+           phases);
   MS_CHECK(!base_dir.empty(), "--base: the base directory (model.pt + base.json) is required");
   MS_CHECK(!input.empty(), "--input: a video file, stream URL or camera:N is required");
   MS_CHECK(!out_dir.empty(), "--out: an output directory is required");
@@ -62,6 +74,8 @@ Json RunConfig::ToJson() const {
   Json labels_json = Json::object();
   for (const auto& l : labels) labels_json[l.app] = l.file.string();
   return Json{{"schedule", schedule.string()},
+              {"deployment", deployment.string()},
+              {"deployment_poll_ms", deployment_poll_ms},
               {"base", base_dir.string()},
               {"input", input},
               {"out", out_dir.string()},
@@ -82,6 +96,9 @@ Json RunConfig::ToJson() const {
 RunConfig RunConfig::FromJson(const JsonView& v) {
   RunConfig c;
   c.schedule = v.String("schedule");
+  if (auto f = v.OptionalField("deployment")) c.deployment = f->AsString();
+  if (auto f = v.OptionalField("deployment_poll_ms"))
+    c.deployment_poll_ms = f->AsNumberIn(0, 3600000);
   c.base_dir = v.String("base");
   c.input = v.String("input");
   c.out_dir = v.String("out");
@@ -109,13 +126,15 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
 std::string RunConfig::ToString() const {
   std::string range = end_frame > 0 ? fmt::format("frames {}..{}", start_frame, end_frame)
                                     : fmt::format("frames {}..end", start_frame);
-  return fmt::format("schedule {}, base {}, input {} ({}{}), {}, {} thread(s), seed {}{}{}{}",
-                     schedule.string(), base_dir.string(), input, range,
-                     fps_override > 0 ? fmt::format(", {} fps", fps_override) : "",
-                     realtime ? "real time" : "as fast as possible", threads, seed,
-                     batch > 1 ? fmt::format(", batch {}", batch) : "",
-                     phases > 1 ? fmt::format(", {} sampling phases", phases) : "",
-                     labels.empty() ? "" : fmt::format(", labels for {} app(s)", labels.size()));
+  return fmt::format(
+      "{}, base {}, input {} ({}{}), {}, {} thread(s), seed {}{}{}{}",
+      deployment.empty() ? "schedule " + schedule.string() : "deployment " + deployment.string(),
+      base_dir.string(), input, range,
+      fps_override > 0 ? fmt::format(", {} fps", fps_override) : "",
+      realtime ? "real time" : "as fast as possible", threads, seed,
+      batch > 1 ? fmt::format(", batch {}", batch) : "",
+      phases > 1 ? fmt::format(", {} sampling phases", phases) : "",
+      labels.empty() ? "" : fmt::format(", labels for {} app(s)", labels.size()));
 }
 
 }  // namespace mainstream

@@ -3,12 +3,20 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <exception>
+#include <fstream>
+#include <future>
+#include <list>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
@@ -18,6 +26,7 @@
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/runtime/app_output.h"
+#include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/run_report.h"
 #include "mainstream/video/preprocess.h"
@@ -65,8 +74,8 @@ bool IsPhaseDirName(const std::string& name) {
 
 // A file name msrun writes into an output directory.
 bool IsRunOutputName(const std::string& name) {
-  return name == kRunSummaryFile || name == kPooledSummaryFile || EndsWith(name, kEventsSuffix) ||
-         EndsWith(name, kFramesSuffix);
+  return name == kRunSummaryFile || name == kPooledSummaryFile || name == kDeploymentLogFile ||
+         EndsWith(name, kEventsSuffix) || EndsWith(name, kFramesSuffix);
 }
 
 // Removes what an earlier run left in `dir` that this run will not rewrite
@@ -129,9 +138,117 @@ struct LoopStats {
   double sleep_s = 0;                               // waiting for frames (real time)
   double wall_s = 0, process_cpu_s = 0;
   std::vector<int64_t> first_frame;  // per node, its first frame (0: never ran)
+  int64_t epoch_decoded = 0;         // st.decoded when the current tree started (live deployments)
   RunStatus status = RunStatus::kCompleted;
   int stop_signal = 0;
   std::string error;
+};
+
+std::string ReadText(const fs::path& file, bool* ok) {
+  std::ifstream in(file, std::ios::binary);
+  *ok = static_cast<bool>(in);
+  std::ostringstream text;
+  if (*ok) text << in.rdbuf();
+  return text.str();
+}
+
+// A re-plan of a live deployment, made off the frame loop: the new schedule
+// resolved against its packages and its tree loaded, or why not.
+struct PlannedTree {
+  std::string error;  // non-empty: the change is rejected
+  std::optional<DeploymentSpec> spec;
+  std::optional<Deployment> deployment;
+  std::optional<TreeExecutor> executor;
+  double plan_ms = 0, load_ms = 0;
+  double seen_at = 0;      // NowSeconds() when the change was seen
+  int64_t seen_frame = 0;  // frames decoded then
+};
+
+// Watches the deployment file at frame boundaries (at most every poll
+// seconds): a content change starts a re-plan on a background thread; Poll
+// returns it once done. With `wait` (offline runs) the loop waits for the
+// re-plan at the frame where the change was seen, so swaps are reproducible.
+class DeploymentWatcher {
+ public:
+  using PlanFn = std::function<PlannedTree(const std::string& text)>;
+  DeploymentWatcher(fs::path file, std::string text, double poll_s, bool wait, PlanFn plan)
+      : file_(std::move(file)),
+        last_text_(std::move(text)),
+        poll_s_(poll_s),
+        wait_(wait),
+        plan_(std::move(plan)) {}
+  ~DeploymentWatcher() {
+    if (job_.valid()) job_.wait();  // the loader's executor must not outlive the base
+  }
+
+  std::optional<PlannedTree> Poll(int64_t frame) {
+    const double now = NowSeconds();
+    if (!job_.valid() && now >= next_check_) {
+      next_check_ = now + poll_s_;
+      bool ok = false;
+      std::string text = ReadText(file_, &ok);
+      if (!ok) {
+        if (!missing_) {
+          missing_ = true;
+          PlannedTree p;
+          p.error =
+              fmt::format("{}: cannot read the deployment file (removed? the running tree goes on)",
+                          file_.string());
+          p.seen_at = now;
+          p.seen_frame = frame;
+          return p;
+        }
+      } else if (text != last_text_) {
+        missing_ = false;
+        last_text_ = text;
+        job_ = std::async(std::launch::async, [this, text = std::move(text), now, frame] {
+          PlannedTree p = plan_(text);
+          p.seen_at = now;
+          p.seen_frame = frame;
+          return p;
+        });
+      } else {
+        missing_ = false;
+      }
+    }
+    if (job_.valid() &&
+        (wait_ || job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+      return job_.get();
+    }
+    return std::nullopt;
+  }
+
+ private:
+  fs::path file_;
+  std::string last_text_;  // the content last planned (accepted or rejected)
+  double poll_s_;
+  bool wait_;
+  PlanFn plan_;
+  std::future<PlannedTree> job_;
+  double next_check_ = 0;
+  bool missing_ = false;
+};
+
+// Per app (by name) over a live deployment's trees.
+struct AppTally {
+  int64_t planned_before = 0;  // samples planned by earlier trees
+  int64_t baseline = 0;        // the current planner's count for its branch when it joined
+  int64_t joined = 0;          // first frame it could sample (0: from the start)
+  int64_t left = 0;            // last frame before it left (0: present)
+};
+
+// An app that left a live deployment: its last placement and its output.
+struct DepartedApp {
+  DeployedApp app;
+  AppOutput output;
+};
+
+// What earlier trees of a live deployment did, for the summary's cost.
+struct EarlierTrees {
+  double stem_ms = 0, branch_ms = 0, stem_cpu_ms = 0, branch_cpu_ms = 0, branch_phase_ms = 0;
+  // Predicted costs (ms/s) times the frames each tree ran.
+  double decode = 0, preprocess = 0, stem = 0, branch = 0, elapsed = 0;
+  int64_t frames = 0;
 };
 
 }  // namespace
@@ -149,11 +266,32 @@ struct Runtime::Impl {
   bool ran = false;
   // Resident bytes before the base and the branches were loaded, and after.
   double rss_before_models = 0, rss_after_load = 0;
+  std::unique_ptr<FramePlanner> planner;  // of the current tree
+  std::function<void(int64_t)> frame_hook;
+
+  // msrun --deployment (docs/runtime.md, "Live deployments").
+  std::string deployment_text;  // the file's content the current tree was planned from
+  std::unique_ptr<DeploymentWatcher> watcher;
+  std::FILE* deployment_log = nullptr;
+  std::map<std::string, AppTally> tallies;
+  std::list<DepartedApp> departed;        // (AppOutput is not assignable)
+  std::vector<int64_t> planner_baseline;  // planner->executions() when the tree started
+  EarlierTrees earlier;
+  int changes_accepted = 0, changes_rejected = 0;
+  double max_swap_pause_ms = 0;
+
+  bool live() const { return !config.deployment.empty(); }
+  // Plans a deployment file's text into a loaded tree (on the watcher's thread).
+  PlannedTree PlanTree(const std::string& text) const;
+  // At a frame boundary: replaces the tree by a re-planned one (or logs why not).
+  void Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOutput>& outputs);
+  // One line of out/deployment.jsonl (and stderr).
+  void LogChange(Json entry);
+  Json ChangeJson(const ScheduleDoc& doc) const;
 
   // Runs frames until the end of the range or a stop request; throws on a
   // fault (the caller finishes the outputs).
-  void Loop(const std::atomic<int>* stop, FramePlanner& planner, std::vector<AppOutput>& outputs,
-            LoopStats& st);
+  void Loop(const std::atomic<int>* stop, std::vector<AppOutput>& outputs, LoopStats& st);
   Json CostJson(const LoopStats& st, double video_s) const;
   Json MemoryJson() const;
   Json NodesJson(const LoopStats& st, const FramePlanner& planner, double video_s) const;
@@ -174,6 +312,9 @@ Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 Runtime::~Runtime() = default;
 
 const RunConfig& Runtime::config() const { return impl_->config; }
+void Runtime::SetFrameHook(std::function<void(int64_t)> hook) {
+  impl_->frame_hook = std::move(hook);
+}
 const Deployment& Runtime::deployment() const { return impl_->deployment; }
 std::string Runtime::DescribeInput() const {
   return impl_->source ? impl_->source->Describe() : "";
@@ -194,7 +335,17 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   LogInfo("msrun: {}", config.ToString());
 
   // Cheap checks first: schedule, base manifest, packages, weights files.
-  m.deployment = LoadDeployment(config.schedule, config.base_dir);
+  if (m.live()) {
+    // A live deployment: planned here like msschedule would, re-planned when
+    // the file changes (Impl::Swap).
+    bool ok = false;
+    m.deployment_text = ReadText(config.deployment, &ok);
+    if (!ok) ThrowInput("--deployment {}: cannot read the file", config.deployment.string());
+    const DeploymentSpec spec = ParseDeploymentSpec(m.deployment_text, config.deployment);
+    m.deployment = ResolveDeployment(PlanDeployment(spec), config.deployment, config.base_dir);
+  } else {
+    m.deployment = LoadDeployment(config.schedule, config.base_dir);
+  }
   const ScheduleDoc& sched = m.deployment.schedule;
   if (fs::exists(config.out_dir) && !fs::is_directory(config.out_dir)) {
     ThrowInput("--out {}: exists and is not a directory", config.out_dir.string());
@@ -223,7 +374,8 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   const int64_t last_frame = config.end_frame > 0    ? config.end_frame
                              : src.frame_count() > 0 ? src.frame_count()
                                                      : 0;
-  m.labels = LoadRunLabels(m.deployment, config.labels, src.frame_count(), src.input(), last_frame);
+  m.labels = LoadRunLabels(m.deployment, config.labels, src.frame_count(), src.input(), last_frame,
+                           m.live());
 
   // The base (model.pt must hash to base.json's sha256, which is the schedule's).
   m.rss_before_models = ResidentBytes();
@@ -245,6 +397,12 @@ Runtime Runtime::Prepare(const RunConfig& config) {
         config.realtime ? "in real time frames will be dropped"
                         : "the run will be slower than real time");
   }
+  if (m.live()) {
+    Impl* self = &m;
+    m.watcher = std::make_unique<DeploymentWatcher>(
+        config.deployment, m.deployment_text, config.deployment_poll_ms / 1000, !config.realtime,
+        [self](const std::string& text) { return self->PlanTree(text); });
+  }
   m.prepare_seconds = NowSeconds() - t0;
   LogInfo(
       "loaded {} apps on base '{}' as {} segments in {:.1f} s ({} LibTorch threads, {} branch "
@@ -254,15 +412,15 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   return rt;
 }
 
-void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
-                         std::vector<AppOutput>& outputs, LoopStats& st) {
+void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& outputs,
+                         LoopStats& st) {
   const RunConfig& cfg = config;
-  const ScheduleDoc& sched = deployment.schedule;
-  TreeExecutor& ex = *executor;
+  const double stream_fps = deployment.schedule.stream_fps;  // a swap keeps it
+  TreeExecutor* ex = &*executor;                             // these change at a swap
   VideoSource& src = *source;
-  const size_t num_apps = deployment.apps.size();
-  const size_t num_nodes = sched.tree.nodes.size();
-  const PreprocessConfig& pre = ex.preprocess();
+  size_t num_apps = deployment.apps.size();
+  size_t num_nodes = deployment.schedule.tree.nodes.size();
+  const PreprocessConfig pre = ex->preprocess();  // the base's: the same for every tree
   const size_t floats = pre.floats_per_frame();
   std::vector<float> inputs(floats * static_cast<size_t>(cfg.batch));
   std::vector<TreeExecutor::FrameTask> tasks;  // the batch being collected
@@ -284,7 +442,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
     std::vector<int64_t> frames;
     batch.swap(tasks);  // a batch that fails is not retried
     frames.swap(task_frames);
-    ex.Run(batch, &scores);
+    ex->Run(batch, &scores);
     for (size_t f = 0; f < batch.size(); ++f) {
       for (size_t a = 0; a < num_apps; ++a) {
         if (!std::isnan(scores[f][a])) outputs[a].Add(frames[f], scores[f][a]);
@@ -303,7 +461,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
     std::string eta =
         expected > 0 && fps > 0 ? fmt::format(", ETA {:.0f} s", (expected - st.decoded) / fps) : "";
     LogInfo("msrun: frame {}{}, {:.1f} frames/s ({:.1f}x real time), {} dropped{}", st.decoded, of,
-            fps, fps / sched.stream_fps, st.dropped, eta);
+            fps, fps / stream_fps, st.dropped, eta);
   };
 
   Frame frame;
@@ -313,6 +471,22 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
         st.status = RunStatus::kStopped;
         st.stop_signal = stop->load();
         break;
+      }
+      if (frame_hook) frame_hook(st.decoded);
+      if (watcher) {
+        // A live deployment: between frames, swap to a re-planned tree once it
+        // is loaded (the current one ran until now). The batch so far runs on
+        // the tree it was planned for; pending work of dropped frames is
+        // dropped with the old tree.
+        if (std::optional<PlannedTree> planned = watcher->Poll(st.decoded)) {
+          flush();
+          Swap(*planned, st, outputs);
+          ex = &*executor;
+          num_apps = deployment.apps.size();
+          num_nodes = deployment.schedule.tree.nodes.size();
+          pending.assign(num_nodes, 0);
+          any_pending = false;
+        }
       }
       double t = NowSeconds(), c = ThreadCpuSeconds();
       const bool ok = src.Read(&frame);
@@ -324,7 +498,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
       if (st.first == 0) st.first = number;
       st.last = number;
       if (first_index < 0) first_index = frame.index;
-      for (int k : planner.Next()) {
+      for (int k : planner->Next()) {
         pending[static_cast<size_t>(k)] = 1;
         any_pending = true;
       }
@@ -350,7 +524,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
       }
       any_pending = false;
       ++st.with_work;
-      if (ex.NeedsInput(task.nodes)) {
+      if (ex->NeedsInput(task.nodes)) {
         t = NowSeconds();
         c = ThreadCpuSeconds();
         float* slot = inputs.data() + tasks.size() * floats;
@@ -379,10 +553,230 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, FramePlanner& planner,
   progress(true);
 }
 
+PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
+  PlannedTree p;
+  try {
+    // One LibTorch (OpenMP) thread here too: the thread count is per thread,
+    // and a loader with a full team would take the cores the loop runs on.
+    SetTorchThreads(1);
+    const double t0 = NowSeconds();
+    p.spec = ParseDeploymentSpec(text, config.deployment);
+    p.deployment = ResolveDeployment(PlanDeployment(*p.spec), config.deployment, config.base_dir);
+    const double t1 = NowSeconds();
+    p.plan_ms = (t1 - t0) * 1e3;
+    ExecutorOptions eo;
+    eo.workers = config.threads;
+    p.executor.emplace(TreeExecutor::Load(base, *p.deployment, eo));
+    p.load_ms = (NowSeconds() - t1) * 1e3;
+  } catch (const std::exception& e) {
+    p.error = e.what();
+    p.executor.reset();
+    p.deployment.reset();
+  }
+  return p;
+}
+
+Json Runtime::Impl::ChangeJson(const ScheduleDoc& doc) const {
+  Json apps = Json::array();
+  for (const ScheduledApp& a : doc.apps) {
+    apps.push_back(Json{{"app", a.app},
+                        {"candidate", a.candidate},
+                        {"branchpoint", a.branchpoint},
+                        {"fps", a.fps},
+                        {"x_vote", a.x_vote},
+                        {"predicted_f1", a.predicted.f1}});
+  }
+  return Json{{"algorithm", doc.algorithm},
+              {"budget", doc.budget},
+              {"predicted_mean_f1", doc.mean_f1},
+              {"predicted_cost", doc.total_cost},
+              {"apps", apps}};
+}
+
+void Runtime::Impl::LogChange(Json entry) {
+  entry["time_s"] = NowSeconds();  // as the frame loop's clock
+  const std::string status = entry.value("status", "");
+  if (status == "rejected") {
+    LogWarn("deployment change at frame {} rejected, the running tree goes on: {}",
+            entry.value("frame", int64_t{0}), entry.value("reason", ""));
+  } else {
+    std::string apps;
+    for (const Json& a : entry["apps"]) {
+      apps += fmt::format("{}{} (bp {}, {:g} fps, X {})", apps.empty() ? "" : ", ",
+                          a["app"].get<std::string>(), a["branchpoint"].get<int>(),
+                          a["fps"].get<double>(), a["x_vote"].get<int>());
+    }
+    LogInfo("deployment {} at frame {}: {}; predicted F1 {:.3f}, cost {:.1f} ms/s{}", status,
+            entry.value("frame", int64_t{0}), apps, entry.value("predicted_mean_f1", 0.0),
+            entry.value("predicted_cost", 0.0),
+            status == "swapped"
+                ? fmt::format(" (plan {:.0f} ms, load {:.0f} ms, pause {:.1f} ms)",
+                              entry.value("plan_ms", 0.0), entry.value("load_ms", 0.0),
+                              entry.value("swap_pause_ms", 0.0))
+                : "");
+  }
+  if (deployment_log == nullptr) return;
+  const std::string line = entry.dump() + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), deployment_log) != line.size() ||
+      std::fflush(deployment_log) != 0) {
+    ThrowRuntime("{}: write failed: {}", (config.out_dir / kDeploymentLogFile).string(),
+                 std::strerror(errno));
+  }
+}
+
+void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOutput>& outputs) {
+  const double t0 = NowSeconds();
+  if (planned.error.empty() &&
+      std::fabs(planned.deployment->schedule.stream_fps - deployment.schedule.stream_fps) >
+          1e-6 * deployment.schedule.stream_fps) {
+    planned.error = fmt::format(
+        "{}: the packages watch a {:g} fps stream but this run's is {:g} fps; a deployment keeps "
+        "its camera",
+        config.deployment.string(), planned.deployment->schedule.stream_fps,
+        deployment.schedule.stream_fps);
+  }
+  if (!planned.error.empty()) {
+    ++changes_rejected;
+    LogChange(Json{{"status", "rejected"},
+                   {"reason", planned.error},
+                   {"seen_frame", planned.seen_frame},
+                   {"frame", st.last}});
+    return;
+  }
+
+  // Close the current tree's books.
+  const MergedTree& old_tree = deployment.schedule.tree;
+  const auto frames = static_cast<double>(st.decoded - st.epoch_decoded);
+  for (int k = 0; k < executor->num_nodes(); ++k) {
+    const bool is_stem = old_tree.nodes[static_cast<size_t>(k)].kind == TreeNode::Kind::kStem;
+    (is_stem ? earlier.stem_ms : earlier.branch_ms) += executor->node_ms(k);
+    (is_stem ? earlier.stem_cpu_ms : earlier.branch_cpu_ms) += executor->node_cpu_ms(k);
+  }
+  earlier.branch_phase_ms += executor->branch_phase_ms();
+  earlier.decode += old_tree.decode_cost * frames;
+  earlier.preprocess += old_tree.preprocess_cost * frames;
+  earlier.stem += old_tree.stem_cost * frames;
+  earlier.branch += old_tree.branch_cost * frames;
+  earlier.elapsed += old_tree.WallCost(executor->workers()) * frames;
+  earlier.frames += st.decoded - st.epoch_decoded;
+  for (size_t a = 0; a < deployment.apps.size(); ++a) {
+    AppTally& t = tallies[deployment.apps[a].scheduled.app];
+    t.planned_before +=
+        planner->executions()[static_cast<size_t>(old_tree.branch_of_app[a])] - t.baseline;
+  }
+
+  // Outputs follow their app by name: an app present before and after keeps
+  // its event state; a leaving app's open event is reported as cut; an
+  // arriving app (or one coming back) samples from the next frame on. What
+  // can fail (creating a new app's files) comes before anything changes, the
+  // cuts (writing events) after the swap is complete.
+  std::map<std::string, AppOutput> fresh;
+  for (const DeployedApp& a : planned.deployment->apps) {
+    const std::string& name = a.scheduled.app;
+    if (deployment.FindApp(name) >= 0 ||
+        std::any_of(departed.begin(), departed.end(),
+                    [&](const DepartedApp& d) { return d.app.scheduled.app == name; }))
+      continue;
+    fresh.emplace(std::piecewise_construct, std::forward_as_tuple(name),
+                  std::forward_as_tuple(
+                      name, a.scheduled.x_vote, a.scheduled.threshold, source->fps(),
+                      config.out_dir / (name + kEventsSuffix),
+                      config.write_frames ? config.out_dir / (name + kFramesSuffix) : fs::path()));
+  }
+  std::vector<AppOutput> next;
+  next.reserve(planned.deployment->apps.size());
+  std::vector<char> kept(outputs.size(), 0);
+  std::vector<std::string> arrived, left;
+  for (const DeployedApp& a : planned.deployment->apps) {
+    const std::string& name = a.scheduled.app;
+    const int old = deployment.FindApp(name);
+    auto back = std::find_if(departed.begin(), departed.end(),
+                             [&](const DepartedApp& d) { return d.app.scheduled.app == name; });
+    if (old >= 0) {
+      next.push_back(std::move(outputs[static_cast<size_t>(old)]));
+      kept[static_cast<size_t>(old)] = 1;
+    } else if (back != departed.end()) {
+      next.push_back(std::move(back->output));
+      departed.erase(back);
+      arrived.push_back(name);
+    } else {
+      next.push_back(std::move(fresh.at(name)));
+      arrived.push_back(name);
+    }
+    next.back().Reconfigure(a.scheduled.x_vote, a.scheduled.threshold);
+  }
+  std::vector<AppOutput*> leaving;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (kept[i]) continue;
+    const std::string& name = deployment.apps[i].scheduled.app;
+    tallies[name].left = st.last;
+    left.push_back(name);
+    departed.push_back(DepartedApp{deployment.apps[i], std::move(outputs[i])});
+    leaving.push_back(&departed.back().output);
+  }
+  outputs = std::move(next);
+
+  // The new tree, its planner where a planner started at the first frame
+  // would be now (the same samples from here on as a run of this schedule
+  // from the start).
+  std::optional<TreeExecutor> old_executor = std::move(executor);
+  executor = std::move(planned.executor);
+  deployment = std::move(*planned.deployment);
+  planner = std::make_unique<FramePlanner>(deployment.schedule.tree, deployment.schedule.stream_fps,
+                                           config.seed);
+  for (int64_t k = 0; k < st.decoded; ++k) planner->Next();
+  planner_baseline = planner->executions();
+  for (size_t a = 0; a < deployment.apps.size(); ++a) {
+    const std::string& name = deployment.apps[a].scheduled.app;
+    AppTally& t = tallies[name];
+    if (std::find(arrived.begin(), arrived.end(), name) != arrived.end()) {
+      if (t.joined == 0) t.joined = st.last + 1;
+      t.left = 0;
+    }
+    t.baseline = planner_baseline[static_cast<size_t>(deployment.schedule.tree.branch_of_app[a])];
+  }
+  st.first_frame.assign(deployment.schedule.tree.nodes.size(), 0);
+  st.epoch_decoded = st.decoded;
+  for (AppOutput* o : leaving) o->Cut();
+  old_executor.reset();  // frees the old tree's weights (counted in the pause)
+  const double pause_ms = (NowSeconds() - t0) * 1e3;
+  max_swap_pause_ms = std::max(max_swap_pause_ms, pause_ms);
+  ++changes_accepted;
+  Json entry = ChangeJson(deployment.schedule);
+  entry["status"] = "swapped";
+  entry["seen_frame"] = planned.seen_frame;
+  entry["frame"] = st.last;
+  entry["first_frame_of_new_tree"] = st.last + 1;
+  entry["arrived"] = arrived;
+  entry["left"] = left;
+  entry["plan_ms"] = planned.plan_ms;
+  entry["load_ms"] = planned.load_ms;
+  entry["ready_after_ms"] = (t0 - planned.seen_at) * 1e3;
+  entry["swap_pause_ms"] = pause_ms;
+  entry["dropped_so_far"] = st.dropped;
+  LogChange(std::move(entry));
+}
+
 Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   const MergedTree& tree = deployment.schedule.tree;
   const TreeExecutor& ex = *executor;
-  double stem = 0, branch = 0, stem_cpu = 0, branch_cpu = 0;
+  // A live deployment sums its trees: measured over all of them, predicted
+  // weighted by the frames each ran (earlier is empty for a fixed schedule).
+  double stem = earlier.stem_ms, branch = earlier.branch_ms;
+  double stem_cpu = earlier.stem_cpu_ms, branch_cpu = earlier.branch_cpu_ms;
+  const double branch_phase = earlier.branch_phase_ms + ex.branch_phase_ms();
+  const auto current_frames = static_cast<double>(st.decoded - st.epoch_decoded);
+  auto weighted = [&](double earlier_sum, double current) {
+    return st.decoded > 0
+               ? (earlier_sum + current * current_frames) / static_cast<double>(st.decoded)
+               : current;
+  };
+  const double pred_decode = weighted(earlier.decode, tree.decode_cost);
+  const double pred_preprocess = weighted(earlier.preprocess, tree.preprocess_cost);
+  const double pred_stem = weighted(earlier.stem, tree.stem_cost);
+  const double pred_branch = weighted(earlier.branch, tree.branch_cost);
+  const double pred_total = pred_decode + pred_preprocess + pred_stem + pred_branch;
+  const double pred_elapsed = weighted(earlier.elapsed, tree.WallCost(ex.workers()));
   for (int k = 0; k < ex.num_nodes(); ++k) {
     const bool is_stem = tree.nodes[static_cast<size_t>(k)].kind == TreeNode::Kind::kStem;
     (is_stem ? stem : branch) += ex.node_ms(k);
@@ -392,21 +786,21 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   auto ratio = [&](double ms, double predicted) {
     return predicted > 0 ? per_s(ms) / predicted : 0.0;
   };
-  const double pred_dnn = tree.stem_cost + tree.branch_cost;
+  const double pred_dnn = pred_stem + pred_branch;
   const double total = st.decode_ms + st.preprocess_ms + stem + branch;
   // The loop's compute time: the branches count once, as their phase's wall time.
-  const double elapsed = total - branch + ex.branch_phase_ms();
+  const double elapsed = total - branch + branch_phase;
   const double total_cpu = st.decode_cpu_ms + st.preprocess_cpu_ms + stem_cpu + branch_cpu;
   return Json{
       {"unit", "ms of compute per second of video"},
       {"predicted",
-       {{"decode", tree.decode_cost},
-        {"preprocess", tree.preprocess_cost},
-        {"stem", tree.stem_cost},
-        {"branch", tree.branch_cost},
+       {{"decode", pred_decode},
+        {"preprocess", pred_preprocess},
+        {"stem", pred_stem},
+        {"branch", pred_branch},
         {"dnn", pred_dnn},
-        {"total", tree.total_cost()},
-        {"elapsed", tree.WallCost(ex.workers())}}},
+        {"total", pred_total},
+        {"elapsed", pred_elapsed}}},
       {"measured",
        {{"decode", per_s(st.decode_ms)},
         {"preprocess", per_s(st.preprocess_ms)},
@@ -415,7 +809,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"branch", per_s(branch)},
         {"dnn", per_s(stem + branch)},
         {"total", per_s(total)},
-        {"branch_phase_wall", per_s(ex.branch_phase_ms())},
+        {"branch_phase_wall", per_s(branch_phase)},
         {"elapsed", per_s(elapsed)},
         {"loop_overhead", per_s(std::max(0.0, (st.wall_s - st.sleep_s) * 1e3 - elapsed))},
         {"process_cpu", per_s(st.process_cpu_s * 1e3)}}},
@@ -429,7 +823,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"total", per_s(total_cpu)}}},
       {"dnn_ratio", ratio(stem + branch, pred_dnn)},
       {"dnn_cpu_ratio", ratio(stem_cpu + branch_cpu, pred_dnn)},
-      {"total_ratio", ratio(total, tree.total_cost())},
+      {"total_ratio", ratio(total, pred_total)},
       {"note",
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
        "overlap, and 'elapsed' is the loop's compute time); measured_cpu: CPU time of the thread "
@@ -444,6 +838,10 @@ Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,
   const ScheduleDoc& sched = deployment.schedule;
   const TreeExecutor& ex = *executor;
   const Json tree_json = sched.tree.ToJson(sched.AppNames());
+  const double tree_s =
+      video_s * (st.decoded > 0 ? static_cast<double>(st.decoded - st.epoch_decoded) /
+                                      static_cast<double>(st.decoded)
+                                : 1.0);
   Json nodes = Json::array();
   for (size_t k = 0; k < sched.tree.nodes.size(); ++k) {
     const TreeNode& node = sched.tree.nodes[k];
@@ -451,9 +849,11 @@ Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,
     const double ms = ex.node_ms(ik), cpu_ms = ex.node_cpu_ms(ik);
     const int64_t runs = ex.node_frames(ik);
     Json j = tree_json["nodes"][k];
-    j["planned"] = planner.executions()[k];
+    // Since the tree started (a live deployment's last tree: its last swap).
+    j["planned"] = planner.executions()[k] - planner_baseline[k];
     j["executions"] = runs;
-    j["expected_executions"] = node.fps / sched.stream_fps * static_cast<double>(st.decoded);
+    j["expected_executions"] =
+        node.fps / sched.stream_fps * static_cast<double>(st.decoded - st.epoch_decoded);
     j["first_frame"] = st.first_frame[k];
     j["calls"] = ex.node_calls(ik);
     j["ms"] = ms;
@@ -461,7 +861,7 @@ Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,
     j["ms_per_frame"] = runs > 0 ? ms / static_cast<double>(runs) : 0.0;
     j["cpu_ms_per_frame"] = runs > 0 ? cpu_ms / static_cast<double>(runs) : 0.0;
     j["predicted_cost"] = node.cost();
-    j["measured_cost"] = video_s > 0 ? ms / video_s : 0.0;
+    j["measured_cost"] = tree_s > 0 ? ms / tree_s : 0.0;
     j.update(ex.NodeInfo(ik));
     nodes.push_back(std::move(j));
   }
@@ -471,25 +871,52 @@ Json Runtime::Impl::NodesJson(const LoopStats& st, const FramePlanner& planner,
 Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
                              const std::vector<AppOutput>& outputs, double video_s,
                              Json* evaluation) const {
-  const size_t num_apps = deployment.apps.size();
-  // Scoring against labels over the frames decoded.
+  // Every app of the run: the current tree's, then those that left a live
+  // deployment (their last placement).
+  struct Row {
+    const DeployedApp* app;
+    const AppOutput* output;
+    int64_t planned;
+    AppTally tally;
+    bool present;
+  };
+  std::vector<Row> rows;
+  for (size_t a = 0; a < deployment.apps.size(); ++a) {
+    const std::string& name = deployment.apps[a].scheduled.app;
+    const auto branch = static_cast<size_t>(deployment.schedule.tree.branch_of_app[a]);
+    auto it = tallies.find(name);
+    const AppTally t = it != tallies.end() ? it->second : AppTally{};
+    rows.push_back(Row{&deployment.apps[a], &outputs[a],
+                       t.planned_before + planner.executions()[branch] - t.baseline, t, true});
+  }
+  for (const DepartedApp& d : departed) {
+    const AppTally& t = tallies.at(d.app.scheduled.app);
+    rows.push_back(Row{&d.app, &d.output, t.planned_before, t, false});
+  }
+
+  // Scoring against labels over the frames decoded while the app ran (a
+  // live deployment's apps: from the frame they arrived to the frame they left).
   BootstrapOptions bo;
   bo.resamples = config.bootstrap_resamples;
   bo.seed = config.seed;
-  std::vector<Json> evaluations(num_apps, Json(nullptr));
+  std::vector<Json> evaluations(rows.size(), Json(nullptr));
   double sum_f1 = 0, sum_recall = 0, sum_precision = 0, sum_pred = 0;
   int evaluated = 0;
   for (const AppLabels& l : labels) {
-    const FrameInterval range{st.first,
-                              std::min<int64_t>(st.last, static_cast<int64_t>(l.labels.size()))};
+    auto row = std::find_if(rows.begin(), rows.end(),
+                            [&](const Row& r) { return r.app->scheduled.app == l.name; });
+    if (row == rows.end()) continue;  // a live deployment's app that never arrived
+    const int64_t first = std::max(st.first, row->tally.joined);
+    const int64_t last = row->tally.left > 0 ? row->tally.left : st.last;
+    const FrameInterval range{first,
+                              std::min<int64_t>(last, static_cast<int64_t>(l.labels.size()))};
     if (st.decoded == 0 || range.empty()) continue;
-    const auto a = static_cast<size_t>(l.app);
     std::vector<FrameInterval> reports;
-    for (const ReportedEvent& e : outputs[a].events()) reports.push_back(e.event.interval());
-    const DeployedApp& d = deployment.apps[a];
+    for (const ReportedEvent& e : row->output->events()) reports.push_back(e.event.interval());
+    const DeployedApp& d = *row->app;
     AppEvaluation ev =
         EvaluateApp(d.scheduled.app, l.file, l.labels, reports, range, d.scheduled.predicted, bo);
-    evaluations[a] = ev.ToJson();
+    evaluations[static_cast<size_t>(row - rows.begin())] = ev.ToJson();
     sum_f1 += ev.measured.f1;
     sum_recall += ev.measured.recall;
     sum_precision += ev.measured.precision;
@@ -506,12 +933,10 @@ Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
   }
 
   Json apps = Json::array();
-  for (size_t a = 0; a < num_apps; ++a) {
-    const DeployedApp& d = deployment.apps[a];
-    const int64_t planned =
-        planner.executions()[static_cast<size_t>(deployment.schedule.tree.branch_of_app[a])];
-    const AppOutput& o = outputs[a];
-    apps.push_back(Json{
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const DeployedApp& d = *rows[i].app;
+    const AppOutput& o = *rows[i].output;
+    Json j{
         {"app", d.scheduled.app},
         {"package", d.package.dir.string()},
         {"candidate", d.scheduled.candidate},
@@ -522,15 +947,21 @@ Json Runtime::Impl::AppsJson(const LoopStats& st, const FramePlanner& planner,
         {"fps", d.scheduled.fps},
         {"achieved_fps", video_s > 0 ? static_cast<double>(o.samples()) / video_s : 0.0},
         {"frames_analyzed", o.samples()},
-        {"samples_planned", planned},
-        {"samples_dropped", planned - o.samples()},
+        {"samples_planned", rows[i].planned},
+        {"samples_dropped", rows[i].planned - o.samples()},
         {"first_sample", o.first_frame()},
         {"positives", o.positives()},
         {"events", static_cast<int64_t>(o.events().size())},
         {"events_file", o.events_file().string()},
         {"frames_file", o.frames_file().empty() ? Json(nullptr) : Json(o.frames_file().string())},
         {"predicted", d.scheduled.predicted.ToJson()},
-        {"evaluation", evaluations[a]}});
+        {"evaluation", evaluations[i]}};
+    if (live()) {
+      j["present"] = rows[i].present;
+      j["joined_frame"] = std::max(st.first, rows[i].tally.joined);
+      j["left_frame"] = rows[i].tally.left > 0 ? Json(rows[i].tally.left) : Json(nullptr);
+    }
+    apps.push_back(std::move(j));
   }
   return apps;
 }
@@ -614,7 +1045,19 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
       {"memory", MemoryJson()},
       {"nodes", NodesJson(st, planner, video_s)},
       {"apps", apps},
-      {"evaluation", evaluation}};
+      {"evaluation", evaluation},
+      {"deployment",
+       live() ? Json{{"file", config.deployment.string()},
+                     {"log", (config.out_dir / kDeploymentLogFile).string()},
+                     {"changes_accepted", changes_accepted},
+                     {"changes_rejected", changes_rejected},
+                     {"max_swap_pause_ms", max_swap_pause_ms},
+                     {"current_tree_first_frame", st.first > 0 ? st.first + st.epoch_decoded : 0},
+                     {"note",
+                      "nodes are the last tree's (since its swap); cost sums every tree, "
+                      "predicted weighted by the frames each ran; apps lists the apps that left "
+                      "with present false"}}
+              : Json(nullptr)}};
 }
 
 RunResult Runtime::Run(const std::atomic<int>* stop) {
@@ -679,6 +1122,7 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   std::error_code ec;
   fs::remove(summary_file, ec);
   std::vector<std::string> keep;
+  if (m.live()) keep.push_back(kDeploymentLogFile);
   for (const DeployedApp& a : m.deployment.apps) {
     keep.push_back(a.scheduled.app + kEventsSuffix);
     if (cfg.write_frames) keep.push_back(a.scheduled.app + kFramesSuffix);
@@ -692,15 +1136,29 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
                          cfg.write_frames ? cfg.out_dir / (name + kFramesSuffix) : fs::path());
   }
 
-  FramePlanner planner(m.deployment.schedule.tree, m.deployment.schedule.stream_fps, cfg.seed);
+  m.planner = std::make_unique<FramePlanner>(m.deployment.schedule.tree,
+                                             m.deployment.schedule.stream_fps, cfg.seed);
+  m.planner_baseline.assign(m.deployment.schedule.tree.nodes.size(), 0);
   m.executor->ResetCounters();
   LoopStats st;
   st.first_frame.assign(m.deployment.schedule.tree.nodes.size(), 0);
+  if (m.live()) {
+    const fs::path log_file = cfg.out_dir / kDeploymentLogFile;
+    m.deployment_log = std::fopen(log_file.string().c_str(), "w");
+    if (m.deployment_log == nullptr) {
+      ThrowRuntime("{}: cannot write: {}", log_file.string(), std::strerror(errno));
+    }
+    Json first = m.ChangeJson(m.deployment.schedule);
+    first["status"] = "initial";
+    first["frame"] = 0;
+    first["plan_ms"] = m.prepare_seconds * 1e3;
+    m.LogChange(std::move(first));
+  }
   std::exception_ptr fault;
   bool fault_is_input = false;
   const double cpu0 = ProcessCpuSeconds();
   try {
-    m.Loop(stop, planner, outputs, st);
+    m.Loop(stop, outputs, st);
   } catch (const std::exception& e) {
     // A mid-stream fault (the video ends early or has a corrupt frame, a model
     // fails, an output cannot be written): finish the outputs, write the
@@ -713,9 +1171,12 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
             cfg.out_dir.string());
   }
   st.process_cpu_s = ProcessCpuSeconds() - cpu0;
-  for (auto& o : outputs) {
+  std::vector<AppOutput*> all_outputs;
+  for (auto& o : outputs) all_outputs.push_back(&o);
+  for (auto& d : m.departed) all_outputs.push_back(&d.output);
+  for (AppOutput* o : all_outputs) {
     try {
-      o.Finish();
+      o->Finish();
     } catch (const std::exception& e) {  // e.g. the last buffered lines meet a full disk
       if (!fault) {
         st.status = RunStatus::kFailed;
@@ -729,7 +1190,11 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   RunResult r;
   r.status = st.status;
   r.stop_signal = st.stop_signal;
-  r.summary = m.Summary(st, planner, outputs);
+  if (m.deployment_log != nullptr) {
+    std::fclose(m.deployment_log);
+    m.deployment_log = nullptr;
+  }
+  r.summary = m.Summary(st, *m.planner, outputs);
   try {
     WriteJsonFileAtomic(summary_file, r.summary);
   } catch (const std::exception& e) {

@@ -308,9 +308,20 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   MS_CHECK(!res.runs.empty(), "no msrun summaries to calibrate with");
   res.factors = FitCalibration(res.runs);
   const CalibrationFactors& f = res.factors;
+  std::string run_files;
+  for (const CalibrationRun& r : res.runs) run_files += (run_files.empty() ? "" : ", ") + r.file;
   for (const auto& [name, value] :
        {std::pair{"stem", f.stem}, std::pair{"branch", f.branch}, std::pair{"decode", f.decode},
         std::pair{"preprocess", f.preprocess}}) {
+    // Measured/predicted a thousand times off is not a busy machine: the runs
+    // did not run this profile's base (or their costs are corrupt).
+    if (!(std::isfinite(value) && value >= kMinCalibrationFactor &&
+          value <= kMaxCalibrationFactor)) {
+      ThrowInput(
+          "{}: the {} cost measured by these runs is {} times the profile's prediction (accepted: "
+          "{} to {}); were they made with another base, or is a summary corrupt?",
+          run_files, name, value, kMinCalibrationFactor, kMaxCalibrationFactor);
+    }
     if (value < 0.5 || value > 3) {
       res.warnings.push_back(
           fmt::format("the {} factor is {:.2f}: were the runs made on a busy machine, or the "
@@ -415,6 +426,14 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   }
   if (!profile.calibration.is_null()) cal["previous"] = profile.calibration;
   p.calibration = std::move(cal);
+  // What msschedule will read: a calibrated latency beyond the profile's
+  // ranges (a huge factor on a long stage) is an error here, not there.
+  try {
+    (void)Profile::FromJson(JsonView(p.ToJson(), "the calibrated profile"));
+  } catch (const InputError& e) {
+    ThrowInput("{}: the calibration of these runs gives a profile out of range: {}", run_files,
+               e.what());
+  }
   return res;
 }
 

@@ -105,7 +105,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   if (auto c = v.OptionalField("cheapest_cost")) d.cheapest_cost = c->AsNumberIn(0, 1e12);
   d.algorithm = v.String("algorithm");
   if (auto o = v.OptionalField("objective")) d.objective = o->AsString();
-  d.stream_fps = v.NumberIn("stream_fps", 1e-6, 1000);
+  d.stream_fps = v.NumberIn("stream_fps", kMinFps, kMaxFps);
   d.base = BaseRef::FromJson(v.Field("base"));
   if (auto p = v.OptionalField("profile")) d.profile = p->AsString();
   double decode = v.NumberIn("decode_ms", 0, 1e7);
@@ -157,7 +157,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     s.package = pkg.is_absolute() ? pkg : fs::absolute(base_dir / pkg).lexically_normal();
     s.candidate = static_cast<int>(a.IntIn("candidate", 0, 1 << 20));
     s.branchpoint = static_cast<int>(a.IntIn("branchpoint", 0, d.base.num_stages - 1));
-    s.fps = a.NumberIn("fps", 1e-6, d.stream_fps + 1e-9);
+    s.fps = a.NumberIn("fps", kMinFps, d.stream_fps + 1e-9);
     s.x_vote = static_cast<int>(a.IntIn("x_vote", 1, 1000));
     s.tpr = a.NumberIn("tpr", 0, 1);
     s.fpr = a.NumberIn("fpr", 0, 1);
@@ -225,7 +225,8 @@ void ScheduleConfig::Validate() const {
              budget);
   }
   for (double f : fps_options)
-    MS_CHECK(f > 0 && std::isfinite(f), "--fps: frame rates must be > 0, got {}", f);
+    MS_CHECK(f >= kMinFps && f <= kMaxFps, "--fps: frame rates must be in [{}, {}], got {}",
+             kMinFps, kMaxFps, f);
   MS_CHECK(!x_options.empty(), "--x-vote: give at least one X");
   for (int x : x_options)
     MS_CHECK(x >= 1 && x <= 1000, "--x-vote: X must be in [1, 1000], got {}", x);

@@ -151,10 +151,12 @@ void TrainConfig::Validate() const {
     MS_CHECK(x >= 1 && x <= 1000, "--pareto-x: expected values in 1..1000, got {}", x);
   MS_CHECK(std::isfinite(trace_prior) && trace_prior >= 0 && trace_prior <= 1e6,
            "--trace-prior: expected a number of events in [0, 10^6], got {}", trace_prior);
-  MS_CHECK(event_length == 0 || event_length >= 1, "--event-length: expected >= 1 frame, got {}",
+  MS_CHECK(event_length == 0 || (event_length >= 1 && event_length <= kMaxEventLengthFrames),
+           "--event-length: expected a number of frames in [1, {}], got {}", kMaxEventLengthFrames,
            event_length);
-  MS_CHECK(event_frequency == 0 || (event_frequency > 0 && event_frequency <= 1),
-           "--event-frequency: expected a fraction in (0, 1], got {}", event_frequency);
+  MS_CHECK(event_frequency == 0 || (event_frequency >= kMinEventFrequency && event_frequency <= 1),
+           "--event-frequency: expected a fraction in [{}, 1], got {}", kMinEventFrequency,
+           event_frequency);
   MS_CHECK(correlation < 0 || correlation < 1, "--correlation: expected [0, 1), got {}",
            correlation);
   MS_CHECK(threads >= 1 && threads <= 1024, "--threads: expected 1..1024, got {}", threads);
@@ -254,7 +256,13 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.augment_copies = static_cast<int>(v.IntIn("augment_copies", 0, 16));
   c.augment = AugmentConfig::FromJson(v.Field("augment"));
   c.threshold = v.Number("threshold");
-  c.seed = static_cast<uint64_t>(v.Field("seed").raw().get<uint64_t>());
+  {
+    const JsonView seed = v.Field("seed");
+    if (!seed.raw().is_number_unsigned())
+      seed.Fail("expected an integer in [0, 2^64 - 1], got {}",
+                seed.raw().is_number() ? seed.raw().dump() : seed.raw().type_name());
+    c.seed = seed.raw().get<uint64_t>();
+  }
   c.cache = v.Bool("cache");
   for (const JsonView& s : v.Array("corr_strides"))
     c.corr_strides.push_back(static_cast<int>(s.AsIntIn(1, 100000)));

@@ -42,6 +42,10 @@ class XVotingDetector {
   // (still increasing) and start afresh.
   std::optional<DetectedEvent> Flush();
 
+  // Changes X from the next frame on (an app re-planned with another X, msrun
+  // --deployment): an open event stays open; a run of positives becomes an
+  // event once it reaches the new X. x >= 1; InputError otherwise.
+  void set_x(int x);
   int x() const { return x_; }
   bool in_event() const { return in_event_; }
   // The open event (valid while in_event()).

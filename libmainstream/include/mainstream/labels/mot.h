@@ -114,6 +114,10 @@ struct PersonRuleArgs {
 // Errors name the flag: "--min-count: expected an integer >= 1, got 'two'".
 PersonRule ParsePersonRule(const PersonRuleArgs& args);
 
+// Longest sequence accepted (seqLength or --frames): labels hold one entry
+// per frame; 10^8 frames is 39 days at 30 fps.
+inline constexpr int64_t kMaxMotFrames = 100'000'000;
+
 // Boxes of one sequence and its length.
 struct MotSequence {
   std::string origin;  // the gt file

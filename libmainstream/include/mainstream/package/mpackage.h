@@ -27,11 +27,20 @@ struct BaseRef {
 };
 
 // Event statistics of an application, in stream frames.
+// Bounds on event statistics read from packages and given to mstrain: the
+// analytical model walks every sample of the longest event (docs/model.md),
+// and event gaps grow as 1 / frequency.
+inline constexpr double kMaxEventLengthFrames = 1e6;  // 9 h at 30 fps
+inline constexpr double kMinEventFrequency = 1e-9;
+// Frame rates accepted anywhere (packages, schedules, --fps options).
+inline constexpr double kMinFps = 1e-6;
+inline constexpr double kMaxFps = 1000;
+
 struct EventStats {
   double mean_length = 0;       // mean event length (frames), > 0
   double min_length = 0;        // shortest event (frames), > 0
   std::vector<double> lengths;  // every event length if known (frames)
-  double frequency = 0;         // fraction of stream frames inside events, (0, 1]
+  double frequency = 0;         // fraction of stream frames inside events, [1e-9, 1]
   double correlation = 0;       // inter-frame correlation c in [0, 1)
 
   Json ToJson() const;

@@ -50,6 +50,13 @@ class AppOutput {
   void Add(int64_t frame, double score);
   // End of the run: reports the open event (marked cut) and flushes files.
   void Finish();
+  // The app leaves a live deployment (msrun --deployment): reports its open
+  // event marked cut and flushes, but frames may follow if it comes back
+  // (later than its last sample so far).
+  void Cut();
+  // The app is re-planned with another X or candidate threshold: from the next
+  // sample on; an open event stays open (XVotingDetector::set_x).
+  void Reconfigure(int x_vote, double threshold);
 
   const std::string& app() const { return app_; }
   const std::vector<ReportedEvent>& events() const { return events_; }

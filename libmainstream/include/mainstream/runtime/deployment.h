@@ -43,9 +43,14 @@ struct Deployment {
 // null), or when its weights file is missing.
 Deployment LoadDeployment(const std::filesystem::path& schedule_file,
                           const std::filesystem::path& base_dir);
+// Same for a schedule already in memory (msrun --deployment plans its own);
+// `schedule_file` names it in messages.
+Deployment ResolveDeployment(ScheduleDoc schedule, const std::filesystem::path& schedule_file,
+                             const std::filesystem::path& base_dir);
 
 struct AppLabels {
-  int app = -1;  // index into Deployment::apps
+  int app = -1;      // index into Deployment::apps (-1: not in it, with any_app)
+  std::string name;  // the app
   std::filesystem::path file;
   FrameLabels labels;  // labels[k - 1] is frame k
 };
@@ -54,9 +59,11 @@ struct AppLabels {
 // run, an app given twice, or an unreadable/malformed file. `video_frames`
 // (the video's frame count, -1 if unknown) must equal each file's row count;
 // with an unknown count, the files must cover `last_frame` (1-based, 0: not
-// known either).
+// known either). `any_app`: labels may name apps the deployment does not run
+// yet (msrun --deployment: apps arrive later).
 std::vector<AppLabels> LoadRunLabels(const Deployment& deployment,
                                      const std::vector<LabelsArg>& args, int64_t video_frames,
-                                     const std::string& video_origin, int64_t last_frame);
+                                     const std::string& video_origin, int64_t last_frame,
+                                     bool any_app = false);
 
 }  // namespace mainstream

@@ -25,12 +25,16 @@ struct LabelsArg {
 LabelsArg ParseLabelsArg(const std::string& text);
 
 struct RunConfig {
-  std::filesystem::path schedule;  // schedule.json (msschedule)
-  std::filesystem::path base_dir;  // the base the packages were trained on
-  std::string input;               // video file, stream URL or camera:N
-  std::filesystem::path out_dir;   // events, per-frame scores, summary.json
-  std::vector<LabelsArg> labels;   // ground truth per app, for event-level scoring
-  bool realtime = false;           // frames arrive at the stream's rate; late frames are dropped
+  std::filesystem::path schedule;  // schedule.json (msschedule); or:
+  // a live deployment file (deployment_spec.h): msrun plans it, watches it
+  // every deployment_poll_ms and re-plans on a change (docs/runtime.md)
+  std::filesystem::path deployment;
+  double deployment_poll_ms = 500;  // 0: at every frame boundary
+  std::filesystem::path base_dir;   // the base the packages were trained on
+  std::string input;                // video file, stream URL or camera:N
+  std::filesystem::path out_dir;    // events, per-frame scores, summary.json
+  std::vector<LabelsArg> labels;    // ground truth per app, for event-level scoring
+  bool realtime = false;            // frames arrive at the stream's rate; late frames are dropped
   double max_lag_ms = 0;           // realtime: a frame this late is dropped (0: one frame interval)
   int threads = 1;                 // branch workers and OpenCV threads (docs/runtime.md)
   uint64_t seed = 1;               // sampling phases of the merged tree (FramePlanner)

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,7 +25,8 @@ namespace mainstream {
 
 inline constexpr int kRunSummarySchemaVersion = 1;
 inline constexpr const char* kRunSummaryFile = "summary.json";
-inline constexpr const char* kPooledSummaryFile = "pooled.json";  // RunConfig::phases > 1
+inline constexpr const char* kPooledSummaryFile = "pooled.json";       // RunConfig::phases > 1
+inline constexpr const char* kDeploymentLogFile = "deployment.jsonl";  // RunConfig::deployment
 
 enum class RunStatus { kCompleted, kStopped, kFailed };
 const char* RunStatusName(RunStatus status);  // "completed", "stopped", "failed"
@@ -62,6 +65,11 @@ class Runtime {
   // directory), then out_dir/pooled.json (PoolRunSummaries); the result's
   // summary is the pooled one.
   RunResult Run(const std::atomic<int>* stop = nullptr);
+
+  // Called on the frame loop's thread at each frame boundary with the number
+  // of frames decoded so far, before a live deployment's file is checked (an
+  // embedder's or a test's hook: e.g. rewrite the deployment at frame N).
+  void SetFrameHook(std::function<void(int64_t frames_decoded)> hook);
 
   const RunConfig& config() const;
   const Deployment& deployment() const;

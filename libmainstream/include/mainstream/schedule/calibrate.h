@@ -26,6 +26,10 @@ namespace mainstream {
 
 // One component's cost, ms of compute per second of video: predicted by the
 // profile being calibrated (not the run's schedule) and measured.
+// Measured/predicted cost factors outside this range are an InputError.
+inline constexpr double kMinCalibrationFactor = 1e-3;
+inline constexpr double kMaxCalibrationFactor = 1e3;
+
 struct CostShare {
   double predicted = 0, measured = 0;
   void Add(const CostShare& o) {

@@ -1,0 +1,33 @@
+// msrun --deployment's file (deployment.json, written by the operator and
+// re-read whenever it changes, possibly half-written): ParseDeploymentSpec,
+// the msschedule configuration it becomes, and a write/read round trip of
+// what it accepted.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz_util.h"
+#include "mainstream/runtime/deployment_spec.h"
+
+using namespace mainstream;
+
+namespace {
+[[maybe_unused]] const int kQuiet = fuzz::Quiet();
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::filesystem::path file = "/srv/node/deployment.json";
+  DeploymentSpec s;
+  if (!fuzz::Accepts([&] { s = ParseDeploymentSpec(std::string(fuzz::AsText(data, size)), file); }))
+    return 0;
+  ScheduleConfig c;
+  if (!fuzz::Accepts([&] {
+        c = s.ToScheduleConfig();
+        c.Validate();
+      }))
+    fuzz::Finding("deployment.json: an accepted deployment gives an invalid msschedule config");
+  const DeploymentSpec back = ParseDeploymentSpec(s.ToJson().dump(), file);
+  if (back.ToJson() != s.ToJson())
+    fuzz::Finding("deployment.json: a written deployment reads back differently");
+  return 0;
+}

@@ -1,0 +1,149 @@
+// End-to-end: msrun --deployment --realtime on a live stream. ffmpeg (Debian's,
+// installed by scripts/setup.sh) serves a synthetic video over HTTP on the
+// loopback interface at its frame rate; msrun plans the deployment, and while
+// it runs the test adds an app and removes another by renaming new
+// deployment files over the old one, as an operator would.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "mainstream/core/json_io.h"
+#include "mainstream/runtime/app_output.h"
+#include "mainstream/runtime/runtime.h"
+#include "testing/testing.h"
+#include "unit/runtime_testing.h"
+
+namespace fs = std::filesystem;
+
+namespace mainstream {
+namespace {
+
+using testing::TempDir;
+
+// Starts `command` through the shell in its own process group; output to `log`.
+pid_t Start(const std::string& command, const fs::path& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const std::string cmd = "exec " + command + " > '" + log.string() + "' 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` for `pid`; kills its group if it is still running.
+int Wait(pid_t pid, double seconds) {
+  int status = 0;
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+void WriteAtomically(const fs::path& file, const std::string& text) {
+  testing::WriteText(file.string() + ".tmp", text);
+  fs::rename(file.string() + ".tmp", file);
+}
+
+std::string Deployment(const fs::path& dir, const std::vector<std::string>& apps) {
+  std::string list;
+  for (const auto& a : apps)
+    list += (list.empty() ? "\"" : ", \"") + (dir / "pk" / a).string() + "\"";
+  return "{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": \"" +
+         (dir / "profile.json").string() + "\", \"budget\": 1000, \"fps_options\": [5, 10], " +
+         "\"apps\": [" + list + "]}";
+}
+
+TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
+  if (std::system("command -v ffmpeg > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+  TempDir tmp;
+  // 100 frames at 20 fps: 5 s of stream.
+  testing::RuntimeScenario s =
+      testing::MakeRuntimeScenario(tmp.path(), {{"a", 3, 10}, {"b", 5, 10}, {"c", 7, 10}},
+                                   testing::SyntheticVideoSpec{64, 48, 100, 20});
+  testing::PrepareScenarioForPlanning(s);
+  const int port = 20000 + static_cast<int>(getpid() % 20000);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const pid_t server =
+      Start("ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
+                "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url,
+            tmp / "ffmpeg.log");
+  ASSERT_GT(server, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // ffmpeg listening
+
+  const fs::path dep = tmp / "deployment.json";
+  WriteAtomically(dep, Deployment(tmp.path(), {"a", "b"}));
+  const fs::path out = tmp / "out";
+  const pid_t msrun = Start(std::string(MS_TOOLS_DIR) + "/msrun/msrun --deployment " +
+                                dep.string() + " --base " + s.base_dir.string() + " --input " +
+                                url + " --fps-override 20 --realtime --poll 50" +
+                                " --frames --out " + out.string() + " --threads 1 --progress 0.2",
+                            tmp / "msrun.log");
+  ASSERT_GT(msrun, 0);
+  // Running frames: add c; a second later remove b.
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    running = testing::ReadText(tmp / "msrun.log").find("msrun: frame") != std::string::npos;
+  }
+  EXPECT_TRUE(running) << testing::ReadText(tmp / "msrun.log");
+  WriteAtomically(dep, Deployment(tmp.path(), {"a", "b", "c"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  WriteAtomically(dep, Deployment(tmp.path(), {"a", "c"}));
+
+  const int status = Wait(msrun, 60);
+  Wait(server, 5);
+  ASSERT_NE(status, -1) << "msrun did not finish within 60 s: "
+                        << testing::ReadText(tmp / "msrun.log");
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << testing::ReadText(tmp / "msrun.log");
+
+  const Json summary = ReadJsonFile(out / kRunSummaryFile);
+  EXPECT_EQ(summary["status"], "completed");
+  // The stream's 100 frames, each decoded once.
+  EXPECT_EQ(summary["frames"]["decoded"].get<int64_t>(), 100);
+  EXPECT_EQ(summary["deployment"]["changes_accepted"].get<int>(), 2);
+  EXPECT_EQ(summary["deployment"]["changes_rejected"].get<int>(), 0);
+  std::vector<Json> log;
+  {
+    std::ifstream in(out / kDeploymentLogFile);
+    std::string line;
+    while (std::getline(in, line)) log.push_back(Json::parse(line));
+  }
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[1]["arrived"], Json::array({"c"}));
+  EXPECT_EQ(log[2]["left"], Json::array({"b"}));
+  const int64_t c_from = log[1]["frame"].get<int64_t>(), b_until = log[2]["frame"].get<int64_t>();
+  EXPECT_LT(c_from, b_until);
+  // Each app sampled only while deployed, and analyzed what it sampled.
+  auto frames = [&](const std::string& app) {
+    std::vector<int64_t> f;
+    std::ifstream in(out / (app + kFramesSuffix));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) f.push_back(std::stoll(line.substr(0, line.find(','))));
+    return f;
+  };
+  for (int64_t f : frames("c")) EXPECT_GT(f, c_from);
+  for (int64_t f : frames("b")) EXPECT_LE(f, b_until);
+  EXPECT_FALSE(frames("c").empty());
+  for (const Json& a : summary["apps"]) {
+    EXPECT_EQ(a["frames_analyzed"].get<int64_t>(),
+              static_cast<int64_t>(frames(a["app"].get<std::string>()).size()))
+        << a.dump();
+    EXPECT_EQ(a["present"].get<bool>(), a["app"] != "b") << a.dump();
+  }
+}
+
+}  // namespace
+}  // namespace mainstream

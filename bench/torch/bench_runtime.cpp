@@ -36,13 +36,21 @@
 //      interval); re-planning 10/30/100 apps with greedy (goal: 30 < 50 ms).
 //
 //   bench_runtime --threads 1                       # ~9 min on 2 cores (parts 1-6)
+//   9. Soak: msrun --deployment --realtime on the input served as an endless
+//      live stream by ffmpeg for --soak-minutes (30), the apps changing every
+//      2 minutes: resident memory from minute 5 on (goal: flat within 5%).
+//
 //   bench_runtime --parts 8                         # ~2.5 min (live deployment)
+//   bench_runtime --parts 9                         # 30 min (soak)
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
 #include <fmt/ranges.h>
+#include <signal.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -93,6 +101,7 @@ struct Options {
   std::string cost_apps = "1,5,10,30,100";
   std::string memory_apps = "1,5,10,30";
   int realtime_frames = 0;   // part 6: frames per --realtime run (0: the whole input)
+  int soak_minutes = 30;     // part 9
   double max_lag_ms = 1000;  // part 6: the --max-lag of its third run
   int frames = 150;
   int threads = 1;
@@ -307,6 +316,8 @@ int main(int argc, char** argv) {
                  "7 memory at 1-30 apps (msrun as a process)")
       ->capture_default_str();
   app.add_option("--memory-apps", o.memory_apps, "Numbers of apps for part 7 (memory)")
+      ->capture_default_str();
+  app.add_option("--soak-minutes", o.soak_minutes, "Part 9: minutes of the soak run")
       ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON");
   app.add_flag("--keep", o.keep, "Keep the work directory");
@@ -824,6 +835,112 @@ int main(int argc, char** argv) {
                              {"max_swap_pause_ms", max_pause},
                              {"frame_interval_ms", period_ms},
                              {"replan", replans}};
+    }
+
+    // 9. Soak: msrun --deployment --realtime on the input served as an endless
+    // live stream (ffmpeg -stream_loop -1 over HTTP on the loopback) for
+    // --soak-minutes, the deployment alternating between two sets of apps every
+    // two minutes; msrun's resident memory sampled every 10 s. Goal: flat
+    // within 5% from the fifth minute to the end.
+    if (part(9)) {
+      if (std::system("command -v ffmpeg > /dev/null 2>&1") != 0) {
+        std::printf("\n9. soak: skipped, ffmpeg is not installed (scripts/setup.sh installs it)\n");
+      } else {
+        const fs::path dir = o.work / "soak";
+        fs::create_directories(dir);
+        const fs::path dep_file = dir / "deployment.json";
+        auto spec_text = [&](int first, int count) {
+          std::string apps;
+          for (int i = first; i < first + count; ++i)
+            apps += fmt::format("{}\"{}\"", apps.empty() ? "" : ", ",
+                                packages[static_cast<size_t>(i)].string());
+          return fmt::format(
+              "{{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
+              "\"{}\", \"budget\": 400, \"apps\": [{}]}}",
+              (o.work / "profile.json").string(), apps);
+        };
+        WriteFileAtomic(dep_file, spec_text(0, 5));
+        const std::string url = fmt::format("http://127.0.0.1:{}", 21000 + getpid() % 20000);
+        const std::string server = fmt::format(
+            "ffmpeg -hide_banner -loglevel error -stream_loop -1 -re -i '{}' -c:v mpeg4 -q:v 3 -f "
+            "mpegts -listen 1 {} > '{}' 2>&1 & echo $!",
+            o.input, url, (dir / "ffmpeg.log").string());
+        auto start = [](const std::string& cmd) {
+          FILE* p = popen(cmd.c_str(), "r");
+          MS_CHECK_RT(p != nullptr, "cannot run {}", cmd);
+          long pid = 0;
+          if (std::fscanf(p, "%ld", &pid) != 1) pid = 0;
+          pclose(p);
+          MS_CHECK_RT(pid > 0, "cannot start {}", cmd);
+          return static_cast<pid_t>(pid);
+        };
+        const pid_t ffmpeg = start(server);
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
+        const pid_t msrun = start(fmt::format(
+            "'{}' --deployment '{}' --base '{}' --input {} --fps-override {} --realtime --out "
+            "'{}' --threads {} --progress 0 --log-level warn > '{}' 2>&1 & echo $!",
+            MS_MSRUN, dep_file.string(), base_dir.string(), url, stream_fps, (dir / "out").string(),
+            o.threads, (dir / "msrun.log").string()));
+        auto rss_mb = [](pid_t pid) {
+          std::ifstream in(fmt::format("/proc/{}/status", pid));
+          std::string line;
+          while (std::getline(in, line))
+            if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+          return 0.0;
+        };
+        std::printf(
+            "\n9. soak: msrun --deployment --realtime on an endless stream for %d min, 5 <-> 8 "
+            "apps "
+            "every 2 min; resident MB every minute:\n",
+            o.soak_minutes);
+        std::vector<double> samples;  // every 10 s
+        const double t0 = NowSeconds();
+        int swaps = 0;
+        for (int k = 1; NowSeconds() - t0 < o.soak_minutes * 60.0; ++k) {
+          std::this_thread::sleep_for(std::chrono::seconds(10));
+          samples.push_back(rss_mb(msrun));
+          if (samples.back() == 0) break;  // msrun ended
+          if (k % 6 == 0) std::printf(" %.1f", samples.back()), std::fflush(stdout);
+          if (k % 12 == 0) WriteFileAtomic(dep_file, spec_text(0, (++swaps % 2) ? 8 : 5));
+        }
+        kill(msrun, SIGINT);
+        for (int i = 0; i < 300 && rss_mb(msrun) > 0; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        kill(ffmpeg, SIGTERM);
+        const size_t from = std::min<size_t>(samples.size() - 1, 30);  // minute 5
+        double lo = samples[from], hi = samples[from];
+        for (size_t i = from; i < samples.size(); ++i) {
+          lo = std::min(lo, samples[i]);
+          hi = std::max(hi, samples[i]);
+        }
+        Json summary;
+        try {
+          summary = ReadJsonFile(dir / "out" / kRunSummaryFile);
+        } catch (const std::exception& e) {
+          LogWarn("soak: no summary: {}", e.what());
+        }
+        const int accepted =
+            summary.is_object() ? summary["deployment"]["changes_accepted"].get<int>() : -1;
+        std::printf(
+            "\nresident MB at minute 5 %.1f, at the end %.1f (ratio %.3f); from minute 5: min "
+            "%.1f, max %.1f (spread %.1f%%; goal < 5%%); %d swaps accepted, %lld frames, %lld "
+            "dropped\n",
+            samples[from], samples.back(), samples.back() / samples[from], lo, hi,
+            100 * (hi - lo) / lo, accepted,
+            summary.is_object()
+                ? static_cast<long long>(summary["frames"]["decoded"].get<int64_t>())
+                : -1LL,
+            summary.is_object()
+                ? static_cast<long long>(summary["frames"]["dropped"].get<int64_t>())
+                : -1LL);
+        std::fflush(stdout);
+        results["soak"] =
+            Json{{"minutes", o.soak_minutes},
+                 {"rss_mb_every_10s", samples},
+                 {"spread_from_minute_5", (hi - lo) / lo},
+                 {"swaps_accepted", accepted},
+                 {"summary_frames", summary.is_object() ? summary["frames"] : Json()}};
+      }
     }
 
     results["load_average"] = {load_before, load_after};

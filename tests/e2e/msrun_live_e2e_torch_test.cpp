@@ -145,5 +145,75 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
   }
 }
 
+TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
+  if (std::system("command -v ffmpeg > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+  TempDir tmp;
+  testing::RuntimeScenario s = testing::MakeRuntimeScenario(
+      tmp.path(), {{"a", 3, 10}}, testing::SyntheticVideoSpec{64, 48, 40, 20});
+  const int port = 20000 + static_cast<int>((getpid() + 7919) % 20000);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string serve = "ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
+                            "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
+  const pid_t first = Start(serve, tmp / "ffmpeg1.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const fs::path out = tmp / "out";
+  const pid_t msrun =
+      Start(std::string(MS_TOOLS_DIR) + "/msrun/msrun --schedule " + s.schedule.string() +
+                " --base " + s.base_dir.string() + " --input " + url +
+                " --fps-override 20 --realtime --reconnect 4 --frames --out " + out.string() +
+                " --threads 1",
+            tmp / "msrun.log");
+  // The first connection ends after its 40 frames; serve 40 more once msrun
+  // has noticed.
+  Wait(first, 30);
+  bool lost = false;
+  for (int i = 0; i < 200 && !lost; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    lost = testing::ReadText(tmp / "msrun.log").find("lost the stream") != std::string::npos;
+  }
+  ASSERT_TRUE(lost) << testing::ReadText(tmp / "msrun.log");
+  const pid_t second = Start(serve, tmp / "ffmpeg2.log");
+  // After the second stream ends msrun retries for 4 s, then completes.
+  const int status = Wait(msrun, 60);
+  Wait(second, 5);
+  ASSERT_NE(status, -1) << testing::ReadText(tmp / "msrun.log");
+  ASSERT_TRUE(WIFEXITED(status)) << testing::ReadText(tmp / "msrun.log");
+  ASSERT_EQ(WEXITSTATUS(status), 0) << testing::ReadText(tmp / "msrun.log");
+  const Json summary = ReadJsonFile(out / kRunSummaryFile);
+  EXPECT_EQ(summary["frames"]["decoded"].get<int64_t>(), 80);
+  EXPECT_EQ(summary["frames"]["reconnects"].get<int64_t>(), 1);
+  EXPECT_GT(summary["frames"]["outage_seconds"].get<double>(), 4.0);  // includes the final 4 s
+  EXPECT_EQ(summary["input"]["last_frame"].get<int64_t>(), 80);
+  // Frame numbers go on across the reconnection.
+  std::ifstream in(out / ("a" + std::string(kFramesSuffix)));
+  std::string line;
+  std::getline(in, line);
+  int64_t previous = 0, rows = 0;
+  while (std::getline(in, line)) {
+    const int64_t f = std::stoll(line.substr(0, line.find(',')));
+    EXPECT_GT(f, previous);
+    previous = f;
+    ++rows;
+  }
+  // The app samples every other frame: its last sample is frame 79 or 80.
+  EXPECT_GE(previous, 79);
+  EXPECT_LE(previous, 80);
+  EXPECT_EQ(rows, summary["apps"][0]["frames_analyzed"].get<int64_t>());
+}
+
+TEST(E2EMsrunLive, ReconnectNeedsALiveSource) {
+  TempDir tmp;
+  testing::RuntimeScenario s = testing::MakeRuntimeScenario(
+      tmp.path(), {{"a", 3, 10}}, testing::SyntheticVideoSpec{64, 48, 10});
+  const testing::ToolResult r =
+      testing::RunTool("msrun", "--schedule " + s.schedule.string() + " --base " +
+                                    s.base_dir.string() + " --input " + s.video.path.string() +
+                                    " --reconnect 5 --out " + (tmp / "out").string());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--reconnect 5 needs a live source"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "out"));
+}
+
 }  // namespace
 }  // namespace mainstream

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -24,6 +25,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("MS_KEEP_TMP") != nullptr) return;  // debugging: keep the files
   std::error_code ec;
   fs::remove_all(path_, ec);
 }

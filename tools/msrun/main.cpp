@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   app.add_option("--fps-override", cfg.fps_override,
                  "The stream's true frame rate when the container's is wrong")
       ->check(CLI::Range(1e-3, 1000.0));
+  app.add_option("--reconnect", cfg.reconnect_s,
+                 "Live sources: when the stream or camera drops, keep reopening it with back-off "
+                 "for this many seconds (0: the run ends with the stream)")
+      ->capture_default_str();
   app.add_option("--batch", cfg.batch,
                  "Frames per forward call (offline runs; profile with the same batch)")
       ->capture_default_str();

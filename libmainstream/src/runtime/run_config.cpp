@@ -5,6 +5,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/parse.h"
+#include "mainstream/video/video_source.h"
 
 namespace mainstream {
 
@@ -43,6 +44,13 @@ void RunConfig::Validate() const {
                (std::isfinite(fps_override) && fps_override > 0 && fps_override <= 1000),
            "--fps-override: expected a frame rate in (0, 1000], got {}", fps_override);
   MS_CHECK(batch >= 1 && batch <= 256, "--batch: expected 1..256, got {}", batch);
+  MS_CHECK(std::isfinite(reconnect_s) && reconnect_s >= 0 && reconnect_s <= 31536000,
+           "--reconnect: expected seconds in [0, 31536000] (0: the run ends with the stream), got "
+           "{}",
+           reconnect_s);
+  MS_CHECK(reconnect_s == 0 || ParseVideoInput(input).kind != SourceKind::kFile,
+           "--reconnect {} needs a live source (a stream URL or camera:N): '{}' is a file",
+           reconnect_s, input);
   MS_CHECK(!(realtime && batch > 1),
            "--batch {} cannot be combined with --realtime: a real-time run processes each frame as "
            "it arrives",
@@ -89,6 +97,7 @@ Json RunConfig::ToJson() const {
               {"end_frame", end_frame},
               {"fps_override", fps_override},
               {"batch", batch},
+              {"reconnect_s", reconnect_s},
               {"bootstrap_resamples", bootstrap_resamples},
               {"phases", phases}};
 }
@@ -117,6 +126,7 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("end_frame")) c.end_frame = f->AsIntIn(0, INT64_MAX);
   if (auto f = v.OptionalField("fps_override")) c.fps_override = f->AsNumberIn(0, 1000);
   if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
+  if (auto f = v.OptionalField("reconnect_s")) c.reconnect_s = f->AsNumberIn(0, 31536000);
   if (auto f = v.OptionalField("bootstrap_resamples"))
     c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));
   if (auto f = v.OptionalField("phases")) c.phases = static_cast<int>(f->AsIntIn(1, 10000));

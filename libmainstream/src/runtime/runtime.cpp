@@ -138,6 +138,8 @@ struct LoopStats {
   double sleep_s = 0;                               // waiting for frames (real time)
   double wall_s = 0, process_cpu_s = 0;
   std::vector<int64_t> first_frame;  // per node, its first frame (0: never ran)
+  int64_t reconnects = 0;            // a live source reopened after it dropped (--reconnect)
+  double outage_s = 0;               // time spent reconnecting
   int64_t epoch_decoded = 0;         // st.decoded when the current tree started (live deployments)
   RunStatus status = RunStatus::kCompleted;
   int stop_signal = 0;
@@ -282,6 +284,9 @@ struct Runtime::Impl {
   double max_swap_pause_ms = 0;
 
   bool live() const { return !config.deployment.empty(); }
+  // A live source that stopped delivering: reopens it with back-off for up to
+  // config.reconnect_s; false when it did not come back (or a stop request).
+  bool Reconnect(const std::atomic<int>* stop, const std::string& why, LoopStats& st);
   // Plans a deployment file's text into a loaded tree (on the watcher's thread).
   PlannedTree PlanTree(const std::string& text) const;
   // At a frame boundary: replaces the tree by a re-planned one (or logs why not).
@@ -418,7 +423,6 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
   const RunConfig& cfg = config;
   const double stream_fps = deployment.schedule.stream_fps;  // a swap keeps it
   TreeExecutor* ex = &*executor;                             // these change at a swap
-  VideoSource& src = *source;
   size_t num_apps = deployment.apps.size();
   size_t num_nodes = deployment.schedule.tree.nodes.size();
   const PreprocessConfig pre = ex->preprocess();  // the base's: the same for every tree
@@ -432,10 +436,16 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
 
   const double wall0 = NowSeconds();
   double last_progress = wall0;
-  const int64_t expected = src.expected_frames();
-  const double period = 1.0 / src.fps();
+  const int64_t expected = source->expected_frames();
+  const double period = 1.0 / source->fps();
   const double max_lag = cfg.max_lag_ms > 0 ? cfg.max_lag_ms / 1000 : period;
   int64_t first_index = -1;
+  // Live sources that reconnect: frame indices restart at 0 on a new
+  // connection; pacing restarts after the gap.
+  const bool live_source = source->kind() != SourceKind::kFile;
+  int64_t index_offset = 0;
+  double pace_t0 = wall0;
+  int64_t pace_i0 = 0;
 
   auto flush = [&] {
     if (tasks.empty()) return;
@@ -490,15 +500,38 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
         }
       }
       double t = NowSeconds(), c = ThreadCpuSeconds();
-      const bool ok = src.Read(&frame);
+      bool ok = false;
+      std::string lost;  // why a live source stopped delivering
+      try {
+        ok = source->Read(&frame);
+        if (!ok) lost = "the stream ended";
+      } catch (const RuntimeError& e) {
+        if (!live_source || cfg.reconnect_s <= 0) throw;
+        lost = e.what();
+      }
       st.decode_ms += (NowSeconds() - t) * 1e3;
       st.decode_cpu_ms += (ThreadCpuSeconds() - c) * 1e3;
+      if (!ok && live_source && cfg.reconnect_s > 0 && !Stopping(stop)) {
+        // A camera or stream that drops: reopen it with back-off for up to
+        // --reconnect seconds; frame numbers go on from the last one, and
+        // real-time pacing restarts from the first frame after the gap.
+        if (Reconnect(stop, lost, st)) {
+          index_offset = st.last;
+          pace_t0 = NowSeconds();
+          pace_i0 = index_offset;
+          continue;
+        }
+      }
       if (!ok) break;
       ++st.decoded;
-      const int64_t number = frame.index + 1;  // 1-based, like label rows
+      const int64_t index = frame.index + index_offset;  // across reconnections
+      const int64_t number = index + 1;                  // 1-based, like label rows
       if (st.first == 0) st.first = number;
       st.last = number;
-      if (first_index < 0) first_index = frame.index;
+      if (first_index < 0) {
+        first_index = index;
+        pace_i0 = index;
+      }
       for (int k : planner->Next()) {
         pending[static_cast<size_t>(k)] = 1;
         any_pending = true;
@@ -509,7 +542,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
         // Frame k is due (k - first) periods after the first one; it is stale
         // (dropped, its work carried to the next frame) when the loop gets to
         // it --max-lag late (default: one period, i.e. the next frame is due).
-        const double due = wall0 + static_cast<double>(frame.index - first_index) * period;
+        const double due = pace_t0 + static_cast<double>(index - pace_i0) * period;
         st.sleep_s += SleepUntil(due, stop);
         if (NowSeconds() >= due + max_lag) {
           ++st.dropped;
@@ -552,6 +585,36 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
   }
   st.wall_s = NowSeconds() - wall0;
   progress(true);
+}
+
+bool Runtime::Impl::Reconnect(const std::atomic<int>* stop, const std::string& why, LoopStats& st) {
+  const double t0 = NowSeconds();
+  LogWarn("{}: lost the stream after frame {} ({}); reconnecting for up to {:g} s", config.input,
+          st.last, why, config.reconnect_s);
+  double wait = 0.25;
+  for (int attempt = 1; !Stopping(stop); ++attempt) {
+    SleepUntil(std::min(NowSeconds() + wait, t0 + config.reconnect_s), stop);
+    if (Stopping(stop)) break;
+    try {
+      VideoSourceOptions vo = source_options;
+      vo.start_frame = 0;  // a live source starts where it is
+      vo.end_frame = -1;
+      VideoSource reopened(config.input, vo);  // the old source stays if this throws
+      source = std::move(reopened);
+      ++st.reconnects;
+      st.outage_s += NowSeconds() - t0;
+      LogWarn("{}: reconnected after {:.1f} s (attempt {})", config.input, NowSeconds() - t0,
+              attempt);
+      return true;
+    } catch (const std::exception& e) {
+      LogDebug("{}: reconnect attempt {} failed: {}", config.input, attempt, e.what());
+    }
+    if (NowSeconds() - t0 >= config.reconnect_s) break;
+    wait = std::min(wait * 2, 8.0);  // back-off: 0.25, 0.5, 1, ... 8 s
+  }
+  st.outage_s += NowSeconds() - t0;
+  LogWarn("{}: gave up reconnecting after {:.1f} s", config.input, NowSeconds() - t0);
+  return false;
 }
 
 PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
@@ -1026,6 +1089,8 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
         {"with_work", st.with_work},
         {"preprocessed", st.preprocessed},
         {"dropped", st.dropped},
+        {"reconnects", st.reconnects},
+        {"outage_seconds", st.outage_s},
         {"video_seconds", video_s}}},
       {"sampling",
        {{"seed", config.seed},

@@ -35,14 +35,15 @@ struct RunConfig {
   std::filesystem::path out_dir;    // events, per-frame scores, summary.json
   std::vector<LabelsArg> labels;    // ground truth per app, for event-level scoring
   bool realtime = false;            // frames arrive at the stream's rate; late frames are dropped
-  double max_lag_ms = 0;           // realtime: a frame this late is dropped (0: one frame interval)
-  int threads = 1;                 // branch workers and OpenCV threads (docs/runtime.md)
-  uint64_t seed = 1;               // sampling phases of the merged tree (FramePlanner)
-  bool write_frames = false;       // also write <app>.frames.csv (every sampled frame's score)
-  int64_t start_frame = 1;         // first frame to run on (1-based, inclusive)
-  int64_t end_frame = 0;           // last frame to run on (1-based, inclusive); 0: to the end
-  double fps_override = 0;         // > 0: the stream's frame rate (container rates can be wrong)
-  int batch = 1;                   // frames per forward call (offline runs only)
+  double max_lag_ms = 0;      // realtime: a frame this late is dropped (0: one frame interval)
+  int threads = 1;            // branch workers and OpenCV threads (docs/runtime.md)
+  uint64_t seed = 1;          // sampling phases of the merged tree (FramePlanner)
+  bool write_frames = false;  // also write <app>.frames.csv (every sampled frame's score)
+  int64_t start_frame = 1;    // first frame to run on (1-based, inclusive)
+  int64_t end_frame = 0;      // last frame to run on (1-based, inclusive); 0: to the end
+  double fps_override = 0;    // > 0: the stream's frame rate (container rates can be wrong)
+  double reconnect_s = 0;     // live sources: keep reopening a dropped stream this long (0: end)
+  int batch = 1;              // frames per forward call (offline runs only)
   int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
   double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
   int phases = 1;                  // > 1: run the range once per seed seed..seed+phases-1 into

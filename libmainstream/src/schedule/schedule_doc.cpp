@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 
 #include "mainstream/core/log.h"
@@ -11,6 +12,18 @@
 namespace fs = std::filesystem;
 
 namespace mainstream {
+
+namespace {
+
+// True the first time `key` is seen in this process (thread-safe).
+bool FirstTimeFor(const std::string& key) {
+  static std::mutex mutex;
+  static std::set<std::string> seen;
+  std::lock_guard<std::mutex> lock(mutex);
+  return seen.insert(key).second;
+}
+
+}  // namespace
 
 std::vector<AppRequest> ScheduleDoc::Requests() const {
   std::vector<AppRequest> r;
@@ -313,7 +326,8 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
     std::optional<ScoreTrace> trace;
     if (p.trace && options.use_trace) {
       trace = LoadPackageTrace(p);
-    } else if (options.use_trace) {
+    } else if (options.use_trace && FirstTimeFor((p.dir / kMPackageManifest).string())) {
+      // Once per package and process: msrun --deployment re-plans often.
       LogWarn(
           "{}: no score trace (a package from before out-of-fold estimates): predicting its F1 "
           "with the "

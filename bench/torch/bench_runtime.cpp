@@ -171,6 +171,18 @@ void WritePackage(const fs::path& dir, const std::string& app, const BaseModel& 
   WriteMPackageManifest(p, dir);
 }
 
+// A deployment file's text for packages[first, first + count) (msrun
+// --deployment), written by DeploymentSpec's own writer.
+std::string DeploymentText(const fs::path& profile, const std::vector<fs::path>& packages,
+                           int first, int count, double budget, std::vector<int> x_options) {
+  DeploymentSpec spec;
+  spec.profile = profile;
+  spec.budget = fmt::format("{}", budget);
+  spec.x_options = std::move(x_options);
+  spec.packages.assign(packages.begin() + first, packages.begin() + first + count);
+  return spec.ToJson().dump();
+}
+
 // A schedule by hand: app i at branchpoint requests[i].branchpoint and rate
 // requests[i].fps.
 fs::path HandSchedule(const fs::path& file, const Profile& profile,
@@ -730,31 +742,22 @@ int main(int argc, char** argv) {
     if (part(8)) {
       const fs::path dep_file = o.work / "live" / "deployment.json";
       fs::create_directories(dep_file.parent_path());
-      auto spec_text = [&](int first, int count, double budget, const std::string& x) {
-        std::string apps;
-        for (int i = first; i < first + count; ++i)
-          apps += fmt::format("{}\"{}\"", apps.empty() ? "" : ", ",
-                              packages[static_cast<size_t>(i)].string());
-        return fmt::format(
-            "{{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
-            "\"{}\", \"budget\": {}, \"x_options\": {}, \"apps\": [{}]}}",
-            (o.work / "profile.json").string(), budget, x, apps);
-      };
-      auto write_atomically = [](const fs::path& file, const std::string& text) {
-        WriteFileAtomic(file, text);
+      auto spec_text = [&](int first, int count, double budget, std::vector<int> x) {
+        return DeploymentText(o.work / "profile.json", packages, first, count, budget,
+                              std::move(x));
       };
       const int end_frame = std::max(o.frames, 420);
       const int step = end_frame / 7;
       // Frames decoded -> the deployment then: +5 apps, -3, a lower budget,
       // +5 apps, X in {1, 2}.
       const std::vector<std::pair<int64_t, std::string>> changes{
-          {step, spec_text(0, 10, 400, "[1]")},
-          {2 * step, spec_text(3, 7, 400, "[1]")},
-          {3 * step, spec_text(3, 7, 250, "[1]")},
-          {4 * step, spec_text(3, 12, 400, "[1]")},
-          {5 * step, spec_text(3, 12, 400, "[1, 2]")}};
+          {step, spec_text(0, 10, 400, {1})},
+          {2 * step, spec_text(3, 7, 400, {1})},
+          {3 * step, spec_text(3, 7, 250, {1})},
+          {4 * step, spec_text(3, 12, 400, {1})},
+          {5 * step, spec_text(3, 12, 400, {1, 2})}};
       auto live_run = [&](const std::string& initial, bool with_changes, const fs::path& out) {
-        write_atomically(dep_file, initial);
+        WriteFileAtomic(dep_file, initial);
         RunConfig c;
         c.deployment = dep_file;
         c.deployment_poll_ms = 100;
@@ -770,12 +773,12 @@ int main(int argc, char** argv) {
         if (with_changes) {
           rt.SetFrameHook([&](int64_t decoded) {
             for (const auto& [frame, text] : changes)
-              if (frame == decoded) write_atomically(dep_file, text);
+              if (frame == decoded) WriteFileAtomic(dep_file, text);
           });
         }
         return rt.Run(nullptr).summary;
       };
-      const Json live = live_run(spec_text(0, 5, 400, "[1]"), true, o.work / "out8_live");
+      const Json live = live_run(spec_text(0, 5, 400, {1}), true, o.work / "out8_live");
       const Json final_run = live_run(changes.back().second, false, o.work / "out8_final");
       std::vector<Json> log;
       {
@@ -816,7 +819,7 @@ int main(int argc, char** argv) {
       for (int count : {10, 30, 100}) {
         if (count > static_cast<int>(packages.size())) continue;
         const DeploymentSpec spec =
-            ParseDeploymentSpec(spec_text(0, count, 2000, "[1, 2]"), dep_file);
+            ParseDeploymentSpec(spec_text(0, count, 2000, {1, 2}), dep_file);
         std::vector<double> ms;
         for (int r = 0; r < 5; ++r) {
           const double t0 = NowSeconds();
@@ -850,14 +853,7 @@ int main(int argc, char** argv) {
         fs::create_directories(dir);
         const fs::path dep_file = dir / "deployment.json";
         auto spec_text = [&](int first, int count) {
-          std::string apps;
-          for (int i = first; i < first + count; ++i)
-            apps += fmt::format("{}\"{}\"", apps.empty() ? "" : ", ",
-                                packages[static_cast<size_t>(i)].string());
-          return fmt::format(
-              "{{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
-              "\"{}\", \"budget\": 400, \"apps\": [{}]}}",
-              (o.work / "profile.json").string(), apps);
+          return DeploymentText(o.work / "profile.json", packages, first, count, 400, {1});
         };
         WriteFileAtomic(dep_file, spec_text(0, 5));
         const std::string url = fmt::format("http://127.0.0.1:{}", 21000 + getpid() % 20000);

@@ -9,9 +9,9 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <thread>
 
+#include "mainstream/core/atomic_file.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/runtime/app_output.h"
 #include "mainstream/runtime/runtime.h"
@@ -49,18 +49,10 @@ int Wait(pid_t pid, double seconds) {
   return -1;
 }
 
-void WriteAtomically(const fs::path& file, const std::string& text) {
-  testing::WriteText(file.string() + ".tmp", text);
-  fs::rename(file.string() + ".tmp", file);
-}
-
 std::string Deployment(const fs::path& dir, const std::vector<std::string>& apps) {
-  std::string list;
-  for (const auto& a : apps)
-    list += (list.empty() ? "\"" : ", \"") + (dir / "pk" / a).string() + "\"";
-  return "{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": \"" +
-         (dir / "profile.json").string() + "\", \"budget\": 1000, \"fps_options\": [5, 10], " +
-         "\"apps\": [" + list + "]}";
+  std::vector<fs::path> packages;
+  for (const auto& a : apps) packages.push_back(dir / "pk" / a);
+  return testing::DeploymentText(dir / "profile.json", packages, {5, 10});
 }
 
 TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
@@ -82,7 +74,7 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // ffmpeg listening
 
   const fs::path dep = tmp / "deployment.json";
-  WriteAtomically(dep, Deployment(tmp.path(), {"a", "b"}));
+  WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "b"}));
   const fs::path out = tmp / "out";
   const pid_t msrun = Start(std::string(MS_TOOLS_DIR) + "/msrun/msrun --deployment " +
                                 dep.string() + " --base " + s.base_dir.string() + " --input " +
@@ -97,9 +89,9 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
     running = testing::ReadText(tmp / "msrun.log").find("msrun: frame") != std::string::npos;
   }
   EXPECT_TRUE(running) << testing::ReadText(tmp / "msrun.log");
-  WriteAtomically(dep, Deployment(tmp.path(), {"a", "b", "c"}));
+  WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "b", "c"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  WriteAtomically(dep, Deployment(tmp.path(), {"a", "c"}));
+  WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "c"}));
 
   const int status = Wait(msrun, 60);
   Wait(server, 5);
@@ -114,12 +106,7 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
   EXPECT_EQ(summary["frames"]["decoded"].get<int64_t>(), 100);
   EXPECT_EQ(summary["deployment"]["changes_accepted"].get<int>(), 2);
   EXPECT_EQ(summary["deployment"]["changes_rejected"].get<int>(), 0);
-  std::vector<Json> log;
-  {
-    std::ifstream in(out / kDeploymentLogFile);
-    std::string line;
-    while (std::getline(in, line)) log.push_back(Json::parse(line));
-  }
+  const std::vector<Json> log = testing::ReadJsonLines(out / kDeploymentLogFile);
   ASSERT_EQ(log.size(), 3u);
   EXPECT_EQ(log[1]["arrived"], Json::array({"c"}));
   EXPECT_EQ(log[2]["left"], Json::array({"b"}));
@@ -128,10 +115,8 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
   // Each app sampled only while deployed, and analyzed what it sampled.
   auto frames = [&](const std::string& app) {
     std::vector<int64_t> f;
-    std::ifstream in(out / (app + kFramesSuffix));
-    std::string line;
-    std::getline(in, line);
-    while (std::getline(in, line)) f.push_back(std::stoll(line.substr(0, line.find(','))));
+    for (const testing::ScoredFrame& r : testing::ReadScoredFrames(out / (app + kFramesSuffix)))
+      f.push_back(r.frame);
     return f;
   };
   for (int64_t f : frames("c")) EXPECT_GT(f, c_from);
@@ -186,14 +171,11 @@ TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
   EXPECT_GT(summary["frames"]["outage_seconds"].get<double>(), 4.0);  // includes the final 4 s
   EXPECT_EQ(summary["input"]["last_frame"].get<int64_t>(), 80);
   // Frame numbers go on across the reconnection.
-  std::ifstream in(out / ("a" + std::string(kFramesSuffix)));
-  std::string line;
-  std::getline(in, line);
   int64_t previous = 0, rows = 0;
-  while (std::getline(in, line)) {
-    const int64_t f = std::stoll(line.substr(0, line.find(',')));
-    EXPECT_GT(f, previous);
-    previous = f;
+  for (const testing::ScoredFrame& r :
+       testing::ReadScoredFrames(out / ("a" + std::string(kFramesSuffix)))) {
+    EXPECT_GT(r.frame, previous);
+    previous = r.frame;
     ++rows;
   }
   // The app samples every other frame: its last sample is frame 79 or 80.

@@ -5,10 +5,9 @@
 // (a temporary file renamed over it).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/runtime/app_output.h"
@@ -25,48 +24,6 @@ namespace {
 using testing::AppSpec;
 using testing::RuntimeScenario;
 using testing::TempDir;
-
-// One sampled frame of <app>.frames.csv.
-struct Sample {
-  int64_t frame;
-  double score;
-  int positive;
-};
-
-std::vector<Sample> ReadFramesCsv(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);  // header
-  std::vector<Sample> out;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f, t, sc, pos;
-    std::getline(ss, f, ',');
-    std::getline(ss, t, ',');
-    std::getline(ss, sc, ',');
-    std::getline(ss, pos, ',');
-    out.push_back(Sample{std::stoll(f), std::stod(sc), std::stoi(pos)});
-  }
-  return out;
-}
-
-std::vector<Json> ReadJsonLines(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<Json> out;
-  std::string line;
-  while (std::getline(in, line)) out.push_back(Json::parse(line));
-  return out;
-}
-
-// As an operator updates it: a temporary file renamed over the deployment.
-void WriteAtomically(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-  }
-  fs::rename(tmp, file);
-}
 
 class RuntimeLiveTest : public ::testing::Test {
  protected:
@@ -87,17 +44,29 @@ class RuntimeLiveTest : public ::testing::Test {
   // A deployment of `apps` (package directories under pk/), every app at
   // the rates `fps` allows.
   static std::string Deployment(const std::vector<std::string>& apps,
-                                const std::string& fps = "[10]") {
-    std::string list;
-    for (const auto& a : apps) list += (list.empty() ? "\"pk/" : ", \"pk/") + a + "\"";
-    return "{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
-           "\"profile.json\", \"budget\": 1000, \"fps_options\": " +
-           fps + ", \"apps\": [" + list + "]}";
+                                const std::vector<double>& fps = {10}) {
+    std::vector<fs::path> packages;
+    for (const auto& a : apps) packages.push_back(fs::path("pk") / a);
+    return testing::DeploymentText("profile.json", packages, fps);
+  }
+
+  // Runs `c`, writing each text of `changes` over the deployment (as an
+  // operator would: a temporary file renamed) once that many frames are
+  // decoded; returns the result and the deployment log.
+  static std::pair<RunResult, std::vector<Json>> RunWithChanges(
+      const RunConfig& c, const std::map<int64_t, std::string>& changes) {
+    Runtime rt = Runtime::Prepare(c);
+    rt.SetFrameHook([&](int64_t decoded) {
+      if (auto it = changes.find(decoded); it != changes.end())
+        WriteFileAtomic(c.deployment, it->second);
+    });
+    RunResult r = rt.Run(nullptr);
+    return {std::move(r), testing::ReadJsonLines(c.out_dir / kDeploymentLogFile)};
   }
 
   RunConfig Config(const fs::path& out, const std::string& deployment_text) {
     const fs::path file = dir_->path() / ("deployment-" + out.filename().string() + ".json");
-    WriteAtomically(file, deployment_text);
+    WriteFileAtomic(file, deployment_text);
     RunConfig c;
     c.deployment = file;
     c.deployment_poll_ms = 0;  // at every frame: the change applies where the hook wrote it
@@ -120,7 +89,7 @@ RuntimeScenario* RuntimeLiveTest::scenario_ = nullptr;
 
 TEST_F(RuntimeLiveTest, ChangesSwapTreesAndKeepEventsContinuous) {
   TempDir out_live, out_final;
-  const std::string final_text = Deployment({"a", "b", "c"}, "[5]");
+  const std::string final_text = Deployment({"a", "b", "c"}, {5});
   // Frames decoded -> the deployment written then (seen before the next frame).
   const std::map<int64_t, std::string> changes{
       {20, Deployment({"a", "b", "c"})},                         // c arrives
@@ -130,16 +99,10 @@ TEST_F(RuntimeLiveTest, ChangesSwapTreesAndKeepEventsContinuous) {
       {70, Deployment({"a", "b", "c"})},                         // b comes back
       {90, final_text}};                                         // every rate halves
   RunConfig c = Config(out_live.path() / "live", Deployment({"a", "b"}));
-  Runtime rt = Runtime::Prepare(c);
-  rt.SetFrameHook([&](int64_t decoded) {
-    if (auto it = changes.find(decoded); it != changes.end())
-      WriteAtomically(c.deployment, it->second);
-  });
-  RunResult r = rt.Run(nullptr);
+  const auto [r, log] = RunWithChanges(c, changes);
   ASSERT_EQ(r.status, RunStatus::kCompleted);
 
   // The log: the initial plan, four swaps, two rejections naming the problem.
-  const std::vector<Json> log = ReadJsonLines(c.out_dir / kDeploymentLogFile);
   ASSERT_EQ(log.size(), 7u);
   EXPECT_EQ(log[0]["status"], "initial");
   const std::vector<std::pair<std::string, int64_t>> expected{{"swapped", 20},  {"swapped", 40},
@@ -168,12 +131,12 @@ TEST_F(RuntimeLiveTest, ChangesSwapTreesAndKeepEventsContinuous) {
     EXPECT_EQ(app["frames_analyzed"].get<int64_t>(), app["samples_planned"].get<int64_t>())
         << app.dump();
   }
-  for (const Sample& s : ReadFramesCsv(c.out_dir / "b.frames.csv"))
+  for (const testing::ScoredFrame& s : testing::ReadScoredFrames(c.out_dir / "b.frames.csv"))
     EXPECT_TRUE(s.frame <= 40 || s.frame > 70) << "b sampled frame " << s.frame;
-  for (const Sample& s : ReadFramesCsv(c.out_dir / "c.frames.csv"))
+  for (const testing::ScoredFrame& s : testing::ReadScoredFrames(c.out_dir / "c.frames.csv"))
     EXPECT_GT(s.frame, 20) << "c sampled frame " << s.frame;
   // b's events file holds both of its stays (not truncated when it came back).
-  const std::vector<Sample> b = ReadFramesCsv(c.out_dir / "b.frames.csv");
+  const std::vector<testing::ScoredFrame> b = testing::ReadScoredFrames(c.out_dir / "b.frames.csv");
   ASSERT_FALSE(b.empty());
   EXPECT_LE(b.front().frame, 40);
   EXPECT_GT(b.back().frame, 70);
@@ -184,10 +147,12 @@ TEST_F(RuntimeLiveTest, ChangesSwapTreesAndKeepEventsContinuous) {
   RunResult rf = Runtime::Prepare(f).Run(nullptr);
   ASSERT_EQ(rf.status, RunStatus::kCompleted);
   for (const std::string app : {"a", "b", "c"}) {
-    std::vector<Sample> live, ref;
-    for (const Sample& s : ReadFramesCsv(c.out_dir / (app + ".frames.csv")))
+    std::vector<testing::ScoredFrame> live, ref;
+    for (const testing::ScoredFrame& s :
+         testing::ReadScoredFrames(c.out_dir / (app + ".frames.csv")))
       if (s.frame > 90) live.push_back(s);
-    for (const Sample& s : ReadFramesCsv(f.out_dir / (app + ".frames.csv")))
+    for (const testing::ScoredFrame& s :
+         testing::ReadScoredFrames(f.out_dir / (app + ".frames.csv")))
       if (s.frame > 90) ref.push_back(s);
     ASSERT_EQ(live.size(), ref.size()) << app;
     ASSERT_GT(live.size(), 5u) << app;
@@ -220,14 +185,8 @@ TEST_F(RuntimeLiveTest, BadChangesAreRejectedAndTheTreeRunsOn) {
       {50,
        "{\"schema_version\": 1, \"kind\": \"mainstream.deployment\", \"profile\": "
        "\"profile.json\", \"budget\": 0.001, \"apps\": [\"pk/a\"]}"}};  // infeasible
-  Runtime rt = Runtime::Prepare(c);
-  rt.SetFrameHook([&](int64_t decoded) {
-    if (auto it = changes.find(decoded); it != changes.end())
-      WriteAtomically(c.deployment, it->second);
-  });
-  RunResult r = rt.Run(nullptr);
+  const auto [r, log] = RunWithChanges(c, changes);
   ASSERT_EQ(r.status, RunStatus::kCompleted);
-  const std::vector<Json> log = ReadJsonLines(c.out_dir / kDeploymentLogFile);
   ASSERT_EQ(log.size(), 6u);
   const std::vector<std::string> reasons{"gone", "malformed json", "kind", "no apps", "budget"};
   for (size_t k = 0; k < reasons.size(); ++k) {

@@ -4,10 +4,12 @@
 // video with known labels. Defined in runtime_testing_torch_test.cpp.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "mainstream/core/json_io.h"
 #include "mainstream/model/base_info.h"
 #include "mainstream/model/default_base.h"
 #include "mainstream/schedule/schedule_doc.h"
@@ -55,5 +57,23 @@ void WriteScenarioSchedule(const RuntimeScenario& s, const std::vector<AppSpec>&
 // <dir>/profile.json for the base (stages 1 ms, decode 0.5 ms). Returns the
 // profile's path.
 std::filesystem::path PrepareScenarioForPlanning(const RuntimeScenario& s);
+
+// A deployment file's text (DeploymentSpec::ToJson) for msrun --deployment:
+// `packages` at a budget of `budget` ms/s, rates from `fps_options`. Paths
+// are written as given (relative ones resolve against the file's directory).
+std::string DeploymentText(const std::filesystem::path& profile,
+                           const std::vector<std::filesystem::path>& packages,
+                           const std::vector<double>& fps_options, double budget = 1000);
+
+// One row of <app>.frames.csv (msrun --frames).
+struct ScoredFrame {
+  int64_t frame = 0;
+  double score = 0;
+  int positive = 0;
+};
+std::vector<ScoredFrame> ReadScoredFrames(const std::filesystem::path& file);
+
+// Every line of a JSON Lines file (e.g. deployment.jsonl).
+std::vector<Json> ReadJsonLines(const std::filesystem::path& file);
 
 }  // namespace mainstream::testing

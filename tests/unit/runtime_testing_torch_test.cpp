@@ -4,12 +4,15 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "mainstream/labels/events.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/profile/profile.h"
+#include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/schedule/event_model.h"
 #include "runtime_testing.h"
 #include "testing/testing.h"
@@ -162,6 +165,41 @@ fs::path PrepareScenarioForPlanning(const RuntimeScenario& s) {
   const fs::path file = s.dir / "profile.json";
   WriteProfile(profile, file);
   return file;
+}
+
+std::string DeploymentText(const fs::path& profile, const std::vector<fs::path>& packages,
+                           const std::vector<double>& fps_options, double budget) {
+  DeploymentSpec spec;
+  spec.profile = profile;
+  spec.budget = fmt::format("{}", budget);
+  spec.fps_options = fps_options;
+  spec.packages = packages;
+  return spec.ToJson().dump();
+}
+
+std::vector<ScoredFrame> ReadScoredFrames(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);  // header: frame,time_s,score,positive
+  std::vector<ScoredFrame> out;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string frame, time, score, positive;
+    std::getline(ss, frame, ',');
+    std::getline(ss, time, ',');
+    std::getline(ss, score, ',');
+    std::getline(ss, positive, ',');
+    out.push_back(ScoredFrame{std::stoll(frame), std::stod(score), std::stoi(positive)});
+  }
+  return out;
+}
+
+std::vector<Json> ReadJsonLines(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<Json> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(Json::parse(line));
+  return out;
 }
 
 namespace {

@@ -127,12 +127,16 @@ DeploymentSpec ParseDeploymentSpec(const std::string& text, const fs::path& file
   return s;
 }
 
-DeploymentSpec ReadDeploymentSpec(const fs::path& file) {
+std::string ReadDeploymentText(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) ThrowInput("{}: cannot read the deployment file", file.string());
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseDeploymentSpec(text.str(), file);
+  return text.str();
+}
+
+DeploymentSpec ReadDeploymentSpec(const fs::path& file) {
+  return ParseDeploymentSpec(ReadDeploymentText(file), file);
 }
 
 ScheduleDoc PlanDeployment(const DeploymentSpec& spec) {

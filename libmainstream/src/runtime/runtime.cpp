@@ -9,12 +9,10 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <future>
 #include <list>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -146,14 +144,6 @@ struct LoopStats {
   std::string error;
 };
 
-std::string ReadText(const fs::path& file, bool* ok) {
-  std::ifstream in(file, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  std::ostringstream text;
-  if (*ok) text << in.rdbuf();
-  return text.str();
-}
-
 // A re-plan of a live deployment, made off the frame loop: the new schedule
 // resolved against its packages and its tree loaded, or why not.
 struct PlannedTree {
@@ -187,21 +177,20 @@ class DeploymentWatcher {
     const double now = NowSeconds();
     if (!job_.valid() && now >= next_check_) {
       next_check_ = now + poll_s_;
-      bool ok = false;
-      std::string text = ReadText(file_, &ok);
-      if (!ok) {
-        if (!missing_) {
-          missing_ = true;
-          PlannedTree p;
-          p.error =
-              fmt::format("{}: cannot read the deployment file (removed? the running tree goes on)",
-                          file_.string());
-          p.seen_at = now;
-          p.seen_frame = frame;
-          return p;
-        }
-      } else if (text != last_text_) {
-        missing_ = false;
+      std::string text;
+      try {
+        text = ReadDeploymentText(file_);
+      } catch (const InputError& e) {
+        if (missing_) return std::nullopt;  // said once
+        missing_ = true;
+        PlannedTree p;
+        p.error = fmt::format("{} (removed? the running tree goes on)", e.what());
+        p.seen_at = now;
+        p.seen_frame = frame;
+        return p;
+      }
+      missing_ = false;
+      if (text != last_text_) {
         last_text_ = text;
         job_ = std::async(std::launch::async, [this, text = std::move(text), now, frame] {
           PlannedTree p = plan_(text);
@@ -209,8 +198,6 @@ class DeploymentWatcher {
           p.seen_frame = frame;
           return p;
         });
-      } else {
-        missing_ = false;
       }
     }
     if (job_.valid() &&
@@ -344,9 +331,7 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   if (m.live()) {
     // A live deployment: planned here like msschedule would, re-planned when
     // the file changes (Impl::Swap).
-    bool ok = false;
-    m.deployment_text = ReadText(config.deployment, &ok);
-    if (!ok) ThrowInput("--deployment {}: cannot read the file", config.deployment.string());
+    m.deployment_text = ReadDeploymentText(config.deployment);
     const DeploymentSpec spec = ParseDeploymentSpec(m.deployment_text, config.deployment);
     m.deployment = ResolveDeployment(PlanDeployment(spec), config.deployment, config.base_dir);
   } else {

@@ -39,6 +39,9 @@ struct DeploymentSpec {
 // deployment), a wrong kind or schema_version, no apps, a package listed twice.
 DeploymentSpec ParseDeploymentSpec(const std::string& text, const std::filesystem::path& file);
 DeploymentSpec ReadDeploymentSpec(const std::filesystem::path& file);
+// The file's text as it is now (msrun keeps it to notice changes); InputError
+// naming the file when it cannot be read.
+std::string ReadDeploymentText(const std::filesystem::path& file);
 
 // Plans the deployment like `msschedule schedule`: reads the profile and every
 // package (an app whose package is gone or broken is an InputError naming it;

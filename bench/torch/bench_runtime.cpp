@@ -16,8 +16,10 @@
 //      thread, branches over the workers), alternating rounds; goal >= 1.7x.
 //   5. Cost at 1, 5, 10, 30, 100 apps (mixed branchpoints, whole models from
 //      stage 0 included, mixed rates): measured / predicted total cost with
-//      the hot profile and with msprofile --calibrate fitted on the other
-//      counts' runs (held out); goal within 10%.
+//      the cache-blind model (hot stage timings only) and the cache model
+//      (cold timings + the probe), side by side, and with msprofile
+//      --calibrate of each fitted on the other counts' runs (held out); goal
+//      within 10%.
 //   6. --realtime at 90% of one core: the most of part 5's apps that the hot
 //      and the calibrated profile each say fit 900 ms/s, run in real time
 //      over the input, the calibrated one also with --max-lag 1000; frames
@@ -398,8 +400,17 @@ int main(int argc, char** argv) {
         o.input.c_str(), o.frames, o.threads, load_before, std::thread::hardware_concurrency());
     std::printf("profile: stages p50 (ms)");
     for (double t : profile.StageLatencies()) std::printf(" %.3f", t);
-    std::printf(", decode %.3f ms, preprocess %.3f ms\n\n", profile.decode_ms,
-                profile.preprocess_ms);
+    std::printf(", decode %.3f ms, preprocess %.3f ms\n", profile.decode_ms, profile.preprocess_ms);
+    if (profile.HasCache()) {
+      std::printf("cold (ms @ MiB streamed between runs):");
+      for (const StageTiming& st : profile.stages)
+        std::printf(" %.3f@%.0f", st.cold_p50_ms, st.cold_reuse_bytes / (1 << 20));
+      std::printf("; probe ns/line:");
+      for (size_t i = 0; i < profile.cache.bytes.size(); ++i)
+        std::printf(" %.0fM %.2f", profile.cache.bytes[i] / (1 << 20),
+                    profile.cache.ns_per_line[i]);
+    }
+    std::printf("\n\n");
 
     // 1. Throughput: merged tree vs No-Sharing.
     if (part(1)) {
@@ -553,8 +564,6 @@ int main(int argc, char** argv) {
           "and "
           "rates; calibrated = msprofile --calibrate on the other rows' runs\n",
           fmt::format("{}", fmt::join(bps, ",")).c_str());
-      std::printf("%5s %6s %10s %10s %10s %10s %10s\n", "apps", "nodes", "predicted", "measured",
-                  "profile", "calibrated", "all rows");
       std::vector<fs::path> summaries;
       std::vector<int> used;
       for (int count : cost_counts) {
@@ -577,27 +586,45 @@ int main(int argc, char** argv) {
       }
       Json part5 = Json::array();
       if (!summaries.empty()) {
+        // The same runs predicted by the cache-blind model (the profile
+        // without its cold timings) and by the cache model, side by side.
+        Profile blind = profile;
+        for (StageTiming& st : blind.stages) st.cold_p50_ms = 0;
+        blind.cache = CacheProbe{};
+        const CalibrationResult cal_blind = Calibrate(blind, summaries);
         const CalibrationResult cal = Calibrate(profile, summaries);
         calibrated = cal.profile;
+        std::printf("%5s %6s %10s %10s %10s %8s %8s %12s %12s\n", "apps", "nodes", "measured",
+                    "pred blind", "pred cache", "blind", "cache", "calib blind", "calib cache");
         for (size_t i = 0; i < summaries.size(); ++i) {
           const CalibrationRun& r = cal.runs[i];
-          const std::string held =
-              cal.ratio_held_out.empty() ? "-" : fmt::format("{:.3f}", cal.ratio_held_out[i]);
-          std::printf("%5d %6d %10.1f %10.1f %10.3f %10s %10.3f\n", used[i],
-                      r.stem_nodes + r.branch_nodes, r.PredictedTotal(), r.MeasuredTotal(),
-                      cal.ratio_before[i], held.c_str(), cal.ratio_after[i]);
+          const CalibrationRun& rb = cal_blind.runs[i];
+          auto held = [&](const CalibrationResult& c) {
+            return c.ratio_held_out.empty() ? std::string("-")
+                                            : fmt::format("{:.3f}", c.ratio_held_out[i]);
+          };
+          std::printf("%5d %6d %10.1f %10.1f %10.1f %8.3f %8.3f %12s %12s\n", used[i],
+                      r.stem_nodes + r.branch_nodes, r.MeasuredTotal(), rb.PredictedTotal(),
+                      r.PredictedTotal(), cal_blind.ratio_before[i], cal.ratio_before[i],
+                      held(cal_blind).c_str(), held(cal).c_str());
           part5.push_back(
               Json{{"apps", used[i]},
-                   {"predicted", r.PredictedTotal()},
                    {"measured", r.MeasuredTotal()},
-                   {"ratio_profile", cal.ratio_before[i]},
-                   {"ratio_calibrated_held_out",
-                    cal.ratio_held_out.empty() ? Json(nullptr) : Json(cal.ratio_held_out[i])},
-                   {"ratio_calibrated_all", cal.ratio_after[i]}});
+                   {"predicted_blind", rb.PredictedTotal()},
+                   {"predicted_cache", r.PredictedTotal()},
+                   {"ratio_blind", cal_blind.ratio_before[i]},
+                   {"ratio_cache", cal.ratio_before[i]},
+                   {"ratio_calibrated_blind_held_out", cal_blind.ratio_held_out.empty()
+                                                           ? Json(nullptr)
+                                                           : Json(cal_blind.ratio_held_out[i])},
+                   {"ratio_calibrated_cache_held_out",
+                    cal.ratio_held_out.empty() ? Json(nullptr) : Json(cal.ratio_held_out[i])}});
         }
-        std::printf("factors (all rows): stem %.3f, branch %.3f, decode %.3f, preprocess %.3f\n",
-                    cal.factors.stem, cal.factors.branch, cal.factors.decode,
-                    cal.factors.preprocess);
+        std::printf(
+            "factors (all rows), blind: stem %.3f, branch %.3f, decode %.3f, preprocess %.3f; "
+            "cache: stem %.3f, branch %.3f\n",
+            cal_blind.factors.stem, cal_blind.factors.branch, cal_blind.factors.decode,
+            cal_blind.factors.preprocess, cal.factors.stem, cal.factors.branch);
         for (const std::string& w : cal.warnings) std::printf("warning: %s\n", w.c_str());
       }
       results["cost_scaling"] = part5;

@@ -66,6 +66,17 @@ TEST(E2EMsprofile, ProfilesEveryStageAndTheWholeModel) {
   EXPECT_EQ(p.extra["whole_model_fusion"]["batch_norms_left"].get<int>(), 0);
   EXPECT_GT(p.extra["whole_model_fusion"]["mkldnn_convs"].get<int>(), 0);
   EXPECT_NE(r.err.find("sum of stages"), std::string::npos) << r.err;
+  // Cold timings among copies of each stage, and the probe (docs/model.md,
+  // "Caches"): each stage's copies streamed at least two copies' bytes.
+  ASSERT_TRUE(p.HasCache());
+  for (const StageTiming& st : p.stages) {
+    EXPECT_GT(st.cold_p50_ms, 0);
+    EXPECT_GE(st.cold_reuse_bytes, 2 * (st.param_bytes + st.activation_bytes) - 1e-6);
+  }
+  ASSERT_GE(p.cache.bytes.size(), 2u);
+  for (size_t i = 1; i < p.cache.bytes.size(); ++i)
+    EXPECT_GT(p.cache.bytes[i], p.cache.bytes[i - 1]);
+  EXPECT_NE(r.err.find("timed among copies of itself"), std::string::npos) << r.err;
 
   // Batches and a real video work too.
   fs::path clip = tmp / "clip.avi";
@@ -77,12 +88,14 @@ TEST(E2EMsprofile, ProfilesEveryStageAndTheWholeModel) {
       w.write(cv::Mat(60, 80, CV_8UC3, cv::Scalar(i * 20, 100, 200 - i * 10)));
   }
   auto v = RunTool("msprofile", "--base " + base.string() + " -o " + (tmp / "p2.json").string() +
-                                    " --batch 3 --input " + clip.string() + kFast);
+                                    " --batch 3 --no-cold --input " + clip.string() + kFast);
   ASSERT_EQ(v.exit_code, 0) << v.err;
   Profile p2 = ReadProfile(tmp / "p2.json");
   EXPECT_EQ(p2.batch, 3);
   EXPECT_EQ(p2.input, "video:" + clip.string());
   EXPECT_GT(p2.decode_ms, 0);
+  EXPECT_FALSE(p2.HasCache());  // --no-cold: the cache-blind model
+  EXPECT_TRUE(p2.cache.empty());
 }
 
 TEST(E2EMsprofile, BadInputExitsTwoAndWritesNothing) {
@@ -92,6 +105,12 @@ TEST(E2EMsprofile, BadInputExitsTwoAndWritesNothing) {
   auto run = [&](const fs::path& b, const std::string& extra = "") {
     return RunTool("msprofile", "--base " + b.string() + " -o " + out.string() + extra + kFast);
   };
+  for (const std::string flag : {" --cold-copies 1", " --cold-mb 0"}) {
+    auto bad = run(base, flag);
+    EXPECT_EQ(bad.exit_code, 2) << flag;
+    EXPECT_NE(bad.err.find(flag.substr(1, flag.find(' ', 1) - 1)), std::string::npos) << bad.err;
+    EXPECT_FALSE(fs::exists(out));
+  }
   auto missing = run(tmp / "nope");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope: no such base directory"), std::string::npos) << missing.err;

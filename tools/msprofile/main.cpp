@@ -1,6 +1,7 @@
 // msprofile: time every stage of a base DNN on this machine and write the
 // profile the scheduler reads; or find the branchpoints of any TorchScript
 // model and re-export it as a base. Logic lives in libmainstream (model/).
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -48,6 +49,19 @@ int main(int argc, char** argv) {
                  "(default 640x480); with --list-branchpoints: the model's input size")
       ->excludes(input);
   app.add_option("--decode-frames", cfg.decode_frames, "Frames timed for decode + preprocess")
+      ->capture_default_str();
+  bool no_cold = false;
+  double cold_mb = cfg.cold_bytes / (1 << 20);
+  app.add_flag("--no-cold", no_cold,
+               "Skip the cold timings and the cache probe (the cost model is then cache-blind; "
+               "docs/model.md, Caches)");
+  app.add_option("--cold-repeats", cfg.cold_repeats, "Cold timing: rounds over a stage's copies")
+      ->capture_default_str();
+  app.add_option("--cold-copies", cfg.cold_copies, "Cold timing: copies of a stage at most")
+      ->capture_default_str();
+  app.add_option("--cold-mb", cold_mb,
+                 "Cold timing: MiB a stage's copies stream between two of its runs (aimed at; "
+                 "fewer when --cold-copies caps the copies)")
       ->capture_default_str();
   auto* list = app.add_option("--list-branchpoints", list_model,
                               "TorchScript model: list its valid single-tensor cut points (stdout)")
@@ -118,6 +132,10 @@ int main(int argc, char** argv) {
     MS_CHECK(!output.empty(), "-o/--output FILE is required; see --help");
     cfg.threads = threads;
     cfg.seed = common.seed;
+    cfg.cold = !no_cold;
+    MS_CHECK(std::isfinite(cold_mb) && cold_mb >= 1 && cold_mb <= 1e5,
+             "--cold-mb: expected 1..100000 MiB, got {}", cold_mb);
+    cfg.cold_bytes = cold_mb * 1024 * 1024;
     if (!size.empty()) ParseSize(size, "--size", &cfg.width, &cfg.height);
     ProfileResult result = RunProfile(cfg);
     WriteProfile(result.profile, output);

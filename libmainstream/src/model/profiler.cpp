@@ -14,6 +14,7 @@
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/segment.h"
+#include "mainstream/profile/cache_probe.h"
 #include "mainstream/video/decode_cost.h"
 #include "mainstream/video/preprocess.h"
 #include "torch_util.h"
@@ -87,6 +88,14 @@ void ProfileConfig::Validate() const {
   MS_CHECK(batch >= 1 && batch <= 1024, "--batch: expected 1..1024, got {}", batch);
   MS_CHECK(warmup >= 0 && warmup <= 100000, "--warmup: expected >= 0, got {}", warmup);
   MS_CHECK(repeats >= 1 && repeats <= 1000000, "--repeats: expected >= 1, got {}", repeats);
+  MS_CHECK(cold_repeats >= 1 && cold_repeats <= 100000,
+           "--cold-repeats: expected 1..100000, got {}", cold_repeats);
+  MS_CHECK(cold_copies >= 2 && cold_copies <= 4096, "--cold-copies: expected 2..4096, got {}",
+           cold_copies);
+  MS_CHECK(cold_bytes >= (1 << 20) && cold_bytes <= 1e11,
+           "--cold-mb: expected 1..100000 MiB, got {} bytes", cold_bytes);
+  MS_CHECK(probe_bytes >= (1 << 20) && probe_bytes <= 1e11,
+           "probe bytes: expected 1..100000 MiB, got {} bytes", probe_bytes);
   MS_CHECK(decode_frames >= 1, "decode frames: expected >= 1, got {}", decode_frames);
   MS_CHECK(input_video.empty() || (width == 0 && height == 0),
            "--input and --size are mutually exclusive");
@@ -105,6 +114,11 @@ Json ProfileConfig::ToJson() const {
               {"width", width},
               {"height", height},
               {"decode_frames", decode_frames},
+              {"cold", cold},
+              {"cold_repeats", cold_repeats},
+              {"cold_copies", cold_copies},
+              {"cold_bytes", cold_bytes},
+              {"probe_bytes", probe_bytes},
               {"seed", seed}};
 }
 
@@ -244,7 +258,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   }
 
   // Segments: each stage and the whole model.
-  Progress progress("msprofile", n + 1 + config.repeats);
+  Progress progress("msprofile", n + 1 + config.repeats + (config.cold ? n : 0));
   std::vector<Segment> stages;
   for (int k = 0; k < n; ++k) {
     stages.push_back(Segment::Build(base, k, k + 1));
@@ -253,6 +267,14 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   Segment whole = Segment::Build(base, 0, n);
   CheckFinite(whole.Forward(x), base, "the optimized model");
   Timings t = TimeSegments(stages, whole, x, config, &progress, n + 1);
+  std::vector<at::Tensor> inputs;  // each stage's input as the chain hands it over
+  {
+    at::Tensor h = x;
+    for (int k = 0; k < n; ++k) {
+      inputs.push_back(h);
+      h = stages[static_cast<size_t>(k)].ForwardKeepLayout(h);
+    }
+  }
 
   // Resident bytes of one optimized copy of each stage, as the runtime holds
   // a branch's copy (frozen, folded and prepacked weights, the segment's
@@ -274,6 +296,38 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       resident_bytes.push_back(std::max(0.0, (r1 - r0) / kCopies));
       h = stages[static_cast<size_t>(k)].Forward(h);
     }
+  }
+
+  // Cold timings (docs/model.md, "Caches"), as a tree of many apps runs a
+  // stage: C optimized copies of it (their own weights, the same code and
+  // input) run one after another, round after round, so that between two
+  // runs of a copy the other C - 1 stream their weights and outputs through
+  // the caches. C = cold_bytes / the stage's bytes, within [2, cold_copies];
+  // the reuse distance reached, C x bytes, is recorded with the timing.
+  std::vector<double> cold_ms, cold_reuse;
+  CacheProbe probe;
+  if (config.cold) {
+    for (int k = 0; k < n; ++k) {
+      const size_t uk = static_cast<size_t>(k);
+      const double bytes = std::max(1.0, param_bytes[uk] + activation_bytes[uk]);
+      const int copies = static_cast<int>(
+          std::clamp(std::ceil(config.cold_bytes / bytes), 2.0, double(config.cold_copies)));
+      std::vector<Segment> ring;
+      for (int c = 0; c < copies; ++c) ring.push_back(Segment::Build(base, k, k + 1));
+      for (Segment& s : ring) s.ForwardKeepLayout(inputs[uk]);  // first-call setup
+      std::vector<double> v;
+      for (int r = 0; r < config.cold_repeats; ++r) {
+        for (Segment& s : ring) {
+          const double t0 = NowSeconds();
+          s.ForwardKeepLayout(inputs[uk]);
+          v.push_back((NowSeconds() - t0) * 1e3 / batch);
+        }
+      }
+      cold_ms.push_back(std::max(SummarizeLatency(v).p50_ms, 1e-6));
+      cold_reuse.push_back(bytes * copies);
+      progress.Update(n + 1 + config.repeats + k + 1, "timing stages cold");
+    }
+    probe = ProbeCaches(config.probe_bytes);
   }
 
   // The unoptimized model, for the speedup (fewer repeats: it is slow).
@@ -310,6 +364,10 @@ ProfileResult RunProfile(const ProfileConfig& config) {
     st.param_bytes = param_bytes[k];
     st.activation_bytes = activation_bytes[k];
     st.resident_bytes = resident_bytes[k];
+    if (!cold_ms.empty()) {
+      st.cold_p50_ms = cold_ms[k];
+      st.cold_reuse_bytes = cold_reuse[k];
+    }
     p.stages.push_back(std::move(st));
     standalone_sum += alone.p50_ms;
     stage_conversions += stages[k].fusion().layout_conversions;
@@ -340,6 +398,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
             std::fabs(ratio - 1) * 100, ratio > 1 ? "above" : "below", w);
   }
 
+  p.cache = probe;
   p.machine = DescribeMachine();
   if (before.contains("load_average")) p.machine["load_average_before"] = before["load_average"];
   decode_extra.update(decode.ToJson());
@@ -361,22 +420,37 @@ ProfileResult RunProfile(const ProfileConfig& config) {
 
   std::string s = fmt::format("{} ({} stages), {} thread(s), batch {}: ms per frame\n", info.name,
                               n, threads, batch);
-  s += fmt::format("{:>3}  {:<16} {:>8} {:>8} {:>11}  {}\n", "#", "stage", "p50", "p95",
-                   "standalone", "fusion");
+  s += fmt::format("{:>3}  {:<16} {:>8} {:>8} {:>11} {:>8}  {}\n", "#", "stage", "p50", "p95",
+                   "standalone", "cold", "fusion");
   for (size_t k = 0; k < un; ++k) {
     const auto& st = p.stages[k];
-    s += fmt::format("{:>3}  {:<16} {:>8.3f} {:>8.3f} {:>11.3f}  {}\n", k, st.name, st.p50_ms,
+    s += fmt::format("{:>3}  {:<16} {:>8.3f} {:>8.3f} {:>11.3f} {:>8}  {}\n", k, st.name, st.p50_ms,
                      st.p95_ms, stages_json[k]["standalone"]["p50_ms"].get<double>(),
+                     st.cold_p50_ms > 0 ? fmt::format("{:.3f}", st.cold_p50_ms) : "-",
                      stages[k].fusion().ToString());
   }
-  s += fmt::format("     {:<16} {:>8.3f} {:>8.3f} {:>11}  {}\n", "whole model", w,
-                   whole_stats.p95_ms, "", whole.fusion().ToString());
+  s += fmt::format("     {:<16} {:>8.3f} {:>8.3f} {:>11} {:>8}  {}\n", "whole model", w,
+                   whole_stats.p95_ms, "", "", whole.fusion().ToString());
   s += fmt::format("sum of stages {:.3f} ms = {:.3f} x whole model ({})\n", sum, ratio,
                    within ? "within 10%" : "NOT within 10%");
   s += fmt::format(
       "converting to dense at every boundary: sum {:.3f} ms = {:.3f} x whole model, {:.3f} ms "
       "per cut\n",
       standalone_sum, w > 0 ? standalone_sum / w : 0.0, boundary);
+  if (!p.cache.empty()) {
+    std::string curve;
+    for (size_t i = 0; i < p.cache.bytes.size(); ++i) {
+      curve += fmt::format("{}{:.0f}M {:.2f}", i ? ", " : "", p.cache.bytes[i] / (1 << 20),
+                           p.cache.ns_per_line[i]);
+    }
+    std::string reuse;
+    for (size_t k = 0; k < un; ++k)
+      reuse += fmt::format("{}{:.0f}", k ? " " : "", p.stages[k].cold_reuse_bytes / (1 << 20));
+    s += fmt::format(
+        "cold: each stage timed among copies of itself streaming {} MiB between its runs "
+        "(reported last-level cache {:.0f} MiB); ns per cache line by working set: {}\n",
+        reuse, p.cache.reported_llc_bytes / (1 << 20), curve);
+  }
   if (plain_p50 > 0) {
     s += fmt::format("plain TorchScript {:.3f} ms: optimized is {:.1f}x faster\n", plain_p50,
                      plain_p50 / w);

@@ -1,5 +1,7 @@
 #include "mainstream/profile/profile.h"
 
+#include <algorithm>
+
 namespace mainstream {
 
 std::vector<double> Profile::StageLatencies() const {
@@ -31,6 +33,13 @@ bool Profile::HasMemory() const {
   return true;
 }
 
+bool Profile::HasCache() const {
+  if (!HasMemory() || cache.empty()) return false;
+  for (const auto& s : stages)
+    if (s.cold_p50_ms <= 0) return false;
+  return true;
+}
+
 Json Profile::ToJson() const {
   Json st = Json::array();
   for (const auto& s : stages) {
@@ -39,6 +48,10 @@ Json Profile::ToJson() const {
     if (s.param_bytes >= 0) t["param_bytes"] = s.param_bytes;
     if (s.activation_bytes >= 0) t["activation_bytes"] = s.activation_bytes;
     if (s.resident_bytes >= 0) t["resident_bytes"] = s.resident_bytes;
+    if (s.cold_p50_ms > 0) {
+      t["cold_p50_ms"] = s.cold_p50_ms;
+      t["cold_reuse_bytes"] = s.cold_reuse_bytes;
+    }
     st.push_back(std::move(t));
   }
   Json j{{"schema_version", kProfileSchemaVersion},
@@ -57,6 +70,12 @@ Json Profile::ToJson() const {
   if (HasMemory()) j["input_bytes"] = input_bytes;
   if (memory_overhead_bytes > 0) j["memory_overhead_bytes"] = memory_overhead_bytes;
   if (memory_segment_bytes > 0) j["memory_segment_bytes"] = memory_segment_bytes;
+  if (!cache.empty()) {
+    Json probe = Json::array();
+    for (size_t i = 0; i < cache.bytes.size(); ++i)
+      probe.push_back(Json{{"bytes", cache.bytes[i]}, {"ns_per_line", cache.ns_per_line[i]}});
+    j["cache"] = Json{{"probe", probe}, {"reported_llc_bytes", cache.reported_llc_bytes}};
+  }
   return j;
 }
 
@@ -89,6 +108,10 @@ Profile Profile::FromJson(const JsonView& v) {
     if (auto b = s.OptionalField("param_bytes")) t.param_bytes = b->AsNumberIn(0, 1e13);
     if (auto b = s.OptionalField("activation_bytes")) t.activation_bytes = b->AsNumberIn(0, 1e13);
     if (auto b = s.OptionalField("resident_bytes")) t.resident_bytes = b->AsNumberIn(0, 1e13);
+    if (auto c = s.OptionalField("cold_p50_ms")) {
+      t.cold_p50_ms = c->AsNumberIn(1e-9, 1e7);
+      t.cold_reuse_bytes = s.NumberIn("cold_reuse_bytes", 1, 1e13);
+    }
     p.stages.push_back(std::move(t));
   }
   size_t with_memory = 0;
@@ -121,6 +144,28 @@ Profile Profile::FromJson(const JsonView& v) {
   if (with_branch != 0 && with_branch != p.stages.size()) {
     st.Fail("{} of its {} stages have branch_p50_ms: give it for every stage or none", with_branch,
             p.stages.size());
+  }
+  if (auto c = v.OptionalField("cache")) {
+    const JsonView probe = c->Field("probe");
+    if (probe.Size() < 2 || probe.Size() > 64)
+      probe.Fail("expected 2..64 points, got {}", probe.Size());
+    for (const JsonView& pt : probe.Elements()) {
+      const double b = pt.NumberIn("bytes", 1, 1e13);
+      if (!p.cache.bytes.empty() && b <= p.cache.bytes.back())
+        pt.Field("bytes").Fail("sizes must ascend ({} after {})", b, p.cache.bytes.back());
+      p.cache.bytes.push_back(b);
+      p.cache.ns_per_line.push_back(pt.NumberIn("ns_per_line", 1e-6, 1e6));
+    }
+    if (auto r = c->OptionalField("reported_llc_bytes"))
+      p.cache.reported_llc_bytes = r->AsNumberIn(0, 1e13);
+  }
+  size_t with_cold = 0;
+  for (const auto& t : p.stages) with_cold += t.cold_p50_ms > 0 ? 1 : 0;
+  if (with_cold != 0 && (with_cold != p.stages.size() || !p.HasMemory() || p.cache.empty())) {
+    st.Fail(
+        "{} of its {} stages have cold_p50_ms: give it for every stage, with param_bytes, "
+        "activation_bytes and the cache probe ($.cache), or none",
+        with_cold, p.stages.size());
   }
   if (auto e = v.OptionalField("extra")) p.extra = e->raw();
   if (auto c = v.OptionalField("calibration")) {

@@ -11,6 +11,7 @@
 #include "mainstream/core/error.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/memory_model.h"
+#include "mainstream/schedule/profile_costs.h"
 
 namespace fs = std::filesystem;
 
@@ -102,11 +103,17 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
   r.frames = decoded;
 
   const int n = static_cast<int>(profile.stages.size());
-  StageCosts costs(profile.StageLatencies(), profile.preprocess_ms);
-  costs.SetBranchStages(profile.BranchLatencies());
+  const StageCosts costs = ProfileCosts(profile, 0);
   double nominal_ours = 0, nominal_schedule = 0;
   const JsonView nodes = v.Field("nodes");
   if (nodes.Size() == 0) nodes.Fail("no nodes: the run executed no DNN");
+  struct RunNode {
+    bool stem;
+    int begin, end;
+    double fps, measured, expected, executed, predicted_cost;
+  };
+  std::vector<RunNode> run_nodes;
+  double traffic = 0;  // bytes per second of video, for the cache model
   for (const JsonView& node : nodes.Elements()) {
     const std::string kind = node.String("kind");
     if (kind != "stem" && kind != "branch")
@@ -115,21 +122,30 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
     if (stages.Size() != 2) stages.Fail("expected [begin, end]");
     const int64_t b = stages.At(0).AsIntIn(0, n - 1);
     const int64_t e = stages.At(1).AsIntIn(b + 1, n);
-    const double fps = node.NumberIn("fps", 0, 1e6);
-    const double measured = node.NumberIn("measured_cost", 0, 1e9);
-    const double expected = node.NumberIn("expected_executions", 0, 1e15);
-    const double executed = static_cast<double>(node.IntIn("executions", 0, int64_t{1} << 50));
-    const int bi = static_cast<int>(b), ei = static_cast<int>(e);
-    const double latency = kind == "stem" ? costs.Range(bi, ei) : costs.BranchRange(bi, ei);
+    RunNode rn{kind == "stem",
+               static_cast<int>(b),
+               static_cast<int>(e),
+               node.NumberIn("fps", 0, 1e6),
+               node.NumberIn("measured_cost", 0, 1e9),
+               node.NumberIn("expected_executions", 0, 1e15),
+               static_cast<double>(node.IntIn("executions", 0, int64_t{1} << 50)),
+               node.NumberIn("predicted_cost", 0, 1e9)};
+    traffic += costs.Bytes(rn.begin, rn.end) * rn.fps;
+    run_nodes.push_back(rn);
+  }
+  for (const RunNode& rn : run_nodes) {
+    double latency = rn.stem ? costs.Range(rn.begin, rn.end) : costs.BranchRange(rn.begin, rn.end);
+    if (costs.cache().enabled() && rn.fps > 0)
+      latency += costs.CacheExtra(rn.begin, rn.end, traffic / rn.fps);
     // A run that dropped frames executed fewer than planned: predict what it ran.
-    const double predicted = fps * latency * (expected > 0 ? executed / expected : 1.0);
-    nominal_ours += fps * latency;
-    nominal_schedule += node.NumberIn("predicted_cost", 0, 1e9);
-    if (kind == "stem") {
-      r.stem.Add(CostShare{predicted, measured});
+    const double predicted = rn.fps * latency * (rn.expected > 0 ? rn.executed / rn.expected : 1.0);
+    nominal_ours += rn.fps * latency;
+    nominal_schedule += rn.predicted_cost;
+    if (rn.stem) {
+      r.stem.Add(CostShare{predicted, rn.measured});
       ++r.stem_nodes;
     } else {
-      r.branch.Add(CostShare{predicted, measured});
+      r.branch.Add(CostShare{predicted, rn.measured});
       ++r.branch_nodes;
     }
   }
@@ -395,6 +411,8 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
     s.p50_ms *= f.stem;
     s.p95_ms *= f.stem;
     s.branch_p50_ms = std::max(branch_base * f.branch, 1e-9);
+    // The cold timing moves with the shared stage's level (docs/model.md).
+    if (s.cold_p50_ms > 0) s.cold_p50_ms = std::max(s.cold_p50_ms * f.stem, 1e-9);
   }
   p.decode_ms *= f.decode;
   p.preprocess_ms *= f.preprocess;

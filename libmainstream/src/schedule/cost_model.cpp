@@ -40,6 +40,108 @@ void StageCosts::SetBranchStages(std::vector<double> stages) {
   branch_stage_ms = std::move(stages);
 }
 
+void CacheModel::Validate(size_t stages) const {
+  if (!enabled()) return;
+  MS_CHECK(cold_ms.size() == stages, "cache model: {} cold stage latencies for {} stages",
+           cold_ms.size(), stages);
+  MS_CHECK(cold_reuse.size() == stages, "cache model: {} cold reuse distances for {} stages",
+           cold_reuse.size(), stages);
+  MS_CHECK(bytes.size() == stages, "cache model: {} stage byte counts for {} stages", bytes.size(),
+           stages);
+  for (size_t k = 0; k < stages; ++k) {
+    MS_CHECK(std::isfinite(cold_ms[k]) && cold_ms[k] >= 0,
+             "cache model: stage {} cold latency must be a finite number >= 0, got {}", k,
+             cold_ms[k]);
+    MS_CHECK(std::isfinite(cold_reuse[k]) && cold_reuse[k] > 0,
+             "cache model: stage {} cold reuse bytes must be a finite number > 0, got {}", k,
+             cold_reuse[k]);
+    MS_CHECK(std::isfinite(bytes[k]) && bytes[k] >= 0,
+             "cache model: stage {} bytes must be a finite number >= 0, got {}", k, bytes[k]);
+  }
+  MS_CHECK(curve_bytes.size() >= 2 && curve_bytes.size() == curve_ns.size(),
+           "cache model: the probe needs >= 2 points of bytes and ns, got {} and {}",
+           curve_bytes.size(), curve_ns.size());
+  for (size_t i = 0; i < curve_bytes.size(); ++i) {
+    MS_CHECK(std::isfinite(curve_bytes[i]) && curve_bytes[i] > 0 &&
+                 (i == 0 || curve_bytes[i] > curve_bytes[i - 1]),
+             "cache model: probe point {} bytes {} must be > 0 and ascending", i, curve_bytes[i]);
+    MS_CHECK(std::isfinite(curve_ns[i]) && curve_ns[i] > 0,
+             "cache model: probe point {} ns per line must be > 0, got {}", i, curve_ns[i]);
+  }
+  MS_CHECK(std::isfinite(hot_bytes) && hot_bytes > 0,
+           "cache model: hot bytes must be a finite number > 0, got {}", hot_bytes);
+}
+
+double CacheModel::Fraction(size_t stage, double reuse_bytes) const {
+  if (!enabled() || reuse_bytes <= hot_bytes) return 0;
+  // The probe's time per line, normalized to [0, 1] over its range and made
+  // nondecreasing (a larger working set is never faster).
+  const double lo = *std::min_element(curve_ns.begin(), curve_ns.end());
+  const double hi = *std::max_element(curve_ns.begin(), curve_ns.end());
+  const auto level = [&](double b) {
+    if (hi - lo <= 0) return 0.0;
+    double running = 0, prev_level = 0;
+    for (size_t i = 0; i < curve_bytes.size(); ++i) {
+      running = std::max(running, (curve_ns[i] - lo) / (hi - lo));
+      if (b <= curve_bytes[i]) {
+        if (i == 0) return running;
+        const double t = (std::log(b) - std::log(curve_bytes[i - 1])) /
+                         (std::log(curve_bytes[i]) - std::log(curve_bytes[i - 1]));
+        return prev_level + t * (running - prev_level);
+      }
+      prev_level = running;
+    }
+    return running;
+  };
+  const double g_hot = level(hot_bytes);
+  const double span = level(cold_reuse.at(stage)) - g_hot;
+  // A cold timing less than a tenth of the curve's rise above hot cannot be
+  // told from hot: charge nothing rather than amplify its noise.
+  if (span < kMinSpan) return 0;
+  return std::clamp((level(reuse_bytes) - g_hot) / span, 0.0, kMaxFraction);
+}
+
+void StageCosts::SetCache(CacheModel cache) {
+  cache.Validate(stage_ms.size());
+  cold_extra_prefix_.clear();
+  bytes_prefix_.clear();
+  if (cache.enabled()) {
+    cold_extra_prefix_.assign(1, 0.0);
+    bytes_prefix_.assign(1, 0.0);
+    for (size_t k = 0; k < stage_ms.size(); ++k) {
+      // A stage whose cold timing cannot be told from hot adds nothing.
+      const bool measurable = cache.Fraction(k, 1e300) > 0;
+      cold_extra_prefix_.push_back(
+          cold_extra_prefix_.back() +
+          (measurable ? std::max(0.0, cache.cold_ms[k] - stage_ms[k]) : 0));
+      bytes_prefix_.push_back(bytes_prefix_.back() + cache.bytes[k]);
+    }
+  }
+  cache_ = std::move(cache);
+}
+
+double StageCosts::CacheExtra(int begin, int end, double reuse_bytes) const {
+  double extra = 0;
+  for (int k = begin; k < end; ++k)
+    extra += cache_.Fraction(static_cast<size_t>(k), reuse_bytes) * ColdExtra(k, k + 1);
+  return extra;
+}
+
+StageCosts StageCosts::AtFractions(double stem, double branch) const {
+  constexpr double kMax = CacheModel::kMaxFraction;
+  MS_CHECK(stem >= 0 && stem <= kMax && branch >= 0 && branch <= kMax,
+           "cache fractions must be in [0, {}], got {} and {}", kMax, stem, branch);
+  std::vector<double> shared = stage_ms, own = HasBranchStages() ? branch_stage_ms : stage_ms;
+  for (size_t k = 0; k < shared.size(); ++k) {
+    const int i = static_cast<int>(k);
+    shared[k] += stem * ColdExtra(i, i + 1);
+    own[k] += branch * ColdExtra(i, i + 1);
+  }
+  StageCosts c(std::move(shared), preprocess_ms, decode_ms, stream_fps);
+  c.SetBranchStages(std::move(own));
+  return c;
+}
+
 double TreeNode::cost() const { return latency_ms * fps; }
 
 MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps) {
@@ -100,6 +202,22 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     tree.branch_of_app[i] = node.id;
     tree.nodes.push_back(std::move(node));
   }
+  if (costs.cache().enabled()) {
+    // Each node's weights see every node's bytes, at its rate, between two
+    // of its own runs (docs/model.md, "Caches").
+    tree.cache_aware = true;
+    for (const TreeNode& node : tree.nodes)
+      tree.traffic_bytes += costs.Bytes(node.begin, node.end) * node.fps;
+    tree.stem_cost = tree.branch_cost = 0;
+    for (TreeNode& node : tree.nodes) {
+      node.reuse_bytes = tree.traffic_bytes / node.fps;
+      const double extra = costs.CacheExtra(node.begin, node.end, node.reuse_bytes);
+      const double full = costs.ColdExtra(node.begin, node.end);
+      node.cache_fraction = full > 0 ? extra / full : 0;
+      node.latency_ms += extra;
+      (node.kind == TreeNode::Kind::kStem ? tree.stem_cost : tree.branch_cost) += node.cost();
+    }
+  }
   return tree;
 }
 
@@ -138,6 +256,10 @@ Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {
            {"cost", node.cost()},
            {"apps", names}};
     if (node.app >= 0) j["app"] = app_names.at(static_cast<size_t>(node.app));
+    if (cache_aware) {
+      j["reuse_bytes"] = node.reuse_bytes;
+      j["cache_fraction"] = node.cache_fraction;
+    }
     nodes_json.push_back(std::move(j));
   }
   return Json{

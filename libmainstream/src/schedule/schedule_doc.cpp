@@ -8,6 +8,7 @@
 
 #include "mainstream/core/log.h"
 #include "mainstream/labels/score_trace.h"
+#include "mainstream/schedule/profile_costs.h"
 
 namespace fs = std::filesystem;
 
@@ -69,6 +70,11 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
     Json stage{{"name", k < stage_names.size() ? stage_names[k] : std::to_string(k)},
                {"ms", costs.stage_ms[k]}};
     if (costs.HasBranchStages()) stage["branch_ms"] = costs.branch_stage_ms[k];
+    if (costs.cache().enabled()) {
+      stage["cold_ms"] = costs.cache().cold_ms[k];
+      stage["cold_reuse_bytes"] = costs.cache().cold_reuse[k];
+      stage["cache_bytes"] = costs.cache().bytes[k];
+    }
     if (!memory.empty()) {
       stage["param_bytes"] = memory.param_bytes[k];
       stage["activation_bytes"] = memory.activation_bytes[k];
@@ -97,6 +103,14 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
          {"search", search},
          {"apps", apps_json},
          {"tree", tree.ToJson(AppNames())}};
+  if (costs.cache().enabled()) {
+    const CacheModel& c = costs.cache();
+    Json probe = Json::array();
+    for (size_t i = 0; i < c.curve_bytes.size(); ++i)
+      probe.push_back(Json{{"bytes", c.curve_bytes[i]}, {"ns_per_line", c.curve_ns[i]}});
+    j["cache"] =
+        Json{{"probe", probe}, {"hot_bytes", c.hot_bytes}, {"traffic_bytes", tree.traffic_bytes}};
+  }
   j["memory_budget"] = memory_budget > 0 ? Json(memory_budget) : Json(nullptr);
   if (!memory.empty()) {
     j["input_bytes"] = memory.input_bytes;
@@ -125,6 +139,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   double preprocess = 0;
   if (auto pre = v.OptionalField("preprocess_ms")) preprocess = pre->AsNumberIn(0, 1e7);
   std::vector<double> stage_ms, branch_ms;
+  CacheModel cache;
   JsonView stages = v.Field("stages");
   if (stages.Size() != static_cast<size_t>(d.base.num_stages)) {
     stages.Fail("has {} stages but base.num_stages is {}", stages.Size(), d.base.num_stages);
@@ -133,6 +148,10 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     d.stage_names.push_back(s.String("name"));
     stage_ms.push_back(s.NumberIn("ms", 0, 1e7));
     if (auto b = s.OptionalField("branch_ms")) branch_ms.push_back(b->AsNumberIn(0, 1e7));
+    if (auto c = s.OptionalField("cold_ms")) cache.cold_ms.push_back(c->AsNumberIn(0, 1e7));
+    if (auto c = s.OptionalField("cold_reuse_bytes"))
+      cache.cold_reuse.push_back(c->AsNumberIn(1, 1e13));
+    if (auto c = s.OptionalField("cache_bytes")) cache.bytes.push_back(c->AsNumberIn(0, 1e13));
     if (auto b = s.OptionalField("param_bytes"))
       d.memory.param_bytes.push_back(b->AsNumberIn(0, 1e13));
     if (auto b = s.OptionalField("activation_bytes"))
@@ -158,6 +177,29 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   }
   d.costs = StageCosts(stage_ms, preprocess, decode, d.stream_fps);
   d.costs.SetBranchStages(branch_ms);
+  if (auto c = v.OptionalField("cache")) {
+    if (cache.cold_ms.size() != stage_ms.size() || cache.bytes.size() != stage_ms.size() ||
+        cache.cold_reuse.size() != stage_ms.size()) {
+      stages.Fail(
+          "a schedule with a cache model needs cold_ms, cold_reuse_bytes and cache_bytes for "
+          "every stage");
+    }
+    const JsonView probe = c->Field("probe");
+    if (probe.Size() < 2 || probe.Size() > 64)
+      probe.Fail("expected 2..64 points, got {}", probe.Size());
+    for (const JsonView& pt : probe.Elements()) {
+      cache.curve_bytes.push_back(pt.NumberIn("bytes", 1, 1e13));
+      cache.curve_ns.push_back(pt.NumberIn("ns_per_line", 1e-6, 1e6));
+    }
+    cache.hot_bytes = c->NumberIn("hot_bytes", 1, 1e13);
+    try {
+      d.costs.SetCache(std::move(cache));
+    } catch (const InputError& e) {
+      c->Fail("{}", e.what());
+    }
+  } else if (!cache.cold_ms.empty() || !cache.bytes.empty() || !cache.cold_reuse.empty()) {
+    stages.Fail("cold_ms, cold_reuse_bytes or cache_bytes without the cache model ($.cache)");
+  }
   fs::path base_dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   JsonView apps = v.Field("apps");
   if (apps.Size() == 0) apps.Fail("no apps in the schedule");
@@ -316,9 +358,7 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
                              const PredictionOptions& options) {
   ScheduleProblem problem;
   MS_CHECK(!packages.empty(), "no packages");
-  problem.costs = StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
-                             packages[0].stream_fps);
-  problem.costs.SetBranchStages(profile.BranchLatencies());
+  problem.costs = ProfileCosts(profile, packages[0].stream_fps);
   problem.memory = ProfileMemory(profile);
   problem.budget = budget;
   options.Validate();
@@ -376,6 +416,8 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
   }
   d.tree = BuildMergedTree(d.costs, d.Requests());
   d.total_cost = d.tree.total_cost();
+  for (size_t i = 0; i < d.apps.size(); ++i)  // with a cache model, what the branch pays
+    d.apps[i].own_cost = d.tree.nodes.at(static_cast<size_t>(d.tree.branch_of_app[i])).cost();
   d.memory = problem.memory;
   d.memory_budget = problem.memory_budget;
   d.predicted_memory = ScheduleMemory(d.memory, d.Requests());
@@ -392,6 +434,17 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
     d.search["gap"] = result.gap;
   }
   if (!result.stopped_by.empty()) d.search["stopped_by"] = result.stopped_by;
+  if (!result.cache_passes.empty()) {
+    Json passes = Json::array();
+    for (const auto& p : result.cache_passes) {
+      passes.push_back(Json{{"stem_fraction", p.stem_fraction},
+                            {"branch_fraction", p.branch_fraction},
+                            {"searched_cost", p.searched_cost},
+                            {"cost", p.cost},
+                            {"fits", p.fits}});
+    }
+    d.search["cache_passes"] = passes;
+  }
   return d;
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
@@ -319,8 +320,10 @@ const std::vector<std::string>& AlgorithmNames() {
   return names;
 }
 
-SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm,
-                       const SearchLimits& limits) {
+namespace {
+
+SearchResult RunBlindSearch(const ScheduleProblem& problem, const std::string& algorithm,
+                            const SearchLimits& limits) {
   MS_CHECK(std::isfinite(limits.time_limit_s) && limits.time_limit_s >= 0,
            "--time-limit must be a number of seconds >= 0 (0: none), got {}", limits.time_limit_s);
   MS_CHECK(limits.max_nodes >= 0, "--max-nodes must be >= 0 (0: none), got {}", limits.max_nodes);
@@ -339,6 +342,110 @@ SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algori
       "--algo: unknown algorithm '{}' (expected one of: greedy, greedy-paper, greedy-marginal, "
       "exhaustive, maxmin, nosharing, maxsharing)",
       algorithm);
+}
+
+}  // namespace
+
+SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm,
+                       const SearchLimits& limits) {
+  if (!problem.costs.cache().enabled()) return RunBlindSearch(problem, algorithm, limits);
+  ScheduleProblem regime = problem;
+  const double tolerance = 1e-9 * std::max(1.0, problem.budget);
+  double stem = 0, branch = 0;
+  std::vector<SearchResult::CachePass> passes;
+  std::optional<SearchResult> first, found;
+  constexpr int kPasses = 4;      // all hot, two tightenings, all cold
+  constexpr int kBisections = 5;  // then loosening the fitting regime
+  double seconds = 0;
+  for (int pass = 0; pass < kPasses && !found; ++pass) {
+    if (pass == kPasses - 1) stem = branch = CacheModel::kMaxFraction;
+    regime.costs = problem.costs.AtFractions(stem, branch);
+    SearchResult r;
+    try {
+      r = RunBlindSearch(regime, algorithm, limits);
+    } catch (const InfeasibleError&) {
+      // All hot is the cheapest any schedule can be: nothing fits. A later
+      // regime's infeasibility says only that this search cannot find one.
+      if (pass == 0) throw;
+      break;
+    }
+    seconds += r.seconds;
+    const double searched = r.solution.cost;
+    const Solution truth = Evaluate(problem, r.solution.choice);
+    passes.push_back(
+        {stem, branch, searched, truth.cost, truth.cost <= problem.budget + tolerance});
+    if (!first) first = r;
+    r.solution = truth;
+    if (passes.back().fits) {
+      found = std::move(r);
+      break;
+    }
+    // Tighten to the fractions the answer really pays (never loosen: the
+    // passes must end).
+    const MergedTree tree = BuildMergedTree(problem.costs, Requests(problem, truth.choice));
+    for (const TreeNode& node : tree.nodes) {
+      (node.kind == TreeNode::Kind::kStem ? stem : branch) =
+          std::max(node.kind == TreeNode::Kind::kStem ? stem : branch, node.cache_fraction);
+    }
+  }
+  if (found && passes.size() > 1) {
+    // The fitting regime overcharges schedules that stream less than its
+    // answer: bisect a scale on its fractions for the loosest that still
+    // gives an answer that fits, keeping the best answer.
+    const double fit_stem = stem, fit_branch = branch;
+    double lo = 0, hi = 1;
+    for (int step = 0; step < kBisections; ++step) {
+      const double mid = 0.5 * (lo + hi);
+      regime.costs = problem.costs.AtFractions(mid * fit_stem, mid * fit_branch);
+      SearchResult r;
+      try {
+        r = RunBlindSearch(regime, algorithm, limits);
+      } catch (const InfeasibleError&) {
+        lo = mid;
+        continue;
+      }
+      seconds += r.seconds;
+      const Solution truth = Evaluate(problem, r.solution.choice);
+      const bool fits = truth.cost <= problem.budget + tolerance;
+      passes.push_back({mid * fit_stem, mid * fit_branch, r.solution.cost, truth.cost, fits});
+      if (!fits) {
+        lo = mid;
+        continue;
+      }
+      hi = mid;
+      if (truth.mean_f1() > found->solution.mean_f1() + 1e-12) {
+        r.solution = truth;
+        found = std::move(r);
+      }
+    }
+  }
+  if (!found) {
+    // The cheapest schedule pays little for caches (few bytes, low rates).
+    const Solution cheapest = Evaluate(problem, CheapestSolution(regime).choice);
+    if (cheapest.cost > problem.budget + tolerance) {
+      ThrowInfeasible(
+          "no schedule found within budget {:.4g} ms/s once caches are counted: the cheapest "
+          "schedule costs {:.4g} ms/s with the cache model; raise the budget",
+          problem.budget, cheapest.cost);
+    }
+    SearchResult r = first ? *first : SearchResult{};
+    r.algorithm = algorithm;
+    r.solution = cheapest;
+    r.exact = false;
+    found = std::move(r);
+  }
+  SearchResult& r = *found;
+  r.seconds = seconds;
+  r.cache_passes = std::move(passes);
+  if (r.cache_passes.size() != 1 || !r.cache_passes[0].fits) {
+    // Only the all-hot pass's answer is proven best; its bound still holds.
+    r.exact = false;
+    if (first && std::isfinite(first->bound_mean_f1)) {
+      r.bound_mean_f1 = first->bound_mean_f1;
+      r.gap = r.bound_mean_f1 > 0 ? (r.bound_mean_f1 - r.solution.mean_f1()) / r.bound_mean_f1 : 0;
+    }
+  }
+  return r;
 }
 
 }  // namespace mainstream

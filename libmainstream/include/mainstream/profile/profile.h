@@ -27,6 +27,20 @@ struct StageTiming {
   // Resident bytes one optimized copy of the stage adds to the process
   // (msprofile; -1 = not measured): what a branch's copy really holds.
   double resident_bytes = -1;
+  // The stage timed among copies of itself (msprofile; 0 = not measured):
+  // what it costs when cold_reuse_bytes pass through the caches between two
+  // of its runs, as many apps' weights do (docs/model.md, "Caches").
+  double cold_p50_ms = 0;
+  double cold_reuse_bytes = 0;
+};
+
+// msprofile's probe of the memory hierarchy: ns per cache line of a read
+// loop over working sets of growing size.
+struct CacheProbe {
+  std::vector<double> bytes;        // working-set sizes, ascending
+  std::vector<double> ns_per_line;  // one per size
+  double reported_llc_bytes = 0;    // the last-level cache the OS reports (0: unknown)
+  bool empty() const { return bytes.empty(); }
 };
 
 struct Profile {
@@ -45,12 +59,15 @@ struct Profile {
   Json extra = Json::object();       // tool-specific details (warmup, repeats, fusion notes)
   // What msprofile --calibrate corrected and by how much (null: measured as is).
   Json calibration = nullptr;
+  CacheProbe cache;  // empty when not probed
 
   std::vector<double> StageLatencies() const;  // p50 per stage
   // branch_p50_ms per stage; empty when the profile does not set them.
   std::vector<double> BranchLatencies() const;
   double TotalStageMs() const;
   bool HasMemory() const;  // every stage's param_bytes and activation_bytes recorded
+  // Every stage's cold_p50_ms, the probe and the stages' bytes recorded.
+  bool HasCache() const;
 
   Json ToJson() const;
   static Profile FromJson(const JsonView& v);

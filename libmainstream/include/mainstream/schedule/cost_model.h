@@ -19,6 +19,33 @@
 
 namespace mainstream {
 
+// How much slower a stage runs when many apps' weights pass through the
+// caches between two of its runs (docs/model.md, "Caches"). msprofile times
+// every stage hot (one model's bytes between two runs) and cold (among
+// copies of itself that stream cold_reuse[k] bytes between its runs), and
+// probes the memory hierarchy with a read loop over growing working sets.
+// Stage k, with `reuse` bytes streamed between two of its runs, pays
+// hot + Fraction(k, reuse) x (cold - hot).
+struct CacheModel {
+  std::vector<double> cold_ms;     // per stage, >= 0 (empty: the cache-blind model)
+  std::vector<double> cold_reuse;  // per stage: bytes streamed between two cold runs
+  std::vector<double> bytes;       // per stage: parameters + output activation, one run
+  // The probe: working-set bytes (ascending) and ns per cache line read.
+  std::vector<double> curve_bytes, curve_ns;
+  double hot_bytes = 0;  // streamed between two hot runs of a stage (one model)
+  bool enabled() const { return !cold_ms.empty(); }
+  // Throws InputError naming the first bad value (`stages` = the base's).
+  void Validate(size_t stages) const;
+  // In [0, kMaxFraction]: how far `reuse_bytes` lies from the hot timing
+  // towards stage k's cold one on the probe's curve (interpolated in log
+  // bytes; 0 at or below hot_bytes; beyond the cold timing extrapolated, at
+  // most kMaxFraction). 0 for a stage whose cold timing streamed too little
+  // to be told from hot on the curve.
+  double Fraction(size_t stage, double reuse_bytes) const;
+  static constexpr double kMaxFraction = 2;
+  static constexpr double kMinSpan = 0.1;  // of the probe's normalized rise
+};
+
 struct StageCosts {
   std::vector<double> stage_ms;  // per-stage latency (ms per frame) of the shared base
   // Per-stage latency of an app's own (specialized) copy of the stage, when
@@ -44,6 +71,29 @@ struct StageCosts {
   // clears it).
   void SetBranchStages(std::vector<double> stages);
   bool HasBranchStages() const { return !branch_stage_ms.empty(); }
+  // Sets the cold timings (validated); BuildMergedTree then charges every
+  // node by its reuse distance.
+  void SetCache(CacheModel cache);
+  const CacheModel& cache() const { return cache_; }
+  // What cold costs over hot for stages [begin, end) (>= 0): the fraction 1.
+  double ColdExtra(int begin, int end) const {
+    if (cold_extra_prefix_.empty()) return 0;
+    return cold_extra_prefix_[static_cast<size_t>(end)] -
+           cold_extra_prefix_[static_cast<size_t>(begin)];
+  }
+  // Bytes stages [begin, end) stream per run (0 without a cache model).
+  double Bytes(int begin, int end) const {
+    if (bytes_prefix_.empty()) return 0;
+    return bytes_prefix_[static_cast<size_t>(end)] - bytes_prefix_[static_cast<size_t>(begin)];
+  }
+  // What stages [begin, end) pay over hot with `reuse_bytes` streamed
+  // between two runs (each stage at its own Fraction).
+  double CacheExtra(int begin, int end, double reuse_bytes) const;
+  // The cache-blind costs a search works with for one cache regime: every
+  // shared stage at hot + stem x (cold - hot), every specialized one at its
+  // own latency + branch x (cold - hot); no cache model. Fractions in
+  // [0, CacheModel::kMaxFraction].
+  StageCosts AtFractions(double stem, double branch) const;
   // Latency of an app's own stages [begin, end).
   double BranchRange(int begin, int end) const {
     const std::vector<double>& p = branch_prefix_.empty() ? prefix_ : branch_prefix_;
@@ -53,6 +103,8 @@ struct StageCosts {
  private:
   std::vector<double> prefix_{0.0};
   std::vector<double> branch_prefix_;
+  CacheModel cache_;
+  std::vector<double> cold_extra_prefix_, bytes_prefix_;
 };
 
 struct AppRequest {
@@ -71,6 +123,11 @@ struct TreeNode {
   std::vector<int> apps;   // apps served by this node (itself or downstream)
   double cost() const;     // filled by BuildMergedTree: latency x fps
   double latency_ms = 0;
+  // With a cache model: bytes streamed between two runs of this node (all
+  // nodes' bytes x their rates / this node's rate) and what it is charged
+  // over hot as a fraction of its stages' cold - hot.
+  double reuse_bytes = 0;
+  double cache_fraction = 0;
 };
 
 struct MergedTree {
@@ -81,6 +138,8 @@ struct MergedTree {
   double preprocess_cost = 0;  // preprocess_ms x max_fps
   double stem_cost = 0;
   double branch_cost = 0;
+  bool cache_aware = false;  // built with a cache model
+  double traffic_bytes = 0;  // with one: bytes all nodes stream per second of video
   double total_cost() const { return decode_cost + preprocess_cost + stem_cost + branch_cost; }
   // Elapsed ms per second of video when the branches run on `workers`
   // threads after the stems (msrun --threads): decode, preprocessing and
@@ -95,7 +154,8 @@ struct MergedTree {
 
 // Builds the tree: stem segments split at the distinct branchpoints, each
 // running at the highest rate among the apps that branch at or after its end;
-// one branch per app for stages [b, n) at the app's rate.
+// one branch per app for stages [b, n) at the app's rate. With a cache model
+// every node's latency adds its cache fraction of its stages' cold extra.
 MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps);
 
 // Total cost (same as BuildMergedTree(...).total_cost()).

@@ -53,6 +53,15 @@ struct SearchResult {
   double bound_mean_f1 = std::numeric_limits<double>::quiet_NaN();
   double gap = std::numeric_limits<double>::quiet_NaN();
   std::string stopped_by;  // "" (complete), "time limit" or "node limit"
+  // With a cache model (RunSearch): each search with the cache-blind costs
+  // of one regime, and the cost of its answer under the whole model.
+  struct CachePass {
+    double stem_fraction = 0, branch_fraction = 0;
+    double searched_cost = 0;  // the answer's cost with the regime's costs
+    double cost = 0;           // with the cache model
+    bool fits = false;
+  };
+  std::vector<CachePass> cache_passes;
 };
 
 // Throws InputError saying the minimum feasible budget when even the cheapest
@@ -84,6 +93,14 @@ const std::vector<std::string>& AlgorithmNames();
 // Dispatches by name: greedy (marginal + polish), greedy-paper, greedy-marginal
 // (no polish), exhaustive, maxmin, nosharing, maxsharing.
 // The limits apply to exhaustive and maxmin (the others finish in milliseconds).
+// With a cache model in problem.costs a schedule's cost depends on every
+// app's choice (how many bytes stream through the caches), which no search
+// decomposes: each pass searches with the cache-blind costs of one regime
+// (StageCosts::AtFractions), first all hot, then at the cache fractions the
+// previous answer showed, and finally all cold (never below the model), until
+// the answer fits under the whole model (docs/algorithms.md, "Caches"). The
+// all-hot pass bounds every schedule's cost from below, so its answer, when
+// it fits, is the optimum (exact for exhaustive and maxmin).
 SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algorithm,
                        const SearchLimits& limits = {});
 

@@ -45,6 +45,7 @@
 //   bench_runtime --parts 8                         # ~2.5 min (live deployment)
 //   bench_runtime --parts 9                         # 30 min (soak)
 //   bench_runtime --apps 1,5 --frames 60            # a quick look
+//   bench_runtime --parts 5 --base bases/mobilenet_v2 --cost-apps 1,5,10,30
 #include <fmt/ranges.h>
 #include <signal.h>
 #include <torch/script.h>
@@ -97,6 +98,7 @@ constexpr const char* kVtest = "/usr/share/doc/opencv-doc/examples/data/vtest.av
 struct Options {
   fs::path work;
   std::string input;  // default: vtest.avi if installed, else a synthetic 640x480 clip
+  std::string base;   // default: the embedded default base (msnet-s)
   std::string apps = "1,5,10,30";
   std::string budget_fractions = "0.05,0.15,0.4";
   std::string parts = "1,2,3,4,5,6";
@@ -303,6 +305,9 @@ int main(int argc, char** argv) {
   common.threads = 1;
   cli::AddCommonFlags(app, common);
   Options o;
+  app.add_option("--base", o.base,
+                 "Base directory to run (default: the embedded msnet-s), e.g. one written by "
+                 "scripts/export_base.py --arch mobilenet_v2");
   app.add_option("--input", o.input,
                  "Video (default: vtest.avi from opencv-doc, else a synthetic clip)");
   app.add_option("--apps", o.apps, "Numbers of apps for the throughput comparison")
@@ -347,8 +352,8 @@ int main(int argc, char** argv) {
     Json results;
 
     // Base, input, profile, weights at a few branchpoints.
-    const fs::path base_dir = o.work / "base";
-    CreateDefaultBase(base_dir);
+    const fs::path base_dir = o.base.empty() ? o.work / "base" : fs::path(o.base);
+    if (o.base.empty()) CreateDefaultBase(base_dir);
     BaseModel base = BaseModel::Load(base_dir);
     const int n = base.num_stages();
     if (o.input.empty()) {

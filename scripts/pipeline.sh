@@ -71,6 +71,8 @@ if [ -z "$BASE" ] && [ "${BASE_TASK:-occupancy}" = "occupancy" ] && [ ! -f "$MOT
 fi
 TRAIN_ON="${TRAIN_ON:-local}" # where the train step runs (see there)
 case "$TRAIN_ON" in local | slurm | parallel) ;; *) die "TRAIN_ON='$TRAIN_ON': expected local, slurm or parallel" ;; esac
+TRAIN_UNIT="${TRAIN_UNIT:-auto}" # slurm/parallel: one task per app or per candidate (see the train step)
+case "$TRAIN_UNIT" in auto | app | candidate) ;; *) die "TRAIN_UNIT='$TRAIN_UNIT': expected auto, app or candidate" ;; esac
 mkdir -p "$OUT"/{labels,packages,schedules,runs}
 
 # --- labels ----------------------------------------------------------------
@@ -169,6 +171,11 @@ fi
 #                      appended; SLURM_CONF picks the cluster), waited for, then `mstrain pack`;
 #   TRAIN_ON=parallel  the same commands under GNU parallel, TRAIN_JOBS at a time (default
 #                      cores / THREADS).
+#   TRAIN_UNIT=candidate splits each app into one task per candidate (each re-reads the video
+#                      and builds its own activation cache: it pays only with more task slots
+#                      than apps); TRAIN_UNIT=app runs one `mstrain train` per app as a task;
+#                      auto (default): app when the task slots (Slurm: the nodes' CPUs /
+#                      THREADS; parallel: TRAIN_JOBS) are no more than the apps to train.
 # The same seeds and THREADS give the same packages everywhere. Candidates' commands and logs
 # are in OUT/train-jobs/ (jobs.txt, logs/<app>-bp<b>.log). A task that dies leaves its
 # candidate unfinished: the pack step names it with the command that trains it, and a re-run
@@ -212,9 +219,9 @@ train_on_slurm() {
   local n="$1" jobid out
   cat > "$TJ/array.sh" << ARRAY
 #!/bin/bash
-# One M-Package candidate per Slurm array task (scripts/pipeline.sh, TRAIN_ON=slurm):
-# line \$SLURM_ARRAY_TASK_ID of jobs.txt. Requeued, it starts its candidate again; the
-# candidates other tasks finished stay in mstrain's work directory.
+# One M-Package candidate, or one app's whole training, per Slurm array task
+# (scripts/pipeline.sh, TRAIN_ON=slurm, TRAIN_UNIT): line \$SLURM_ARRAY_TASK_ID of jobs.txt.
+# Requeued, it starts again; the candidates already finished stay in mstrain's work directory.
 line="\$(sed -n "\${SLURM_ARRAY_TASK_ID}p" $(printf %q "$TJ/jobs.txt"))"
 [ -n "\$line" ] || { echo "array.sh: no line \$SLURM_ARRAY_TASK_ID in jobs.txt" >&2; exit 2; }
 eval "\$line"
@@ -264,7 +271,9 @@ ARRAY
   while read -r id state; do
     [ -n "$id" ] && [ "$state" != "COMPLETED" ] || continue
     IFS=$'\t' read -r app bp < <(sed -n "${id##*_}p" "$TJ/jobs.index")
-    log "train: array task $id (app $app, branchpoint $bp) ended $state; logs: $TJ/logs/$app-bp$bp.log, $TJ/logs/slurm-$id.out"
+    local what="branchpoint $bp" tlog="$TJ/logs/$app-bp$bp.log"
+    [ "$bp" != "all" ] || { what="every candidate"; tlog="$TJ/logs/$app-all.log"; }
+    log "train: array task $id (app $app, $what) ended $state; logs: $tlog, $TJ/logs/slurm-$id.out"
   done < <(squeue -h -r -j "$jobid" --states=all -o "%i %T" 2> /dev/null || true)
 }
 
@@ -281,40 +290,61 @@ elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
   if [ "$TRAIN_ON" = "slurm" ]; then check_slurm; else check_parallel; fi
   mkdir -p "$OUT/train-jobs/logs"
   TJ="$(cd "$OUT/train-jobs" && pwd)"
-  # One line per candidate: "<branchpoint> TAB <app> TAB <command>", from mstrain plan (which
-  # checks the inputs and writes the work directory's config.json).
-  declare -A PACK_OF=()
-  : > "$TJ/plan.tsv"
-  for name in "${TRAIN_TODO[@]}"; do
-    train_flags "$name"
-    if ! "$BIN/mstrain/mstrain" plan "${TRAIN_FLAGS[@]}" --log-level warn > "$TJ/plan-$name.out" 2> "$TJ/plan-$name.err"; then
-      cat "$TJ/plan-$name.err" >&2
-      die "train: mstrain plan failed for app '$name' (above)"
+  pjobs="${TRAIN_JOBS:-$(($(nproc) / THREADS))}"
+  [ "$pjobs" -ge 1 ] || pjobs=1
+  unit="$TRAIN_UNIT"
+  if [ "$unit" = "auto" ]; then
+    if [ "$TRAIN_ON" = "slurm" ]; then
+      slots=$(($(sinfo -h -r -o %C 2> /dev/null | awk -F/ '{n += $4} END {print n + 0}') / THREADS))
+    else
+      slots="$pjobs"
     fi
-    PACK_OF[$name]="$(grep -F ' pack --config ' "$TJ/plan-$name.err" | tail -1)"
-    [ -n "${PACK_OF[$name]}" ] || die "train: mstrain plan printed no pack command for '$name' ($TJ/plan-$name.err)"
-    while IFS= read -r line; do
-      [ -n "$line" ] || continue
-      bp="${line##*--branchpoint }"
-      bp="${bp%% *}"
-      printf '%s\t%s\t%s\n' "$bp" "$name" "$line" >> "$TJ/plan.tsv"
-    done < "$TJ/plan-$name.out"
-  done
-  # Low branchpoints (the most expensive candidates) first, apps interleaved.
+    unit=candidate
+    [ "$slots" -gt "${#TRAIN_TODO[@]}" ] || unit=app
+    log "train: $slots task slot(s) for ${#TRAIN_TODO[@]} app(s): one task per $unit (TRAIN_UNIT)"
+  fi
   : > "$TJ/jobs.txt.tmp"
   : > "$TJ/jobs.index"
-  while IFS=$'\t' read -r bp name line; do
-    printf '%s >> %q 2>&1\n' "$line" "$TJ/logs/$name-bp$bp.log" >> "$TJ/jobs.txt.tmp"
-    printf '%s\t%s\n' "$name" "$bp" >> "$TJ/jobs.index"
-  done < <(sort -s -t $'\t' -k1,1n "$TJ/plan.tsv")
+  : > "$TJ/plan.tsv"
+  declare -A PACK_OF=()
+  if [ "$unit" = "app" ]; then
+    # One line per app: its whole `mstrain train`, which resumes finished candidates.
+    for name in "${TRAIN_TODO[@]}"; do
+      train_flags "$name"
+      printf '%q ' "$BIN/mstrain/mstrain" train "${TRAIN_FLAGS[@]}" --log-level warn >> "$TJ/jobs.txt.tmp"
+      printf '>> %q 2>&1\n' "$TJ/logs/$name-all.log" >> "$TJ/jobs.txt.tmp"
+      printf '%s\tall\n' "$name" >> "$TJ/jobs.index"
+    done
+  else
+    # One line per candidate: "<branchpoint> TAB <app> TAB <command>", from mstrain plan (which
+    # checks the inputs and writes the work directory's config.json).
+    for name in "${TRAIN_TODO[@]}"; do
+      train_flags "$name"
+      if ! "$BIN/mstrain/mstrain" plan "${TRAIN_FLAGS[@]}" --log-level warn > "$TJ/plan-$name.out" 2> "$TJ/plan-$name.err"; then
+        cat "$TJ/plan-$name.err" >&2
+        die "train: mstrain plan failed for app '$name' (above)"
+      fi
+      PACK_OF[$name]="$(grep -F ' pack --config ' "$TJ/plan-$name.err" | tail -1)"
+      [ -n "${PACK_OF[$name]}" ] || die "train: mstrain plan printed no pack command for '$name' ($TJ/plan-$name.err)"
+      while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        bp="${line##*--branchpoint }"
+        bp="${bp%% *}"
+        printf '%s\t%s\t%s\n' "$bp" "$name" "$line" >> "$TJ/plan.tsv"
+      done < "$TJ/plan-$name.out"
+    done
+    # Low branchpoints (the most expensive candidates) first, apps interleaved.
+    while IFS=$'\t' read -r bp name line; do
+      printf '%s >> %q 2>&1\n' "$line" "$TJ/logs/$name-bp$bp.log" >> "$TJ/jobs.txt.tmp"
+      printf '%s\t%s\n' "$name" "$bp" >> "$TJ/jobs.index"
+    done < <(sort -s -t $'\t' -k1,1n "$TJ/plan.tsv")
+  fi
   mv "$TJ/jobs.txt.tmp" "$TJ/jobs.txt"
   njobs="$(wc -l < "$TJ/jobs.txt")"
-  log "train: ${#TRAIN_TODO[@]} app(s), $njobs candidate(s) on $TRAIN_ON (commands: $TJ/jobs.txt)"
+  log "train: ${#TRAIN_TODO[@]} app(s), $njobs task(s) on $TRAIN_ON (commands: $TJ/jobs.txt)"
   if [ "$TRAIN_ON" = "slurm" ]; then
     train_on_slurm "$njobs"
   else
-    pjobs="${TRAIN_JOBS:-$(($(nproc) / THREADS))}"
-    [ "$pjobs" -ge 1 ] || pjobs=1
     log "train: GNU parallel, $pjobs at a time (joblog: $TJ/parallel.joblog)"
     parallel --will-cite -j "$pjobs" --joblog "$TJ/parallel.joblog" < "$TJ/jobs.txt" ||
       log "train: $? command(s) failed under GNU parallel"
@@ -322,6 +352,18 @@ elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
   # Pack every app; an app with unfinished candidates is named with the commands that train them.
   failed=()
   for name in "${TRAIN_TODO[@]}"; do
+    if [ "$unit" = "app" ]; then
+      # mstrain train packed it: a manifest newer than the commands, or the command to re-run.
+      if [ "$OUT/packages/$name/mpackage.json" -nt "$TJ/jobs.txt" ]; then
+        log "train: trained $name"
+        done_with "$OUT/packages/$name/mpackage.json" "${TRAIN_ARGS_OF[$name]}"
+      else
+        failed+=("$name")
+        echo "pipeline: $name: not trained; its command (log: $TJ/logs/$name-all.log):" >&2
+        grep -F -- "--app $name " "$TJ/jobs.txt" | sed 's/^/  /' >&2 || true
+      fi
+      continue
+    fi
     if msg="$(bash -c "${PACK_OF[$name]} --log-level warn" 2>&1 > /dev/null)"; then
       log "train: packed $name"
       done_with "$OUT/packages/$name/mpackage.json" "${TRAIN_ARGS_OF[$name]}"

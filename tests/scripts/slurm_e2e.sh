@@ -181,6 +181,11 @@ set -e
 [ $rc -eq 2 ] || fail "dead controller: exit code $rc, expected 2: $err"
 [[ "$err" == *"controller does not answer"*"slurm_local.sh up"* ]] || fail "dead controller: message: $err"
 say "bad input: no controller -> exit 2: ${err:0:160}..."
+set +e
+err="$(TRAIN_ON=slurm TRAIN_UNIT=node OUT="$W/unit" pipeline labels train 2>&1 > /dev/null)"
+rc=$?
+set -e
+[ $rc -eq 2 ] && [[ "$err" == *"TRAIN_UNIT='node': expected auto, app or candidate"* ]] || fail "bad TRAIN_UNIT: exit $rc: $err"
 
 # --- 3. a one-node Slurm ---------------------------------------------------------------------
 t=$(date +%s.%N)
@@ -200,10 +205,11 @@ say "bad input: a slurmctld that cannot start -> exit 2: $err"
 
 # --- 4. the same package through Slurm -------------------------------------------------------
 t=$(date +%s.%N)
-TRAIN_ON=slurm OUT="$W/slurm-out" pipeline labels train > /dev/null 2> "$W/slurm-train.err" || { cat "$W/slurm-train.err" >&2; fail "slurm train step"; }
+# One task per app (TRAIN_UNIT=app: the whole mstrain train as one array task).
+TRAIN_ON=slurm TRAIN_UNIT=app OUT="$W/slurm-out" pipeline labels train > /dev/null 2> "$W/slurm-train.err" || { cat "$W/slurm-train.err" >&2; fail "slurm train step"; }
 SLURM_S=$(secs "$t")
-say "slurm: package trained in ${SLURM_S}s (local: ${LOCAL_S}s)"
-grep -q "train: Slurm job array" "$W/slurm-train.err" || fail "no job array in: $(cat "$W/slurm-train.err")"
+say "slurm: package trained in ${SLURM_S}s, one task per app (local: ${LOCAL_S}s)"
+grep -q "train: Slurm job array [0-9]*, 1 task(s)" "$W/slurm-train.err" || fail "no one-task job array in: $(cat "$W/slurm-train.err")"
 same_package "$W/local/packages/left" "$W/slurm-out/packages/left" >&2 || fail "the Slurm package differs from the local one"
 
 # --- 5. a task killed mid-candidate, then a re-run (one task requeued mid-candidate) ---------
@@ -227,7 +233,7 @@ rm -rf "$W/kill/train-jobs"
 kill_task "$W/kill/train-jobs" left-bp0.log scancel &
 KILLER=$!
 set +e
-TRAIN_ON=slurm OUT="$W/kill" pipeline labels train > /dev/null 2> "$W/kill-train.err"
+TRAIN_ON=slurm TRAIN_UNIT=candidate OUT="$W/kill" pipeline labels train > /dev/null 2> "$W/kill-train.err"
 rc=$?
 set -e
 wait "$KILLER" || true
@@ -246,7 +252,7 @@ mv "$W/kill/train-jobs/logs" "$W/kill/train-jobs/logs.killed"
 kill_task "$W/kill/train-jobs" left-bp0.log requeue &
 KILLER=$!
 t=$(date +%s.%N)
-TRAIN_ON=slurm OUT="$W/kill" pipeline labels train > /dev/null 2> "$W/rerun-train.err" || { cat "$W/rerun-train.err" >&2; fail "re-run after the killed task"; }
+TRAIN_ON=slurm TRAIN_UNIT=candidate OUT="$W/kill" pipeline labels train > /dev/null 2> "$W/rerun-train.err" || { cat "$W/rerun-train.err" >&2; fail "re-run after the killed task"; }
 wait "$KILLER" || true
 KILLER=""
 [ -f "$W/kill/train-jobs/killed" ] || fail "the re-run's bp0 task was never seen training"

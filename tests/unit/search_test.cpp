@@ -310,5 +310,15 @@ TEST(Search, XVotingOptionsOnlyHelp) {
   EXPECT_GE(ExhaustiveSearch(p3).solution.sum_f1, ExhaustiveSearch(p1).solution.sum_f1 - 1e-12);
 }
 
+TEST(Search, UnknownAlgorithmIsNamedWithTheKnownOnes) {
+  for (const std::string& name : AlgorithmNames()) EXPECT_EQ(UnknownAlgorithm(name), "");
+  const ScheduleProblem p = testing::RandomProblem(2, 3, 4, 2, 3, 0.5);
+  const std::string msg = testing::InputErrorOf([&] { RunSearch(p, "magic"); });
+  EXPECT_NE(msg.find("--algo: unknown algorithm 'magic' (expected one of: greedy, greedy-paper,"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("maxsharing)"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace mainstream

@@ -88,12 +88,8 @@ DeploymentSpec ParseDeploymentSpec(const std::string& text, const fs::path& file
   if (auto m = v.OptionalField("memory_budget_mb")) s.memory_budget_mb = m->AsNumberIn(0, 1e9);
   if (auto a = v.OptionalField("algorithm")) {
     s.algorithm = a->AsNonEmptyString();
-    const auto& names = AlgorithmNames();
-    if (std::find(names.begin(), names.end(), s.algorithm) == names.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      a->Fail("unknown algorithm \"{}\" (expected one of {})", s.algorithm, known);
-    }
+    if (const std::string unknown = UnknownAlgorithm(s.algorithm); !unknown.empty())
+      a->Fail("{}", unknown);
   }
   if (auto x = v.OptionalField("x_options")) {
     s.x_options.clear();

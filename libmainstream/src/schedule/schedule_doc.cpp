@@ -291,12 +291,8 @@ void ScheduleConfig::Validate() const {
   MS_CHECK(std::isfinite(memory_budget) && memory_budget >= 0,
            "--memory-budget must be a positive number of MB (0: none), got {} bytes",
            memory_budget);
-  const auto& names = AlgorithmNames();
-  MS_CHECK(std::find(names.begin(), names.end(), algorithm) != names.end(),
-           "--algo: unknown algorithm '{}' (expected greedy, greedy-paper, greedy-marginal, "
-           "exhaustive, maxmin, "
-           "nosharing or maxsharing)",
-           algorithm);
+  const std::string unknown = UnknownAlgorithm(algorithm);
+  MS_CHECK(unknown.empty(), "--algo: {}", unknown);
 }
 
 Json ScheduleConfig::ToJson() const {

@@ -320,6 +320,14 @@ const std::vector<std::string>& AlgorithmNames() {
   return names;
 }
 
+std::string UnknownAlgorithm(const std::string& name) {
+  const auto& names = AlgorithmNames();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return "";
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  return fmt::format("unknown algorithm '{}' (expected one of: {})", name, known);
+}
+
 namespace {
 
 SearchResult RunBlindSearch(const ScheduleProblem& problem, const std::string& algorithm,
@@ -338,10 +346,7 @@ SearchResult RunBlindSearch(const ScheduleProblem& problem, const std::string& a
   if (algorithm == "maxmin") return MaxMinSearch(problem, limits);
   if (algorithm == "nosharing") return StaticSearch(problem, false);
   if (algorithm == "maxsharing") return StaticSearch(problem, true);
-  ThrowInput(
-      "--algo: unknown algorithm '{}' (expected one of: greedy, greedy-paper, greedy-marginal, "
-      "exhaustive, maxmin, nosharing, maxsharing)",
-      algorithm);
+  ThrowInput("--algo: {}", UnknownAlgorithm(algorithm));
 }
 
 }  // namespace
@@ -357,12 +362,23 @@ SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algori
   constexpr int kPasses = 4;      // all hot, two tightenings, all cold
   constexpr int kBisections = 5;  // then loosening the fitting regime
   double seconds = 0;
+  // Every pass shares --time-limit: a pass gets what the earlier ones left.
+  auto pass_limits = [&] {
+    SearchLimits l = limits;
+    if (l.time_limit_s > 0) l.time_limit_s = std::max(1e-3, limits.time_limit_s - seconds);
+    return l;
+  };
+  // The algorithm's objective: maxmin's minimum first, then the mean.
+  auto better = [&](const Solution& a, const Solution& b) {
+    if (algorithm == "maxmin" && std::fabs(a.min_f1 - b.min_f1) > 1e-12) return a.min_f1 > b.min_f1;
+    return a.mean_f1() > b.mean_f1() + 1e-12;
+  };
   for (int pass = 0; pass < kPasses && !found; ++pass) {
     if (pass == kPasses - 1) stem = branch = CacheModel::kMaxFraction;
     regime.costs = problem.costs.AtFractions(stem, branch);
     SearchResult r;
     try {
-      r = RunBlindSearch(regime, algorithm, limits);
+      r = RunBlindSearch(regime, algorithm, pass_limits());
     } catch (const InfeasibleError&) {
       // All hot is the cheapest any schedule can be: nothing fits. A later
       // regime's infeasibility says only that this search cannot find one.
@@ -399,7 +415,7 @@ SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algori
       regime.costs = problem.costs.AtFractions(mid * fit_stem, mid * fit_branch);
       SearchResult r;
       try {
-        r = RunBlindSearch(regime, algorithm, limits);
+        r = RunBlindSearch(regime, algorithm, pass_limits());
       } catch (const InfeasibleError&) {
         lo = mid;
         continue;
@@ -413,7 +429,7 @@ SearchResult RunSearch(const ScheduleProblem& problem, const std::string& algori
         continue;
       }
       hi = mid;
-      if (truth.mean_f1() > found->solution.mean_f1() + 1e-12) {
+      if (better(truth, found->solution)) {
         r.solution = truth;
         found = std::move(r);
       }

@@ -49,10 +49,9 @@ void SimulateConfig::Validate() const {
     MS_CHECK(m > 0 && std::isfinite(m), "--memory-budgets: memory budgets must be > 0 MB, got {}",
              m);
   MS_CHECK(!algorithms.empty(), "--algos: give at least one algorithm");
-  const auto& names = AlgorithmNames();
   for (const auto& a : algorithms) {
-    MS_CHECK(std::find(names.begin(), names.end(), a) != names.end(),
-             "--algos: unknown algorithm '{}'", a);
+    const std::string unknown = UnknownAlgorithm(a);
+    MS_CHECK(unknown.empty(), "--algos: {}", unknown);
   }
   MS_CHECK(workloads >= 1, "--workloads must be >= 1, got {}", workloads);
   MS_CHECK(event_length_ms.lo > 0, "--event-length-ms: lengths must be > 0");

@@ -90,6 +90,9 @@ double FastScheduleCost(const ScheduleProblem& problem, const std::vector<int>& 
 
 // Algorithm names accepted by RunSearch and the tools.
 const std::vector<std::string>& AlgorithmNames();
+// "" when RunSearch knows `name`; else "unknown algorithm 'NAME' (expected
+// one of: ...)", for the caller to prefix with its flag or field.
+std::string UnknownAlgorithm(const std::string& name);
 // Dispatches by name: greedy (marginal + polish), greedy-paper, greedy-marginal
 // (no polish), exhaustive, maxmin, nosharing, maxsharing.
 // The limits apply to exhaustive and maxmin (the others finish in milliseconds).

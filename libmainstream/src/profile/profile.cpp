@@ -1,7 +1,5 @@
 #include "mainstream/profile/profile.h"
 
-#include <algorithm>
-
 namespace mainstream {
 
 std::vector<double> Profile::StageLatencies() const {

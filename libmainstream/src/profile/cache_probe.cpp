@@ -56,6 +56,28 @@ double ReportedLlcBytes() {
   return best;
 }
 
+Json ProbeCurveToJson(const std::vector<double>& bytes, const std::vector<double>& ns_per_line) {
+  Json probe = Json::array();
+  for (size_t i = 0; i < bytes.size(); ++i)
+    probe.push_back(Json{{"bytes", bytes[i]}, {"ns_per_line", ns_per_line.at(i)}});
+  return probe;
+}
+
+void ReadProbeCurve(const JsonView& probe, std::vector<double>* bytes,
+                    std::vector<double>* ns_per_line) {
+  if (probe.Size() < 2 || probe.Size() > 64)
+    probe.Fail("expected 2..64 points, got {}", probe.Size());
+  bytes->clear();
+  ns_per_line->clear();
+  for (const JsonView& pt : probe.Elements()) {
+    const double b = pt.NumberIn("bytes", 1, 1e13);
+    if (!bytes->empty() && b <= bytes->back())
+      pt.Field("bytes").Fail("sizes must ascend ({} after {})", b, bytes->back());
+    bytes->push_back(b);
+    ns_per_line->push_back(pt.NumberIn("ns_per_line", 1e-6, 1e6));
+  }
+}
+
 CacheProbe ProbeCaches(double max_bytes, double seconds_per_point) {
   MS_CHECK(max_bytes >= 512 * 1024 && max_bytes <= 1e11,
            "cache probe: the largest working set must be 512 KiB..100 GB, got {}", max_bytes);

@@ -1,5 +1,7 @@
 #include "mainstream/profile/profile.h"
 
+#include "mainstream/profile/cache_probe.h"
+
 namespace mainstream {
 
 std::vector<double> Profile::StageLatencies() const {
@@ -69,10 +71,8 @@ Json Profile::ToJson() const {
   if (memory_overhead_bytes > 0) j["memory_overhead_bytes"] = memory_overhead_bytes;
   if (memory_segment_bytes > 0) j["memory_segment_bytes"] = memory_segment_bytes;
   if (!cache.empty()) {
-    Json probe = Json::array();
-    for (size_t i = 0; i < cache.bytes.size(); ++i)
-      probe.push_back(Json{{"bytes", cache.bytes[i]}, {"ns_per_line", cache.ns_per_line[i]}});
-    j["cache"] = Json{{"probe", probe}, {"reported_llc_bytes", cache.reported_llc_bytes}};
+    j["cache"] = Json{{"probe", ProbeCurveToJson(cache.bytes, cache.ns_per_line)},
+                      {"reported_llc_bytes", cache.reported_llc_bytes}};
   }
   return j;
 }
@@ -144,16 +144,7 @@ Profile Profile::FromJson(const JsonView& v) {
             p.stages.size());
   }
   if (auto c = v.OptionalField("cache")) {
-    const JsonView probe = c->Field("probe");
-    if (probe.Size() < 2 || probe.Size() > 64)
-      probe.Fail("expected 2..64 points, got {}", probe.Size());
-    for (const JsonView& pt : probe.Elements()) {
-      const double b = pt.NumberIn("bytes", 1, 1e13);
-      if (!p.cache.bytes.empty() && b <= p.cache.bytes.back())
-        pt.Field("bytes").Fail("sizes must ascend ({} after {})", b, p.cache.bytes.back());
-      p.cache.bytes.push_back(b);
-      p.cache.ns_per_line.push_back(pt.NumberIn("ns_per_line", 1e-6, 1e6));
-    }
+    ReadProbeCurve(c->Field("probe"), &p.cache.bytes, &p.cache.ns_per_line);
     if (auto r = c->OptionalField("reported_llc_bytes"))
       p.cache.reported_llc_bytes = r->AsNumberIn(0, 1e13);
   }

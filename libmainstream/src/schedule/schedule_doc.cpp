@@ -8,6 +8,7 @@
 
 #include "mainstream/core/log.h"
 #include "mainstream/labels/score_trace.h"
+#include "mainstream/profile/cache_probe.h"
 #include "mainstream/schedule/profile_costs.h"
 
 namespace fs = std::filesystem;
@@ -105,11 +106,9 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
          {"tree", tree.ToJson(AppNames())}};
   if (costs.cache().enabled()) {
     const CacheModel& c = costs.cache();
-    Json probe = Json::array();
-    for (size_t i = 0; i < c.curve_bytes.size(); ++i)
-      probe.push_back(Json{{"bytes", c.curve_bytes[i]}, {"ns_per_line", c.curve_ns[i]}});
-    j["cache"] =
-        Json{{"probe", probe}, {"hot_bytes", c.hot_bytes}, {"traffic_bytes", tree.traffic_bytes}};
+    j["cache"] = Json{{"probe", ProbeCurveToJson(c.curve_bytes, c.curve_ns)},
+                      {"hot_bytes", c.hot_bytes},
+                      {"traffic_bytes", tree.traffic_bytes}};
   }
   j["memory_budget"] = memory_budget > 0 ? Json(memory_budget) : Json(nullptr);
   if (!memory.empty()) {
@@ -184,13 +183,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
           "a schedule with a cache model needs cold_ms, cold_reuse_bytes and cache_bytes for "
           "every stage");
     }
-    const JsonView probe = c->Field("probe");
-    if (probe.Size() < 2 || probe.Size() > 64)
-      probe.Fail("expected 2..64 points, got {}", probe.Size());
-    for (const JsonView& pt : probe.Elements()) {
-      cache.curve_bytes.push_back(pt.NumberIn("bytes", 1, 1e13));
-      cache.curve_ns.push_back(pt.NumberIn("ns_per_line", 1e-6, 1e6));
-    }
+    ReadProbeCurve(c->Field("probe"), &cache.curve_bytes, &cache.curve_ns);
     cache.hot_bytes = c->NumberIn("hot_bytes", 1, 1e13);
     try {
       d.costs.SetCache(std::move(cache));

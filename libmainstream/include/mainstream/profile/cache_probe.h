@@ -21,4 +21,11 @@ double ReportedLlcBytes();
 // bytes, ns_per_line and reported_llc_bytes.
 CacheProbe ProbeCaches(double max_bytes, double seconds_per_point = 0.05);
 
+// The probe's points as profiles and schedules store them: [{"bytes": B,
+// "ns_per_line": T}, ...], and back (2-64 points, sizes ascending; errors
+// name the point's field).
+Json ProbeCurveToJson(const std::vector<double>& bytes, const std::vector<double>& ns_per_line);
+void ReadProbeCurve(const JsonView& probe, std::vector<double>* bytes,
+                    std::vector<double>* ns_per_line);
+
 }  // namespace mainstream

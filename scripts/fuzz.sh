@@ -30,22 +30,9 @@ shift || true
 # what the library needs without LibTorch.
 PACKAGES=(clang libclang-rt-14-dev cmake ninja-build libfmt-dev nlohmann-json3-dev libcli11-dev
   libopencv-dev zlib1g-dev)
-if [ "${SKIP_APT:-0}" != "1" ]; then
-  missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "fuzz: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
-    SUDO=""
-    if [ "$(id -u)" != "0" ]; then
-      command -v sudo >/dev/null || { echo "fuzz: need root or sudo to install packages" >&2; exit 2; }
-      SUDO="sudo"
-    fi
-    $SUDO apt-get update
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
-fi
+# shellcheck source=apt_install.sh
+source "$ROOT/scripts/apt_install.sh"
+ensure_debian_packages fuzz "${PACKAGES[@]}"
 
 BUILD="$ROOT/build-fuzz"
 if [ ! -f "$BUILD/build.ninja" ]; then

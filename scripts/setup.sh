@@ -20,22 +20,9 @@ PACKAGES=(
   ffmpeg                           # serves a video as a live stream on the loopback for msrun's live-deployment test
 )
 
-if [ "${SKIP_APT:-0}" != "1" ]; then
-  missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
-    SUDO=""
-    if [ "$(id -u)" != "0" ]; then
-      command -v sudo >/dev/null || { echo "setup: need root or sudo to install packages" >&2; exit 2; }
-      SUDO="sudo"
-    fi
-    $SUDO apt-get update
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
-fi
+# shellcheck source=apt_install.sh
+source scripts/apt_install.sh
+ensure_debian_packages setup "${PACKAGES[@]}"
 
 JOBS="${JOBS:-$(nproc)}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

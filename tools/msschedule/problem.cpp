@@ -28,6 +28,13 @@ void ProblemCommands::Add(CLI::App& app) {
     c->add_flag(
         "--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
         "Predict with the analytical model only (ignore the packages' score traces)");
+    c->add_option("--selection-resamples", config.prediction.selection_resamples,
+                  "Bootstrap resamples of the trace's events that estimate, per option, the "
+                  "optimism of picking the best-looking of an app's options; the search sees "
+                  "predictions net of it (0: no correction; docs/model.md)")
+        ->capture_default_str();
+    c->add_option("--selection-seed", config.prediction.selection_seed, "Seed of those resamples")
+        ->capture_default_str();
     c->add_option("--time-limit", config.limits.time_limit_s,
                   "exhaustive/maxmin: stop after S seconds with the best schedule found and a "
                   "proven bound on the "

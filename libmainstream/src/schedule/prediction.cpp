@@ -30,6 +30,9 @@ Json Figures(double recall, double precision, double f1) {
 void PredictionOptions::Validate() const {
   MS_CHECK(std::isfinite(prior_events) && prior_events >= 0 && prior_events <= 1e6,
            "--trace-prior: expected a number of events in [0, 10^6], got {}", prior_events);
+  MS_CHECK(selection_resamples >= 0 && selection_resamples <= 100000,
+           "--selection-resamples: expected 0 (no correction) to 100000, got {}",
+           selection_resamples);
 }
 
 ConfidenceInterval AppPrediction::Interval(double n_events, double level) const {
@@ -50,6 +53,7 @@ Json AppPrediction::ToJson() const {
          {"source", source()},
          {"trace_weight", trace_weight},
          {"no_skill", no_skill},
+         {"selection_bias", selection_bias},
          {"model", Json{{"recall", model.recall},
                         {"precision", model.precision},
                         {"f1", model.f1},
@@ -80,6 +84,7 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("events")) p.events = f->AsIntIn(0, int64_t{1} << 40);
   if (auto f = v.OptionalField("trace_weight")) p.trace_weight = f->AsNumberIn(0, 1);
   if (auto f = v.OptionalField("no_skill")) p.no_skill = f->AsBool();
+  if (auto f = v.OptionalField("selection_bias")) p.selection_bias = f->AsNumberIn(0, 1);
   if (auto m = v.OptionalField("model")) {
     p.model.recall = m->NumberIn("recall", 0, 1);
     p.model.precision = m->NumberIn("precision", 0, 1);
@@ -106,7 +111,7 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
 
 AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
                                const ScoreTrace* trace, double stride, int x,
-                               const PredictionOptions& options) {
+                               const PredictionOptions& options, TraceReplay* replay) {
   options.Validate();
   AppPrediction p;
   p.no_skill = c.no_skill;
@@ -139,9 +144,10 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   tp.phases = r.phases;
   p.trace = tp;
   p.events = r.events;
-  if (r.events == 0) return p;
+  if (replay != nullptr) *replay = std::move(r);
+  if (p.events == 0) return p;
 
-  const double n = static_cast<double>(r.events);
+  const double n = static_cast<double>(p.events);
   const double w = n / (n + options.prior_events);
   p.trace_weight = w;
   p.recall = w * tp.recall + (1 - w) * p.model.recall;

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "mainstream/core/error.h"
+#include "mainstream/schedule/selection.h"
+#include "mainstream/schedule/trace_model.h"
 
 namespace mainstream {
 
@@ -21,8 +23,15 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
   MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
   MS_CHECK(!space.fps_options.empty(), "no frame-rate options");
   MS_CHECK(!space.x_options.empty(), "no X-voting options");
+  const bool correct = trace != nullptr && options.use_trace && options.selection_resamples > 0;
   AppChoices app;
   app.name = name;
+  // Every (candidate, rate, X) predicted, with its replay when the selection
+  // correction needs the event cycles; the option kept per (candidate, rate)
+  // is its best X.
+  std::vector<TraceReplay> replays;
+  std::vector<SelectionEntry> entries;
+  std::vector<size_t> kept;
   for (size_t ci = 0; ci < candidates.size(); ++ci) {
     const Candidate& c = candidates[ci];
     for (double fps : space.fps_options) {
@@ -30,8 +39,16 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
                "frame rate {} outside (0, stream fps {}]", fps, space.stream_fps);
       AppOption best;
       bool have = false;
+      size_t best_entry = 0;
       for (int x : space.x_options) {
-        AppPrediction p = PredictCandidate(c, events, trace, space.stream_fps / fps, x, options);
+        TraceReplay replay;
+        AppPrediction p = PredictCandidate(c, events, trace, space.stream_fps / fps, x, options,
+                                           correct ? &replay : nullptr);
+        if (correct) {
+          replays.push_back(std::move(replay));
+          entries.push_back(SelectionEntry{c.branchpoint, fps, p.trace_weight, p.model.recall,
+                                           p.model.precision, nullptr, replays.back().phases});
+        }
         if (!have || p.f1 > best.pred.f1 + 1e-12) {
           best.candidate = static_cast<int>(ci);
           best.branchpoint = c.branchpoint;
@@ -41,10 +58,24 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
           best.fpr = c.fpr;
           best.pred = p;
           have = true;
+          if (correct) best_entry = entries.size() - 1;
         }
       }
+      if (correct) kept.push_back(best_entry);
       app.options.push_back(best);
     }
+  }
+  if (!correct || replays.empty() || replays[0].events < 2) return app;
+  for (size_t e = 0; e < entries.size(); ++e) {
+    entries[e].cycles = &replays[e].cycles;
+    entries[e].runs = std::max(1, replays[e].phases);
+  }
+  const std::vector<double> bias =
+      SelectionOptimism(entries, kept, options.selection_resamples, options.selection_seed);
+  for (size_t k = 0; k < app.options.size(); ++k) {
+    AppPrediction& p = app.options[k].pred;
+    p.selection_bias = std::min(bias[k], p.f1);
+    p.f1 -= p.selection_bias;
   }
   return app;
 }

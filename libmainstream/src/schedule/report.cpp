@@ -46,12 +46,27 @@ Json PredictPackage(const PackagePredictRequest& q) {
              "--fps: {} is outside (0, {}] (the package's stream fps)", r, pkg.stream_fps);
   }
   for (int x : q.x_vote) MS_CHECK(x >= 1, "--x-vote: X must be >= 1, got {}", x);
-  Json rows = Json::array();
+  for (int b : q.branchpoints) {
+    MS_CHECK(pkg.FindBranchpoint(b) != nullptr, "--branchpoint: {} is not a candidate of {}", b,
+             (pkg.dir / kMPackageManifest).string());
+  }
+  std::vector<Candidate> chosen;
   for (const Candidate& c : pkg.candidates) {
-    if (!q.branchpoints.empty() && std::find(q.branchpoints.begin(), q.branchpoints.end(),
-                                             c.branchpoint) == q.branchpoints.end()) {
-      continue;
+    if (q.branchpoints.empty() || std::find(q.branchpoints.begin(), q.branchpoints.end(),
+                                            c.branchpoint) != q.branchpoints.end()) {
+      chosen.push_back(c);
     }
+  }
+  // What the search would see: the best X per (candidate, rate), net of the
+  // selection correction among these options.
+  OptionSpace space;
+  space.stream_fps = pkg.stream_fps;
+  space.fps_options = rates;
+  space.x_options = q.x_vote;
+  const AppChoices choices =
+      BuildAppChoices(pkg.app, chosen, pkg.events, space, trace ? &*trace : nullptr, q.options);
+  Json rows = Json::array();
+  for (const Candidate& c : chosen) {
     for (double r : rates) {
       for (int x : q.x_vote) {
         AppPrediction p = PredictCandidate(c, pkg.events, trace ? &*trace : nullptr,
@@ -60,13 +75,16 @@ Json PredictPackage(const PackagePredictRequest& q) {
         row["branchpoint"] = c.branchpoint;
         row["fps"] = r;
         row["x_vote"] = x;
+        row["searched_f1"] = nullptr;
+        for (const AppOption& o : choices.options) {
+          if (o.branchpoint == c.branchpoint && o.fps == r && o.x_vote == x) {
+            row["selection_bias"] = o.pred.selection_bias;
+            row["searched_f1"] = o.pred.f1;
+          }
+        }
         rows.push_back(std::move(row));
       }
     }
-  }
-  for (int b : q.branchpoints) {
-    MS_CHECK(pkg.FindBranchpoint(b) != nullptr, "--branchpoint: {} is not a candidate of {}", b,
-             (pkg.dir / kMPackageManifest).string());
   }
   return Json{{"app", pkg.app},
               {"package", pkg.dir.string()},
@@ -84,20 +102,23 @@ std::string FormatPackagePrediction(const Json& j) {
           ? std::string("; no score trace: analytical model only")
           : fmt::format("; {} events in the trace, trace weight n/(n+{:g})",
                         j.at("trace_events").get<int64_t>(), j.at("trace_prior").get<double>()));
-  s +=
-      fmt::format("{:>4} {:>6} {:>3} {:>8} {:>8} {:>8} {:>7} {:>15} {:>6}  {}\n", "bp", "fps", "X",
-                  "model", "trace", "F1", "weight", "90% interval", "events", "recall / precision");
+  s += fmt::format("{:>4} {:>6} {:>3} {:>8} {:>8} {:>8} {:>8} {:>7} {:>15} {:>6}  {}\n", "bp",
+                   "fps", "X", "model", "trace", "F1", "searched", "weight", "90% interval",
+                   "events", "recall / precision");
   for (const Json& r : j.at("rows")) {
     const Json& iv = r.at("interval90");
     s += fmt::format(
-        "{:>4} {:>6.3g} {:>3} {:>8.3f} {:>8} {:>8.3f} {:>7.2f}  [{:.2f}, {:.2f}] {:>6}  {:.3f} / "
-        "{:.3f}{}\n",
+        "{:>4} {:>6.3g} {:>3} {:>8.3f} {:>8} {:>8.3f} {:>8} {:>7.2f}  [{:.2f}, {:.2f}] {:>6}  "
+        "{:.3f} / {:.3f}{}\n",
         r.at("branchpoint").get<int>(), r.at("fps").get<double>(), r.at("x_vote").get<int>(),
         r.at("model").at("f1").get<double>(),
         r.at("trace").is_null() ? std::string("-")
                                 : fmt::format("{:.3f}", r.at("trace").at("f1").get<double>()),
-        r.at("f1").get<double>(), r.at("trace_weight").get<double>(), iv[0].get<double>(),
-        iv[1].get<double>(), r.at("events").get<int64_t>(), r.at("recall").get<double>(),
+        r.at("f1").get<double>(),
+        r.at("searched_f1").is_null() ? std::string("-")
+                                      : fmt::format("{:.3f}", r.at("searched_f1").get<double>()),
+        r.at("trace_weight").get<double>(), iv[0].get<double>(), iv[1].get<double>(),
+        r.at("events").get<int64_t>(), r.at("recall").get<double>(),
         r.at("precision").get<double>(), r.at("no_skill").get<bool>() ? "  (no skill)" : "");
   }
   return s;

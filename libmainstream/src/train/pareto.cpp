@@ -70,10 +70,14 @@ ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_
   space.stream_fps = stream_fps;
   space.fps_options = fps_options;
   space.x_options = x_options;
-  // curves[i][r]: candidate i's best predicted F1 at rate r.
+  // curves[i][r]: candidate i's best predicted F1 at rate r, as predicted
+  // (the scheduler's correction for choosing among options is about the
+  // package's options together, not one candidate's curve).
+  PredictionOptions raw = prediction;
+  raw.selection_resamples = 0;
   std::vector<std::vector<double>> curves;
   for (const Candidate& c : candidates) {
-    AppChoices choices = BuildAppChoices("pareto", {c}, events, space, trace, prediction);
+    AppChoices choices = BuildAppChoices("pareto", {c}, events, space, trace, raw);
     std::vector<double> curve;
     for (const AppOption& o : choices.options) curve.push_back(o.pred.f1);
     curves.push_back(std::move(curve));

@@ -38,7 +38,11 @@ struct AppPrediction {
   int64_t events = 0;       // true events behind the prediction
   double trace_weight = 0;  // weight of the trace in recall and precision (0: model only)
   bool no_skill = false;    // the candidate was flagged no better than chance
-  EventPrediction model;    // the analytical model's figures
+  // Already subtracted from f1: the expected optimism of this option's
+  // prediction when it is the best of the options no more costly than it
+  // (schedule/selection.h); 0 when not corrected.
+  double selection_bias = 0;
+  EventPrediction model;  // the analytical model's figures
   std::optional<TracePrediction> trace;
 
   std::string source() const { return trace ? "trace+model" : "model"; }
@@ -57,6 +61,11 @@ struct PredictionOptions {
   // (docs/pipeline.md).
   double prior_events = 4;
   bool use_trace = true;  // false: the analytical model only
+  // Correction for choosing among noisy predictions (schedule/selection.h):
+  // bootstrap resamples of the trace's events (0: no correction) and their
+  // seed. Applied by BuildAppChoices to the options the search sees.
+  int selection_resamples = 200;
+  uint64_t selection_seed = 1;
   void Validate() const;
 };
 
@@ -65,8 +74,12 @@ struct PredictionOptions {
 // (model only); when given it must have a column for c.branchpoint. A
 // no_skill candidate's model figures use its overall positive rate for both
 // TPR and FPR (detections independent of events).
+// When `replay` is given and the trace was replayed, it receives the replay
+// (its event cycles feed the selection correction).
+struct TraceReplay;
 AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
                                const ScoreTrace* trace, double stride, int x,
-                               const PredictionOptions& options = {});
+                               const PredictionOptions& options = {},
+                               TraceReplay* replay = nullptr);
 
 }  // namespace mainstream

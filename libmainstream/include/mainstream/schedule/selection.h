@@ -1,0 +1,44 @@
+// Choosing among noisy predictions (docs/model.md, "Choosing among noisy
+// options"). An app's options (candidate, frame rate, X) are predicted from
+// the same few events of its score trace; the search then takes, per app,
+// the best-looking option it can afford, and the best-looking of many noisy
+// estimates is on average one that erred upwards (the winner's curse). The
+// bootstrap below estimates that optimism for every option and the search
+// sees each option's prediction net of it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mainstream/labels/scoring.h"
+
+namespace mainstream {
+
+// One predicted (candidate, rate, X) of an app: how its F1 is made from the
+// trace's event cycles and the analytical model (schedule/prediction.h,
+// "Combining trace and model").
+struct SelectionEntry {
+  int branchpoint = 0;
+  double fps = 0;
+  double trace_weight = 0;  // 0: the model alone (no events in the trace)
+  double model_recall = 0, model_precision = 0;
+  const std::vector<EventCycle>* cycles = nullptr;  // one per true event, same events for all
+  int64_t runs = 1;                                 // report sets (phases) summed in the cycles
+};
+
+// For each entry in `options`, the selection optimism of choosing it as the
+// best of its competitors: the entries no more costly than it in any schedule
+// (branchpoint >= its own: less of the model its own; fps <= its own; any X).
+// For each of `resamples` bootstrap draws of the events (the same draw for
+// every entry, seeded by `seed`), ô = the competitor with the best resampled
+// F1; the optimism is the mean of [F1*(ô) - F1(ô)] - [F1*(o) - F1(o)], where
+// F1* is the resampled and F1 the original prediction. The second term
+// removes the bootstrap's own bias of F1, so an option without competitors
+// gets exactly 0. Results are clamped at 0 (an option some cheaper option
+// beats is never the search's choice anyway). Entries must share one set of
+// cycles (the same true events, in the same order); empty cycles give 0s.
+std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries,
+                                      const std::vector<size_t>& options, int resamples,
+                                      uint64_t seed);
+
+}  // namespace mainstream

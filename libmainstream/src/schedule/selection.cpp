@@ -37,15 +37,15 @@ std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries
                                       uint64_t seed) {
   std::vector<double> out(options.size(), 0);
   if (entries.empty() || resamples <= 0) return out;
-  MS_CHECK(entries[0].cycles != nullptr, "selection entry 0 has no cycles");
+  MS_ASSERT(entries[0].cycles != nullptr, "selection entry 0 has no cycles");
   const size_t n = entries[0].cycles->size();
   for (const SelectionEntry& e : entries) {
-    MS_CHECK(e.cycles != nullptr && e.cycles->size() == n,
-             "selection entries must share their events ({} vs {})",
-             e.cycles ? e.cycles->size() : 0, n);
-    MS_CHECK(e.runs >= 1, "selection entry with {} runs", e.runs);
+    MS_ASSERT(e.cycles != nullptr && e.cycles->size() == n,
+              "selection entries must share their events ({} vs {})",
+              e.cycles ? e.cycles->size() : 0, n);
+    MS_ASSERT(e.runs >= 1, "selection entry with {} runs", e.runs);
   }
-  for (size_t o : options) MS_CHECK(o < entries.size(), "option {} of {}", o, entries.size());
+  for (size_t o : options) MS_ASSERT(o < entries.size(), "option {} of {}", o, entries.size());
   if (n < 2) return out;
 
   // Competitors of each option: no more costly in any schedule.

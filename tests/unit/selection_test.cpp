@@ -82,6 +82,33 @@ TEST(SelectionOptimism, EntriesOnOtherEventsAreRejected) {
   EXPECT_ANY_THROW(SelectionOptimism({Entry(3, 2, &a)}, {1}, 10, 1));
 }
 
+// Fold resampling: B leads A only because of fold 0 (all 5 of its events
+// detected, none by A) and trails it in folds 1-3; the resamples without
+// fold 0 flip the winner, so B's lead is charged. One fold: nothing to
+// resample. Folds must be given per cycle.
+TEST(SelectionOptimism, FoldResamplingChargesALeadFromOneStretch) {
+  std::vector<EventCycle> a(20), b(20);
+  std::vector<int> fold(20);
+  for (size_t i = 0; i < 20; ++i) {
+    fold[i] = static_cast<int>(i / 5);
+    const size_t k = i % 5;
+    a[i].detected = fold[i] > 0 && k < 3 ? 1 : 0;
+    b[i].detected = fold[i] == 0 || k >= 3 ? 1 : 0;
+    a[i].true_reports = a[i].detected;
+    b[i].true_reports = b[i].detected;
+  }
+  // B: 11 of 20 detected, A: 9; B costs more (lower branchpoint).
+  const std::vector<SelectionEntry> entries{Entry(7, 1, &a), Entry(5, 1, &b)};
+  const std::vector<double> o =
+      SelectionOptimism(entries, {0, 1}, 500, 3, ResampleUnit::kFold, fold);
+  EXPECT_EQ(o[0], 0.0);
+  EXPECT_GT(o[1], 0.01);
+  const std::vector<int> one_fold(20, 2);
+  for (double v : SelectionOptimism(entries, {0, 1}, 500, 3, ResampleUnit::kFold, one_fold))
+    EXPECT_EQ(v, 0.0);
+  EXPECT_ANY_THROW(SelectionOptimism(entries, {1}, 10, 1, ResampleUnit::kFold, {0, 1}));
+}
+
 // Ten options of equal worth, each estimated on the same 12 events with its
 // own errors: the best-looking one is optimistic (the winner's curse); the
 // corrected prediction of the chosen option lands much nearer its true

@@ -33,6 +33,8 @@ void ProblemCommands::Add(CLI::App& app) {
                   "optimism of picking the best-looking of an app's options; the search sees "
                   "predictions net of it (0: no correction; docs/model.md)")
         ->capture_default_str();
+    c->add_flag("--selection-by-fold", config.prediction.selection_by_fold,
+                "Resample the trace's folds (stretches of time) instead of its events");
     c->add_option("--selection-seed", config.prediction.selection_seed, "Seed of those resamples")
         ->capture_default_str();
     c->add_option("--time-limit", config.limits.time_limit_s,

@@ -71,7 +71,9 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
     entries[e].runs = std::max(1, replays[e].phases);
   }
   const std::vector<double> bias =
-      SelectionOptimism(entries, kept, options.selection_resamples, options.selection_seed);
+      SelectionOptimism(entries, kept, options.selection_resamples, options.selection_seed,
+                        options.selection_by_fold ? ResampleUnit::kFold : ResampleUnit::kEvent,
+                        replays[0].cycle_fold);
   for (size_t k = 0; k < app.options.size(); ++k) {
     AppPrediction& p = app.options[k].pred;
     p.selection_bias = std::min(bias[k], p.f1);

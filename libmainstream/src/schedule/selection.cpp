@@ -34,7 +34,8 @@ double WeightedF1(const SelectionEntry& e, const std::vector<double>& weight) {
 
 std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries,
                                       const std::vector<size_t>& options, int resamples,
-                                      uint64_t seed) {
+                                      uint64_t seed, ResampleUnit unit,
+                                      const std::vector<int>& cycle_fold) {
   std::vector<double> out(options.size(), 0);
   if (entries.empty() || resamples <= 0) return out;
   MS_ASSERT(entries[0].cycles != nullptr, "selection entry 0 has no cycles");
@@ -47,6 +48,22 @@ std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries
   }
   for (size_t o : options) MS_ASSERT(o < entries.size(), "option {} of {}", o, entries.size());
   if (n < 2) return out;
+  // The units a resample draws: each a list of cycles.
+  std::vector<std::vector<size_t>> units;
+  if (unit == ResampleUnit::kEvent) {
+    for (size_t i = 0; i < n; ++i) units.push_back({i});
+  } else {
+    MS_ASSERT(cycle_fold.size() == n, "{} cycle folds for {} cycles", cycle_fold.size(), n);
+    std::vector<int> folds(cycle_fold);
+    std::sort(folds.begin(), folds.end());
+    folds.erase(std::unique(folds.begin(), folds.end()), folds.end());
+    for (int f : folds) {
+      std::vector<size_t>& u = units.emplace_back();
+      for (size_t i = 0; i < n; ++i)
+        if (cycle_fold[i] == f) u.push_back(i);
+    }
+    if (units.size() < 2) return out;
+  }
 
   // Competitors of each option: no more costly in any schedule.
   std::vector<std::vector<size_t>> rivals(options.size());
@@ -64,7 +81,9 @@ std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries
   std::vector<double> sum(options.size(), 0);
   for (int b = 0; b < resamples; ++b) {
     std::fill(weight.begin(), weight.end(), 0.0);
-    for (size_t i = 0; i < n; ++i) weight[rng.Index(n)] += 1;
+    for (size_t d = 0; d < units.size(); ++d) {
+      for (size_t i : units[rng.Index(units.size())]) weight[i] += 1;
+    }
     for (size_t e = 0; e < entries.size(); ++e) boot[e] = WeightedF1(entries[e], weight);
     for (size_t k = 0; k < options.size(); ++k) {
       size_t best = options[k];

@@ -110,6 +110,7 @@ TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, d
     auto it = std::lower_bound(trace.frames.begin(), trace.frames.end(), c.event.start);
     const size_t row = static_cast<size_t>(it - trace.frames.begin());
     const auto fold = static_cast<size_t>(trace.folds[std::min(row, trace.rows() - 1)]);
+    r.cycle_fold.push_back(static_cast<int>(fold));
     per_fold[fold].Add(c);
     fold_events[fold] += 1;
   }

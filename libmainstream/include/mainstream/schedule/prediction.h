@@ -66,6 +66,7 @@ struct PredictionOptions {
   // seed. Applied by BuildAppChoices to the options the search sees.
   int selection_resamples = 200;
   uint64_t selection_seed = 1;
+  bool selection_by_fold = false;  // resample the trace's folds instead of its events
   void Validate() const;
 };
 

@@ -26,6 +26,12 @@ struct SelectionEntry {
   int64_t runs = 1;                                 // report sets (phases) summed in the cycles
 };
 
+// What a bootstrap resample draws: true events one by one, or whole folds
+// of the trace (contiguous stretches of time, each with all its events), so
+// that an option whose lead comes from one stretch of the video loses it in
+// the resamples without that stretch.
+enum class ResampleUnit { kEvent, kFold };
+
 // For each entry in `options`, the selection optimism of choosing it as the
 // best of its competitors: the entries no more costly than it in any schedule
 // (branchpoint >= its own: less of the model its own; fps <= its own; any X).
@@ -37,8 +43,12 @@ struct SelectionEntry {
 // gets exactly 0. Results are clamped at 0 (an option some cheaper option
 // beats is never the search's choice anyway). Entries must share one set of
 // cycles (the same true events, in the same order); empty cycles give 0s.
+// With ResampleUnit::kFold, `cycle_fold[i]` is the fold of cycle i and a
+// resample draws as many folds as there are (folds with events), with
+// replacement; fewer than two such folds gives 0s.
 std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries,
                                       const std::vector<size_t>& options, int resamples,
-                                      uint64_t seed);
+                                      uint64_t seed, ResampleUnit unit = ResampleUnit::kEvent,
+                                      const std::vector<int>& cycle_fold = {});
 
 }  // namespace mainstream

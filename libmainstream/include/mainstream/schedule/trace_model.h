@@ -38,6 +38,7 @@ struct TraceReplay {
   int phases = 0;
   std::vector<EventCycle> cycles;  // counts summed over phases
   double f1_se = 0;                // JackknifeF1Se
+  std::vector<int> cycle_fold;     // the trace fold each cycle's event starts in
   std::vector<double> fold_f1;  // F1 of the cycles whose event starts in each fold that has events
   double fold_sd = 0;           // SD of fold_f1 (0 with fewer than two)
 };

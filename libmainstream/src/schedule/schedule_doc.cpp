@@ -478,6 +478,12 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
   doc.cheapest_cost = cheapest;
   doc.search["fps_options"] = space.fps_options;
   doc.search["x_options"] = space.x_options;
+  doc.search["prediction"] =
+      Json{{"trace", config.prediction.use_trace},
+           {"trace_prior", config.prediction.prior_events},
+           {"selection_resamples", config.prediction.selection_resamples},
+           {"selection_unit", config.prediction.selection_by_fold ? "fold" : "event"},
+           {"selection_seed", config.prediction.selection_seed}};
   if (config.limits.time_limit_s > 0) doc.search["time_limit"] = config.limits.time_limit_s;
   if (config.limits.max_nodes > 0) doc.search["max_nodes"] = config.limits.max_nodes;
   return doc;

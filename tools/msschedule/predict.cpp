@@ -32,6 +32,8 @@ void PredictCommand::Add(CLI::App& app) {
                   "candidate and rate, net of the optimism of picking among these options; 0: "
                   "none)")
       ->capture_default_str();
+  cmd->add_flag("--selection-by-fold", package.options.selection_by_fold,
+                "With --package: resample the trace's folds instead of its events");
   cmd->add_option("--selection-seed", package.options.selection_seed, "Seed of those resamples")
       ->capture_default_str();
   cmd->add_option("--tpr", single.tpr, "Per-frame true-positive rate")->check(CLI::Range(0.0, 1.0));

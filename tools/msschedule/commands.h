@@ -14,6 +14,10 @@
 
 namespace mainstream::cli {
 
+// The flags that shape F1 predictions (--trace-prior, --no-trace,
+// --selection-*), shared by predict, schedule and compare.
+void AddPredictionFlags(CLI::App* c, PredictionOptions& options);
+
 // predict: one package's candidates (--package), or one app's rates.
 struct PredictCommand {
   PredictRequest single;

@@ -21,21 +21,7 @@ void PredictCommand::Add(CLI::App& app) {
   cmd->add_option("--x-votes", x_votes, "With --package: X-voting values, comma-separated")
       ->capture_default_str();
   cmd->add_flag("--json", json, "With --package: print JSON instead of a table");
-  cmd->add_option("--trace-prior", package.options.prior_events,
-                  "Events of evidence the trace needs to weigh as much as the model")
-      ->capture_default_str();
-  cmd->add_flag(
-      "--no-trace", [this](int64_t) { package.options.use_trace = false; },
-      "Analytical model only");
-  cmd->add_option("--selection-resamples", package.options.selection_resamples,
-                  "With --package: bootstrap resamples for the 'searched' column (the best X per "
-                  "candidate and rate, net of the optimism of picking among these options; 0: "
-                  "none)")
-      ->capture_default_str();
-  cmd->add_flag("--selection-by-fold", package.options.selection_by_fold,
-                "With --package: resample the trace's folds instead of its events");
-  cmd->add_option("--selection-seed", package.options.selection_seed, "Seed of those resamples")
-      ->capture_default_str();
+  AddPredictionFlags(cmd, package.options);
   cmd->add_option("--tpr", single.tpr, "Per-frame true-positive rate")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--fpr", single.fpr, "Per-frame false-positive rate")
       ->check(CLI::Range(0.0, 1.0));

@@ -7,6 +7,25 @@
 
 namespace mainstream::cli {
 
+void AddPredictionFlags(CLI::App* c, PredictionOptions& options) {
+  c->add_option("--trace-prior", options.prior_events,
+                "Shrinkage: events of evidence the trace needs to weigh as much as the model")
+      ->capture_default_str();
+  c->add_flag(
+      "--no-trace", [&options](int64_t) { options.use_trace = false; },
+      "Predict with the analytical model only (ignore the packages' score traces)");
+  c->add_option("--selection-resamples", options.selection_resamples,
+                "Bootstrap resamples of the trace's events that estimate, per option, the "
+                "optimism of picking the best-looking of an app's options; the search sees "
+                "predictions net of it (predict --package: the 'searched' column; 0: no "
+                "correction; docs/model.md)")
+      ->capture_default_str();
+  c->add_flag("--selection-by-fold", options.selection_by_fold,
+              "Resample the trace's folds (stretches of time) instead of its events");
+  c->add_option("--selection-seed", options.selection_seed, "Seed of those resamples")
+      ->capture_default_str();
+}
+
 void ProblemCommands::Add(CLI::App& app) {
   auto add_problem_flags = [this](CLI::App* c) {
     c->add_option("--packages", config.packages, "M-Package directories, one per app")
@@ -22,21 +41,7 @@ void ProblemCommands::Add(CLI::App& app) {
     c->add_option("--fps", fps, "Frame-rate options, comma-separated (default: 1..stream fps)");
     c->add_option("--x-vote", x_votes, "X-voting options to search, e.g. 1,2,3,5,7")
         ->capture_default_str();
-    c->add_option("--trace-prior", config.prediction.prior_events,
-                  "Shrinkage: events of evidence the trace needs to weigh as much as the model")
-        ->capture_default_str();
-    c->add_flag(
-        "--no-trace", [this](int64_t) { config.prediction.use_trace = false; },
-        "Predict with the analytical model only (ignore the packages' score traces)");
-    c->add_option("--selection-resamples", config.prediction.selection_resamples,
-                  "Bootstrap resamples of the trace's events that estimate, per option, the "
-                  "optimism of picking the best-looking of an app's options; the search sees "
-                  "predictions net of it (0: no correction; docs/model.md)")
-        ->capture_default_str();
-    c->add_flag("--selection-by-fold", config.prediction.selection_by_fold,
-                "Resample the trace's folds (stretches of time) instead of its events");
-    c->add_option("--selection-seed", config.prediction.selection_seed, "Seed of those resamples")
-        ->capture_default_str();
+    AddPredictionFlags(c, config.prediction);
     c->add_option("--time-limit", config.limits.time_limit_s,
                   "exhaustive/maxmin: stop after S seconds with the best schedule found and a "
                   "proven bound on the "

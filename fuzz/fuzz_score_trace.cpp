@@ -26,14 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const FrameInterval& e : t.Events()) {
     if (e.empty()) fuzz::Finding("trace.csv: an empty event");
   }
-  for (int b : t.branchpoints) {
-    if (t.Column(b) < 0) fuzz::Finding("trace.csv: a branchpoint without its column");
+  for (const std::string& key : t.columns) {
+    if (t.Column(key) < 0) fuzz::Finding("trace.csv: a candidate without its column");
   }
   if (t.num_folds() < 1) fuzz::Finding("trace.csv: no fold");
 
   const ScoreTrace back = ParseScoreTrace(FormatScoreTrace(t), "formatted.csv");
   if (back.frames != t.frames || back.labels != t.labels || back.folds != t.folds ||
-      back.branchpoints != t.branchpoints)
+      back.columns != t.columns)
     fuzz::Finding("trace.csv: a formatted trace reads back differently");
   return 0;
 }

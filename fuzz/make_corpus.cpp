@@ -100,7 +100,7 @@ BaseInfo MakeBase(const Profile& profile) {
 // events at 5-12, 25-27 and 55-64; scores rising with specialization.
 ScoreTrace MakeTrace(const std::vector<int>& branchpoints) {
   ScoreTrace t;
-  t.branchpoints = branchpoints;
+  t.columns = BranchKeys(branchpoints);
   t.scores.resize(branchpoints.size());
   uint32_t state = 12345;
   for (int64_t f = 1; f <= 70; ++f) {
@@ -131,9 +131,9 @@ MPackage MakePackage(const std::string& app, const Profile& profile, const std::
   p.events.frequency = 0.35;
   p.events.correlation = 0.6;
   const double tpr[] = {0.92, 0.85, 0.7}, fpr[] = {0.05, 0.09, 0.2};
-  for (size_t c = 0; c < trace.branchpoints.size(); ++c) {
+  for (size_t c = 0; c < trace.columns.size(); ++c) {
     Candidate k;
-    k.branchpoint = trace.branchpoints[c];
+    k.branchpoint = std::stoi(trace.columns[c].substr(2));
     k.accuracy = 0.9 - 0.05 * static_cast<double>(c);
     k.tpr = tpr[c % 3];
     k.fpr = fpr[c % 3];

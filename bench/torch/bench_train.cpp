@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
         seconds[cache ? 0 : 1] = r.seconds;
         CandidateStore store(c, r.package.head.value("config_hash", ""));
         for (int b = 0; b < 8; ++b) {
-          if (auto rec = store.Find(b, r.package.base)) {
+          if (auto rec = store.Find(CandidateKey(CandidateKind::kBranch, b), r.package.base)) {
             per_bp[cache ? 0 : 1][static_cast<size_t>(b)] =
                 rec->candidate.train_seconds + rec->candidate.extra.value("prefix_seconds", 0.0);
           }
@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
           const std::string hash = r.package.head.value("config_hash", "");
           CandidateStore store(c, hash);
           for (int b = 0; b < 8; ++b) {
-            auto rec = store.Find(b, r.package.base);
+            auto rec = store.Find(CandidateKey(CandidateKind::kBranch, b), r.package.base);
             if (!rec) continue;
             const Candidate& k = rec->candidate;
             const Json& ts = k.extra["test"];

@@ -220,7 +220,7 @@ kill_task() {
   for ((i = 0; i < 1200; i++)); do
     if [ -f "$tj/slurm-job" ] && [ -f "$tj/logs/$cand" ] && grep -q "epoch" "$tj/logs/$cand" 2> /dev/null; then
       job="$(cat "$tj/slurm-job")"
-      task="$(grep -n "$(printf 'left\t0')\$" "$tj/jobs.index" | cut -d: -f1)"
+      task="$(grep -n "$(printf 'left\tbp0')\$" "$tj/jobs.index" | cut -d: -f1)"
       if [ "$action" = "scancel" ]; then scancel "${job}_$task"; else scontrol requeue "${job}_$task"; fi
       echo "$action ${job}_$task" > "$tj/killed"
       return 0
@@ -241,11 +241,11 @@ KILLER=""
 err="$(cat "$W/kill-train.err")"
 [ -f "$W/kill/train-jobs/killed" ] || fail "the candidate's task was never seen training: $err"
 [ $rc -eq 1 ] || fail "killed task: exit code $rc, expected 1: $err"
-[[ "$err" == *"candidates for branchpoint(s) 0 are not finished"* ]] || fail "killed task: pack does not name branchpoint 0: $err"
-[[ "$err" == *"train --config "*"--branchpoint 0 "* ]] || fail "killed task: no command that trains branchpoint 0: $err"
+[[ "$err" == *"candidate(s) bp0 are not finished"* ]] || fail "killed task: pack does not name branchpoint 0: $err"
+[[ "$err" == *"train --config "*"--branchpoint bp0 "* ]] || fail "killed task: no command that trains branchpoint 0: $err"
 [[ "$err" == *"re-run this pipeline"* ]] || fail "killed task: $err"
 [ ! -e "$W/kill/packages/left/mpackage.json" ] || fail "killed task: a package was written"
-say "killed task ($(cat "$W/kill/train-jobs/killed")): exit 1 after $(secs "$t")s; $(grep -m1 'not finished' <<< "$err" | sed 's/.*: candidates/candidates/' | cut -c1-120)..."
+say "killed task ($(cat "$W/kill/train-jobs/killed")): exit 1 after $(secs "$t")s; $(grep -m1 'not finished' <<< "$err" | sed 's/.*: candidate(s)/candidate(s)/' | cut -c1-120)..."
 # The re-run: only branchpoint 0 is trained again; its task is requeued once while it trains.
 rm -f "$W/kill/train-jobs/killed" "$W/kill/train-jobs/slurm-job"
 mv "$W/kill/train-jobs/logs" "$W/kill/train-jobs/logs.killed"

@@ -72,7 +72,7 @@ TEST(Formats, PackageErrorsNameFileAndPath) {
       {[](Json& j) { j["candidates"][2]["branchpoint"] = 99; },
        "$.candidates[2].branchpoint: branchpoint 99 must be below"},
       {[](Json& j) { j["candidates"][1]["branchpoint"] = 0; },
-       "$.candidates[1].branchpoint: duplicate branchpoint 0"},
+       "$.candidates[1].branchpoint: duplicate branch candidate at branchpoint 0"},
       {[](Json& j) { j["events"]["frequency"] = 0; },
        "$.events.frequency: expected a fraction in [1e-09, 1]"},
       {[](Json& j) { j["events"]["mean_length_frames"] = 3e18; },

@@ -43,7 +43,7 @@ bool Contains(const std::string& text, const std::string& part) {
 ScoreTrace EventGapTrace(int events, int64_t event_len, int64_t gap,
                          const std::function<float(int, int64_t, bool)>& score) {
   ScoreTrace t;
-  t.branchpoints = {0};
+  t.columns = BranchKeys({0});
   t.scores.resize(1);
   int64_t frame = 0;
   auto add = [&](int index, int64_t n, bool label) {
@@ -169,7 +169,7 @@ TEST(RateEstimate, AHoleCutsClusters) {
   t.frames = {1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15};
   t.labels = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0};
   t.folds = std::vector<int>(12, 0);
-  t.branchpoints = {0};
+  t.columns = BranchKeys({0});
   t.scores = {{0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1}};
   const RateEstimate e = EstimateRates(t, 0, 0.5, "t");
   EXPECT_EQ(e.events, 2);
@@ -336,7 +336,7 @@ TraceCase RandomTraceCase(uint64_t seed) {
   Rng rng(seed);
   TraceCase tc;
   ScoreTrace& t = tc.trace;
-  t.branchpoints = {0, 3};
+  t.columns = BranchKeys({0, 3});
   t.scores.resize(2);
   int64_t frame = 1;
   for (int s = 0; s < 3; ++s) {
@@ -533,7 +533,7 @@ TEST(Prediction, TraceWithoutTheCandidatesColumnIsAnInputError) {
   Candidate c = Bp3Candidate();
   c.branchpoint = 7;
   EXPECT_TRUE(Contains(InputErrorOf([&] { PredictCandidate(c, tc.stats, &tc.trace, 2, 1); }),
-                       "branchpoint 7"));
+                       "no column bp7"));
 }
 
 TEST(Prediction, TraceWithoutEventsLeavesTheModel) {
@@ -686,7 +686,7 @@ struct PackageCase {
     pkg.estimation = Json{{"method", "out-of-fold"}, {"folds", 3}};
 
     Rng rng(23);
-    trace.branchpoints = {0, 3, 7};
+    trace.columns = BranchKeys({0, 3, 7});
     trace.scores.resize(3);
     for (int64_t f = 1; f <= 60; ++f) {
       trace.frames.push_back(f < 30 ? f : f + 10);
@@ -712,10 +712,10 @@ struct PackageCase {
   }
 };
 
-TEST(ScoreTracePackage, V2ManifestWithTraceRoundTrips) {
+TEST(ScoreTracePackage, ManifestWithTraceRoundTrips) {
   PackageCase pc;
   const MPackage back = pc.WriteAndRead();
-  EXPECT_EQ(ReadJsonFile(pc.manifest()).at("schema_version"), 2);
+  EXPECT_EQ(ReadJsonFile(pc.manifest()).at("schema_version"), kMPackageSchemaVersion);
   EXPECT_EQ(back.ToJson(), pc.pkg.ToJson());
   ASSERT_TRUE(back.trace.has_value());
   EXPECT_EQ(back.trace->file, "trace.csv");
@@ -748,11 +748,11 @@ TEST(ScoreTracePackage, V1ManifestWithoutTraceStillReads) {
   for (const Candidate& c : v1.candidates) EXPECT_FALSE(c.no_skill);
   EXPECT_EQ(v1.candidates[1].tpr, 0.85);
   EXPECT_TRUE(Contains(InputErrorOf([&] { LoadPackageTrace(v1); }), "no score trace"));
-  // Written back, it becomes a version 2 manifest.
-  EXPECT_EQ(v1.ToJson().at("schema_version"), 2);
+  // Written back, it becomes a current manifest.
+  EXPECT_EQ(v1.ToJson().at("schema_version"), kMPackageSchemaVersion);
   EXPECT_TRUE(v1.ToJson().at("trace").is_null());
 
-  j["schema_version"] = 3;
+  j["schema_version"] = kMPackageSchemaVersion + 1;
   testing::WriteText(pc.dir / kMPackageManifest, j.dump(2));
   const std::string msg = InputErrorOf([&] { ReadMPackage(pc.dir.path()); });
   EXPECT_TRUE(Contains(msg, "schema_version")) << msg;
@@ -792,7 +792,7 @@ TEST(ScoreTracePackage, LoadErrorsNameTheManifestAndField) {
   {
     SCOPED_TRACE("missing column");
     PackageCase pc;
-    pc.trace.branchpoints = {0, 3};
+    pc.trace.columns = BranchKeys({0, 3});
     pc.trace.scores.pop_back();
     pc.text = FormatScoreTrace(pc.trace);
     testing::WriteText(pc.dir / kScoreTraceFile, pc.text);

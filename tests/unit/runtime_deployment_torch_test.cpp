@@ -139,6 +139,37 @@ TEST_F(RuntimeDeploymentTest, PackageChangedAfterScheduling) {
   ExpectPrepareFails(Config(s), {"threshold", "re-run msschedule"});
 }
 
+// A microclassifier: the schedule and the package must agree on the kind, and
+// its crop must lie inside the base's feature map at its layer.
+TEST_F(RuntimeDeploymentTest, MicroclassifierKindAndCropAreChecked) {
+  auto make_micro = [](const fs::path& manifest, int x1) {
+    Json j = ReadJsonFile(manifest);
+    Json& c = j["candidates"][0];
+    c["kind"] = "micro";
+    c["micro"] = Json{{"crop", {0, 0, x1, 2}},
+                      {"channels", 4},
+                      {"cost_ms", 0.01},
+                      {"reference_ms", 1.0},
+                      {"param_bytes", 100}};
+    WriteJsonFileAtomic(manifest, j);
+  };
+  RuntimeScenario k = Copy("microkind");
+  make_micro(k.packages[0] / "mpackage.json", 2);
+  ExpectPrepareFails(Config(k), {"kind", "re-run msschedule"});
+
+  RuntimeScenario s = Copy("microcrop");
+  make_micro(s.packages[0] / "mpackage.json", 1000);
+  ScheduleDoc doc = ReadSchedule(s.schedule);
+  doc.apps[0].kind = CandidateKind::kMicro;
+  doc.apps[0].own_ms = 0.01;
+  doc.apps[0].own_bytes = 100;
+  doc.tree = BuildMergedTree(doc.costs, doc.Requests());
+  doc.total_cost = doc.tree.total_cost();
+  doc.predicted_memory = ScheduleMemory(doc.memory, doc.Requests());
+  WriteSchedule(doc, s.schedule);
+  ExpectPrepareFails(Config(s), {"micro.crop", "outside the", "feature map"});
+}
+
 TEST_F(RuntimeDeploymentTest, WeightsThatBreakTheContract) {
   RuntimeScenario s = Copy("threeway");
   BaseModel base = BaseModel::Load(s.base_dir);

@@ -152,7 +152,7 @@ TEST(SelectionOptimism, TheBestOfManyEqualOptionsIsCorrectedTowardsTheTruth) {
 TEST(SelectionOptimism, BuildAppChoicesSubtractsItFromWhatTheSearchSees) {
   Rng rng(21);
   ScoreTrace t;
-  t.branchpoints = {3, 7};
+  t.columns = BranchKeys({3, 7});
   t.scores.resize(2);
   bool label = false;
   int64_t left = 10;

@@ -34,7 +34,7 @@ ScoreTrace MakeTrace(std::vector<int64_t> frames, std::vector<uint8_t> labels,
   t.frames = std::move(frames);
   t.labels = std::move(labels);
   t.folds = std::move(folds);
-  t.branchpoints = std::move(branchpoints);
+  t.columns = BranchKeys(branchpoints);
   t.scores = std::move(scores);
   return t;
 }
@@ -47,7 +47,7 @@ ScoreTrace MakeTrace(std::vector<int64_t> frames, std::vector<uint8_t> labels,
 ScoreTrace RandomTrace(uint64_t seed) {
   Rng rng(seed);
   ScoreTrace t;
-  t.branchpoints = {0, 4};
+  t.columns = BranchKeys({0, 4});
   t.scores.resize(2);
   int64_t frame = 1 + static_cast<int64_t>(rng.Index(6));
   const int segments = 1 + static_cast<int>(rng.Index(3));
@@ -95,7 +95,7 @@ TEST(ScoreTrace, FormatIsTheDocumentedCsv) {
 TEST(ScoreTrace, FormatParseRoundTripIsExactForSixSignificantDigits) {
   Rng rng(11);
   ScoreTrace t;
-  t.branchpoints = {0, 3, 7};
+  t.columns = BranchKeys({0, 3, 7});
   t.scores.resize(3);
   int64_t frame = 3;
   for (int i = 0; i < 400; ++i) {
@@ -120,15 +120,15 @@ TEST(ScoreTrace, FormatParseRoundTripIsExactForSixSignificantDigits) {
   EXPECT_EQ(back.frames, t.frames);
   EXPECT_EQ(back.labels, t.labels);
   EXPECT_EQ(back.folds, t.folds);
-  EXPECT_EQ(back.branchpoints, t.branchpoints);
+  EXPECT_EQ(back.columns, t.columns);
   ASSERT_EQ(back.scores.size(), t.scores.size());
   for (size_t c = 0; c < t.scores.size(); ++c)
     EXPECT_EQ(back.scores[c], t.scores[c]) << "column " << c;
   EXPECT_EQ(FormatScoreTrace(back), text);
   EXPECT_EQ(back.num_folds(), 4);
-  EXPECT_EQ(back.Column(3), 1);
-  EXPECT_EQ(back.Column(7), 2);
-  EXPECT_EQ(back.Column(5), -1);
+  EXPECT_EQ(back.Column("bp3"), 1);
+  EXPECT_EQ(back.Column("bp7"), 2);
+  EXPECT_EQ(back.Column("bp5"), -1);
 }
 
 TEST(ScoreTrace, ReadsCrLfBlankLinesAndFiles) {
@@ -185,6 +185,8 @@ TEST(ScoreTrace, MalformedInputNamesOriginLineAndProblem) {
        "frame,label,fold,bp0,score\n",
        {origin + ":1:", "'score'", "bp<branchpoint>"}},
       {"bp without a number", "frame,label,fold,bpx\n", {origin + ":1:", "'bpx'"}},
+      {"duplicate column", "frame,label,fold,bp3,bp3\n", {origin + ":1:", "'bp3'", "twice"}},
+      {"mc without a number", "frame,label,fold,bp0,mc\n", {origin + ":1:", "'mc'"}},
       {"frame not increasing",
        h + "1,0,0,0.1,0.2\n2,0,0,0.1,0.2\n2,1,0,0.1,0.2\n",
        {origin + ":4:", "frame '2'", "after frame 2"}},
@@ -223,9 +225,9 @@ TEST(ScoreTrace, ValidateRejectsInconsistentColumns) {
   t.frames = {2, 2};
   EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("row 2"), std::string::npos);
   t = ok;
-  t.branchpoints = {3, 1};
+  t.columns = BranchKeys({3, 3});
   t.scores = {{0.1f, 0.2f}, {0.3f, 0.4f}};
-  EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("increasing"), std::string::npos);
+  EXPECT_NE(InputErrorOf([&] { t.Validate("t"); }).find("twice"), std::string::npos);
   // FormatScoreTrace refuses what it could not read back.
   t = ok;
   t.folds[0] = -1;
@@ -481,7 +483,7 @@ TEST(TraceModelReplay, LongSegmentMatchesTheReference) {
   // One segment of 30,000 frames (past the Sampler drift above).
   Rng rng(99);
   ScoreTrace t;
-  t.branchpoints = {0};
+  t.columns = BranchKeys({0});
   t.scores.resize(1);
   bool label = false;
   for (int64_t f = 1; f <= 30000; ++f) {
@@ -527,7 +529,7 @@ TEST(TraceModelReplay, FalsePositivesNextToEventsDoNotCostPrecision) {
   // ever reported. The analytical model only sees a per-frame FPR and places
   // false positives anywhere in the gaps, so it predicts false reports.
   ScoreTrace t;
-  t.branchpoints = {0};
+  t.columns = BranchKeys({0});
   t.scores.resize(1);
   int64_t frame = 0;
   auto add = [&](int64_t n, bool label) {
@@ -641,7 +643,7 @@ TEST(TraceModelReplay, FoldF1SeparatesFoldsOfDifferentQuality) {
   // every 40 (5 each); fold 2 has none. The classifier is perfect in fold 0
   // and misses events 2 and 4 of fold 1 entirely, with no false positives.
   ScoreTrace t;
-  t.branchpoints = {5};
+  t.columns = BranchKeys({5});
   t.scores.resize(1);
   for (int64_t f = 1; f <= 600; ++f) {
     const int fold = static_cast<int>((f - 1) / 200);

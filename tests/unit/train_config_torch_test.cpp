@@ -184,30 +184,57 @@ TEST(TrainStore, HashDependsOnBaseDataAndTrainingOnly) {
   EXPECT_EQ(DefaultWorkRoot("pk/ped/"), fs::path("pk/.ped.mstrain"));
 }
 
+Candidate MicroCand(int layer, double accuracy) {
+  Candidate c;
+  c.kind = CandidateKind::kMicro;
+  c.branchpoint = layer;
+  c.accuracy = accuracy;
+  c.micro.x1 = c.micro.y1 = 2;
+  c.micro.channels = 4;
+  c.micro.cost_ms = 0.01;
+  c.micro.reference_ms = 1;
+  return c;
+}
+
+TEST(TrainPareto, MicroclassifiersCompareByCostAcrossKinds) {
+  // Accuracy pruning: the microclassifier beats bp3 and bp5, not bp7.
+  const ParetoResult r =
+      ParetoPrune({Cand(3, 0.80), Cand(5, 0.78), Cand(7, 0.90), MicroCand(2, 0.85)}, 8);
+  std::vector<std::string> kept;
+  for (const Candidate& c : r.kept) kept.push_back(c.key());
+  EXPECT_EQ(kept, (std::vector<std::string>{"mc2", "bp7"}));
+  ASSERT_EQ(r.log.size(), 2u);
+  EXPECT_EQ(r.log[0]["dominated_by_candidate"], "bp7");  // the best of its dominators
+  EXPECT_NE(r.log[0]["reason"].get<std::string>().find("no more cost"), std::string::npos);
+  // A branch never prunes a microclassifier, however accurate.
+  const ParetoResult r2 = ParetoPrune({Cand(7, 0.99), MicroCand(2, 0.6)}, 8);
+  EXPECT_EQ(r2.kept.size(), 2u);
+}
+
 TEST(TrainStore, RecordsRoundTripAndAMismatchedBaseIsAnInputError) {
   TempDir tmp;
   TrainConfig c = ValidConfig();
   c.work_dir = (tmp / "work").string();
   CandidateStore store(c, "0123456789abcdef");
   fs::create_directories(store.dir());
-  testing::WriteText(store.WeightsPath(3), "weights");
+  testing::WriteText(store.WeightsPath("bp3"), "weights");
   CandidateRecord r;
   r.candidate = Cand(3, 0.8);
   r.base = BaseRef{"b", std::string(64, 'a'), 8};
   r.config_hash = store.hash();
-  r.weights_sha256 = Sha256File(store.WeightsPath(3));
+  r.weights_sha256 = Sha256File(store.WeightsPath("bp3"));
   r.validation.push_back(ValidationTrace{{10, 13}, {0, 1, 1, 0}});
   store.Commit(r);
-  auto found = store.Find(3, r.base);
+  auto found = store.Find("bp3", r.base);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->ToJson(), r.ToJson());
-  EXPECT_FALSE(store.Find(4, r.base).has_value());
-  std::string m = InputErrorOf([&] { store.Find(3, BaseRef{"b2", std::string(64, 'c'), 8}); });
+  EXPECT_FALSE(store.Find("bp4", r.base).has_value());
+  std::string m = InputErrorOf([&] { store.Find("bp3", BaseRef{"b2", std::string(64, 'c'), 8}); });
   EXPECT_NE(m.find("base hash mismatch"), std::string::npos) << m;
   EXPECT_NE(m.find("bp3.json"), std::string::npos) << m;
   // Weights that no longer match their record: unfinished, retrained.
-  testing::WriteText(store.WeightsPath(3), "changed");
-  EXPECT_FALSE(store.Find(3, r.base).has_value());
+  testing::WriteText(store.WeightsPath("bp3"), "changed");
+  EXPECT_FALSE(store.Find("bp3", r.base).has_value());
 }
 
 TEST(TrainShell, QuotesOnlyWhenNeeded) {

@@ -283,7 +283,7 @@ TEST_F(TrainTest, PlanAndPackAssembleIndependentlyTrainedCandidates) {
   std::vector<std::string> cmds = PlanCommands(c, "/opt/bin/mstrain", &pack);
   ASSERT_EQ(cmds.size(), 2u);
   EXPECT_NE(cmds[0].find("/opt/bin/mstrain train --config "), std::string::npos) << cmds[0];
-  EXPECT_NE(cmds[1].find("--branchpoint 7 --threads 1"), std::string::npos) << cmds[1];
+  EXPECT_NE(cmds[1].find("--branchpoint bp7 --threads 1"), std::string::npos) << cmds[1];
   EXPECT_NE(pack.find(" pack --config "), std::string::npos);
   const std::string config_file =
       cmds[0].substr(cmds[0].find("--config ") + 9,
@@ -293,12 +293,12 @@ TEST_F(TrainTest, PlanAndPackAssembleIndependentlyTrainedCandidates) {
 
   // Packing before every candidate is finished names the missing one.
   TrainRunOptions one;
-  one.only = {7};
+  one.only = {"bp7"};
   RunTrain(planned, one);
   std::string m = InputErrorOf([&] { PackCandidates(planned); });
-  EXPECT_NE(m.find("branchpoint(s) 5"), std::string::npos) << m;
-  EXPECT_NE(m.find("--branchpoint 5"), std::string::npos) << m;
-  one.only = {5};
+  EXPECT_NE(m.find("candidate(s) bp5"), std::string::npos) << m;
+  EXPECT_NE(m.find("--branchpoint bp5"), std::string::npos) << m;
+  one.only = {"bp5"};
   RunTrain(planned, one);
   MPackage p = PackCandidates(planned);
   EXPECT_FALSE(p.candidates.empty());
@@ -453,9 +453,9 @@ TEST_F(TrainTest, OutOfFoldEstimatesCoverEveryTrainingFrameAndLandInTheTrace) {
     EXPECT_EQ(t.labels[i], labels[static_cast<size_t>(t.frames[i] - 1)]);
   EXPECT_EQ(p.trace->events, static_cast<int64_t>(t.Events().size()));
   // Both candidates were trained and scored (the trace keeps pruned ones too).
-  EXPECT_EQ(t.branchpoints, (std::vector<int>{4, 7}));
+  EXPECT_EQ(t.columns, BranchKeys({4, 7}));
   for (const Candidate& cand : p.candidates) {
-    const RateEstimate e = EstimateRates(t, t.Column(cand.branchpoint), cand.threshold, "trace");
+    const RateEstimate e = EstimateRates(t, t.Column(cand.key()), cand.threshold, "trace");
     EXPECT_DOUBLE_EQ(cand.tpr, e.tpr);
     EXPECT_DOUBLE_EQ(cand.fpr, e.fpr);
     EXPECT_EQ(cand.no_skill, e.no_skill);
@@ -480,6 +480,83 @@ TEST_F(TrainTest, OutOfFoldEstimatesCoverEveryTrainingFrameAndLandInTheTrace) {
   testing::WriteText(fs::path(c.output) / kScoreTraceFile, FormatScoreTrace(t) + "\n");
   std::string m = InputErrorOf([&] { LoadPackageTrace(ReadMPackage(c.output)); });
   EXPECT_NE(m.find("$.trace.sha256"), std::string::npos) << m;
+}
+
+// Microclassifiers: a crop of the frozen base's feature map chosen out of
+// fold per fold, its column in the trace, its latency measured beside the
+// base's, weights that msrun runs on the whole activation, resumed unless
+// their settings change, and bad layers named before training.
+TEST_F(TrainTest, MicroclassifiersChooseTheirCropOutOfFoldAndRunOnTheFeatureMap) {
+  TempDir tmp;
+  TrainConfig c = FoldConfig(tmp);
+  c.branchpoints = {7};
+  c.micro_layers = {2};
+  c.micro_crops = 3;
+  c.micro_channels = 4;
+  c.micro_region = {0, 0, 48, 72};  // the left half of the 96x72 frame
+  c.epochs = 6;
+  c.pareto_tolerance = 0;
+  c.keep_work = true;
+  TrainReport r = RunTrain(c);
+  const ScoreTrace t = LoadPackageTrace(ReadMPackage(c.output));
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"mc2", "bp7"}));  // training order
+  CandidateStore store(c, fs::path(r.work_dir).filename().string());
+  BaseModel base = BaseModel::Load(Base());
+  const auto rec = store.Find("mc2", base.ref());
+  ASSERT_TRUE(rec.has_value());
+  const Candidate& m = rec->candidate;
+  EXPECT_TRUE(m.is_micro());
+  EXPECT_EQ(m.weights, "mc2.pt");
+  const std::vector<int64_t> shape = base.info().ShapeAt(2);
+  EXPECT_TRUE(m.micro.x0 >= 0 && m.micro.x1 <= shape[2] && m.micro.x0 < m.micro.x1);
+  EXPECT_TRUE(m.micro.y0 >= 0 && m.micro.y1 <= shape[1] && m.micro.y0 < m.micro.y1);
+  EXPECT_EQ(m.micro.channels, 4);
+  EXPECT_GT(m.micro.cost_ms, 0);
+  EXPECT_GT(m.micro.reference_ms, m.micro.cost_ms);
+  EXPECT_EQ(m.micro.param_bytes, 4.0 * m.extra.at("parameters").get<double>());
+  ASSERT_EQ(m.extra.at("crops").size(), 4u);  // the region's and 3 random ones
+  EXPECT_TRUE(m.extra.at("crops")[0].at("region").get<bool>());
+  EXPECT_EQ(m.extra.at("crops")[0].at("crop")[2], (shape[2] + 1) / 2);
+  EXPECT_EQ(m.extra.at("fold_crops").size(), 3u);
+  EXPECT_EQ(m.extra.at("micro_config"), c.MicroJson());
+  // Its rates come from its trace column.
+  const RateEstimate e = EstimateRates(t, t.Column("mc2"), m.threshold, "trace");
+  EXPECT_DOUBLE_EQ(m.tpr, e.tpr);
+  EXPECT_DOUBLE_EQ(m.fpr, e.fpr);
+  // The square is easy, also from a crop of an early feature map.
+  EXPECT_GT(m.tpr - m.fpr, 0.3) << r.summary;
+  // msrun's way: the saved module on the whole activation at its layer.
+  torch::jit::Module module = LoadModule(store.WeightsPath("mc2"));
+  const at::Tensor act = base.RunStages(base.DummyInput(3), 0, 2);
+  const Segment seg = Segment::FromModule(module, act.narrow(0, 0, 2));
+  EXPECT_EQ(seg.Forward(act).sizes(), (at::IntArrayRef{3, 2}));
+  // Resumed as is; retrained (alone) when its settings change.
+  EXPECT_EQ(RunTrain(c).trained, 0);
+  c.micro_crops = 2;
+  TrainReport again = RunTrain(c);
+  EXPECT_EQ(again.trained, 1);
+  EXPECT_EQ(again.resumed, 1);
+  // Only the microclassifier, the way `mstrain plan` runs it.
+  TrainRunOptions only;
+  only.only = ParseCandidateKeys("mc2", "--branchpoint");
+  only.pack = false;
+  EXPECT_EQ(RunTrain(c, only).trained, 0);
+  EXPECT_EQ(ParseCandidateKeys("3,bp4,mc2", "--branchpoint"),
+            (std::vector<std::string>{"bp3", "bp4", "mc2"}));
+  std::string msg = InputErrorOf([&] { ParseCandidateKeys("mcx", "--branchpoint"); });
+  EXPECT_NE(msg.find("'mcx'"), std::string::npos) << msg;
+  // Bad layers and modes are named before any training.
+  TrainConfig bad = c;
+  bad.micro_layers = {0};
+  msg = InputErrorOf([&] { RunTrain(bad); });
+  EXPECT_NE(msg.find("--micro-layers"), std::string::npos) << msg;
+  bad.micro_layers = {base.num_stages()};
+  msg = InputErrorOf([&] { RunTrain(bad); });
+  EXPECT_NE(msg.find("is not a layer"), std::string::npos) << msg;
+  bad = c;
+  bad.folds = 1;
+  msg = InputErrorOf([&] { RunTrain(bad); });
+  EXPECT_NE(msg.find("--folds >= 2"), std::string::npos) << msg;
 }
 
 // The fold plan: held-out parts partition the training positions, a fold

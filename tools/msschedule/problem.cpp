@@ -24,6 +24,9 @@ void AddPredictionFlags(CLI::App* c, PredictionOptions& options) {
               "Resample the trace's folds (stretches of time) instead of its events");
   c->add_option("--selection-seed", options.selection_seed, "Seed of those resamples")
       ->capture_default_str();
+  c->add_flag(
+      "--no-micro", [&options](int64_t) { options.use_micro = false; },
+      "Leave the packages' microclassifier candidates out (branches only)");
 }
 
 void ProblemCommands::Add(CLI::App& app) {

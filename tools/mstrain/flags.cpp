@@ -58,6 +58,16 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
   cmd->add_option("--fps", c.fps, "Stream frame rate (overrides the container's)");
   cmd->add_option("--branchpoints", f.branchpoints,
                   "Branchpoints to train, e.g. 0,2,4-7 (default: all)");
+  cmd->add_option("--micro-layers", f.micro_layers,
+                  "Also train microclassifiers on crops of the base's feature maps at these "
+                  "layers, e.g. 2,3 (candidates mc<layer>; video with --folds >= 2)");
+  cmd->add_option("--micro-crops", c.micro_crops, "Random crops searched per microclassifier layer")
+      ->capture_default_str();
+  cmd->add_option("--micro-channels", c.micro_channels, "Channels of a microclassifier's 1x1 conv")
+      ->capture_default_str();
+  cmd->add_option("--micro-region", f.micro_region,
+                  "The app's region x0,y0,x1,y1 in video pixels (e.g. its --roi): its crop joins "
+                  "the random ones");
   cmd->add_option("--train-frames", f.train_frames,
                   "Training frames, e.g. 1-308,488-795 (1-based, inclusive)");
   cmd->add_option("--val-frames", f.val_frames,
@@ -143,6 +153,8 @@ TrainConfig TrainFlags::Finish(int threads, uint64_t seed, bool seed_given) cons
   }
   TrainConfig c = config;
   if (!branchpoints.empty()) c.branchpoints = ParseIntList(branchpoints, "--branchpoints");
+  if (!micro_layers.empty()) c.micro_layers = ParseIntList(micro_layers, "--micro-layers");
+  if (!micro_region.empty()) c.micro_region = ParseDoubleList(micro_region, "--micro-region");
   if (!train_frames.empty()) c.train_frames = Join(train_frames);
   if (!val_frames.empty()) c.val_frames = Join(val_frames);
   if (!test_frames.empty()) c.test_frames = Join(test_frames);

@@ -16,6 +16,7 @@ namespace mainstream::cli {
 struct TrainFlags {
   TrainConfig config;
   std::string branchpoints, split, corr_strides, config_file, pareto_x = "1,2,3";
+  std::string micro_layers, micro_region;
   std::vector<std::string> train_frames, val_frames, test_frames;
   bool no_augment = false, no_cache = false;
   // Turns the raw texts into `config` (or loads --config); `threads` and

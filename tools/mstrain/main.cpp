@@ -74,8 +74,10 @@ int main(int argc, char** argv) {
   auto* train =
       app.add_subcommand("train", "Fine-tune every branchpoint (resuming finished ones) and pack");
   cli::AddTrainFlags(train, tf, true);
-  train->add_option("--branchpoint", only,
-                    "Train only these candidates into the work directory (no pack)");
+  train->add_option(
+      "--branchpoint", only,
+      "Train only these candidates (3 or bp3: a branch; mc2: a microclassifier) into the "
+      "work directory (no pack)");
   auto* plan = app.add_subcommand(
       "plan", "Print one 'mstrain train' command per candidate (Slurm, GNU parallel)");
   cli::AddTrainFlags(plan, pf, false);
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
     }
     TrainConfig c = tf.Finish(common.ResolvedThreads(), common.seed, seed_given);
     TrainRunOptions opts;
-    if (!only.empty()) opts.only = ParseIntList(only, "--branchpoint");
+    if (!only.empty()) opts.only = ParseCandidateKeys(only, "--branchpoint");
     TrainReport r = RunTrain(c, opts);
     if (!r.summary.empty()) std::fputs(r.summary.c_str(), stderr);
     LogInfo(

@@ -19,9 +19,9 @@ using labels_internal::SplitFields;
 using labels_internal::SplitLines;
 using labels_internal::TrimView;
 
-int ScoreTrace::Column(int branchpoint) const {
-  auto it = std::find(branchpoints.begin(), branchpoints.end(), branchpoint);
-  return it == branchpoints.end() ? -1 : static_cast<int>(it - branchpoints.begin());
+int ScoreTrace::Column(const std::string& key) const {
+  auto it = std::find(columns.begin(), columns.end(), key);
+  return it == columns.end() ? -1 : static_cast<int>(it - columns.begin());
 }
 
 int ScoreTrace::num_folds() const {
@@ -60,9 +60,9 @@ void ScoreTrace::Validate(const std::string& origin) const {
   MS_CHECK(n > 0, "{}: the score trace has no frames", origin);
   MS_CHECK(labels.size() == n && folds.size() == n, "{}: {} frames but {} labels and {} folds",
            origin, n, labels.size(), folds.size());
-  MS_CHECK(scores.size() == branchpoints.size() && !branchpoints.empty(),
-           "{}: {} score columns for {} branchpoints (at least one needed)", origin, scores.size(),
-           branchpoints.size());
+  MS_CHECK(scores.size() == columns.size() && !columns.empty(),
+           "{}: {} score columns for {} candidates (at least one needed)", origin, scores.size(),
+           columns.size());
   for (size_t i = 0; i < n; ++i) {
     MS_CHECK(frames[i] >= 1 && (i == 0 || frames[i] > frames[i - 1]),
              "{}: row {}: frame {} must be >= 1 and after frame {}", origin, i + 1, frames[i],
@@ -72,17 +72,16 @@ void ScoreTrace::Validate(const std::string& origin) const {
              origin, i + 1, folds[i]);
   }
   for (size_t c = 0; c < scores.size(); ++c) {
-    MS_CHECK(c == 0 || branchpoints[c] > branchpoints[c - 1],
-             "{}: column bp{} after bp{}: columns must be "
-             "unique and in increasing branchpoint order",
-             origin, branchpoints[c], c ? branchpoints[c - 1] : 0);
-    MS_CHECK(scores[c].size() == n, "{}: column bp{} has {} scores for {} frames", origin,
-             branchpoints[c], scores[c].size(), n);
+    MS_CHECK(std::find(columns.begin(), columns.begin() + static_cast<long>(c), columns[c]) ==
+                 columns.begin() + static_cast<long>(c),
+             "{}: column {} appears twice: columns must be unique", origin, columns[c]);
+    MS_CHECK(scores[c].size() == n, "{}: column {} has {} scores for {} frames", origin, columns[c],
+             scores[c].size(), n);
     for (size_t i = 0; i < n; ++i) {
       const float s = scores[c][i];
       MS_CHECK(std::isfinite(s) && s >= 0 && s <= 1,
-               "{}: frame {}: score {} of column bp{} is not in [0, 1]", origin, frames[i], s,
-               branchpoints[c]);
+               "{}: frame {}: score {} of column {} is not in [0, 1]", origin, frames[i], s,
+               columns[c]);
     }
   }
 }
@@ -90,9 +89,9 @@ void ScoreTrace::Validate(const std::string& origin) const {
 std::string FormatScoreTrace(const ScoreTrace& t) {
   t.Validate("score trace");
   std::string out = "frame,label,fold";
-  for (int b : t.branchpoints) out += fmt::format(",bp{}", b);
+  for (const std::string& c : t.columns) out += "," + c;
   out += '\n';
-  out.reserve(out.size() + t.rows() * (12 + 9 * t.branchpoints.size()));
+  out.reserve(out.size() + t.rows() * (12 + 9 * t.columns.size()));
   for (size_t i = 0; i < t.rows(); ++i) {
     out += fmt::format("{},{},{}", t.frames[i], t.labels[i], t.folds[i]);
     for (const auto& col : t.scores) out += fmt::format(",{:.6g}", col[i]);
@@ -118,27 +117,30 @@ ScoreTrace ParseScoreTrace(std::string_view text, const std::string& origin) {
       }
       for (size_t c = 3; c < fields.size(); ++c) {
         std::optional<int64_t> b;
-        if (fields[c].size() > 2 && fields[c].substr(0, 2) == "bp")
+        const std::string_view prefix = fields[c].substr(0, 2);
+        if (fields[c].size() > 2 && (prefix == "bp" || prefix == "mc"))
           b = ParseInt(fields[c].substr(2));
         if (!b || *b < 0 || *b > 100000) {
-          ThrowInput("{}:{}: column '{}' is not 'bp<branchpoint>'", origin, line_no,
+          ThrowInput(
+              "{}:{}: column '{}' is not 'bp<branchpoint>' (a branch) or 'mc<branchpoint>' (a "
+              "microclassifier)",
+              origin, line_no, Quote(fields[c]));
+        }
+        const std::string key = CandidateKey(
+            prefix == "mc" ? CandidateKind::kMicro : CandidateKind::kBranch, static_cast<int>(*b));
+        if (t.Column(key) >= 0) {
+          ThrowInput("{}:{}: column '{}' appears twice: columns must be unique", origin, line_no,
                      Quote(fields[c]));
         }
-        if (!t.branchpoints.empty() && *b <= t.branchpoints.back()) {
-          ThrowInput(
-              "{}:{}: column '{}' after bp{}: columns must be unique and in increasing branchpoint "
-              "order",
-              origin, line_no, Quote(fields[c]), t.branchpoints.back());
-        }
-        t.branchpoints.push_back(static_cast<int>(*b));
+        t.columns.push_back(key);
       }
-      t.scores.resize(t.branchpoints.size());
+      t.scores.resize(t.columns.size());
       header = true;
       continue;
     }
-    if (fields.size() != 3 + t.branchpoints.size()) {
-      ThrowInput("{}:{}: expected {} fields, got {}: '{}'", origin, line_no,
-                 3 + t.branchpoints.size(), fields.size(), Quote(line));
+    if (fields.size() != 3 + t.columns.size()) {
+      ThrowInput("{}:{}: expected {} fields, got {}: '{}'", origin, line_no, 3 + t.columns.size(),
+                 fields.size(), Quote(line));
     }
     std::optional<int64_t> frame = ParseInt(fields[0]);
     if (!frame || *frame < 1 || (!t.frames.empty() && *frame <= t.frames.back())) {
@@ -157,11 +159,11 @@ ScoreTrace ParseScoreTrace(std::string_view text, const std::string& origin) {
     t.frames.push_back(*frame);
     t.labels.push_back(fields[1] == "1" ? 1 : 0);
     t.folds.push_back(static_cast<int>(*fold));
-    for (size_t c = 0; c < t.branchpoints.size(); ++c) {
+    for (size_t c = 0; c < t.columns.size(); ++c) {
       std::optional<double> s = ParseNumber(fields[3 + c]);
       if (!s || *s < 0 || *s > 1) {
-        ThrowInput("{}:{}: score '{}' of column bp{} (frame {}) must be a number in [0, 1]", origin,
-                   line_no, Quote(fields[3 + c]), t.branchpoints[c], *frame);
+        ThrowInput("{}:{}: score '{}' of column {} (frame {}) must be a number in [0, 1]", origin,
+                   line_no, Quote(fields[3 + c]), t.columns[c], *frame);
       }
       t.scores[c].push_back(static_cast<float>(*s));
     }
@@ -202,9 +204,9 @@ ScoreTrace LoadPackageTrace(const MPackage& pkg) {
                file.string(), t.rows());
   }
   for (size_t i = 0; i < pkg.candidates.size(); ++i) {
-    if (t.Column(pkg.candidates[i].branchpoint) < 0) {
-      ThrowInput("{}: $.candidates[{}]: {} has no score column bp{} for this candidate", manifest,
-                 i, file.string(), pkg.candidates[i].branchpoint);
+    if (t.Column(pkg.candidates[i].key()) < 0) {
+      ThrowInput("{}: $.candidates[{}]: {} has no score column {} for this candidate", manifest, i,
+                 file.string(), pkg.candidates[i].key());
     }
   }
   return t;

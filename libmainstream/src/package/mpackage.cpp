@@ -102,8 +102,65 @@ TraceRef TraceRef::FromJson(const JsonView& v) {
   return t;
 }
 
+Json MicroSpec::ToJson() const {
+  return Json{{"crop", {x0, y0, x1, y1}},
+              {"channels", channels},
+              {"cost_ms", cost_ms},
+              {"reference_ms", reference_ms},
+              {"param_bytes", param_bytes}};
+}
+
+MicroSpec MicroSpec::FromJson(const JsonView& v) {
+  MicroSpec m;
+  JsonView crop = v.Field("crop");
+  if (!crop.IsArray() || crop.Size() != 4)
+    crop.Fail("expected [x0, y0, x1, y1] (feature-map cells)");
+  std::vector<int> c;
+  for (const JsonView& x : crop.Elements()) c.push_back(static_cast<int>(x.AsIntIn(0, 1 << 20)));
+  m.x0 = c[0];
+  m.y0 = c[1];
+  m.x1 = c[2];
+  m.y1 = c[3];
+  if (m.x1 <= m.x0 || m.y1 <= m.y0) {
+    crop.Fail("empty crop [{}, {}, {}, {}]: expected x0 < x1 and y0 < y1", m.x0, m.y0, m.x1, m.y1);
+  }
+  m.channels = static_cast<int>(v.IntIn("channels", 1, 1 << 16));
+  m.cost_ms = v.NumberIn("cost_ms", 0, 1e6);
+  m.reference_ms = v.NumberIn("reference_ms", 1e-9, 1e6);
+  m.param_bytes = v.NumberIn("param_bytes", 0, 1e15);
+  return m;
+}
+
+std::string CandidateKey(CandidateKind kind, int branchpoint) {
+  return fmt::format("{}{}", kind == CandidateKind::kMicro ? "mc" : "bp", branchpoint);
+}
+
+std::vector<std::string> BranchKeys(const std::vector<int>& branchpoints) {
+  std::vector<std::string> keys;
+  for (int b : branchpoints) keys.push_back(CandidateKey(CandidateKind::kBranch, b));
+  return keys;
+}
+
+bool CandidateOrder(const Candidate& a, const Candidate& b) {
+  if (a.branchpoint != b.branchpoint) return a.branchpoint < b.branchpoint;
+  return static_cast<int>(a.kind) < static_cast<int>(b.kind);
+}
+
+std::string Candidate::key() const { return CandidateKey(kind, branchpoint); }
+
+bool NoCostlier(CandidateKind ak, int ab, double a_ms, CandidateKind bk, int bb, double b_ms) {
+  if (ak == CandidateKind::kBranch) return bk == CandidateKind::kBranch && ab >= bb;
+  if (bk == CandidateKind::kBranch) return true;
+  return ab <= bb && a_ms <= b_ms;
+}
+
+bool NoCostlier(const Candidate& a, const Candidate& b) {
+  return NoCostlier(a.kind, a.branchpoint, a.micro.cost_ms, b.kind, b.branchpoint, b.micro.cost_ms);
+}
+
 Json Candidate::ToJson() const {
-  Json j{{"branchpoint", branchpoint},
+  Json j{{"kind", is_micro() ? "micro" : "branch"},
+         {"branchpoint", branchpoint},
          {"accuracy", accuracy},
          {"tpr", tpr},
          {"fpr", fpr},
@@ -111,13 +168,29 @@ Json Candidate::ToJson() const {
          {"train_seconds", train_seconds},
          {"no_skill", no_skill}};
   j["weights"] = weights.empty() ? Json(nullptr) : Json(weights);
+  if (is_micro()) j["micro"] = micro.ToJson();
   if (!extra.empty()) j["extra"] = extra;
   return j;
 }
 
 Candidate Candidate::FromJson(const JsonView& v) {
   Candidate c;
+  if (auto k = v.OptionalField("kind")) {
+    const std::string kind = k->AsString();
+    if (kind == "micro") {
+      c.kind = CandidateKind::kMicro;
+    } else if (kind != "branch") {
+      k->Fail("unknown candidate kind \"{}\": expected \"branch\" or \"micro\"", kind);
+    }
+  }
   c.branchpoint = static_cast<int>(v.IntIn("branchpoint", 0, 100000));
+  if (c.is_micro()) {
+    if (c.branchpoint < 1) {
+      v.Field("branchpoint")
+          .Fail("a microclassifier reads a feature map: branchpoint >= 1, got {}", c.branchpoint);
+    }
+    c.micro = MicroSpec::FromJson(v.Field("micro"));
+  }
   c.accuracy = v.NumberIn("accuracy", 0, 1);
   c.tpr = v.NumberIn("tpr", 0, 1);
   c.fpr = v.NumberIn("fpr", 0, 1);
@@ -164,7 +237,7 @@ MPackage MPackage::FromJson(const JsonView& v) {
   p.events = EventStats::FromJson(v.Field("events"));
   JsonView cands = v.Field("candidates");
   if (cands.Size() == 0) cands.Fail("no candidates: the package has nothing to schedule");
-  std::set<int> seen;
+  std::set<std::string> seen;
   for (const JsonView& c : cands.Elements()) {
     Candidate cand = Candidate::FromJson(c);
     if (cand.branchpoint >= p.base.num_stages) {
@@ -172,13 +245,14 @@ MPackage MPackage::FromJson(const JsonView& v) {
           .Fail("branchpoint {} must be below the base's num_stages {}", cand.branchpoint,
                 p.base.num_stages);
     }
-    if (!seen.insert(cand.branchpoint).second) {
-      c.Field("branchpoint").Fail("duplicate branchpoint {}", cand.branchpoint);
+    if (!seen.insert(cand.key()).second) {
+      c.Field("branchpoint")
+          .Fail("duplicate {} candidate at branchpoint {}", cand.is_micro() ? "micro" : "branch",
+                cand.branchpoint);
     }
     p.candidates.push_back(std::move(cand));
   }
-  std::sort(p.candidates.begin(), p.candidates.end(),
-            [](const Candidate& a, const Candidate& b) { return a.branchpoint < b.branchpoint; });
+  std::sort(p.candidates.begin(), p.candidates.end(), CandidateOrder);
   if (auto h = v.OptionalField("head")) {
     if (!h->IsObject()) h->Fail("expected an object");
     p.head = h->raw();
@@ -205,7 +279,14 @@ void MPackage::Validate(const std::string& origin) const {
 
 const Candidate* MPackage::FindBranchpoint(int branchpoint) const {
   for (const auto& c : candidates) {
-    if (c.branchpoint == branchpoint) return &c;
+    if (c.branchpoint == branchpoint && !c.is_micro()) return &c;
+  }
+  return nullptr;
+}
+
+const Candidate* MPackage::FindKey(const std::string& key) const {
+  for (const auto& c : candidates) {
+    if (c.key() == key) return &c;
   }
   return nullptr;
 }

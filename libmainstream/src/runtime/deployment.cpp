@@ -63,6 +63,13 @@ DeployedApp ResolveApp(const ScheduleDoc& schedule, const std::string& schedule_
         "msschedule)",
         cand, d.candidate.branchpoint, where, s.branchpoint);
   }
+  if (d.candidate.kind != s.kind) {
+    ThrowInput(
+        "{}.kind is \"{}\" but {}.kind is \"{}\" (the package changed after scheduling; re-run "
+        "msschedule)",
+        cand, d.candidate.is_micro() ? "micro" : "branch", where,
+        s.kind == CandidateKind::kMicro ? "micro" : "branch");
+  }
   if (std::fabs(d.candidate.threshold - s.threshold) > 1e-9) {
     ThrowInput(
         "{}.threshold is {} but {}.threshold is {} (the package changed after scheduling; re-run "
@@ -92,6 +99,28 @@ DeployedApp ResolveApp(const ScheduleDoc& schedule, const std::string& schedule_
   return d;
 }
 
+// A microclassifier's crop must lie inside the base's feature map at its
+// layer (the weights would otherwise slice a smaller map and fail, or worse).
+void CheckMicroCrop(const DeployedApp& d, const BaseInfo& base, const std::string& base_origin) {
+  if (!d.candidate.is_micro()) return;
+  const MicroSpec& m = d.candidate.micro;
+  const std::vector<int64_t> shape = base.ShapeAt(d.candidate.branchpoint);
+  const std::string field =
+      fmt::format("{}: $.candidates[{}].micro.crop", (d.package.dir / kMPackageManifest).string(),
+                  d.scheduled.candidate);
+  if (shape.size() != 3) {
+    ThrowInput(
+        "{}: a microclassifier at branchpoint {}, where {}'s activation is not a feature map "
+        "(shape {})",
+        field, d.candidate.branchpoint, base_origin, ShapeToString(shape));
+  }
+  if (m.x1 > shape[2] || m.y1 > shape[1]) {
+    ThrowInput("{}: [{}, {}, {}, {}] lies outside the {}x{} feature map at branchpoint {} of {}",
+               field, m.x0, m.y0, m.x1, m.y1, shape[2], shape[1], d.candidate.branchpoint,
+               base_origin);
+  }
+}
+
 }  // namespace
 
 Deployment LoadDeployment(const fs::path& schedule_file, const fs::path& base_dir) {
@@ -119,8 +148,10 @@ Deployment ResolveDeployment(ScheduleDoc schedule, const fs::path& schedule_file
                  d.schedule.stage_names[k], k, (base_dir / kBaseManifest).string(), names[k]);
     }
   }
-  for (size_t i = 0; i < d.schedule.apps.size(); ++i)
+  for (size_t i = 0; i < d.schedule.apps.size(); ++i) {
     d.apps.push_back(ResolveApp(d.schedule, origin, i));
+    CheckMicroCrop(d.apps.back(), d.base, (base_dir / kBaseManifest).string());
+  }
   return d;
 }
 

@@ -205,7 +205,10 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.input_shape = base.info().input.shape();
   const int n = base.num_stages();
   for (const TreeNode& node : tree.nodes) {
-    MS_CHECK(node.begin >= 0 && node.end <= n && node.begin < node.end,
+    // A microclassifier's branch holds no base stage (begin == end).
+    MS_CHECK(node.begin >= 0 && node.end <= n &&
+                 (node.begin < node.end ||
+                  (node.kind == TreeNode::Kind::kBranch && node.begin == node.end)),
              "merged tree node {} covers stages [{}, {}) outside the base's {} stages", node.id,
              node.begin, node.end, n);
     if (node.kind == TreeNode::Kind::kStem) {

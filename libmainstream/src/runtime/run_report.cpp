@@ -24,6 +24,13 @@ std::vector<FrameInterval> TrueEventsInRange(const FrameLabels& labels,
 }
 
 namespace {
+
+// "bp3" / "mc2" for an app entry of a summary (older summaries: no kind).
+std::string KeyOf(const Json& a) {
+  return fmt::format("{}{}", a.value("kind", "branch") == "micro" ? "mc" : "bp",
+                     a.at("branchpoint").get<int>());
+}
+
 // The prediction's 90% interval for a measurement over `true_events` events,
 // and whether the measured F1 lies in it.
 void AddInterval(Json& evaluation, const AppPrediction& predicted, int64_t true_events,
@@ -93,12 +100,12 @@ std::string FormatRunTables(const Json& s) {
       Num(frames, "video_seconds"), Num(input, "fps"), Num(s, "wall_seconds"), Num(s, "speed"),
       frames.at("dropped").get<int64_t>(), s.at("machine").at("torch_threads").get<int>(),
       s.at("sampling").at("seed").get<uint64_t>());
-  out += fmt::format("{:<16} {:>3} {:>3} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}\n", "app", "bp", "X",
+  out += fmt::format("{:<16} {:>4} {:>3} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}\n", "app", "cand", "X",
                      "fps", "achieved", "samples", "positive", "events", "dropped");
   for (const Json& a : s.at("apps")) {
-    out += fmt::format("{:<16} {:>3} {:>3} {:>7.2f} {:>8.2f} {:>8} {:>8} {:>7} {:>7}\n",
-                       a.at("app").get<std::string>(), a.at("branchpoint").get<int>(),
-                       a.at("x_vote").get<int>(), Num(a, "fps"), Num(a, "achieved_fps"),
+    out += fmt::format("{:<16} {:>4} {:>3} {:>7.2f} {:>8.2f} {:>8} {:>8} {:>7} {:>7}\n",
+                       a.at("app").get<std::string>(), KeyOf(a), a.at("x_vote").get<int>(),
+                       Num(a, "fps"), Num(a, "achieved_fps"),
                        a.at("frames_analyzed").get<int64_t>(), a.at("positives").get<int64_t>(),
                        a.at("events").get<int64_t>(), a.at("samples_dropped").get<int64_t>());
   }
@@ -243,6 +250,7 @@ Json PoolRunSummaries(const std::vector<Json>& summaries, const std::vector<Labe
       }
     }
     Json app{{"app", name},
+             {"kind", a0.value("kind", "branch")},
              {"branchpoint", a0.at("branchpoint")},
              {"x_vote", a0.at("x_vote")},
              {"fps", a0.at("fps")},
@@ -331,14 +339,13 @@ std::string FormatPooledTables(const Json& p) {
   bool any = false;
   for (const Json& a : p.at("apps")) any = any || !a.at("evaluation").is_null();
   out += fmt::format(
-      "{:<16} {:>3} {:>3} {:>6} {:>6} {:>6} {:>14} {:>9} {:>14} {:>6} {:>14} {:>13} {:>7}\n", "app",
-      "bp", "X", "fps", "events", "recall", "95% CI", "precision", "95% CI", "F1", "95% CI",
+      "{:<16} {:>4} {:>3} {:>6} {:>6} {:>6} {:>14} {:>9} {:>14} {:>6} {:>14} {:>13} {:>7}\n", "app",
+      "cand", "X", "fps", "events", "recall", "95% CI", "precision", "95% CI", "F1", "95% CI",
       "phase F1 sd", "pred F1");
   for (const Json& a : p.at("apps")) {
     const Json& e = a.at("evaluation");
-    std::string row = fmt::format("{:<16} {:>3} {:>3} {:>6.2f}", a.at("app").get<std::string>(),
-                                  a.at("branchpoint").get<int>(), a.at("x_vote").get<int>(),
-                                  Num(a, "achieved_fps"));
+    std::string row = fmt::format("{:<16} {:>4} {:>3} {:>6.2f}", a.at("app").get<std::string>(),
+                                  KeyOf(a), a.at("x_vote").get<int>(), Num(a, "achieved_fps"));
     if (e.is_null()) {
       out += row + fmt::format(" {:>6} {:>97.3f}\n", "-", Num(a.at("predicted"), "f1"));
       continue;

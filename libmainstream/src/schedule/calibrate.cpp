@@ -121,6 +121,9 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
     const JsonView stages = node.Field("stages");
     if (stages.Size() != 2) stages.Fail("expected [begin, end]");
     const int64_t b = stages.At(0).AsIntIn(0, n - 1);
+    // A microclassifier's branch holds no base stage: its latency is its
+    // own measurement, not the profile's, so it is not calibrated.
+    if (kind == "branch" && stages.At(1).AsIntIn(b, n) == b) continue;
     const int64_t e = stages.At(1).AsIntIn(b + 1, n);
     RunNode rn{kind == "stem",
                static_cast<int>(b),
@@ -167,6 +170,10 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
       for (const JsonView& node : nodes.Elements()) {
         const JsonView st = node.Field("stages");
         const int b = static_cast<int>(st.At(0).AsIntIn(0, n - 1));
+        if (node.String("kind") == "branch" && st.At(1).AsIntIn(b, n) == b) {
+          ++r.memory_nodes;  // a microclassifier: its bytes are not the profile's
+          continue;
+        }
         const int e = static_cast<int>(st.At(1).AsIntIn(b + 1, n));
         r.memory_copies += mem.CopyBytes(b, e);
         ++r.memory_nodes;

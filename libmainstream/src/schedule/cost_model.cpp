@@ -152,6 +152,9 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     MS_CHECK(a.branchpoint >= 0 && a.branchpoint < n, "branchpoint {} outside [0, {})",
              a.branchpoint, n);
     MS_CHECK(a.fps > 0 && std::isfinite(a.fps), "frame rate must be > 0, got {}", a.fps);
+    MS_CHECK(!a.is_micro() || (std::isfinite(a.own_ms) && a.branchpoint >= 1),
+             "a microclassifier needs a finite latency and branchpoint >= 1, got {} ms at {}",
+             a.own_ms, a.branchpoint);
     tree.max_fps = std::max(tree.max_fps, a.fps);
   }
   tree.decode_cost = costs.FixedCost();
@@ -192,12 +195,12 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     node.id = static_cast<int>(tree.nodes.size());
     node.kind = TreeNode::Kind::kBranch;
     node.begin = apps[i].branchpoint;
-    node.end = n;
+    node.end = apps[i].is_micro() ? node.begin : n;
     node.fps = apps[i].fps;
     node.parent = apps[i].branchpoint > 0 ? segment_ending_at.at(apps[i].branchpoint) : -1;
     node.app = static_cast<int>(i);
     node.apps = {static_cast<int>(i)};
-    node.latency_ms = costs.BranchRange(node.begin, node.end);
+    node.latency_ms = apps[i].is_micro() ? apps[i].own_ms : costs.BranchRange(node.begin, node.end);
     tree.branch_cost += node.cost();
     tree.branch_of_app[i] = node.id;
     tree.nodes.push_back(std::move(node));
@@ -206,8 +209,14 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
     // Each node's weights see every node's bytes, at its rate, between two
     // of its own runs (docs/model.md, "Caches").
     tree.cache_aware = true;
-    for (const TreeNode& node : tree.nodes)
-      tree.traffic_bytes += costs.Bytes(node.begin, node.end) * node.fps;
+    for (const TreeNode& node : tree.nodes) {
+      const AppRequest* micro = node.app >= 0 && apps[static_cast<size_t>(node.app)].is_micro()
+                                    ? &apps[static_cast<size_t>(node.app)]
+                                    : nullptr;
+      const double bytes =
+          micro ? std::max(0.0, micro->own_bytes) : costs.Bytes(node.begin, node.end);
+      tree.traffic_bytes += bytes * node.fps;
+    }
     tree.stem_cost = tree.branch_cost = 0;
     for (TreeNode& node : tree.nodes) {
       node.reuse_bytes = tree.traffic_bytes / node.fps;

@@ -69,7 +69,8 @@ MemoryBreakdown ScheduleMemory(const StageMemory& memory, const std::vector<AppR
     MS_ASSERT(a.branchpoint >= 0 && a.branchpoint < n, "ScheduleMemory: branchpoint {} of {}",
               a.branchpoint, n);
     bmax = std::max(bmax, a.branchpoint);
-    m.branch_params += memory.CopyBytes(a.branchpoint, n);
+    m.branch_params +=
+        a.is_micro() ? std::max(0.0, a.own_bytes) : memory.CopyBytes(a.branchpoint, n);
     if (a.branchpoint > 0) cuts.insert(a.branchpoint);
   }
   m.stem_params = memory.CopyBytes(0, bmax);

@@ -130,8 +130,8 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   p.f1_se = model_event_sd / std::sqrt(model_events);
   if (trace == nullptr || !options.use_trace) return p;
 
-  const int column = trace->Column(c.branchpoint);
-  MS_CHECK(column >= 0, "the score trace has no column for branchpoint {}", c.branchpoint);
+  const int column = trace->Column(c.key());
+  MS_CHECK(column >= 0, "the score trace has no column {} for this candidate", c.key());
   TraceReplay r = ReplayTrace(*trace, column, c.threshold, stride, x);
   TracePrediction tp;
   tp.recall = r.score.recall;

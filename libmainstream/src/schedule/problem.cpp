@@ -21,6 +21,9 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
                            const EventStats& events, const OptionSpace& space,
                            const ScoreTrace* trace, const PredictionOptions& options) {
   MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
+  MS_CHECK(options.use_micro || std::any_of(candidates.begin(), candidates.end(),
+                                            [](const Candidate& c) { return !c.is_micro(); }),
+           "app {}: only microclassifier candidates, and --no-micro leaves them out", name);
   MS_CHECK(!space.fps_options.empty(), "no frame-rate options");
   MS_CHECK(!space.x_options.empty(), "no X-voting options");
   const bool correct = trace != nullptr && options.use_trace && options.selection_resamples > 0;
@@ -34,6 +37,7 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
   std::vector<size_t> kept;
   for (size_t ci = 0; ci < candidates.size(); ++ci) {
     const Candidate& c = candidates[ci];
+    if (c.is_micro() && !options.use_micro) continue;
     for (double fps : space.fps_options) {
       MS_CHECK(fps > 0 && fps <= space.stream_fps + 1e-9,
                "frame rate {} outside (0, stream fps {}]", fps, space.stream_fps);
@@ -46,12 +50,14 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
                                            correct ? &replay : nullptr);
         if (correct) {
           replays.push_back(std::move(replay));
-          entries.push_back(SelectionEntry{c.branchpoint, fps, p.trace_weight, p.model.recall,
-                                           p.model.precision, nullptr, replays.back().phases});
+          entries.push_back(SelectionEntry{c.branchpoint, fps, c.kind, c.micro.cost_ms,
+                                           p.trace_weight, p.model.recall, p.model.precision,
+                                           nullptr, replays.back().phases});
         }
         if (!have || p.f1 > best.pred.f1 + 1e-12) {
           best.candidate = static_cast<int>(ci);
           best.branchpoint = c.branchpoint;
+          best.kind = c.kind;
           best.fps = fps;
           best.x_vote = x;
           best.tpr = c.tpr;
@@ -88,7 +94,11 @@ std::vector<AppRequest> Requests(const ScheduleProblem& problem, const std::vect
   std::vector<AppRequest> req;
   for (size_t i = 0; i < choice.size(); ++i) {
     const AppOption& o = problem.apps[i].options.at(static_cast<size_t>(choice[i]));
-    req.push_back(AppRequest{o.branchpoint, o.fps});
+    MS_ASSERT(!o.is_micro() || o.own_ms >= 0,
+              "app {}: a microclassifier option without its latency (BuildProblem sets it)",
+              problem.apps[i].name);
+    req.push_back(AppRequest{o.branchpoint, o.fps, o.is_micro() ? o.own_ms : -1,
+                             o.is_micro() ? o.own_bytes : -1});
   }
   return req;
 }
@@ -112,13 +122,31 @@ Solution CheapestSolution(const ScheduleProblem& problem) {
   std::vector<int> choice;
   for (const auto& app : problem.apps) {
     MS_CHECK(!app.options.empty(), "app {}: no options", app.name);
-    int best = 0;
-    for (size_t k = 1; k < app.options.size(); ++k) {
+    const bool has_branch = std::any_of(app.options.begin(), app.options.end(),
+                                        [](const AppOption& o) { return !o.is_micro(); });
+    // Branches: the most shared, then the lowest rate. Only microclassifiers:
+    // the cheapest alone.
+    auto alone = [&](const AppOption& o) {
+      return ScheduleCost(problem.costs, {AppRequest{o.branchpoint, o.fps, o.own_ms, o.own_bytes}});
+    };
+    int best = -1;
+    for (size_t k = 0; k < app.options.size(); ++k) {
       const AppOption& a = app.options[k];
+      if (has_branch && a.is_micro()) continue;
+      if (best < 0) {
+        best = static_cast<int>(k);
+        continue;
+      }
       const AppOption& b = app.options[static_cast<size_t>(best)];
-      bool better = a.branchpoint > b.branchpoint ||
-                    (a.branchpoint == b.branchpoint && a.fps < b.fps) ||
-                    (a.branchpoint == b.branchpoint && a.fps == b.fps && a.pred.f1 > b.pred.f1);
+      bool better;
+      if (has_branch) {
+        better = a.branchpoint > b.branchpoint ||
+                 (a.branchpoint == b.branchpoint && a.fps < b.fps) ||
+                 (a.branchpoint == b.branchpoint && a.fps == b.fps && a.pred.f1 > b.pred.f1);
+      } else {
+        const double ca = alone(a), cb = alone(b);
+        better = ca < cb - 1e-12 || (ca <= cb + 1e-12 && a.pred.f1 > b.pred.f1);
+      }
       if (better) best = static_cast<int>(k);
     }
     choice.push_back(best);

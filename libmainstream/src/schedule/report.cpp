@@ -47,7 +47,9 @@ Json PredictPackage(const PackagePredictRequest& q) {
   }
   for (int x : q.x_vote) MS_CHECK(x >= 1, "--x-vote: X must be >= 1, got {}", x);
   for (int b : q.branchpoints) {
-    MS_CHECK(pkg.FindBranchpoint(b) != nullptr, "--branchpoint: {} is not a candidate of {}", b,
+    MS_CHECK(std::any_of(pkg.candidates.begin(), pkg.candidates.end(),
+                         [&](const Candidate& c) { return c.branchpoint == b; }),
+             "--branchpoint: {} is not a candidate of {}", b,
              (pkg.dir / kMPackageManifest).string());
   }
   std::vector<Candidate> chosen;
@@ -73,11 +75,12 @@ Json PredictPackage(const PackagePredictRequest& q) {
                                            pkg.stream_fps / r, x, q.options);
         Json row = p.ToJson();
         row["branchpoint"] = c.branchpoint;
+        row["candidate"] = c.key();
         row["fps"] = r;
         row["x_vote"] = x;
         row["searched_f1"] = nullptr;
         for (const AppOption& o : choices.options) {
-          if (o.branchpoint == c.branchpoint && o.fps == r && o.x_vote == x) {
+          if (o.branchpoint == c.branchpoint && o.kind == c.kind && o.fps == r && o.x_vote == x) {
             row["selection_bias"] = o.pred.selection_bias;
             row["searched_f1"] = o.pred.f1;
           }
@@ -102,7 +105,7 @@ std::string FormatPackagePrediction(const Json& j) {
           ? std::string("; no score trace: analytical model only")
           : fmt::format("; {} events in the trace, trace weight n/(n+{:g})",
                         j.at("trace_events").get<int64_t>(), j.at("trace_prior").get<double>()));
-  s += fmt::format("{:>4} {:>6} {:>3} {:>8} {:>8} {:>8} {:>8} {:>7} {:>15} {:>6}  {}\n", "bp",
+  s += fmt::format("{:>4} {:>6} {:>3} {:>8} {:>8} {:>8} {:>8} {:>7} {:>15} {:>6}  {}\n", "cand",
                    "fps", "X", "model", "trace", "F1", "searched", "weight", "90% interval",
                    "events", "recall / precision");
   for (const Json& r : j.at("rows")) {
@@ -110,8 +113,8 @@ std::string FormatPackagePrediction(const Json& j) {
     s += fmt::format(
         "{:>4} {:>6.3g} {:>3} {:>8.3f} {:>8} {:>8.3f} {:>8} {:>7.2f}  [{:.2f}, {:.2f}] {:>6}  "
         "{:.3f} / {:.3f}{}\n",
-        r.at("branchpoint").get<int>(), r.at("fps").get<double>(), r.at("x_vote").get<int>(),
-        r.at("model").at("f1").get<double>(),
+        r.value("candidate", fmt::format("bp{}", r.at("branchpoint").get<int>())),
+        r.at("fps").get<double>(), r.at("x_vote").get<int>(), r.at("model").at("f1").get<double>(),
         r.at("trace").is_null() ? std::string("-")
                                 : fmt::format("{:.3f}", r.at("trace").at("f1").get<double>()),
         r.at("f1").get<double>(),
@@ -133,7 +136,7 @@ std::string FormatSchedule(const ScheduleDoc& d) {
           : std::string(),
       d.total_cost, 100 * d.total_cost / d.budget);
   s += fmt::format("{:<20} {:>5} {:>6} {:>3} {:>7} {:>7} {:>7} {:>14} {:>6} {:>8}  {}\n", "app",
-                   "bp", "fps", "X", "recall", "prec", "F1", "90% interval", "events", "cost",
+                   "cand", "fps", "X", "recall", "prec", "F1", "90% interval", "events", "cost",
                    "source");
   for (const auto& a : d.apps) {
     const ConfidenceInterval ci =
@@ -141,9 +144,9 @@ std::string FormatSchedule(const ScheduleDoc& d) {
     s += fmt::format(
         "{:<20} {:>5} {:>6.3g} {:>3} {:>7.4f} {:>7.4f} {:>7.4f}  [{:.2f}, {:.2f}] {:>6} {:>8.3f}  "
         "{}{}\n",
-        a.app, a.branchpoint, a.fps, a.x_vote, a.predicted.recall, a.predicted.precision,
-        a.predicted.f1, ci.lower, ci.upper, a.predicted.events, a.own_cost, a.predicted.source(),
-        a.predicted.no_skill ? " (no skill)" : "");
+        a.app, CandidateKey(a.kind, a.branchpoint), a.fps, a.x_vote, a.predicted.recall,
+        a.predicted.precision, a.predicted.f1, ci.lower, ci.upper, a.predicted.events, a.own_cost,
+        a.predicted.source(), a.predicted.no_skill ? " (no skill)" : "");
   }
   s += fmt::format("mean F1 {:.4f}, min F1 {:.4f}, mean recall {:.4f}, mean precision {:.4f}\n",
                    d.mean_f1, d.min_f1, d.mean_recall, d.mean_precision);

@@ -29,7 +29,10 @@ bool FirstTimeFor(const std::string& key) {
 
 std::vector<AppRequest> ScheduleDoc::Requests() const {
   std::vector<AppRequest> r;
-  for (const auto& a : apps) r.push_back(AppRequest{a.branchpoint, a.fps});
+  for (const auto& a : apps) {
+    const bool micro = a.kind == CandidateKind::kMicro;
+    r.push_back(AppRequest{a.branchpoint, a.fps, micro ? a.own_ms : -1, micro ? a.own_bytes : -1});
+  }
   return r;
 }
 
@@ -53,18 +56,24 @@ std::string RelativePath(const fs::path& p, const fs::path& base) {
 Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
   Json apps_json = Json::array();
   for (const auto& a : apps) {
-    apps_json.push_back(Json{{"app", a.app},
-                             {"package", RelativePath(a.package, relative_to)},
-                             {"candidate", a.candidate},
-                             {"branchpoint", a.branchpoint},
-                             {"fps", a.fps},
-                             {"x_vote", a.x_vote},
-                             {"tpr", a.tpr},
-                             {"fpr", a.fpr},
-                             {"threshold", a.threshold},
-                             {"weights", a.weights.empty() ? Json(nullptr) : Json(a.weights)},
-                             {"own_cost", a.own_cost},
-                             {"predicted", a.predicted.ToJson()}});
+    Json& aj = apps_json.emplace_back(
+        Json{{"app", a.app},
+             {"package", RelativePath(a.package, relative_to)},
+             {"candidate", a.candidate},
+             {"kind", a.kind == CandidateKind::kMicro ? "micro" : "branch"},
+             {"branchpoint", a.branchpoint},
+             {"fps", a.fps},
+             {"x_vote", a.x_vote},
+             {"tpr", a.tpr},
+             {"fpr", a.fpr},
+             {"threshold", a.threshold},
+             {"weights", a.weights.empty() ? Json(nullptr) : Json(a.weights)},
+             {"own_cost", a.own_cost},
+             {"predicted", a.predicted.ToJson()}});
+    if (a.kind == CandidateKind::kMicro) {
+      aj["own_ms"] = a.own_ms;
+      aj["own_bytes"] = a.own_bytes;
+    }
   }
   Json stages = Json::array();
   for (size_t k = 0; k < costs.stage_ms.size(); ++k) {
@@ -205,6 +214,20 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     s.package = pkg.is_absolute() ? pkg : fs::absolute(base_dir / pkg).lexically_normal();
     s.candidate = static_cast<int>(a.IntIn("candidate", 0, 1 << 20));
     s.branchpoint = static_cast<int>(a.IntIn("branchpoint", 0, d.base.num_stages - 1));
+    if (auto k = a.OptionalField("kind")) {
+      const std::string kind = k->AsString();
+      if (kind == "micro") {
+        s.kind = CandidateKind::kMicro;
+      } else if (kind != "branch") {
+        k->Fail("unknown candidate kind \"{}\": expected \"branch\" or \"micro\"", kind);
+      }
+    }
+    if (s.kind == CandidateKind::kMicro) {
+      if (s.branchpoint < 1)
+        a.Field("branchpoint").Fail("a microclassifier reads a feature map: branchpoint >= 1");
+      s.own_ms = a.NumberIn("own_ms", 0, 1e6);
+      s.own_bytes = a.NumberIn("own_bytes", 0, 1e15);
+    }
     s.fps = a.NumberIn("fps", kMinFps, d.stream_fps + 1e-9);
     s.x_vote = static_cast<int>(a.IntIn("x_vote", 1, 1000));
     s.tpr = a.NumberIn("tpr", 0, 1);
@@ -350,6 +373,10 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
   problem.costs = ProfileCosts(profile, packages[0].stream_fps);
   problem.memory = ProfileMemory(profile);
   problem.budget = budget;
+  // Microclassifiers are charged their measured latency scaled to this
+  // machine by the whole base's (MicroSpec::LatencyOn).
+  const double whole_ms =
+      profile.whole_model_p50_ms > 0 ? profile.whole_model_p50_ms : problem.costs.Total();
   options.Validate();
   for (const auto& p : packages) {
     std::optional<ScoreTrace> trace;
@@ -363,8 +390,14 @@ ScheduleProblem BuildProblem(const std::vector<MPackage>& packages, const Profil
           "analytical model only; retrain it with mstrain for trace-driven predictions",
           (p.dir / kMPackageManifest).string());
     }
-    problem.apps.push_back(
+    AppChoices& app = problem.apps.emplace_back(
         BuildAppChoices(p.app, p.candidates, p.events, space, trace ? &*trace : nullptr, options));
+    for (AppOption& o : app.options) {
+      if (!o.is_micro()) continue;
+      const MicroSpec& m = p.candidates.at(static_cast<size_t>(o.candidate)).micro;
+      o.own_ms = m.LatencyOn(whole_ms);
+      o.own_bytes = m.param_bytes;
+    }
   }
   return problem;
 }
@@ -391,6 +424,9 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
     a.package = packages[i].dir;
     a.candidate = o.candidate;
     a.branchpoint = o.branchpoint;
+    a.kind = o.kind;
+    a.own_ms = o.own_ms;
+    a.own_bytes = o.own_bytes;
     a.fps = o.fps;
     a.x_vote = o.x_vote;
     a.tpr = c.tpr;
@@ -398,7 +434,6 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
     a.threshold = c.threshold;
     a.weights = c.weights;
     a.predicted = o.pred;
-    a.own_cost = o.fps * problem.costs.BranchRange(o.branchpoint, problem.costs.num_stages());
     rec += o.pred.recall;
     prec += o.pred.precision;
     d.apps.push_back(std::move(a));
@@ -483,7 +518,8 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
            {"trace_prior", config.prediction.prior_events},
            {"selection_resamples", config.prediction.selection_resamples},
            {"selection_unit", config.prediction.selection_by_fold ? "fold" : "event"},
-           {"selection_seed", config.prediction.selection_seed}};
+           {"selection_seed", config.prediction.selection_seed},
+           {"microclassifiers", config.prediction.use_micro}};
   if (config.limits.time_limit_s > 0) doc.search["time_limit"] = config.limits.time_limit_s;
   if (config.limits.max_nodes > 0) doc.search["max_nodes"] = config.limits.max_nodes;
   return doc;

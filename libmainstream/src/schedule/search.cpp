@@ -19,8 +19,38 @@ namespace search_detail {
 
 // A dominates B when it is at least as good and never costs more in any
 // schedule: f >= , rate <=, level >= (more of the stem shared).
-bool Dominates(const Opt& a, const Opt& b, bool mem_on) {
-  return a.f >= b.f && a.r <= b.r && (mem_on ? a.q == b.q : a.q >= b.q);
+bool Dominates(const Compiled& c, const Opt& a, const Opt& b) {
+  return a.f >= b.f && CostDominates(c, a, b);
+}
+
+bool CostDominates(const Compiled& c, const Opt& a, const Opt& b) {
+  if (!(a.r <= b.r)) return false;
+  if (!a.micro && !b.micro) return c.mem_on ? a.q == b.q : a.q >= b.q;
+  if (c.mem_on) return a.q == b.q && a.mem <= b.mem && a.w <= b.w;
+  if (a.q < b.q) return a.w <= b.w;
+  double stem = 0;
+  for (int j = b.q; j < a.q; ++j) stem += c.L[static_cast<size_t>(j)];
+  return a.r * stem + a.w <= b.w;
+}
+
+Opt CompileOption(const ScheduleProblem& p, const Compiled& c, size_t app, int k) {
+  const AppOption& o = p.apps[app].options.at(static_cast<size_t>(k));
+  const int n = p.costs.num_stages();
+  Opt x;
+  x.q = static_cast<int>(std::lower_bound(c.levels.begin(), c.levels.end(), o.branchpoint) -
+                         c.levels.begin());
+  x.r = o.fps;
+  x.micro = o.is_micro();
+  MS_ASSERT(!x.micro || o.own_ms >= 0, "app {}: a microclassifier option without its latency",
+            p.apps[app].name);
+  x.w = o.fps * (x.micro ? o.own_ms : p.costs.BranchRange(o.branchpoint, n));
+  x.f = o.pred.f1;
+  x.orig = k;
+  if (c.mem_on) {
+    x.mem = (x.micro ? std::max(0.0, o.own_bytes) : p.memory.CopyBytes(o.branchpoint, n)) +
+            p.memory.segment_bytes;
+  }
+  return x;
 }
 
 Compiled Compile(const ScheduleProblem& p,
@@ -55,6 +85,7 @@ Compiled Compile(const ScheduleProblem& p,
       c.CA.push_back(p.memory.ActivationAt(b1) + p.memory.segment_bytes);  // the cut's stem segment
     }
   }
+  c.levels = levels;
   c.apps.resize(p.apps.size());
   for (size_t i = 0; i < p.apps.size(); ++i) {
     std::vector<Opt>& all = c.apps[i];
@@ -64,15 +95,7 @@ Compiled Compile(const ScheduleProblem& p,
       MS_CHECK(o.branchpoint >= 0 && o.branchpoint < n,
                "app {}: branchpoint {} outside the base's {} stages", p.apps[i].name, o.branchpoint,
                n);
-      Opt x;
-      x.q = static_cast<int>(std::lower_bound(levels.begin(), levels.end(), o.branchpoint) -
-                             levels.begin());
-      x.r = o.fps;
-      x.w = o.fps * p.costs.BranchRange(o.branchpoint, n);
-      x.f = o.pred.f1;
-      x.orig = static_cast<int>(k);
-      if (c.mem_on) x.mem = p.memory.CopyBytes(o.branchpoint, n) + p.memory.segment_bytes;
-      all.push_back(x);
+      all.push_back(CompileOption(p, c, i, static_cast<int>(k)));
     }
   }
   if (c.mem_on) {
@@ -99,8 +122,9 @@ Compiled Compile(const ScheduleProblem& p,
       for (size_t a = 0; a < all.size(); ++a) {
         bool dominated = false;
         for (size_t b = 0; b < all.size() && !dominated; ++b) {
-          if (a == b || !Dominates(all[b], all[a], c.mem_on)) continue;
-          bool equal = all[b].f == all[a].f && all[b].r == all[a].r && all[b].q == all[a].q;
+          if (a == b || !Dominates(c, all[b], all[a])) continue;
+          bool equal = all[b].f == all[a].f && all[b].r == all[a].r && all[b].q == all[a].q &&
+                       all[b].w == all[a].w && all[b].micro == all[a].micro;
           dominated = !equal || b < a;  // among identical options keep the first
         }
         if (!dominated) kept.push_back(all[a]);
@@ -243,10 +267,17 @@ SearchResult StaticSearch(const ScheduleProblem& problem, bool max_sharing) {
   for (size_t i = 0; i < problem.apps.size(); ++i) {
     int pick = -1, pick_bp = 0;
     for (const auto& o : problem.apps[i].options) {
+      if (o.is_micro()) continue;  // the baselines are the paper's: branches only
       if (pick < 0 || (max_sharing ? o.branchpoint > pick_bp : o.branchpoint < pick_bp)) {
         pick = o.candidate;
         pick_bp = o.branchpoint;
       }
+    }
+    if (pick < 0) {
+      ThrowInput(
+          "{}: app {} has only microclassifier candidates; the {} baseline schedules branches",
+          max_sharing ? "maxsharing" : "nosharing", problem.apps[i].name,
+          max_sharing ? "Max-Sharing" : "No-Sharing");
     }
     cand[i] = pick;
   }

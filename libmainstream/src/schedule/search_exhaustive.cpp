@@ -442,17 +442,13 @@ SearchResult ExhaustiveSearch(const ScheduleProblem& problem, const ExhaustiveOp
   double inc_value = 0;
   std::vector<const Opt*> sel;
   for (size_t i = 0; i < c.apps.size(); ++i) {
-    const AppOption& o = problem.apps[i].options.at(static_cast<size_t>(start.choice.at(i)));
-    Opt want;
-    want.f = o.pred.f1;
-    want.r = o.fps;
+    const int start_k = start.choice.at(i);
+    // The start's option as compiled (pruning kept it or one dominating it).
+    const Opt want = CompileOption(problem, c, i, start_k);
     int best = -1;
     for (size_t k = 0; k < c.apps[i].size(); ++k) {
       const Opt& x = c.apps[i][k];
-      const AppOption& xo = problem.apps[i].options[static_cast<size_t>(x.orig)];
-      const bool level_ok =
-          c.mem_on ? xo.branchpoint == o.branchpoint : xo.branchpoint >= o.branchpoint;
-      if (x.f >= want.f && x.r <= want.r && level_ok) {
+      if (x.orig == start_k || Dominates(c, x, want)) {
         best = static_cast<int>(k);
         break;
       }

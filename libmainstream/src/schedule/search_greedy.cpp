@@ -239,19 +239,22 @@ SearchResult GreedySearch(const ScheduleProblem& problem, const GreedyOptions& o
   GreedyState s(c);
   s.choice.assign(c.apps.size(), 0);
   s.sel.assign(c.apps.size(), nullptr);
+  // With microclassifiers, pruning may drop the cheapest branch (a
+  // microclassifier dominates it): start from whatever dominates it then.
+  bool micro = false;
+  for (const auto& app : c.apps)
+    for (const Opt& o : app) micro = micro || o.micro;
   for (size_t i = 0; i < c.apps.size(); ++i) {
-    if (!c.mem_on) {
+    if (!c.mem_on && !micro) {
       s.Set(i, CheapestIndex(c.apps[i]));
     } else {
-      // The start's option, or one that dominates it (same level: same memory).
-      const AppOption& want = problem.apps[i].options[static_cast<size_t>(start[i])];
+      // The start's option, or one that dominates it (with memory, the same
+      // level: the same memory).
+      const Opt want = CompileOption(problem, c, i, start[i]);
       int pick = -1;
       for (size_t k = 0; k < c.apps[i].size() && pick < 0; ++k) {
         const Opt& x = c.apps[i][k];
-        if (x.orig == start[i] ||
-            (x.f >= want.pred.f1 && x.r <= want.fps &&
-             problem.apps[i].options[static_cast<size_t>(x.orig)].branchpoint == want.branchpoint))
-          pick = static_cast<int>(k);
+        if (x.orig == start[i] || Dominates(c, x, want)) pick = static_cast<int>(k);
       }
       MS_ASSERT(pick >= 0, "greedy: app {} has no option for its feasible start", i);
       s.Set(i, pick);

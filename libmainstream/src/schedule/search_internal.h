@@ -25,12 +25,13 @@ inline constexpr double kCostEps = 1e-9;
 // envelope M[j] is the highest rate among the apps whose level exceeds j, so
 // the schedule costs D * max rate + sum_j L[j] * M[j] + sum_apps r * S(b).
 struct Opt {
-  int q = 0;       // level index of the branchpoint
-  double r = 0;    // frame rate
-  double w = 0;    // own (specialized suffix) cost: r * latency of [b, n)
-  double f = 0;    // objective contribution (F1)
-  int orig = 0;    // index in the problem's option list
-  double mem = 0;  // own parameter bytes (stages [b, n)); with a memory budget only
+  int q = 0;           // level index of the branchpoint
+  double r = 0;        // frame rate
+  double w = 0;        // own (specialized suffix) cost: r * latency of [b, n)
+  double f = 0;        // objective contribution (F1)
+  int orig = 0;        // index in the problem's option list
+  double mem = 0;      // own parameter bytes (stages [b, n)); with a memory budget only
+  bool micro = false;  // a microclassifier: w is its own latency, not [b, n)'s
 };
 
 // With a memory budget (docs/model.md, "Memory model"), a schedule holds the
@@ -46,8 +47,9 @@ struct Compiled {
   double budget = 0;
   bool mem_on = false;
   double mem_budget = kInf;
-  std::vector<double> LP;  // m intervals
-  std::vector<double> CA;  // m + 1 levels (CA[0] = 0)
+  std::vector<double> LP;   // m intervals
+  std::vector<double> CA;   // m + 1 levels (CA[0] = 0)
+  std::vector<int> levels;  // B[0..m]
 };
 
 // The memory side of a partial schedule: highest level used, the levels apps
@@ -77,10 +79,18 @@ inline bool MemFits(const Compiled& c, double bytes) {
   return !c.mem_on || bytes <= c.mem_budget * (1 + 1e-12) + 1e-6;
 }
 
-// Without a memory budget: f >=, rate <=, level >=. With one, a more shared
-// option may hold a larger activation, so only options at the same level
-// dominate each other.
-bool Dominates(const Opt& a, const Opt& b, bool mem_on);
+// Without a memory budget: f >=, rate <=, level >= (between branches, a
+// more shared option at a lower rate costs less in any schedule). With one,
+// a more shared option may hold a larger activation, so only options at the
+// same level dominate each other. With a microclassifier on either side,
+// the costs are compared directly: a at a level >= b's must pay for the stem
+// between them at its rate and its own cost within b's own cost; at a lower
+// level, its own cost within b's (and, with memory, its bytes within b's).
+bool Dominates(const Compiled& c, const Opt& a, const Opt& b);
+// The same on cost (and memory) alone: a costs no more than b in any schedule.
+bool CostDominates(const Compiled& c, const Opt& a, const Opt& b);
+// Option k of app `app` as Compile makes it (c: its levels and memory flag).
+Opt CompileOption(const ScheduleProblem& p, const Compiled& c, size_t app, int k);
 // Memory of a whole selection (bytes, working set excluded).
 double FullMemory(const Compiled& c, const std::vector<const Opt*>& sel);
 // Maps branchpoints to stem levels and keeps the options `keep` accepts;
@@ -109,6 +119,8 @@ double FullCost(const Compiled& c, const std::vector<const Opt*>& sel);
 Solution ToSolution(const ScheduleProblem& p, const Compiled& c,
                     const std::vector<int>& compiled_choice);
 // Index of the cheapest option of an app: most shared, then lowest rate, then best f.
+// The cheapest schedule's option of an app without microclassifiers: the
+// most shared at the lowest rate (best F1 among equals).
 int CheapestIndex(const std::vector<Opt>& opts);
 
 }  // namespace mainstream::search_detail

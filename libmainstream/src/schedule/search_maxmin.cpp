@@ -99,15 +99,15 @@ class MinCostSearch {
 // Options dominated for cost purposes only (rate <=, level >=; with a memory
 // budget, same level: see Dominates): for max-min feasibility the value no
 // longer matters beyond the threshold.
-std::vector<Opt> CostPareto(const std::vector<Opt>& opts, bool mem_on) {
+std::vector<Opt> CostPareto(const Compiled& c, const std::vector<Opt>& opts) {
   std::vector<Opt> kept;
   for (size_t a = 0; a < opts.size(); ++a) {
     bool dominated = false;
     for (size_t b = 0; b < opts.size() && !dominated; ++b) {
       if (a == b) continue;
-      bool le =
-          opts[b].r <= opts[a].r && (mem_on ? opts[b].q == opts[a].q : opts[b].q >= opts[a].q);
-      bool equal = opts[b].r == opts[a].r && opts[b].q == opts[a].q;
+      bool le = CostDominates(c, opts[b], opts[a]);
+      bool equal = opts[b].r == opts[a].r && opts[b].q == opts[a].q && opts[b].w == opts[a].w &&
+                   opts[b].micro == opts[a].micro;
       dominated = le && (!equal || b < a);
     }
     if (!dominated) kept.push_back(opts[a]);
@@ -142,7 +142,7 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
       std::vector<Opt> keep;
       for (const auto& o : app)
         if (o.f >= tau) keep.push_back(o);
-      app = CostPareto(keep, c.mem_on);
+      app = CostPareto(c, keep);
       if (app.empty()) return false;
     }
     MinCostSearch s(c);
@@ -176,7 +176,7 @@ SearchResult MaxMinSearch(const ScheduleProblem& problem, const SearchLimits& li
       restricted, [](size_t, const AppOption&) { return true; }, true);
   // A feasible start: the min-cost schedule at tau.
   Compiled fc = rc;
-  for (auto& app : fc.apps) app = CostPareto(app, fc.mem_on);
+  for (auto& app : fc.apps) app = CostPareto(fc, app);
   MinCostSearch ms(fc);
   std::vector<int> ch;
   MS_ASSERT(ms.Feasible(&ch), "max-min threshold {} became infeasible", tau);

@@ -70,7 +70,9 @@ std::vector<double> SelectionOptimism(const std::vector<SelectionEntry>& entries
   for (size_t k = 0; k < options.size(); ++k) {
     const SelectionEntry& o = entries[options[k]];
     for (size_t e = 0; e < entries.size(); ++e) {
-      if (entries[e].branchpoint >= o.branchpoint && entries[e].fps <= o.fps + 1e-9)
+      const SelectionEntry& r = entries[e];
+      if (NoCostlier(r.kind, r.branchpoint, r.micro_ms, o.kind, o.branchpoint, o.micro_ms) &&
+          r.fps <= o.fps + 1e-9)
         rivals[k].push_back(e);
     }
   }

@@ -133,15 +133,11 @@ CandidateStore::CandidateStore(const TrainConfig& config, const std::string& has
       dir_(root_ / hash),
       hash_(hash) {}
 
-std::string CandidateStore::WeightsName(int branchpoint) {
-  return "bp" + std::to_string(branchpoint) + ".pt";
+std::string CandidateStore::WeightsName(const std::string& key) { return key + ".pt"; }
+fs::path CandidateStore::WeightsPath(const std::string& key) const {
+  return dir_ / WeightsName(key);
 }
-fs::path CandidateStore::WeightsPath(int branchpoint) const {
-  return dir_ / WeightsName(branchpoint);
-}
-fs::path CandidateStore::RecordPath(int branchpoint) const {
-  return dir_ / ("bp" + std::to_string(branchpoint) + ".json");
-}
+fs::path CandidateStore::RecordPath(const std::string& key) const { return dir_ / (key + ".json"); }
 
 void CandidateStore::WriteConfig(const TrainConfig& config) const {
   Json j = config.ToJson();
@@ -155,8 +151,9 @@ void CandidateStore::WriteConfig(const TrainConfig& config) const {
   WriteJsonFileAtomic(ConfigPath(), j);
 }
 
-std::optional<CandidateRecord> CandidateStore::Find(int branchpoint, const BaseRef& base) const {
-  const fs::path rec = RecordPath(branchpoint);
+std::optional<CandidateRecord> CandidateStore::Find(const std::string& key,
+                                                    const BaseRef& base) const {
+  const fs::path rec = RecordPath(key);
   if (!fs::exists(rec)) return std::nullopt;
   CandidateRecord r;
   try {
@@ -173,22 +170,22 @@ std::optional<CandidateRecord> CandidateStore::Find(int branchpoint, const BaseR
         "base given is '{}' ({}...); retrain it or point --base at the base it was built from",
         rec.string(), r.base.id, r.base.sha256.substr(0, 12), base.id, base.sha256.substr(0, 12));
   }
-  if (r.candidate.branchpoint != branchpoint) {
-    LogWarn("{}: records branchpoint {}, expected {}; retraining it", rec.string(),
-            r.candidate.branchpoint, branchpoint);
+  if (r.candidate.key() != key) {
+    LogWarn("{}: records candidate {}, expected {}; retraining it", rec.string(), r.candidate.key(),
+            key);
     return std::nullopt;
   }
-  const fs::path w = WeightsPath(branchpoint);
+  const fs::path w = WeightsPath(key);
   if (!fs::exists(w) || Sha256File(w) != r.weights_sha256) {
-    LogWarn("{}: the weights {} are missing or do not match the record; retraining branchpoint {}",
-            rec.string(), w.string(), branchpoint);
+    LogWarn("{}: the weights {} are missing or do not match the record; retraining {}",
+            rec.string(), w.string(), key);
     return std::nullopt;
   }
   return r;
 }
 
 void CandidateStore::Commit(const CandidateRecord& record) const {
-  WriteJsonFileAtomic(RecordPath(record.candidate.branchpoint), record.ToJson());
+  WriteJsonFileAtomic(RecordPath(record.candidate.key()), record.ToJson());
 }
 
 void CandidateStore::Remove() const {

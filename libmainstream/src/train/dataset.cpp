@@ -187,6 +187,8 @@ Dataset LoadVideoDataset(const TrainConfig& config, const PreprocessConfig& pre)
   opts.start_frame = 0;
   opts.end_frame = last;
   VideoSource src(config.video, opts);
+  d.frame_width = src.width();
+  d.frame_height = src.height();
   LogInfo("decoding {} of the first {} frames of {}", wanted, last, src.Describe());
   Progress progress("decode", static_cast<long>(last), 2.0);
   Frame frame;

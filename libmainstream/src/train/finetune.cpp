@@ -37,39 +37,14 @@ std::vector<int64_t> FrameShapeAt(const BaseModel& base, int b) {
   return base.info().ShapeAt(b);
 }
 
+}  // namespace
+
 at::Tensor Labels(const Dataset& data, const std::vector<int64_t>& items) {
   at::Tensor t = at::empty({static_cast<int64_t>(items.size())}, at::kLong);
   auto* p = t.data_ptr<int64_t>();
   for (size_t i = 0; i < items.size(); ++i) p[i] = data.labels[static_cast<size_t>(items[i])];
   return t;
 }
-
-struct Metrics {
-  double loss = 0;  // class-balanced cross-entropy
-  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
-  FrameLabels predictions;
-
-  int64_t n() const { return tp + fp + tn + fn; }
-  double accuracy() const {
-    return n() ? static_cast<double>(tp + tn) / static_cast<double>(n()) : 0;
-  }
-  double tpr() const {
-    return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0;
-  }
-  double fpr() const {
-    return fp + tn ? static_cast<double>(fp) / static_cast<double>(fp + tn) : 0;
-  }
-  double balanced_accuracy() const { return 0.5 * (tpr() + 1 - fpr()); }
-  Json ToJson() const {
-    return Json{{"frames", n()},
-                {"accuracy", accuracy()},
-                {"tpr", tpr()},
-                {"fpr", fpr()},
-                {"loss", loss},
-                {"positives", tp + fn},
-                {"balanced_accuracy", balanced_accuracy()}};
-  }
-};
 
 // Over the first labels.size(0) rows of `role` (for training: the
 // un-augmented copies).
@@ -123,18 +98,14 @@ std::string Seconds(double s) {
   return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60));
 }
 
-// A candidate being trained: its module, its optimizer (the new head, the
-// last child, learns faster than the copied base stages) and its shuffling RNG.
-struct Trainee {
-  torch::jit::Module suffix;
-  std::unique_ptr<torch::optim::Adam> optimizer;
-  int64_t num_params = 0;
-  Rng rng{0};
-};
-
 Trainee MakeTrainee(const BaseModel& base, int b, const TrainConfig& config,
                     uint64_t shuffle_seed) {
-  Trainee t{BuildCandidate(base, b, config), nullptr, 0, Rng(shuffle_seed)};
+  return MakeTraineeFor(BuildCandidate(base, b, config), config, shuffle_seed);
+}
+
+Trainee MakeTraineeFor(torch::jit::Module module, const TrainConfig& config,
+                       uint64_t shuffle_seed) {
+  Trainee t{std::move(module), nullptr, 0, Rng(shuffle_seed)};
   std::vector<at::Tensor> body, head;
   std::string head_name;
   for (const auto& child : t.suffix.named_children()) head_name = child.name;
@@ -236,11 +207,6 @@ void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source,
   }
 }
 
-// Pooled out-of-fold figures of one epoch: balanced accuracy at the
-// threshold and class-balanced mean loss.
-struct PooledFigures {
-  double balanced = 0, loss = 0, tpr = 0, fpr = 0;
-};
 PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses,
                    const at::Tensor& y, double threshold) {
   const auto* py = y.data_ptr<int64_t>();
@@ -258,8 +224,6 @@ PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& l
   f.loss = 0.5 * ((n[0] ? loss[0] / n[0] : 0) + (n[1] ? loss[1] / n[1] : 0));
   return f;
 }
-
-}  // namespace
 
 std::vector<at::Tensor> Snapshot(const torch::jit::Module& m) {
   std::vector<at::Tensor> s;
@@ -545,7 +509,7 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
   suffix.eval();
   const double train_seconds = NowSeconds() - t0;
 
-  const std::filesystem::path weights = store.WeightsPath(b);
+  const std::filesystem::path weights = store.WeightsPath(CandidateKey(CandidateKind::kBranch, b));
   SaveModule(suffix, weights);
 
   FineTuneOutcome out;
@@ -560,7 +524,7 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
   c.tpr = best_val.tpr();
   c.fpr = best_val.fpr();
   c.threshold = config.threshold;
-  c.weights = CandidateStore::WeightsName(b);
+  c.weights = CandidateStore::WeightsName(CandidateKey(CandidateKind::kBranch, b));
   c.train_seconds = train_seconds;
   c.extra = Json{{"epochs_run", epochs_run},
                  {"best_epoch", best_epoch},
@@ -698,7 +662,8 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   Metrics fit = Evaluate(suffix, source, Role::kTrain, y_train, config.threshold);
   suffix.eval();
   const double train_seconds = NowSeconds() - t0;
-  const std::filesystem::path weights_file = store.WeightsPath(b);
+  const std::filesystem::path weights_file =
+      store.WeightsPath(CandidateKey(CandidateKind::kBranch, b));
   SaveModule(suffix, weights_file);
 
   FineTuneOutcome out;
@@ -719,7 +684,7 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   one.folds = oof.folds;
   const auto* py = y_train.data_ptr<int64_t>();
   for (int64_t p = 0; p < n_train; ++p) one.labels.push_back(static_cast<uint8_t>(py[p]));
-  one.branchpoints = {b};
+  one.columns = {CandidateKey(CandidateKind::kBranch, b)};
   one.scores = {oof.scores};
   const RateEstimate est = EstimateRates(one, 0, config.threshold, config.labels);
   r.oof = std::move(oof);
@@ -731,7 +696,7 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   c.fpr = est.fpr;
   c.no_skill = est.no_skill;
   c.threshold = config.threshold;
-  c.weights = CandidateStore::WeightsName(b);
+  c.weights = CandidateStore::WeightsName(CandidateKey(CandidateKind::kBranch, b));
   c.train_seconds = train_seconds;
   c.extra = Json{{"estimate", "out-of-fold"},
                  {"folds", k_folds},

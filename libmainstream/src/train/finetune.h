@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "mainstream/core/random.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/segment.h"
 #include "mainstream/train/candidate_store.h"
@@ -17,6 +18,37 @@
 namespace mainstream::train_detail {
 
 enum class Role { kTrain, kValidation, kTest };
+
+// Labels of dataset items as a long tensor.
+at::Tensor Labels(const Dataset& data, const std::vector<int64_t>& items);
+
+// Classification figures at a threshold.
+struct Metrics {
+  double loss = 0;  // class-balanced cross-entropy
+  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+  FrameLabels predictions;
+
+  int64_t n() const { return tp + fp + tn + fn; }
+  double accuracy() const {
+    return n() ? static_cast<double>(tp + tn) / static_cast<double>(n()) : 0;
+  }
+  double tpr() const {
+    return tp + fn ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0;
+  }
+  double fpr() const {
+    return fp + tn ? static_cast<double>(fp) / static_cast<double>(fp + tn) : 0;
+  }
+  double balanced_accuracy() const { return 0.5 * (tpr() + 1 - fpr()); }
+  Json ToJson() const {
+    return Json{{"frames", n()},
+                {"accuracy", accuracy()},
+                {"tpr", tpr()},
+                {"fpr", fpr()},
+                {"loss", loss},
+                {"positives", tp + fn},
+                {"balanced_accuracy", balanced_accuracy()}};
+  }
+};
 
 // Normalized input frames [rows, 3, H, W] for dataset items; copy c > 0 is
 // the c-th augmented copy of the item (seeded by the item's frame number, so
@@ -76,6 +108,52 @@ class ActivationSource {
   double prefix_seconds_ = 0;
 };
 
+// Over the first labels.size(0) rows of `role` (for training: the
+// un-augmented copies).
+Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Role role,
+                 const at::Tensor& labels, double threshold);
+
+// "42 s" / "3 min 05 s".
+std::string Seconds(double s);
+
+// A candidate being trained: its module, its optimizer (the new head, the
+// last child, learns faster than the copied base stages) and its shuffling RNG.
+struct Trainee {
+  torch::jit::Module suffix;
+  std::unique_ptr<torch::optim::Adam> optimizer;
+  int64_t num_params = 0;
+  Rng rng{0};
+};
+Trainee MakeTrainee(const BaseModel& base, int b, const TrainConfig& config, uint64_t shuffle_seed);
+// The same for any module whose last child is the new head (learning rate
+// head_lr; the other children lr).
+Trainee MakeTraineeFor(torch::jit::Module module, const TrainConfig& config, uint64_t shuffle_seed);
+
+// Class weights N / (2 N_c) of the labels at `positions` of `y` (or ones).
+at::Tensor ClassWeights(const at::Tensor& y, const std::vector<int64_t>& positions,
+                        const TrainConfig& config);
+
+// One epoch over the training items at `positions` (indices into
+// data.split.train), each drawn as one of its augmented versions; returns the
+// mean loss.
+double TrainEpoch(Trainee& t, const ActivationSource& source, const at::Tensor& y_train,
+                  std::vector<int64_t> positions, const at::Tensor& weight,
+                  const TrainConfig& config);
+
+// Scores P(event) and per-frame cross-entropy of the un-augmented training
+// items at `positions`, written at those positions of `scores` / `losses`.
+void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source,
+                    const at::Tensor& y_train, const std::vector<int64_t>& positions,
+                    std::vector<float>& scores, std::vector<float>& losses);
+
+// Pooled out-of-fold figures of one epoch: balanced accuracy at the
+// threshold and class-balanced mean loss.
+struct PooledFigures {
+  double balanced = 0, loss = 0, tpr = 0, fpr = 0;
+};
+PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses,
+                   const at::Tensor& y, double threshold);
+
 struct ProgressState {
   int index = 0;  // candidate i of n (1-based)
   int total = 0;
@@ -102,6 +180,18 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
 // record carries the out-of-fold scores (the package's trace column) and
 // per-frame rates from them (labels/rate_estimate.h).
 FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
+                              ActivationSource& source, const CandidateStore& store,
+                              ProgressState& progress);
+
+// A microclassifier at source.branchpoint() (docs/training.md,
+// "Microclassifiers"): crops of the cached feature map (random, plus the
+// app's region) each trained as a small head; every fold's crop is chosen by
+// an inner out-of-fold search on that fold's training frames only, so the
+// out-of-fold scores (the trace column "mc<b>") judge the whole procedure;
+// the deployed crop is the one with the best out-of-fold balanced accuracy,
+// trained on every training frame. The record carries its MicroSpec (crop,
+// latency measured beside the whole base's).
+FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const TrainConfig& config,
                               ActivationSource& source, const CandidateStore& store,
                               ProgressState& progress);
 

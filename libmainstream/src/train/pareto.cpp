@@ -10,21 +10,46 @@
 
 namespace mainstream {
 
+namespace {
+
+// Candidate j may dominate candidate i: it costs no more in any schedule
+// (NoCostlier), and of two that cost the same either way only the later one
+// (package order) dominates, so that one of equal twins survives.
+bool Dominator(const std::vector<Candidate>& c, size_t j, size_t i) {
+  if (j == i || !NoCostlier(c[j], c[i])) return false;
+  return !NoCostlier(c[i], c[j]) || j > i;
+}
+
+// Why `d` costs no more than `c`, for the log.
+std::string CostPhrase(const Candidate& d, const Candidate& c, int num_stages) {
+  if (d.is_micro() && !c.is_micro())
+    return fmt::format("a microclassifier vs {} specialized stage(s) of {}",
+                       num_stages - c.branchpoint, num_stages);
+  if (d.is_micro())
+    return fmt::format("a microclassifier at layer {} ({:.4f} ms) vs layer {} ({:.4f} ms)",
+                       d.branchpoint, d.micro.cost_ms, c.branchpoint, c.micro.cost_ms);
+  const int more = d.branchpoint - c.branchpoint;
+  return fmt::format("{} fewer specialized stage{}: {} vs {} of {}", more, more == 1 ? "" : "s",
+                     num_stages - d.branchpoint, num_stages - c.branchpoint, num_stages);
+}
+
+}  // namespace
+
 ParetoResult ParetoPrune(std::vector<Candidate> candidates, int num_stages, double tolerance) {
   MS_CHECK(tolerance >= 0 && std::isfinite(tolerance), "Pareto tolerance must be >= 0, got {}",
            tolerance);
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate& a, const Candidate& b) { return a.branchpoint < b.branchpoint; });
+  std::sort(candidates.begin(), candidates.end(), CandidateOrder);
   for (size_t i = 1; i < candidates.size(); ++i) {
-    MS_CHECK(candidates[i].branchpoint != candidates[i - 1].branchpoint,
-             "duplicate candidate at branchpoint {}", candidates[i].branchpoint);
+    MS_CHECK(candidates[i].key() != candidates[i - 1].key(), "duplicate candidate {}",
+             candidates[i].key());
   }
   ParetoResult r;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     const Candidate* best = nullptr;
-    for (size_t j = i + 1; j < candidates.size(); ++j) {
+    for (size_t j = 0; j < candidates.size(); ++j) {
       const Candidate& d = candidates[j];
+      if (!Dominator(candidates, j, i)) continue;
       if (d.accuracy >= c.accuracy - tolerance && (!best || d.accuracy >= best->accuracy))
         best = &d;
     }
@@ -33,22 +58,20 @@ ParetoResult ParetoPrune(std::vector<Candidate> candidates, int num_stages, doub
       continue;
     }
     r.pruned.push_back(c);
-    const int more = best->branchpoint - c.branchpoint;
     r.log.push_back(
         Json{{"event", "pruned"},
              {"branchpoint", c.branchpoint},
+             {"candidate", c.key()},
              {"accuracy", c.accuracy},
              {"dominated_by", best->branchpoint},
+             {"dominated_by_candidate", best->key()},
              {"dominating_accuracy", best->accuracy},
              {"reason",
-              fmt::format("dominated by branchpoint {}: accuracy {:.4f} {} {:.4f}{} with {} fewer "
-                          "specialized stage{} "
-                          "({} vs {} of {})",
-                          best->branchpoint, best->accuracy,
+              fmt::format("dominated by {}: accuracy {:.4f} {} {:.4f}{} at no more cost ({})",
+                          best->key(), best->accuracy,
                           best->accuracy >= c.accuracy ? ">=" : "within tolerance of", c.accuracy,
-                          tolerance > 0 ? fmt::format(" (tolerance {})", tolerance) : "", more,
-                          more == 1 ? "" : "s", num_stages - best->branchpoint,
-                          num_stages - c.branchpoint, num_stages)}});
+                          tolerance > 0 ? fmt::format(" (tolerance {})", tolerance) : "",
+                          CostPhrase(*best, c, num_stages))}});
   }
   return r;
 }
@@ -60,11 +83,10 @@ ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_
                                      const PredictionOptions& prediction, double tolerance) {
   MS_CHECK(tolerance >= 0 && std::isfinite(tolerance), "Pareto tolerance must be >= 0, got {}",
            tolerance);
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate& a, const Candidate& b) { return a.branchpoint < b.branchpoint; });
+  std::sort(candidates.begin(), candidates.end(), CandidateOrder);
   for (size_t i = 1; i < candidates.size(); ++i) {
-    MS_CHECK(candidates[i].branchpoint != candidates[i - 1].branchpoint,
-             "duplicate candidate at branchpoint {}", candidates[i].branchpoint);
+    MS_CHECK(candidates[i].key() != candidates[i - 1].key(), "duplicate candidate {}",
+             candidates[i].key());
   }
   OptionSpace space;
   space.stream_fps = stream_fps;
@@ -87,7 +109,8 @@ ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     int dominator = -1;
-    for (size_t j = i + 1; j < candidates.size(); ++j) {
+    for (size_t j = 0; j < candidates.size(); ++j) {
+      if (!Dominator(candidates, j, i)) continue;
       bool dominates = true;
       for (size_t k = 0; k < curves[i].size(); ++k)
         dominates = dominates && curves[j][k] >= curves[i][k] - tolerance;
@@ -102,26 +125,24 @@ ParetoResult ParetoPruneByPrediction(std::vector<Candidate> candidates, int num_
     }
     const Candidate& d = candidates[static_cast<size_t>(dominator)];
     r.pruned.push_back(c);
-    const int more = d.branchpoint - c.branchpoint;
     r.log.push_back(Json{
         {"event", "pruned"},
         {"branchpoint", c.branchpoint},
+        {"candidate", c.key()},
         {"predicted_f1", curves[i]},
         {"dominated_by", d.branchpoint},
+        {"dominated_by_candidate", d.key()},
         {"dominating_predicted_f1", curves[static_cast<size_t>(dominator)]},
         {"fps", fps_options},
         {"reason",
-         fmt::format(
-             "dominated by branchpoint {}: its predicted F1 is {} at every frame rate ({} to {} "
-             "fps, best X "
-             "of {}), best {:.3f} vs {:.3f}, with {} fewer specialized stage{} ({} vs {} of {})",
-             d.branchpoint,
-             tolerance > 0 ? fmt::format("within {} of this one's or higher", tolerance)
-                           : std::string(">= this one's"),
-             fps_options.front(), fps_options.back(), fmt::join(x_options, ","),
-             best_of(curves[static_cast<size_t>(dominator)]), best_of(curves[i]), more,
-             more == 1 ? "" : "s", num_stages - d.branchpoint, num_stages - c.branchpoint,
-             num_stages)}});
+         fmt::format("dominated by {}: its predicted F1 is {} at every frame rate ({} to {} "
+                     "fps, best X of {}), best {:.3f} vs {:.3f}, at no more cost ({})",
+                     d.key(),
+                     tolerance > 0 ? fmt::format("within {} of this one's or higher", tolerance)
+                                   : std::string(">= this one's"),
+                     fps_options.front(), fps_options.back(), fmt::join(x_options, ","),
+                     best_of(curves[static_cast<size_t>(dominator)]), best_of(curves[i]),
+                     CostPhrase(d, c, num_stages))}});
   }
   return r;
 }

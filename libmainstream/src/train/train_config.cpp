@@ -1,5 +1,7 @@
 #include "mainstream/train/train_config.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -96,6 +98,29 @@ void TrainConfig::Validate() const {
            "--fps: expected a frame rate in (0, 1000], got {}", fps);
   for (int b : branchpoints)
     MS_CHECK(b >= 0, "--branchpoints: expected branchpoints >= 0, got {}", b);
+  for (int b : micro_layers) {
+    MS_CHECK(b >= 1,
+             "--micro-layers: a microclassifier reads a feature map: expected layers >= 1, got {}",
+             b);
+  }
+  if (!micro_layers.empty()) {
+    MS_CHECK(uses_folds(),
+             "--micro-layers: microclassifiers choose their crop out of fold: they need --video "
+             "with --folds >= 2");
+  }
+  MS_CHECK(micro_crops >= 1 && micro_crops <= 1000, "--micro-crops: expected 1..1000, got {}",
+           micro_crops);
+  MS_CHECK(micro_channels >= 1 && micro_channels <= 4096,
+           "--micro-channels: expected 1..4096, got {}", micro_channels);
+  if (!micro_region.empty()) {
+    MS_CHECK(micro_region.size() == 4,
+             "--micro-region: expected x0,y0,x1,y1 (pixels), got {} numbers", micro_region.size());
+    for (double x : micro_region)
+      MS_CHECK(std::isfinite(x) && x >= 0, "--micro-region: expected pixels >= 0, got {}", x);
+    MS_CHECK(micro_region[2] > micro_region[0] && micro_region[3] > micro_region[1],
+             "--micro-region: expected x0 < x1 and y0 < y1, got {},{},{},{}", micro_region[0],
+             micro_region[1], micro_region[2], micro_region[3]);
+  }
   if (!train_frames.empty()) ParseFrameRanges(train_frames, "--train-frames");
   if (!val_frames.empty()) {
     MS_CHECK(!train_frames.empty(), "--val-frames needs --train-frames");
@@ -202,6 +227,10 @@ Json TrainConfig::ToJson() const {
   j["output"] = output;
   j["work_dir"] = work_dir;
   j["branchpoints"] = branchpoints;
+  j["micro_layers"] = micro_layers;
+  j["micro_crops"] = micro_crops;
+  j["micro_channels"] = micro_channels;
+  j["micro_region"] = micro_region;
   j["cache"] = cache;
   j["corr_strides"] = corr_strides;
   j["pareto_tolerance"] = pareto_tolerance;
@@ -229,6 +258,19 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   c.work_dir = v.String("work_dir");
   for (const JsonView& b : v.Array("branchpoints"))
     c.branchpoints.push_back(static_cast<int>(b.AsIntIn(0, 100000)));
+  if (auto m = v.OptionalField("micro_layers")) {
+    for (const JsonView& b : m->Elements())
+      c.micro_layers.push_back(static_cast<int>(b.AsIntIn(1, 100000)));
+  }
+  if (auto m = v.OptionalField("micro_crops"))
+    c.micro_crops = static_cast<int>(m->AsIntIn(1, 1000));
+  if (auto m = v.OptionalField("micro_channels"))
+    c.micro_channels = static_cast<int>(m->AsIntIn(1, 4096));
+  if (auto m = v.OptionalField("micro_region")) {
+    for (const JsonView& x : m->Elements()) c.micro_region.push_back(x.AsNumberIn(0, 1e6));
+    if (!c.micro_region.empty() && c.micro_region.size() != 4)
+      m->Fail("expected [x0, y0, x1, y1] (pixels) or []");
+  }
   c.train_frames = v.String("train_frames");
   c.val_frames = v.String("val_frames");
   c.test_frames = v.String("test_frames");
@@ -291,14 +333,26 @@ std::string TrainConfig::ToString() const {
       "app '{}': {}; base {}; branchpoints {}; head {}; epochs {} (patience {}), batch {}, lr {} / "
       "head {}, weight decay {}, "
       "balance {}, batchnorm {}, {} augmented copies ({}), threshold {}, train stride {}, {}, seed "
-      "{}, {} thread(s), cache {}",
+      "{}, {} thread(s), cache {}{}",
       app, data, base_dir, bps.empty() ? "all" : bps,
       head == "spatial" ? fmt::format("spatial ({} channels)", head_channels) : head, epochs,
       patience, batch, lr, head_lr, weight_decay, balance, batchnorm, augment_copies,
       augment.ToString(), threshold, train_stride,
       uses_folds() ? fmt::format("{}-fold out-of-fold estimates", folds)
                    : std::string("validation-block estimates"),
-      seed, threads, cache ? "on" : "off");
+      seed, threads, cache ? "on" : "off",
+      micro_layers.empty()
+          ? std::string()
+          : fmt::format("; microclassifiers at layers {} ({} crops, {} channels{})",
+                        fmt::join(micro_layers, ","), micro_crops, micro_channels,
+                        micro_region.empty() ? "" : ", plus the region's crop"));
+}
+
+Json TrainConfig::MicroJson() const {
+  return Json{{"crops", micro_crops},
+              {"channels", micro_channels},
+              {"region", micro_region},
+              {"kind", "crop+1x1conv+relu+linear"}};
 }
 
 void TrainConfig::MakePathsAbsolute() {

@@ -1,5 +1,6 @@
 #include "mainstream/train/trainer.h"
 
+#include <fmt/ranges.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/core/parse.h"
 #include "mainstream/core/sha256.h"
 #include "mainstream/core/stop.h"
 #include "mainstream/labels/correlation.h"
@@ -44,6 +46,68 @@ std::vector<int> Branchpoints(const TrainConfig& config, int num_stages,
              base_origin, num_stages, num_stages - 1);
   }
   return bps;
+}
+
+// One candidate to train: a branch at a branchpoint or a microclassifier at a layer.
+struct Job {
+  CandidateKind kind = CandidateKind::kBranch;
+  int branchpoint = 0;
+  std::string key() const { return CandidateKey(kind, branchpoint); }
+};
+
+// The configuration's candidates in training order (CandidateOrder: the
+// activation cache only moves forward), restricted to `only` when given.
+std::vector<Job> Jobs(const TrainConfig& config, const BaseInfo& info, const std::string& origin,
+                      const std::vector<std::string>& only = {}) {
+  const int n = info.num_stages();
+  std::vector<Job> jobs;
+  for (int b : Branchpoints(config, n, origin)) jobs.push_back(Job{CandidateKind::kBranch, b});
+  std::vector<int> layers = config.micro_layers;
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  for (int b : layers) {
+    MS_CHECK(b >= 1 && b < n,
+             "--micro-layers: {} is not a layer of {} (microclassifiers read the input of stages "
+             "1..{})",
+             b, origin, n - 1);
+    MS_CHECK(info.ShapeAt(b).size() == 3,
+             "--micro-layers: the activation at {} of {} is not a feature map (shape {}); pick a "
+             "layer before the base's pooling",
+             b, origin, ShapeToString(info.ShapeAt(b)));
+    jobs.push_back(Job{CandidateKind::kMicro, b});
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.branchpoint != b.branchpoint ? a.branchpoint < b.branchpoint
+                                          : static_cast<int>(a.kind) < static_cast<int>(b.kind);
+  });
+  if (only.empty()) return jobs;
+  std::vector<Job> kept;
+  for (const std::string& key : only) {
+    auto it = std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) { return j.key() == key; });
+    MS_CHECK(it != jobs.end(),
+             "--branchpoint: {} is not a candidate of this configuration (branchpoints from "
+             "--branchpoints, microclassifiers mc<layer> from --micro-layers)",
+             key);
+    kept.push_back(*it);
+  }
+  std::sort(kept.begin(), kept.end(), [](const Job& a, const Job& b) {
+    return a.branchpoint != b.branchpoint ? a.branchpoint < b.branchpoint
+                                          : static_cast<int>(a.kind) < static_cast<int>(b.kind);
+  });
+  return kept;
+}
+
+// The finished record of `job`, or nullopt; a microclassifier trained with
+// other micro settings (TrainConfig::MicroJson) counts as unfinished.
+std::optional<CandidateRecord> FindFinished(const CandidateStore& store, const Job& job,
+                                            const TrainConfig& config, const BaseRef& base) {
+  std::optional<CandidateRecord> r = store.Find(job.key(), base);
+  if (r && job.kind == CandidateKind::kMicro &&
+      r->candidate.extra.value("micro_config", Json()) != config.MicroJson()) {
+    LogInfo("{}: trained with other microclassifier settings; retraining it", job.key());
+    return std::nullopt;
+  }
+  return r;
 }
 
 // The base's manifest, with model.pt checked against its recorded hash.
@@ -127,21 +191,21 @@ ScoreTrace TraceFromRecords(const std::vector<CandidateRecord>& records, const F
                             const std::string& origin) {
   ScoreTrace t;
   for (const CandidateRecord& r : records) {
-    const int b = r.candidate.branchpoint;
+    const std::string key = r.candidate.key();
     MS_CHECK(r.oof.has_value(),
-             "{}: the candidate at branchpoint {} has no out-of-fold scores (a record from "
+             "{}: candidate {} has no out-of-fold scores (a record from "
              "validation-block training); retrain it",
-             origin, b);
-    if (t.branchpoints.empty()) {
+             origin, key);
+    if (t.columns.empty()) {
       t.frames = r.oof->frames;
       t.folds = r.oof->folds;
     } else {
       MS_CHECK(t.frames == r.oof->frames && t.folds == r.oof->folds,
-               "{}: the candidates at branchpoints {} and {} "
+               "{}: candidates {} and {} "
                "were estimated on different frames or folds; retrain them with one configuration",
-               origin, t.branchpoints.front(), b);
+               origin, t.columns.front(), key);
     }
-    t.branchpoints.push_back(b);
+    t.columns.push_back(key);
     t.scores.push_back(r.oof->scores);
   }
   for (int64_t f : t.frames) {
@@ -183,24 +247,47 @@ std::vector<LabeledPredictions> ValidationStretches(const CandidateRecord& r,
   return out;
 }
 
-std::string Table(const std::vector<Candidate>& all, const std::set<int>& kept, int num_stages) {
+std::string Table(const std::vector<Candidate>& all, const std::set<std::string>& kept,
+                  int num_stages) {
   std::string s =
-      fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "bp", "specialized",
+      fmt::format("{:>4} {:>11} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7}  {}\n", "cand", "specialized",
                   "accuracy", "tpr", "fpr", "test", "train_s", "epochs", "kept");
   for (const Candidate& c : all) {
     std::string test = c.extra.contains("test")
                            ? fmt::format("{:.3f}", c.extra["test"]["accuracy"].get<double>())
                            : "-";
-    s += fmt::format("{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n",
-                     c.branchpoint, num_stages - c.branchpoint, c.accuracy, c.tpr, c.fpr, test,
-                     c.train_seconds, c.extra.value("epochs_run", 0),
-                     std::string(kept.count(c.branchpoint) ? "yes" : "pruned") +
-                         (c.no_skill ? " (no skill)" : ""));
+    s += fmt::format(
+        "{:>4} {:>11} {:>9.4f} {:>7.3f} {:>7.3f} {:>7} {:>8.1f} {:>7}  {}\n", c.key(),
+        c.is_micro() ? std::string("micro") : std::to_string(num_stages - c.branchpoint),
+        c.accuracy, c.tpr, c.fpr, test, c.train_seconds, c.extra.value("epochs_run", 0),
+        std::string(kept.count(c.key()) ? "yes" : "pruned") + (c.no_skill ? " (no skill)" : ""));
   }
   return s;
 }
 
 }  // namespace
+
+std::vector<std::string> ParseCandidateKeys(const std::string& text, const std::string& flag) {
+  std::vector<std::string> keys;
+  for (const std::string& part : SplitList(text)) {
+    CandidateKind kind = CandidateKind::kBranch;
+    std::string digits = part;
+    if (part.size() > 2 && (part.compare(0, 2, "bp") == 0 || part.compare(0, 2, "mc") == 0)) {
+      kind = part.compare(0, 2, "mc") == 0 ? CandidateKind::kMicro : CandidateKind::kBranch;
+      digits = part.substr(2);
+    }
+    const bool numeric = !digits.empty() && digits.size() <= 6 &&
+                         std::all_of(digits.begin(), digits.end(),
+                                     [](unsigned char c) { return std::isdigit(c) != 0; });
+    MS_CHECK(numeric,
+             "{}: '{}' is not a candidate (a branchpoint like 3 or bp3, or a microclassifier like "
+             "mc2)",
+             flag, part);
+    keys.push_back(CandidateKey(kind, std::stoi(digits)));
+  }
+  MS_CHECK(!keys.empty(), "{}: expected a comma-separated list of candidates", flag);
+  return keys;
+}
 
 std::string ShellQuote(const std::string& word) {
   const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
@@ -238,12 +325,7 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
         "weights with estimated statistics)",
         base.origin());
   }
-  std::vector<int> bps = Branchpoints(config, n, base.origin());
-  if (!options.only.empty()) {
-    TrainConfig only = config;
-    only.branchpoints = options.only;
-    bps = Branchpoints(only, n, base.origin());
-  }
+  const std::vector<Job> jobs = Jobs(config, base.info(), base.origin(), options.only);
   if (!config.uses_images()) {
     VideoPlan plan = PlanVideoDataset(config);
     std::vector<FrameInterval> seen = plan.split.train_blocks;
@@ -258,16 +340,16 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
   TrainReport report;
   report.work_dir = store.dir();
 
-  std::vector<int> todo;
-  for (int b : bps) {
-    if (store.Find(b, base.ref())) {
+  std::vector<Job> todo;
+  for (const Job& job : jobs) {
+    if (FindFinished(store, job, config, base.ref())) {
       ++report.resumed;
     } else {
-      todo.push_back(b);
+      todo.push_back(job);
     }
   }
   LogInfo("work directory {}: {} of {} candidate(s) already finished{}", store.dir().string(),
-          report.resumed, bps.size(), report.resumed ? " (resuming)" : "");
+          report.resumed, jobs.size(), report.resumed ? " (resuming)" : "");
 
   if (!todo.empty()) {
     const PreprocessConfig pre = PreprocessConfigFor(base.info());
@@ -284,9 +366,12 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
 
     // Rough cost model for ETAs: forward ms per frame of each stage, x3 for training.
     std::vector<double> stage_ms = train_detail::StageCostsMs(base);
-    auto predicted = [&](int b) {
+    auto predicted = [&](const Job& job) {
+      const int b = job.kind == CandidateKind::kMicro ? n - 1 : job.branchpoint;
       double ms = 0;
       for (int k = b; k < n; ++k) ms += stage_ms[static_cast<size_t>(k)];
+      // A microclassifier: about a head's cost per model, crops x folds^2 models.
+      if (job.kind == CandidateKind::kMicro) ms *= config.micro_crops * config.folds;
       // Out of fold: k models on (k-1)/k of the frames each, plus the deployed model.
       const double passes = config.uses_folds() ? config.folds : 1.0;
       return passes * 3.0 * ms / 1000 * static_cast<double>(data.split.train.size()) *
@@ -298,7 +383,7 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
     train_detail::ProgressState progress;
     progress.total = static_cast<int>(todo.size());
     for (size_t i = 0; i < todo.size(); ++i) {
-      const int b = todo[i];
+      const Job& job = todo[i];
       const auto stopped = [&](int sig) {
         return Interrupted(
             sig, fmt::format(
@@ -312,11 +397,13 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
       for (size_t j = i + 1; j < todo.size(); ++j)
         progress.remaining_after_s += scale * predicted(todo[j]);
       const double p0 = source.prefix_seconds();
-      source.MoveTo(b);
+      source.MoveTo(job.branchpoint);
       const double prefix_s = source.prefix_seconds() - p0;
       train_detail::FineTuneOutcome out;
       try {
-        out = config.uses_folds()
+        out = job.kind == CandidateKind::kMicro
+                  ? train_detail::FineTuneMicro(base, data, config, source, store, progress)
+              : config.uses_folds()
                   ? train_detail::FineTuneFolds(base, data, config, source, store, progress)
                   : train_detail::FineTune(base, data, config, source, store, progress);
       } catch (const Interrupted& e) {
@@ -326,7 +413,7 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
       store.Commit(out.record);
       LogInfo("{}", out.done_message);
       ++report.trained;
-      const double expected = predicted(b) / config.epochs;
+      const double expected = predicted(job) / config.epochs;
       if (expected > 0 && out.seconds_per_epoch > 0) scale = out.seconds_per_epoch / expected;
       if (options.on_candidate_done) options.on_candidate_done(out.record);
     }
@@ -334,12 +421,12 @@ TrainReport RunTrain(const TrainConfig& config_in, const TrainRunOptions& option
   }
   if (options.pack && options.only.empty()) {
     std::vector<Candidate> all;
-    for (int b : bps) {
-      if (auto r = store.Find(b, base.ref())) all.push_back(r->candidate);
+    for (const Job& job : jobs) {
+      if (auto r = FindFinished(store, job, config, base.ref())) all.push_back(r->candidate);
     }
     report.package = PackCandidates(config);
-    std::set<int> kept;
-    for (const auto& c : report.package.candidates) kept.insert(c.branchpoint);
+    std::set<std::string> kept;
+    for (const auto& c : report.package.candidates) kept.insert(c.key());
     report.summary = Table(all, kept, n);
   }
   report.seconds = NowSeconds() - t_start;
@@ -351,28 +438,26 @@ MPackage PackCandidates(const TrainConfig& config_in) {
   config.Validate();
   const BaseInfo info = ReadCheckedBase(config.base_dir);
   const int n = info.num_stages();
-  const std::vector<int> bps = Branchpoints(config, n, config.base_dir);
+  const std::vector<Job> jobs = Jobs(config, info, config.base_dir);
   const std::string hash = TrainConfigHash(config, info);
   CandidateStore store(config, hash);
 
   std::vector<CandidateRecord> records;
-  std::vector<int> missing;
-  for (int b : bps) {
-    if (auto r = store.Find(b, info.ref())) {
+  std::vector<std::string> missing;
+  for (const Job& job : jobs) {
+    if (auto r = FindFinished(store, job, config, info.ref())) {
       records.push_back(std::move(*r));
     } else {
-      missing.push_back(b);
+      missing.push_back(job.key());
     }
   }
   if (!missing.empty()) {
-    std::string list;
-    for (int b : missing) list += (list.empty() ? "" : ", ") + std::to_string(b);
     ThrowInput(
-        "{}: candidates for branchpoint(s) {} are not finished (no matching bp<b>.json in the work "
-        "directory "
-        "for this configuration); train them first, e.g. mstrain train --config {} --branchpoint "
-        "{}",
-        store.dir().string(), list, ShellQuote(store.ConfigPath().string()), missing.front());
+        "{}: candidate(s) {} are not finished (no matching <candidate>.json in the work "
+        "directory for this configuration); train them first, e.g. mstrain train --config {} "
+        "--branchpoint {}",
+        store.dir().string(), fmt::join(missing, ", "), ShellQuote(store.ConfigPath().string()),
+        missing.front());
   }
 
   MPackage pkg;
@@ -456,12 +541,13 @@ MPackage PackCandidates(const TrainConfig& config_in) {
     for (const Candidate& c : all) {
       if (c.no_skill) {
         LogWarn(
-            "{}: candidate at branchpoint {} is no better than chance out of fold (TPR {:.3f}, FPR "
+            "{}: candidate {} is no better than chance out of fold (TPR {:.3f}, FPR "
             "{:.3f}); it "
             "stays in the package flagged \"no_skill\" and is predicted as such",
-            config.app, c.branchpoint, c.tpr, c.fpr);
+            config.app, c.key(), c.tpr, c.fpr);
         log.push_back(Json{{"event", "no_skill"},
                            {"branchpoint", c.branchpoint},
+                           {"candidate", c.key()},
                            {"tpr", c.tpr},
                            {"fpr", c.fpr},
                            {"oof", c.extra.value("oof", Json::object())}});
@@ -504,6 +590,7 @@ MPackage PackCandidates(const TrainConfig& config_in) {
                   {"input", "activation at the branchpoint"},
                   {"head_type", config.head == "spatial" ? "spatial: 1x1 conv + flatten + linear"
                                                          : "pool: average + linear"},
+                  {"micro_type", "crop + 1x1 conv + relu + flatten + linear"},
                   {"dropout", config.dropout},
                   {"config_hash", hash},
                   {"training", config.TrainingJson()}};
@@ -528,15 +615,15 @@ std::vector<std::string> PlanCommands(const TrainConfig& config_in, const std::s
   config.MakePathsAbsolute();
   config.Validate();
   const BaseInfo info = ReadCheckedBase(config.base_dir);
-  const std::vector<int> bps = Branchpoints(config, info.num_stages(), config.base_dir);
+  const std::vector<Job> jobs = Jobs(config, info, config.base_dir);
   if (!config.uses_images()) PlanVideoDataset(config);  // bad input fails here, not in a job
   CandidateStore store(config, TrainConfigHash(config, info));
   store.WriteConfig(config);
   const std::string cfg = ShellQuote(store.ConfigPath().string());
   std::vector<std::string> cmds;
-  for (int b : bps) {
+  for (const Job& job : jobs) {
     cmds.push_back(fmt::format("{} train --config {} --branchpoint {} --threads {}",
-                               ShellQuote(exe), cfg, b, config.threads));
+                               ShellQuote(exe), cfg, job.key(), config.threads));
   }
   if (pack_command) *pack_command = fmt::format("{} pack --config {}", ShellQuote(exe), cfg);
   return cmds;

@@ -5,8 +5,8 @@
 // X-voting to predict event F1 (schedule/trace_model.h). Format:
 // docs/formats.md ("Score trace").
 //
-//   frame,label,fold,bp0,bp3,bp7
-//   1,0,0,0.0123,0.2,0.05
+//   frame,label,fold,bp0,bp3,bp7,mc2
+//   1,0,0,0.0123,0.2,0.05,0.4
 //   ...
 #pragma once
 
@@ -28,12 +28,12 @@ struct ScoreTrace {
   std::vector<int64_t> frames;             // 1-based, strictly increasing
   std::vector<uint8_t> labels;             // 0/1 per row
   std::vector<int> folds;                  // 0-based fold per row
-  std::vector<int> branchpoints;           // one score column per candidate, increasing
+  std::vector<std::string> columns;        // candidate keys ("bp3", "mc2"), unique
   std::vector<std::vector<float>> scores;  // [column][row], each in [0, 1]
 
   size_t rows() const { return frames.size(); }
-  // Column of a branchpoint, or -1.
-  int Column(int branchpoint) const;
+  // Column of a candidate key (Candidate::key()), or -1.
+  int Column(const std::string& key) const;
   int num_folds() const;  // 1 + the largest fold index (0 when empty)
   // Row ranges [begin, end) of consecutive frames (the trace may skip frames,
   // e.g. the gap around a cross-validation fold).

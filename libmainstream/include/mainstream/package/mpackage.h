@@ -12,8 +12,10 @@
 namespace mainstream {
 
 // 2: out-of-fold estimates with a score trace ($.trace), candidates' no_skill.
-// Version 1 manifests (validation-block estimates, no trace) are still read.
-inline constexpr int kMPackageSchemaVersion = 2;
+// 3: candidates have a kind: "branch" (stages [b, n) fine-tuned) or "micro"
+// (a microclassifier on a crop of the base's activation at b).
+// Version 1 and 2 manifests (every candidate a branch) are still read.
+inline constexpr int kMPackageSchemaVersion = 3;
 inline constexpr const char* kMPackageManifest = "mpackage.json";
 
 // Identifies the base DNN a package, profile or schedule was built for.
@@ -49,7 +51,31 @@ struct EventStats {
   void Validate(const std::string& what) const;
 };
 
+// A microclassifier (docs/training.md, "Microclassifiers"): a small
+// classifier (1x1 convolution + linear) on a crop of the unmodified base's
+// activation at its candidate's branchpoint. The stem [0, b) is shared like
+// any stem; nothing of the base is copied, so the app pays only for this.
+struct MicroSpec {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // crop: cells [x0, x1) x [y0, y1) of the feature map
+  int channels = 0;                    // outputs of its 1x1 convolution
+  // Its latency per frame and the whole base's, measured side by side by
+  // mstrain (optimized, batch 1): the scheduler charges cost_ms scaled by
+  // the profile's whole-model latency over reference_ms.
+  double cost_ms = 0;
+  double reference_ms = 0;
+  double param_bytes = 0;  // its parameters (the memory model's copy)
+
+  Json ToJson() const;
+  static MicroSpec FromJson(const JsonView& v);
+  // This microclassifier's latency on a machine whose whole base takes
+  // `whole_model_ms` per frame.
+  double LatencyOn(double whole_model_ms) const { return cost_ms * whole_model_ms / reference_ms; }
+};
+
+enum class CandidateKind { kBranch, kMicro };
+
 struct Candidate {
+  CandidateKind kind = CandidateKind::kBranch;
   int branchpoint = 0;     // number of frozen base stages (shared stem length)
   double accuracy = 0;     // per-frame accuracy on validation data
   double tpr = 0;          // P(positive | frame inside an event)
@@ -62,10 +88,31 @@ struct Candidate {
   // it as a classifier whose detections ignore the events.
   bool no_skill = false;
   Json extra = Json::object();  // free-form training details (epochs, losses, ...)
+  MicroSpec micro;              // kind kMicro only
 
+  bool is_micro() const { return kind == CandidateKind::kMicro; }
+  // Unique within a package: "bp<b>" for a branch, "mc<b>" for a
+  // microclassifier (one per layer); names its weights, trace column and record.
+  std::string key() const;
   Json ToJson() const;
   static Candidate FromJson(const JsonView& v);
 };
+
+// "bp<b>" / "mc<b>".
+std::string CandidateKey(CandidateKind kind, int branchpoint);
+// The keys of branches at these branchpoints ({"bp0", "bp3"}).
+std::vector<std::string> BranchKeys(const std::vector<int>& branchpoints);
+// True when a candidate of kind `ak` at branchpoint `ab` (a microclassifier:
+// own latency `a_ms`, as measured by mstrain) costs no more than one of
+// kind `bk` at `bb` (`b_ms`) in any schedule at the same frame rate
+// (docs/model.md, "Microclassifiers"): a branch sharing at least as much of
+// the base; a microclassifier than any branch (mstrain keeps only
+// microclassifiers cheaper than the base's last stage); a microclassifier
+// than one at the same or a later layer that costs at least as much itself.
+bool NoCostlier(CandidateKind ak, int ab, double a_ms, CandidateKind bk, int bb, double b_ms);
+bool NoCostlier(const Candidate& a, const Candidate& b);
+// Package order: by branchpoint, a branch before the microclassifier at the same one.
+bool CandidateOrder(const Candidate& a, const Candidate& b);
 
 // The package's out-of-fold score trace (labels/score_trace.h): a file inside
 // the package directory, tied to the manifest by its hash and size.
@@ -85,7 +132,7 @@ struct MPackage {
   BaseRef base;
   double stream_fps = 0;
   EventStats events;
-  std::vector<Candidate> candidates;  // sorted by branchpoint, unique branchpoints
+  std::vector<Candidate> candidates;  // in CandidateOrder, unique keys
   std::optional<TraceRef> trace;      // absent in packages without out-of-fold estimates
   Json estimation = Json::object();   // how tpr/fpr/events were estimated (written by mstrain)
   Json head = Json::object();         // how the specialized suffix is built (written by mstrain)
@@ -95,7 +142,10 @@ struct MPackage {
   Json ToJson() const;
   static MPackage FromJson(const JsonView& v);
   void Validate(const std::string& origin) const;
+  // The branch candidate at `branchpoint` (nullptr if none).
   const Candidate* FindBranchpoint(int branchpoint) const;
+  // The candidate with this key ("bp3", "mc2"; nullptr if none).
+  const Candidate* FindKey(const std::string& key) const;
 };
 
 // A file a manifest or schedule names inside a package directory (weights,

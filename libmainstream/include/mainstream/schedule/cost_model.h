@@ -110,13 +110,18 @@ struct StageCosts {
 struct AppRequest {
   int branchpoint = 0;  // frozen base stages (0 = fully specialized)
   double fps = 0;       // > 0
+  // A microclassifier (package/mpackage.h, MicroSpec) instead of stages
+  // [b, n): its own latency per frame (>= 0) and bytes. < 0: a branch.
+  double own_ms = -1;
+  double own_bytes = -1;
+  bool is_micro() const { return own_ms >= 0; }
 };
 
 struct TreeNode {
   enum class Kind { kStem, kBranch };
   int id = 0;
   Kind kind = Kind::kStem;
-  int begin = 0, end = 0;  // base stages [begin, end)
+  int begin = 0, end = 0;  // base stages [begin, end) (a microclassifier's branch: begin == end)
   double fps = 0;          // rate this node runs at
   int parent = -1;         // -1: fed by the decoded stream
   int app = -1;            // branch: index of its app
@@ -154,7 +159,8 @@ struct MergedTree {
 
 // Builds the tree: stem segments split at the distinct branchpoints, each
 // running at the highest rate among the apps that branch at or after its end;
-// one branch per app for stages [b, n) at the app's rate. With a cache model
+// one branch per app for stages [b, n) at the app's rate (a microclassifier's
+// branch holds no base stage and costs its own latency). With a cache model
 // every node's latency adds its cache fraction of its stages' cold extra.
 MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps);
 

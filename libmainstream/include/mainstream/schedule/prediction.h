@@ -67,12 +67,15 @@ struct PredictionOptions {
   int selection_resamples = 200;
   uint64_t selection_seed = 1;
   bool selection_by_fold = false;  // resample the trace's folds instead of its events
+  // false: BuildAppChoices leaves microclassifier candidates out (branches
+  // only, as the paper's Mainstream; --no-micro).
+  bool use_micro = true;
   void Validate() const;
 };
 
 // Prediction for candidate `c` of an app with these event statistics at
 // `stride` stream frames per sample and X-voting `x`. `trace` may be null
-// (model only); when given it must have a column for c.branchpoint. A
+// (model only); when given it must have a column for c.key(). A
 // no_skill candidate's model figures use its overall positive rate for both
 // TPR and FPR (detections independent of events).
 // When `replay` is given and the trace was replayed, it receives the replay

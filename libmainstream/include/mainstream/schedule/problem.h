@@ -17,6 +17,13 @@ namespace mainstream {
 struct AppOption {
   int candidate = 0;  // index into the app's candidates
   int branchpoint = 0;
+  CandidateKind kind = CandidateKind::kBranch;
+  // A microclassifier's own latency per frame on the problem's profile and
+  // its bytes (BuildProblem fills them; -1 for a branch, whose own part is
+  // stages [b, n) of the profile).
+  double own_ms = -1;
+  double own_bytes = -1;
+  bool is_micro() const { return kind == CandidateKind::kMicro; }
   double fps = 0;
   int x_vote = 1;
   double tpr = 0, fpr = 0;
@@ -72,7 +79,10 @@ struct Solution {
 Solution Evaluate(const ScheduleProblem& problem, const std::vector<int>& choice);
 std::vector<AppRequest> Requests(const ScheduleProblem& problem, const std::vector<int>& choice);
 
-// The cheapest schedule: every app at its most shared candidate and lowest rate.
+// The cheapest schedule of branches: every app at its most shared branch
+// candidate and lowest rate (microclassifiers are left out so that budgets
+// given as multiples of it do not move when they are added; an app with
+// only microclassifiers takes its cheapest one).
 Solution CheapestSolution(const ScheduleProblem& problem);
 
 }  // namespace mainstream

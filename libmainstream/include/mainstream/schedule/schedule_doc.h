@@ -24,6 +24,10 @@ struct ScheduledApp {
   std::filesystem::path package;  // package directory (absolute once read)
   int candidate = 0;              // index into the package's candidates
   int branchpoint = 0;
+  CandidateKind kind = CandidateKind::kBranch;
+  // A microclassifier's latency per frame and bytes on the schedule's
+  // profile (what its branch node costs; -1 for a branch).
+  double own_ms = -1, own_bytes = -1;
   double fps = 0;
   int x_vote = 1;
   double tpr = 0, fpr = 0, threshold = 0.5;

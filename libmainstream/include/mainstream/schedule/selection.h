@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mainstream/labels/scoring.h"
+#include "mainstream/package/mpackage.h"
 
 namespace mainstream {
 
@@ -20,6 +21,8 @@ namespace mainstream {
 struct SelectionEntry {
   int branchpoint = 0;
   double fps = 0;
+  CandidateKind kind = CandidateKind::kBranch;
+  double micro_ms = 0;      // a microclassifier's own latency (MicroSpec::cost_ms)
   double trace_weight = 0;  // 0: the model alone (no events in the trace)
   double model_recall = 0, model_precision = 0;
   const std::vector<EventCycle>* cycles = nullptr;  // one per true event, same events for all
@@ -34,7 +37,7 @@ enum class ResampleUnit { kEvent, kFold };
 
 // For each entry in `options`, the selection optimism of choosing it as the
 // best of its competitors: the entries no more costly than it in any schedule
-// (branchpoint >= its own: less of the model its own; fps <= its own; any X).
+// (NoCostlier candidates, e.g. branchpoint >= its own; fps <= its own; any X).
 // For each of `resamples` bootstrap draws of the events (the same draw for
 // every entry, seeded by `seed`), ô = the competitor with the best resampled
 // F1; the optimism is the mean of [F1*(ô) - F1(ô)] - [F1*(o) - F1(o)], where

@@ -5,8 +5,9 @@
 // separate process and `mstrain pack` assembles them. No LibTorch here.
 //
 //   <root>/<hash>/config.json   the TrainConfig (for plan / pack / train --config)
-//   <root>/<hash>/bp<b>.pt      suffix weights (written atomically)
-//   <root>/<hash>/bp<b>.json    the record, written last: a candidate is
+//   <root>/<hash>/<key>.pt      weights (written atomically); key "bp<b>"
+//                               for a branch, "mc<b>" for a microclassifier
+//   <root>/<hash>/<key>.json    the record, written last: a candidate is
 //                               finished iff its record exists and matches
 #pragma once
 
@@ -69,17 +70,18 @@ class CandidateStore {
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& hash() const { return hash_; }
   std::filesystem::path ConfigPath() const { return dir_ / "config.json"; }
-  std::filesystem::path WeightsPath(int branchpoint) const;
-  std::filesystem::path RecordPath(int branchpoint) const;
-  static std::string WeightsName(int branchpoint);  // "bp<b>.pt"
+  // By candidate key (Candidate::key(): "bp3", "mc2").
+  std::filesystem::path WeightsPath(const std::string& key) const;
+  std::filesystem::path RecordPath(const std::string& key) const;
+  static std::string WeightsName(const std::string& key);  // "<key>.pt"
 
   // Writes config.json (atomically) unless an identical one exists.
   void WriteConfig(const TrainConfig& config) const;
-  // The finished candidate at `branchpoint`, or nullopt when it is not
+  // The finished candidate `key`, or nullopt when it is not
   // finished (no record, or a record/weights pair that does not match, e.g.
   // after a crash between the two writes: logged and treated as unfinished).
   // A record for another base is an InputError (base hash mismatch).
-  std::optional<CandidateRecord> Find(int branchpoint, const BaseRef& base) const;
+  std::optional<CandidateRecord> Find(const std::string& key, const BaseRef& base) const;
   // Writes the record atomically (the weights must already be in place).
   void Commit(const CandidateRecord& record) const;
   // Removes the hash directory (and the root if it becomes empty).

@@ -33,12 +33,13 @@ struct DataSplit {
 };
 
 struct Dataset {
-  std::string origin;         // the video or the image folder
-  std::string labels_origin;  // the label file (video) or the folder (images)
-  bool temporal = false;      // video: frames in time order, blocks are contiguous
-  double fps = 0;             // stream fps (video)
-  int64_t num_frames = 0;     // video: frames in the video (= label rows)
-  FrameLabels all_labels;     // video: every frame's label (index = frame - 1)
+  std::string origin;                     // the video or the image folder
+  std::string labels_origin;              // the label file (video) or the folder (images)
+  bool temporal = false;                  // video: frames in time order, blocks are contiguous
+  double fps = 0;                         // stream fps (video)
+  int64_t num_frames = 0;                 // video: frames in the video (= label rows)
+  FrameLabels all_labels;                 // video: every frame's label (index = frame - 1)
+  int frame_width = 0, frame_height = 0;  // video: the decoded frames' size (pixels)
   // Items kept in memory (resized to the base input): video frames of the
   // split's blocks, or every image.
   std::vector<Image> images;

@@ -60,6 +60,19 @@ struct TrainConfig {
   // which keeps where things are (fixed cameras, region tasks).
   std::string head = "spatial";
   int head_channels = 16;
+  // Microclassifiers (docs/training.md, "Microclassifiers"; video with
+  // folds only): for each layer (a branchpoint >= 1) a random search over
+  // crops of the base's feature map there, each a 1x1 conv to
+  // micro_channels + ReLU + linear; the crop is chosen out of fold and the
+  // best becomes candidate "mc<layer>". Not part of the hash: a micro record
+  // keeps the settings it was trained with (MicroJson) and is retrained
+  // when they change.
+  std::vector<int> micro_layers;  // empty: no microclassifiers
+  int micro_crops = 8;            // random crops per layer (plus the region's, if given)
+  int micro_channels = 8;
+  // The app's region in video pixels (x0, y0, x1, y1), e.g. the labelling
+  // rule's --roi; empty: none. Its crop joins the random ones.
+  std::vector<double> micro_region;
   std::string balance = "weight";  // "weight": class-weighted loss; "none"
   // "frozen": BatchNorm layers of the copied stages keep the base's running
   // statistics (train and inference see the same normalization; right for
@@ -99,6 +112,8 @@ struct TrainConfig {
   // the data and the base): no paths of outputs, threads, branchpoints or
   // pack-time statistics.
   Json TrainingJson() const;
+  // What a microclassifier depends on besides TrainingJson (its record keeps it).
+  Json MicroJson() const;
   // Paths made absolute (so commands printed by `plan` work from any directory).
   void MakePathsAbsolute();
 };

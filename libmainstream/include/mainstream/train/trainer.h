@@ -26,8 +26,9 @@
 namespace mainstream {
 
 struct TrainRunOptions {
-  // Train only these branchpoints and do not pack (one `plan` command).
-  std::vector<int> only;
+  // Train only these candidates (keys "bp3", "mc2"; ParseCandidateKeys) and
+  // do not pack (one `plan` command).
+  std::vector<std::string> only;
   bool pack = true;
   // Called after each candidate is committed to the work directory (tests use
   // it to simulate a crash by throwing).
@@ -44,6 +45,9 @@ struct TrainReport {
   double decode_seconds = 0;  // decoding and resizing frames
   std::string summary;        // table of candidates for stderr
 };
+
+// "3,mc2,bp5" (a bare number is a branch) into keys; errors name `flag`.
+std::vector<std::string> ParseCandidateKeys(const std::string& text, const std::string& flag);
 
 // Loads and checks everything (base, labels, video or images, split, class
 // balance), trains the missing candidates, and packs unless options say

@@ -197,7 +197,7 @@ Candidate MicroCand(int layer, double accuracy) {
 }
 
 TEST(TrainPareto, MicroclassifiersCompareByCostAcrossKinds) {
-  // Accuracy pruning: the microclassifier beats bp3 and bp5, not bp7.
+  // Accuracy pruning: bp7 prunes bp3 and bp5; the microclassifier, another kind, stays.
   const ParetoResult r =
       ParetoPrune({Cand(3, 0.80), Cand(5, 0.78), Cand(7, 0.90), MicroCand(2, 0.85)}, 8);
   std::vector<std::string> kept;
@@ -209,6 +209,15 @@ TEST(TrainPareto, MicroclassifiersCompareByCostAcrossKinds) {
   // A branch never prunes a microclassifier, however accurate.
   const ParetoResult r2 = ParetoPrune({Cand(7, 0.99), MicroCand(2, 0.6)}, 8);
   EXPECT_EQ(r2.kept.size(), 2u);
+  // Nor the reverse: the package keeps its branches for --no-micro and the baselines.
+  const ParetoResult r3 = ParetoPrune({Cand(3, 0.6), Cand(7, 0.5), MicroCand(2, 0.99)}, 8);
+  EXPECT_EQ(r3.kept.size(), 3u);
+  // Between microclassifiers: the cheaper and better one prunes the other.
+  Candidate costly = MicroCand(4, 0.7);
+  costly.micro.cost_ms = 0.02;
+  const ParetoResult r4 = ParetoPrune({MicroCand(2, 0.8), costly}, 8);
+  ASSERT_EQ(r4.kept.size(), 1u);
+  EXPECT_EQ(r4.kept[0].key(), "mc2");
 }
 
 TEST(TrainStore, RecordsRoundTripAndAMismatchedBaseIsAnInputError) {

@@ -12,11 +12,14 @@ namespace mainstream {
 
 namespace {
 
-// Candidate j may dominate candidate i: it costs no more in any schedule
-// (NoCostlier), and of two that cost the same either way only the later one
-// (package order) dominates, so that one of equal twins survives.
+// Candidate j may dominate candidate i: of the same kind (a microclassifier
+// never prunes a branch, so that the package stays usable branches only:
+// msschedule --no-micro, the baselines; the searches still weigh them
+// against each other), it costs no more in any schedule (NoCostlier), and of
+// two that cost the same either way only the later one (package order)
+// dominates, so that one of equal twins survives.
 bool Dominator(const std::vector<Candidate>& c, size_t j, size_t i) {
-  if (j == i || !NoCostlier(c[j], c[i])) return false;
+  if (j == i || c[j].kind != c[i].kind || !NoCostlier(c[j], c[i])) return false;
   return !NoCostlier(c[i], c[j]) || j > i;
 }
 

@@ -177,23 +177,45 @@ fi
 #                      auto (default): app when the task slots (Slurm: the nodes' CPUs /
 #                      THREADS; parallel: TRAIN_JOBS) are no more than the apps to train.
 # The same seeds and THREADS give the same packages everywhere. Candidates' commands and logs
-# are in OUT/train-jobs/ (jobs.txt, logs/<app>-bp<b>.log). A task that dies leaves its
+# are in OUT/train-jobs/ (jobs.txt, logs/<app>-<candidate>.log). A task that dies leaves its
 # candidate unfinished: the pack step names it with the command that trains it, and a re-run
 # of the pipeline trains only the unfinished candidates (exit code 1 until then).
 PACKAGES=()
 TRAIN_TODO=()
 declare -A TRAIN_ARGS_OF=()
 read -ra targs <<< "$TRAIN_ARGS"
+read -ra margs_all <<< "$MICRO_ARGS"
+# Microclassifiers (MICRO_ARGS): an app whose rule has a region (--roi, or a
+# --polygon's bounding box) also searches that region's crop.
+declare -A MICRO_OF=()
+for line in "${APPS[@]}"; do
+  read -r name rest <<< "$line"
+  [ ${#margs_all[@]} -gt 0 ] || { MICRO_OF[$name]=""; continue; }
+  region=""
+  read -ra rule <<< "$rest"
+  for ((i = 0; i + 1 < ${#rule[@]}; i++)); do
+    case "${rule[$i]}" in
+      --roi) region="${rule[$((i + 1))]}" ;;
+      --polygon) region=$(tr ';' '\n' <<< "${rule[$((i + 1))]}" | awk -F, 'NR == 1 { x0 = x1 = $1; y0 = y1 = $2 }
+        { if ($1 < x0) x0 = $1; if ($1 > x1) x1 = $1; if ($2 < y0) y0 = $2; if ($2 > y1) y1 = $2 }
+        END { printf "%s,%s,%s,%s", x0, y0, x1, y1 }') ;;
+    esac
+  done
+  MICRO_OF[$name]="${margs_all[*]}${region:+ --micro-region $region}"
+done
 for name in "${NAMES[@]}"; do
   pk="$OUT/packages/$name"
   PACKAGES+=("$pk")
-  args="--base $BASE_DIR --video $VIDEO --fps $FPS --labels $OUT/labels/$name.csv --app $name --train-frames $TRAIN_FRAMES ${targs[*]} --threads $THREADS --seed $SEED"
+  read -ra margs <<< "${MICRO_OF[$name]}"
+  args="--base $BASE_DIR --video $VIDEO --fps $FPS --labels $OUT/labels/$name.csv --app $name --train-frames $TRAIN_FRAMES ${targs[*]} ${margs[*]} --threads $THREADS --seed $SEED"
   TRAIN_ARGS_OF[$name]="$args"
   if want train && need "$pk/mpackage.json" "$args" "$OUT/labels/$name.csv" "$MODEL"; then TRAIN_TODO+=("$name"); fi
 done
 train_flags() { # NAME: the flags of its package for mstrain train / plan
+  local margs
+  read -ra margs <<< "${MICRO_OF[$1]}"
   TRAIN_FLAGS=(--base "$BASE_DIR" --video "$VIDEO" --fps "$FPS" --labels "$OUT/labels/$1.csv" --app "$1"
-    --train-frames "$TRAIN_FRAMES" "${targs[@]}" --threads "$THREADS" --seed "$SEED" -o "$OUT/packages/$1")
+    --train-frames "$TRAIN_FRAMES" "${targs[@]}" "${margs[@]}" --threads "$THREADS" --seed "$SEED" -o "$OUT/packages/$1")
 }
 
 # Slurm reachable, with a node that answers; else exit 2 saying what is missing.
@@ -267,12 +289,12 @@ ARRAY
   done
   trap - INT TERM
   # Tasks that did not complete (while slurmctld still remembers them: MinJobAge).
-  local id state app bp
+  local id state app key
   while read -r id state; do
     [ -n "$id" ] && [ "$state" != "COMPLETED" ] || continue
-    IFS=$'\t' read -r app bp < <(sed -n "${id##*_}p" "$TJ/jobs.index")
-    local what="branchpoint $bp" tlog="$TJ/logs/$app-bp$bp.log"
-    [ "$bp" != "all" ] || { what="every candidate"; tlog="$TJ/logs/$app-all.log"; }
+    IFS=$'\t' read -r app key < <(sed -n "${id##*_}p" "$TJ/jobs.index")
+    local what="candidate $key" tlog="$TJ/logs/$app-$key.log"
+    [ "$key" != "all" ] || { what="every candidate"; tlog="$TJ/logs/$app-all.log"; }
     log "train: array task $id (app $app, $what) ended $state; logs: $tlog, $TJ/logs/slurm-$id.out"
   done < <(squeue -h -r -j "$jobid" --states=all -o "%i %T" 2> /dev/null || true)
 }
@@ -316,8 +338,9 @@ elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
       printf '%s\tall\n' "$name" >> "$TJ/jobs.index"
     done
   else
-    # One line per candidate: "<branchpoint> TAB <app> TAB <command>", from mstrain plan (which
-    # checks the inputs and writes the work directory's config.json).
+    # One line per candidate: "<branchpoint> TAB <key> TAB <app> TAB <command>", from mstrain
+    # plan (which checks the inputs and writes the work directory's config.json); the key is
+    # bp<b> for a branch, mc<b> for a microclassifier.
     for name in "${TRAIN_TODO[@]}"; do
       train_flags "$name"
       if ! "$BIN/mstrain/mstrain" plan "${TRAIN_FLAGS[@]}" --log-level warn > "$TJ/plan-$name.out" 2> "$TJ/plan-$name.err"; then
@@ -328,15 +351,15 @@ elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
       [ -n "${PACK_OF[$name]}" ] || die "train: mstrain plan printed no pack command for '$name' ($TJ/plan-$name.err)"
       while IFS= read -r line; do
         [ -n "$line" ] || continue
-        bp="${line##*--branchpoint }"
-        bp="${bp%% *}"
-        printf '%s\t%s\t%s\n' "$bp" "$name" "$line" >> "$TJ/plan.tsv"
+        key="${line##*--branchpoint }"
+        key="${key%% *}"
+        printf '%s\t%s\t%s\t%s\n' "${key#??}" "$key" "$name" "$line" >> "$TJ/plan.tsv"
       done < "$TJ/plan-$name.out"
     done
     # Low branchpoints (the most expensive candidates) first, apps interleaved.
-    while IFS=$'\t' read -r bp name line; do
-      printf '%s >> %q 2>&1\n' "$line" "$TJ/logs/$name-bp$bp.log" >> "$TJ/jobs.txt.tmp"
-      printf '%s\t%s\n' "$name" "$bp" >> "$TJ/jobs.index"
+    while IFS=$'\t' read -r _ key name line; do
+      printf '%s >> %q 2>&1\n' "$line" "$TJ/logs/$name-$key.log" >> "$TJ/jobs.txt.tmp"
+      printf '%s\t%s\n' "$name" "$key" >> "$TJ/jobs.index"
     done < <(sort -s -t $'\t' -k1,1n "$TJ/plan.tsv")
   fi
   mv "$TJ/jobs.txt.tmp" "$TJ/jobs.txt"
@@ -390,16 +413,17 @@ fi
 # --- schedule --------------------------------------------------------------
 MANIFESTS=()
 for pk in "${PACKAGES[@]}"; do MANIFESTS+=("$pk/mpackage.json"); done
+read -ra sargs <<< "$SCHEDULE_ARGS"
 for b in $BUDGETS; do
   for a in $ALGOS; do
     s="$OUT/schedules/b$b-$a.json"
-    args="--packages ${PACKAGES[*]} --profile $PROFILE --budget $b --algo $a --x-vote $X_VOTE"
+    args="--packages ${PACKAGES[*]} --profile $PROFILE --budget $b --algo $a --x-vote $X_VOTE ${sargs[*]}"
     want schedule || continue
     target="$s"; [ -f "$s.infeasible" ] && target="$s.infeasible"
     need "$target" "$args" "$PROFILE" "${MANIFESTS[@]}" || continue
     rm -f "$s" "$s.infeasible" "$s.args" "$s.infeasible.args"
     if msg=$("$BIN/msschedule/msschedule" schedule --packages "${PACKAGES[@]}" --profile "$PROFILE" --budget "$b" \
-        --algo "$a" --x-vote "$X_VOTE" -o "$s" --log-level warn 2>&1 >/dev/null); then
+        --algo "$a" --x-vote "$X_VOTE" "${sargs[@]}" -o "$s" --log-level warn 2>&1 >/dev/null); then
       log "schedule: budget $b $a"
       done_with "$s" "$args"
     elif [[ "$msg" == *infeasible* ]]; then

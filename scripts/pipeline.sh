@@ -72,6 +72,8 @@ fi
 TRAIN_ON="${TRAIN_ON:-local}" # where the train step runs (see there)
 case "$TRAIN_ON" in local | slurm | parallel) ;; *) die "TRAIN_ON='$TRAIN_ON': expected local, slurm or parallel" ;; esac
 TRAIN_UNIT="${TRAIN_UNIT:-auto}" # slurm/parallel: one task per app or per candidate (see the train step)
+MICRO_ARGS="${MICRO_ARGS:-}"       # microclassifier flags for mstrain train (pets.conf)
+SCHEDULE_ARGS="${SCHEDULE_ARGS:-}" # more msschedule schedule flags (pets.conf)
 case "$TRAIN_UNIT" in auto | app | candidate) ;; *) die "TRAIN_UNIT='$TRAIN_UNIT': expected auto, app or candidate" ;; esac
 mkdir -p "$OUT"/{labels,packages,schedules,runs}
 
@@ -207,7 +209,7 @@ for name in "${NAMES[@]}"; do
   pk="$OUT/packages/$name"
   PACKAGES+=("$pk")
   read -ra margs <<< "${MICRO_OF[$name]}"
-  args="--base $BASE_DIR --video $VIDEO --fps $FPS --labels $OUT/labels/$name.csv --app $name --train-frames $TRAIN_FRAMES ${targs[*]} ${margs[*]} --threads $THREADS --seed $SEED"
+  args="--base $BASE_DIR --video $VIDEO --fps $FPS --labels $OUT/labels/$name.csv --app $name --train-frames $TRAIN_FRAMES ${targs[*]}${margs[*]:+ ${margs[*]}} --threads $THREADS --seed $SEED"
   TRAIN_ARGS_OF[$name]="$args"
   if want train && need "$pk/mpackage.json" "$args" "$OUT/labels/$name.csv" "$MODEL"; then TRAIN_TODO+=("$name"); fi
 done
@@ -413,17 +415,17 @@ fi
 # --- schedule --------------------------------------------------------------
 MANIFESTS=()
 for pk in "${PACKAGES[@]}"; do MANIFESTS+=("$pk/mpackage.json"); done
-read -ra sargs <<< "$SCHEDULE_ARGS"
+read -ra schedargs <<< "$SCHEDULE_ARGS"
 for b in $BUDGETS; do
   for a in $ALGOS; do
     s="$OUT/schedules/b$b-$a.json"
-    args="--packages ${PACKAGES[*]} --profile $PROFILE --budget $b --algo $a --x-vote $X_VOTE ${sargs[*]}"
+    args="--packages ${PACKAGES[*]} --profile $PROFILE --budget $b --algo $a --x-vote $X_VOTE ${schedargs[*]}"
     want schedule || continue
     target="$s"; [ -f "$s.infeasible" ] && target="$s.infeasible"
     need "$target" "$args" "$PROFILE" "${MANIFESTS[@]}" || continue
     rm -f "$s" "$s.infeasible" "$s.args" "$s.infeasible.args"
     if msg=$("$BIN/msschedule/msschedule" schedule --packages "${PACKAGES[@]}" --profile "$PROFILE" --budget "$b" \
-        --algo "$a" --x-vote "$X_VOTE" "${sargs[@]}" -o "$s" --log-level warn 2>&1 >/dev/null); then
+        --algo "$a" --x-vote "$X_VOTE" "${schedargs[@]}" -o "$s" --log-level warn 2>&1 >/dev/null); then
       log "schedule: budget $b $a"
       done_with "$s" "$args"
     elif [[ "$msg" == *infeasible* ]]; then

@@ -67,7 +67,7 @@ def collect(work, budgets, algos):
     return rows, truth, absolutes
 
 
-APP_COLS = ["budget", "budget_ms", "algo", "app", "branchpoint", "x_vote", "fps", "achieved_fps", "pred_recall",
+APP_COLS = ["budget", "budget_ms", "algo", "app", "branchpoint", "kind", "x_vote", "fps", "achieved_fps", "pred_recall",
             "pred_precision", "pred_f1", "pred_f1_se", "pred_f1_event_sd", "pred_events", "pred_source",
             "true_events", "reports", "recall", "recall_lo", "recall_hi", "precision", "precision_lo",
             "precision_hi", "f1", "f1_lo", "f1_hi", "f1_phase_sd", "phases", "pi90_lo", "pi90_hi", "in_interval",
@@ -91,7 +91,7 @@ def app_rows_of(rows):
             p = s["pred"]
             r = {
                 "budget": b, "budget_ms": e["schedule"]["budget"], "algo": a, "app": s["app"],
-                "branchpoint": s["branchpoint"], "x_vote": s["x_vote"], "fps": s["fps"],
+                "branchpoint": s["branchpoint"], "kind": s["kind"], "x_vote": s["x_vote"], "fps": s["fps"],
                 "achieved_fps": ma.get("achieved_fps", ""),
                 "pred_recall": p["recall"], "pred_precision": p["precision"], "pred_f1": p["f1"],
                 "pred_f1_se": "" if p["f1_se"] is None else p["f1_se"],
@@ -201,7 +201,7 @@ def build(args, budgets, algos):
     # --- per app detail for the Mainstream schedules ------------------------------
     say("## Per app: predicted vs measured (Mainstream greedy)")
     say("")
-    say("| budget | app | bp | X | fps | true events | recall [95% CI] | precision [95% CI] | F1 [95% CI] | "
+    say("| budget | app | candidate | X | fps | true events | recall [95% CI] | precision [95% CI] | F1 [95% CI] | "
         "predicted F1 [90% PI] | note |")
     say("|---|---|---|---|---|---|---|---|---|---|---|")
     within = total = 0
@@ -214,7 +214,8 @@ def build(args, budgets, algos):
         note = "" if abs(err) <= 0.1 else f"off by {err:+.2f}"
         if r["pi"] and not r["in_interval"]:
             note = (note + "; " if note else "") + "outside the 90% PI"
-        say(f"| {blabel(r['budget'])} | {r['app']} | {r['branchpoint']} | {r['x_vote']} | {r['fps']:g} | "
+        cand = ("mc" if r["kind"] == "micro" else "bp") + str(r["branchpoint"])
+        say(f"| {blabel(r['budget'])} | {r['app']} | {cand} | {r['x_vote']} | {r['fps']:g} | "
             f"{r['true_events']} | {r['recall']:.2f} {fmt_ci(r['recall_ci'])} | "
             f"{r['precision']:.2f} {fmt_ci(r['precision_ci'])} | {r['f1']:.2f} {fmt_ci(r['f1_ci'])} | "
             f"{r['pred_f1']:.2f} {rc.fmt_pi(r['pi'])} | {note} |")

@@ -197,6 +197,17 @@ def _check_kind(root, kind):
     root.key("schema_version").int(lo=1)
 
 
+def _kind(app_node):
+    """A scheduled app's candidate kind: "branch" (the default, older schedules) or "micro"."""
+    k = app_node.key("kind", required=False)
+    if k is None:
+        return "branch"
+    v = k.str()
+    if v not in ("branch", "micro"):
+        k.fail(f'expected "branch" or "micro", got {json.dumps(v)}')
+    return v
+
+
 def load_schedule(path):
     """schedule.json (docs/formats.md) -> dict with the fields the reports use:
     budget, total_cost, mean_f1, min_f1, apps [{app, branchpoint, x_vote, fps,
@@ -224,6 +235,7 @@ def load_schedule(path):
         out["apps"].append({
             "app": name,
             "branchpoint": a.key("branchpoint").int(lo=0),
+            "kind": _kind(a),
             "x_vote": a.key("x_vote").int(lo=1),
             "fps": a.key("fps").num(lo=0, lo_open=True),
             "pred": {

@@ -271,9 +271,12 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
     const int n = base.num_stages();
     const Segment whole = Segment::Build(base, 0, n);
     const Segment last = Segment::Build(base, n - 1, n);
-    const at::Tensor x1 = probe.narrow(0, 0, 1).contiguous();
     const at::Tensor frame = base.DummyInput(1);
     const at::Tensor at_last = base.RunStages(frame, 0, n - 1);
+    // As msrun feeds it: the stem's output in the layout the stem leaves it
+    // (oneDNN's blocked one, converted back by the microclassifier's call).
+    const Segment stem = Segment::Build(base, 0, b);
+    const at::Tensor x1 = stem.ForwardKeepLayout(frame);
     spec.cost_ms = TimeForward(micro, x1, 20, 200).p50_ms;
     spec.reference_ms = std::max(1e-6, TimeForward(whole, frame, 10, 100).p50_ms);
     last_stage_ms = TimeForward(last, at_last, 20, 200).p50_ms;

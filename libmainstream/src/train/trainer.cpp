@@ -55,6 +55,11 @@ struct Job {
   std::string key() const { return CandidateKey(kind, branchpoint); }
 };
 
+bool TrainingOrder(const Job& a, const Job& b) {
+  return a.branchpoint != b.branchpoint ? a.branchpoint < b.branchpoint
+                                        : static_cast<int>(a.kind) < static_cast<int>(b.kind);
+}
+
 // The configuration's candidates in training order (CandidateOrder: the
 // activation cache only moves forward), restricted to `only` when given.
 std::vector<Job> Jobs(const TrainConfig& config, const BaseInfo& info, const std::string& origin,
@@ -76,10 +81,7 @@ std::vector<Job> Jobs(const TrainConfig& config, const BaseInfo& info, const std
              b, origin, ShapeToString(info.ShapeAt(b)));
     jobs.push_back(Job{CandidateKind::kMicro, b});
   }
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return a.branchpoint != b.branchpoint ? a.branchpoint < b.branchpoint
-                                          : static_cast<int>(a.kind) < static_cast<int>(b.kind);
-  });
+  std::sort(jobs.begin(), jobs.end(), TrainingOrder);
   if (only.empty()) return jobs;
   std::vector<Job> kept;
   for (const std::string& key : only) {
@@ -90,10 +92,7 @@ std::vector<Job> Jobs(const TrainConfig& config, const BaseInfo& info, const std
              key);
     kept.push_back(*it);
   }
-  std::sort(kept.begin(), kept.end(), [](const Job& a, const Job& b) {
-    return a.branchpoint != b.branchpoint ? a.branchpoint < b.branchpoint
-                                          : static_cast<int>(a.kind) < static_cast<int>(b.kind);
-  });
+  std::sort(kept.begin(), kept.end(), TrainingOrder);
   return kept;
 }
 

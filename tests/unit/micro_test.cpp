@@ -225,10 +225,6 @@ TEST(Micro, ExactSearchesMatchEnumerationWithMicroclassifiers) {
     rec(0);
     if (best_sum < 0) continue;
     ++checked;
-    {
-      const SearchResult g0 = RunSearch(p, "greedy");
-      ASSERT_LE(g0.solution.cost, p.budget + 1e-9) << "seed " << seed;
-    }
     const SearchResult ex = ExhaustiveSearch(p);
     EXPECT_NEAR(ex.solution.sum_f1, best_sum, 1e-9) << "seed " << seed;
     const SearchResult mm = MaxMinSearch(p);

@@ -567,6 +567,28 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
 
 namespace mainstream::train_detail {
 
+RateEstimate RecordOutOfFold(const Dataset& data, const at::Tensor& y_train, const FoldPlan& plan,
+                             const std::vector<float>& scores, const std::string& key,
+                             const TrainConfig& config, CandidateRecord& record) {
+  const std::vector<int64_t>& train_items = data.split.train;
+  OutOfFoldScores oof;
+  for (size_t p = 0; p < train_items.size(); ++p) {
+    oof.frames.push_back(data.frames[static_cast<size_t>(train_items[p])]);
+    oof.folds.push_back(plan.fold_of[p]);
+  }
+  oof.scores = scores;
+  // Per-frame rates from the out-of-fold scores (cluster-robust, shrunk).
+  ScoreTrace one;
+  one.frames = oof.frames;
+  one.folds = oof.folds;
+  const auto* py = y_train.data_ptr<int64_t>();
+  for (size_t p = 0; p < train_items.size(); ++p) one.labels.push_back(static_cast<uint8_t>(py[p]));
+  one.columns = {key};
+  one.scores = {oof.scores};
+  record.oof = std::move(oof);
+  return EstimateRates(one, 0, config.threshold, config.labels);
+}
+
 FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const TrainConfig& config,
                               ActivationSource& source, const CandidateStore& store,
                               ProgressState& progress) {
@@ -672,22 +694,8 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   r.config_hash = store.hash();
   r.base = base.ref();
   r.weights_sha256 = Sha256File(weights_file);
-  OutOfFoldScores oof;
-  for (int64_t p = 0; p < n_train; ++p) {
-    oof.frames.push_back(data.frames[static_cast<size_t>(train_items[static_cast<size_t>(p)])]);
-    oof.folds.push_back(plan.fold_of[static_cast<size_t>(p)]);
-  }
-  oof.scores = best_scores;
-  // Per-frame rates from the out-of-fold scores (cluster-robust, shrunk).
-  ScoreTrace one;
-  one.frames = oof.frames;
-  one.folds = oof.folds;
-  const auto* py = y_train.data_ptr<int64_t>();
-  for (int64_t p = 0; p < n_train; ++p) one.labels.push_back(static_cast<uint8_t>(py[p]));
-  one.columns = {CandidateKey(CandidateKind::kBranch, b)};
-  one.scores = {oof.scores};
-  const RateEstimate est = EstimateRates(one, 0, config.threshold, config.labels);
-  r.oof = std::move(oof);
+  const RateEstimate est = RecordOutOfFold(data, y_train, plan, best_scores,
+                                           CandidateKey(CandidateKind::kBranch, b), config, r);
 
   Candidate& c = r.candidate;
   c.branchpoint = b;

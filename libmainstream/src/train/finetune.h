@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mainstream/core/random.h"
+#include "mainstream/labels/rate_estimate.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/segment.h"
 #include "mainstream/train/candidate_store.h"
@@ -153,6 +154,14 @@ struct PooledFigures {
 };
 PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses,
                    const at::Tensor& y, double threshold);
+
+// Puts a candidate's out-of-fold scores over the training items (`scores`,
+// one per position of data.split.train) into record.oof with their frames
+// and folds, and returns the per-frame rates estimated from them (trace
+// column `key`).
+RateEstimate RecordOutOfFold(const Dataset& data, const at::Tensor& y_train, const FoldPlan& plan,
+                             const std::vector<float>& scores, const std::string& key,
+                             const TrainConfig& config, CandidateRecord& record);
 
 struct ProgressState {
   int index = 0;  // candidate i of n (1-based)

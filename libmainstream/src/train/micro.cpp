@@ -298,21 +298,7 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
   r.config_hash = store.hash();
   r.base = base.ref();
   r.weights_sha256 = Sha256File(weights_file);
-  OutOfFoldScores scores;
-  for (int64_t p = 0; p < n_train; ++p) {
-    scores.frames.push_back(data.frames[static_cast<size_t>(train_items[static_cast<size_t>(p)])]);
-    scores.folds.push_back(plan.fold_of[static_cast<size_t>(p)]);
-  }
-  scores.scores = trace_scores;
-  ScoreTrace one;
-  one.frames = scores.frames;
-  one.folds = scores.folds;
-  const auto* py = y_train.data_ptr<int64_t>();
-  for (int64_t p = 0; p < n_train; ++p) one.labels.push_back(static_cast<uint8_t>(py[p]));
-  one.columns = {key};
-  one.scores = {trace_scores};
-  const RateEstimate est = EstimateRates(one, 0, config.threshold, config.labels);
-  r.oof = std::move(scores);
+  const RateEstimate est = RecordOutOfFold(data, y_train, plan, trace_scores, key, config, r);
 
   Candidate& c = r.candidate;
   c.kind = CandidateKind::kMicro;

@@ -434,7 +434,11 @@ LatencyStats SummarizeLatency(std::vector<double> samples_ms) {
 
 LatencyStats TimeForward(const Segment& segment, const at::Tensor& x, int warmup, int repeats,
                          bool keep_layout) {
-  auto call = [&] { return keep_layout ? segment.ForwardKeepLayout(x) : segment.Forward(x); };
+  return TimeCalls([&] { keep_layout ? segment.ForwardKeepLayout(x) : segment.Forward(x); }, warmup,
+                   repeats);
+}
+
+LatencyStats TimeCalls(const std::function<void()>& call, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) call();
   std::vector<double> samples;
   samples.reserve(static_cast<size_t>(std::max(0, repeats)));

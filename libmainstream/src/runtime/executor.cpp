@@ -12,10 +12,12 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/model/micro_head.h"
 #include "mainstream/model/segment.h"
 #include "mainstream/runtime/deployment.h"
 
@@ -112,6 +114,9 @@ struct TreeExecutor::Impl {
   PreprocessConfig pre;
   std::vector<int64_t> input_shape;  // C, H, W
   std::vector<Segment> segments;     // per node
+  // Per node: a microclassifier's plain-loop form (MicroHead), used in place
+  // of its segment when it agreed with the module on a probe batch.
+  std::vector<std::optional<MicroHead>> micro;
   std::vector<int64_t> calls, frames;
   std::vector<double> ms, cpu_ms;
   double branch_phase_ms = 0;
@@ -121,6 +126,8 @@ struct TreeExecutor::Impl {
   // Scratch of one Run call.
   std::vector<std::vector<int>> rows;  // per node: the frames (batch positions) it runs on
   std::vector<at::Tensor> outputs;     // per node: its output for those rows
+  std::vector<at::Tensor> dense;       // per stem node: its output made dense, once per
+                                       // Run, for the microclassifiers under it
 
   // Runs node k on its rows; its parent has run. Touches only node k's
   // counters, output and (for a branch) its app's scores, so branches may
@@ -189,15 +196,49 @@ Segment BuildAppSegment(const BaseModel& base, int branchpoint, const torch::jit
   return seg;
 }
 
+// The microclassifier's plain-loop form, when it computes what the module
+// computes on a probe batch of the base's activation (relative difference
+// <= 1e-4); nullopt, with a warning, when the module is not of the form
+// MicroHead reads (the segment then runs it).
+std::optional<MicroHead> NativeMicro(const BaseModel& base, int layer,
+                                     const torch::jit::Module& suffix, const MicroCrop& crop,
+                                     const std::string& origin) {
+  try {
+    MicroHead head = MicroHead::FromModule(suffix, crop, base.info().ShapeAt(layer), origin);
+    torch::NoGradGuard no_grad;
+    const at::Tensor probe = base.RunStages(base.DummyInput(2, 13), 0, layer);
+    torch::jit::Module copy = suffix.clone();
+    copy.eval();
+    const at::Tensor want = copy.forward({probe}).toTensor();
+    const at::Tensor got = head.Forward(probe);
+    const double scale = std::max(1.0, want.abs().max().item<double>());
+    const double diff = (got - want).abs().max().item<double>() / scale;
+    if (!(diff <= 1e-4)) {
+      LogWarn(
+          "{}: the microclassifier's loops differ from its module by {:.2g} on a probe; "
+          "running the module",
+          origin, diff);
+      return std::nullopt;
+    }
+    return head;
+  } catch (const InputError& e) {
+    LogWarn("{}: {}; running the module", origin, e.what());
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
                                  const std::vector<torch::jit::Module>& suffixes,
                                  const std::vector<std::string>& origins,
-                                 const ExecutorOptions& options) {
+                                 const ExecutorOptions& options,
+                                 const std::vector<MicroCrop>& micro_crops) {
   MS_CHECK(suffixes.size() == tree.branch_of_app.size() && origins.size() == suffixes.size(),
            "executor: {} suffixes and {} names for {} apps", suffixes.size(), origins.size(),
            tree.branch_of_app.size());
+  MS_CHECK(micro_crops.empty() || micro_crops.size() == suffixes.size(),
+           "executor: {} microclassifier crops for {} apps", micro_crops.size(), suffixes.size());
   TreeExecutor ex;
   Impl& m = *ex.impl_;
   m.tree = tree;
@@ -216,10 +257,16 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
       so.optimize = options.optimize;
       so.verify = options.verify;
       m.segments.push_back(Segment::Build(base, node.begin, node.end, so));
+      m.micro.emplace_back();
     } else {
       const auto app = static_cast<size_t>(node.app);
       m.segments.push_back(
           BuildAppSegment(base, node.begin, suffixes.at(app), origins.at(app), options));
+      const bool is_micro = node.begin == node.end && !micro_crops.empty() &&
+                            !micro_crops[app].empty() && options.native_micro;
+      m.micro.push_back(is_micro ? NativeMicro(base, node.begin, suffixes.at(app), micro_crops[app],
+                                               origins.at(app))
+                                 : std::nullopt);
     }
   }
   const size_t count = tree.nodes.size();
@@ -229,6 +276,7 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.cpu_ms.assign(count, 0.0);
   m.rows.resize(count);
   m.outputs.resize(count);
+  m.dense.resize(count);
   for (size_t k = 0; k < count; ++k) {
     (tree.nodes[k].kind == TreeNode::Kind::kBranch ? m.branches : m.stems).push_back(k);
   }
@@ -245,11 +293,18 @@ TreeExecutor TreeExecutor::Load(const BaseModel& base, const Deployment& deploym
                                 const ExecutorOptions& options) {
   std::vector<torch::jit::Module> suffixes;
   std::vector<std::string> origins;
+  std::vector<MicroCrop> crops;
   for (const DeployedApp& a : deployment.apps) {
     suffixes.push_back(LoadModule(a.weights));
     origins.push_back(a.weights.string());
+    MicroCrop crop;
+    if (a.candidate.is_micro()) {
+      const MicroSpec& s = a.candidate.micro;
+      crop = MicroCrop{s.x0, s.y0, s.x1, s.y1};
+    }
+    crops.push_back(crop);
   }
-  return Build(base, deployment.schedule.tree, suffixes, origins, options);
+  return Build(base, deployment.schedule.tree, suffixes, origins, options, crops);
 }
 
 void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
@@ -285,7 +340,7 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
   } else {
     const auto parent = static_cast<size_t>(node.parent);
     const std::vector<int>& prow = rows[parent];
-    at::Tensor p = outputs[parent];
+    at::Tensor p = micro[k] && dense[parent].defined() ? dense[parent] : outputs[parent];
     if (prow == my_rows) {
       x = p;
     } else {
@@ -304,7 +359,7 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
   }
   const Segment& seg = segments[k];
   if (node.kind == TreeNode::Kind::kBranch) {
-    at::Tensor logits = seg.Forward(x);
+    at::Tensor logits = micro[k] ? micro[k]->Forward(x) : seg.Forward(x);
     at::Tensor s = torch::softmax(logits, 1).select(1, 1).contiguous();
     auto acc = s.accessor<float, 1>();
     for (size_t i = 0; i < my_rows.size(); ++i) {
@@ -346,6 +401,18 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
   for (size_t k : m.branches) {
     if (!m.rows[k].empty()) branches.push_back(k);
   }
+  // The microclassifiers under a stem read its output dense: converted once
+  // here for all of them, charged to the stem (a shared cost).
+  for (size_t k : branches) {
+    const int parent = m.tree.nodes[k].parent;
+    if (!m.micro[k] || parent < 0) continue;
+    const auto p = static_cast<size_t>(parent);
+    if (m.dense[p].defined() || !m.outputs[p].is_mkldnn()) continue;
+    const double t1 = NowSeconds(), c1 = ThreadCpuSeconds();
+    m.dense[p] = m.outputs[p].to_dense();
+    m.ms[p] += (NowSeconds() - t1) * 1e3;
+    m.cpu_ms[p] += (ThreadCpuSeconds() - c1) * 1e3;
+  }
   const double t0 = NowSeconds();
   if (m.pool && branches.size() > 1) {
     std::atomic<size_t> next{0};
@@ -360,6 +427,7 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
   }
   if (!branches.empty()) m.branch_phase_ms += (NowSeconds() - t0) * 1e3;
   for (auto& t : m.outputs) t = at::Tensor();
+  for (auto& t : m.dense) t = at::Tensor();
 }
 
 int TreeExecutor::num_nodes() const { return static_cast<int>(impl_->tree.nodes.size()); }
@@ -399,7 +467,15 @@ void TreeExecutor::ResetCounters() {
 
 Json TreeExecutor::NodeInfo(int node) const {
   const Segment& s = impl_->segments.at(static_cast<size_t>(node));
-  return Json{{"segment", s.name()}, {"fusion", s.fusion().ToJson()}};
+  Json j{{"segment", s.name()}, {"fusion", s.fusion().ToJson()}};
+  if (const auto& mh = impl_->micro.at(static_cast<size_t>(node))) {
+    j["native_micro"] = Json{{"channels", mh->channels()}, {"macs", mh->macs()}};
+  }
+  return j;
+}
+
+bool TreeExecutor::IsNativeMicro(int node) const {
+  return impl_->micro.at(static_cast<size_t>(node)).has_value();
 }
 
 }  // namespace mainstream

@@ -2,7 +2,6 @@
 // classifiers on crops of the unmodified base's feature map at a layer,
 // trained on the cached activations, with the crop chosen by a nested
 // out-of-fold search so that the trace judges the whole procedure.
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "mainstream/labels/rate_estimate.h"
 #include "mainstream/labels/score_trace.h"
 #include "mainstream/model/machine.h"
+#include "mainstream/model/micro_head.h"
 #include "mainstream/model/segment.h"
 
 namespace mainstream::train_detail {
@@ -83,45 +83,6 @@ std::vector<Crop> MakeCrops(int w, int h, const TrainConfig& config, const Datas
   return crops;
 }
 
-// The microclassifier as a TorchScript module: its forward takes the whole
-// feature map [batch, C, H, W] and crops it (a view), then 1x1 conv + ReLU +
-// flatten + dropout + linear to two logits. The head is the module's only
-// child, so it trains at head_lr.
-torch::jit::Module BuildMicro(const std::vector<int64_t>& shape, const Crop& crop, int channels,
-                              double dropout, uint64_t seed) {
-  auto cu = std::make_shared<torch::jit::CompilationUnit>();
-  auto make = [&](const std::string& name) {
-    torch::jit::Module m(c10::QualifiedName("__torch__.mainstream.train." + name), cu,
-                         /*shouldMangle=*/true);
-    m.register_attribute("training", c10::BoolType::get(), false);
-    return m;
-  };
-  const int64_t c = shape[0], k = channels;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  torch::jit::Module head = make("MicroHead");
-  head.register_parameter("reduce_weight",
-                          at::randn({k, c, 1, 1}, gen) * std::sqrt(2.0 / static_cast<double>(c)),
-                          false);
-  head.register_parameter("reduce_bias", at::zeros({k}), false);
-  head.register_parameter("weight", at::randn({2, k * crop.area()}, gen) * 0.01, false);
-  head.register_parameter("bias", at::zeros({2}), false);
-  head.define(
-      fmt::format("def forward(self, x):\n"
-                  "    x = x[:, :, {}:{}, {}:{}]\n"
-                  "    x = torch.conv2d(x, self.reduce_weight, self.reduce_bias)\n"
-                  "    x = torch.relu(x)\n"
-                  "    x = torch.flatten(x, 1)\n"
-                  "    x = torch.dropout(x, {:.6f}, self.training)\n"
-                  "    return torch.linear(x, self.weight, self.bias)\n",
-                  crop.y0, crop.y1, crop.x0, crop.x1, dropout));
-  torch::jit::Module m = make("AppMicro");
-  m.register_module("app_head", head);
-  m.define("def forward(self, x):\n    return self.app_head.forward(x)\n");
-  for (at::Tensor p : m.parameters()) p.set_requires_grad(true);
-  m.eval();
-  return m;
-}
-
 std::vector<int64_t> Intersect(std::vector<int64_t> a, std::vector<int64_t> b) {
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
@@ -178,7 +139,8 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
                              const std::vector<int64_t>& score, uint64_t seed,
                              std::vector<float>& scores, std::vector<float>& losses) {
     Trainee t = MakeTraineeFor(
-        BuildMicro(shape, crops[c], config.micro_channels, config.dropout, SubSeed(seed, 1)),
+        BuildMicroModule(shape, MicroCrop{crops[c].x0, crops[c].y0, crops[c].x1, crops[c].y1},
+                         config.micro_channels, config.dropout, SubSeed(seed, 1)),
         config, SubSeed(seed, 2));
     const at::Tensor weight = ClassWeights(y_train, train, config);
     for (int e = 0; e < config.epochs; ++e) TrainEpoch(t, source, y_train, train, weight, config);
@@ -273,11 +235,19 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
     const Segment last = Segment::Build(base, n - 1, n);
     const at::Tensor frame = base.DummyInput(1);
     const at::Tensor at_last = base.RunStages(frame, 0, n - 1);
-    // As msrun feeds it: the stem's output in the layout the stem leaves it
-    // (oneDNN's blocked one, converted back by the microclassifier's call).
+    // As msrun runs it: plain loops over the crop (MicroHead) of the stem's
+    // output made dense (msrun converts it once per frame for all the
+    // microclassifiers at that layer, a cost of the shared stem).
     const Segment stem = Segment::Build(base, 0, b);
-    const at::Tensor x1 = stem.ForwardKeepLayout(frame);
-    spec.cost_ms = TimeForward(micro, x1, 20, 200).p50_ms;
+    at::Tensor x1 = stem.ForwardKeepLayout(frame);
+    if (x1.is_mkldnn()) x1 = x1.to_dense();
+    const MicroHead head = MicroHead::FromModule(
+        module, MicroCrop{spec.x0, spec.y0, spec.x1, spec.y1}, base.info().ShapeAt(b), key);
+    const at::Tensor want = micro.Forward(x1);
+    MS_CHECK_RT((head.Forward(x1) - want).abs().max().item<double>() <=
+                    1e-4 * std::max(1.0, want.abs().max().item<double>()),
+                "{}: the microclassifier's loops disagree with its module", key);
+    spec.cost_ms = TimeCalls([&] { head.Forward(x1); }, 20, 200).p50_ms;
     spec.reference_ms = std::max(1e-6, TimeForward(whole, frame, 10, 100).p50_ms);
     last_stage_ms = TimeForward(last, at_last, 20, 200).p50_ms;
   }

@@ -16,6 +16,7 @@
 // Segments take any batch size; a batch of B frames costs less than B calls.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,5 +113,7 @@ LatencyStats SummarizeLatency(std::vector<double> samples_ms);
 // then `repeats` timed ones.
 LatencyStats TimeForward(const Segment& segment, const at::Tensor& x, int warmup, int repeats,
                          bool keep_layout = false);
+// Times any call the same way.
+LatencyStats TimeCalls(const std::function<void()>& call, int warmup, int repeats);
 
 }  // namespace mainstream

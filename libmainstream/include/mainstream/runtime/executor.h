@@ -16,6 +16,7 @@
 
 #include "mainstream/core/json_io.h"
 #include "mainstream/model/base_model.h"
+#include "mainstream/model/micro_head.h"
 #include "mainstream/model/torch_fwd.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/video/preprocess.h"
@@ -32,6 +33,9 @@ struct ExecutorOptions {
   // time on one LibTorch thread, largest first. Scores do not
   // depend on the count: each branch writes only its own app's scores.
   int workers = 1;
+  // Microclassifiers run as plain loops over their crop (MicroHead) rather
+  // than through their TorchScript module; false: the module (a reference).
+  bool native_micro = true;
 };
 
 // CPU time of the calling thread, in seconds.
@@ -42,11 +46,14 @@ class TreeExecutor {
   // suffixes[i] is app i's module (the tree's app indices); origins name them
   // in errors (e.g. the weights file). Each must map the activation at its
   // app's branchpoint to logits [batch, 2]; InputError naming the origin
-  // otherwise.
+  // otherwise. micro_crops (empty, or one per app; an empty crop for a
+  // branch): a microclassifier's crop, with which it runs as a MicroHead
+  // when its module has that form and agrees with it on a probe.
   static TreeExecutor Build(const BaseModel& base, const MergedTree& tree,
                             const std::vector<torch::jit::Module>& suffixes,
                             const std::vector<std::string>& origins,
-                            const ExecutorOptions& options = {});
+                            const ExecutorOptions& options = {},
+                            const std::vector<MicroCrop>& micro_crops = {});
   // Loads every app's weights file (Deployment::apps[i].weights).
   static TreeExecutor Load(const BaseModel& base, const Deployment& deployment,
                            const ExecutorOptions& options = {});
@@ -92,6 +99,8 @@ class TreeExecutor {
   void ResetCounters();
   // The segment behind a node: name and what optimization did.
   Json NodeInfo(int node) const;
+  // True when the node is a microclassifier run as a MicroHead.
+  bool IsNativeMicro(int node) const;
 
  private:
   TreeExecutor();

@@ -86,6 +86,25 @@ Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms) {
   return p;
 }
 
+Candidate MicroCandidate(int layer, double tpr, double fpr, double cost_ms) {
+  Candidate c;
+  c.kind = CandidateKind::kMicro;
+  c.branchpoint = layer;
+  c.tpr = tpr;
+  c.fpr = fpr;
+  c.accuracy = 0.5 * (tpr + 1 - fpr);
+  c.weights = CandidateKey(CandidateKind::kMicro, layer) + ".pt";
+  c.micro.x0 = 1;
+  c.micro.y0 = 0;
+  c.micro.x1 = 4;
+  c.micro.y1 = 3;
+  c.micro.channels = 8;
+  c.micro.cost_ms = cost_ms;
+  c.micro.reference_ms = 2.0;
+  c.micro.param_bytes = 1234;
+  return c;
+}
+
 MPackage SyntheticPackage(const std::string& app, const Profile& profile, uint64_t seed,
                           double stream_fps) {
   Rng rng(seed);

@@ -65,6 +65,10 @@ Profile SyntheticProfile(int stages, uint64_t seed, double decode_ms = 0.5);
 MPackage SyntheticPackage(const std::string& app, const Profile& profile, uint64_t seed,
                           double stream_fps = 10);
 
+// A microclassifier candidate at `layer` (crop [1, 4) x [0, 3), 8 channels,
+// cost_ms beside a 2 ms whole base), accuracy the mean of TPR and 1 - FPR.
+Candidate MicroCandidate(int layer, double tpr, double fpr, double cost_ms = 0.01);
+
 // A random scheduling problem for search tests; budget_fraction places the
 // budget between the cheapest schedule (0) and no sharing at full rate (1).
 ScheduleProblem RandomProblem(uint64_t seed, int apps, int stages, int candidates, int rates,

@@ -20,22 +20,7 @@ namespace {
 using testing::InputErrorOf;
 
 Candidate Micro(int layer, double tpr, double fpr, double cost_ms = 0.01) {
-  Candidate c;
-  c.kind = CandidateKind::kMicro;
-  c.branchpoint = layer;
-  c.tpr = tpr;
-  c.fpr = fpr;
-  c.accuracy = 0.5 * (tpr + 1 - fpr);
-  c.weights = CandidateKey(CandidateKind::kMicro, layer) + ".pt";
-  c.micro.x0 = 1;
-  c.micro.y0 = 0;
-  c.micro.x1 = 4;
-  c.micro.y1 = 3;
-  c.micro.channels = 8;
-  c.micro.cost_ms = cost_ms;
-  c.micro.reference_ms = 2.0;
-  c.micro.param_bytes = 1234;
-  return c;
+  return testing::MicroCandidate(layer, tpr, fpr, cost_ms);
 }
 
 Candidate Branch(int b, double accuracy) {

@@ -185,15 +185,7 @@ TEST(TrainStore, HashDependsOnBaseDataAndTrainingOnly) {
 }
 
 Candidate MicroCand(int layer, double accuracy) {
-  Candidate c;
-  c.kind = CandidateKind::kMicro;
-  c.branchpoint = layer;
-  c.accuracy = accuracy;
-  c.micro.x1 = c.micro.y1 = 2;
-  c.micro.channels = 4;
-  c.micro.cost_ms = 0.01;
-  c.micro.reference_ms = 1;
-  return c;
+  return testing::MicroCandidate(layer, accuracy, 1 - accuracy);
 }
 
 TEST(TrainPareto, MicroclassifiersCompareByCostAcrossKinds) {

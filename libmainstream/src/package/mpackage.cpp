@@ -159,7 +159,7 @@ bool NoCostlier(const Candidate& a, const Candidate& b) {
 }
 
 Json Candidate::ToJson() const {
-  Json j{{"kind", is_micro() ? "micro" : "branch"},
+  Json j{{"kind", CandidateKindName(kind)},
          {"branchpoint", branchpoint},
          {"accuracy", accuracy},
          {"tpr", tpr},
@@ -173,16 +173,24 @@ Json Candidate::ToJson() const {
   return j;
 }
 
+const char* CandidateKindName(CandidateKind kind) {
+  return kind == CandidateKind::kMicro ? "micro" : "branch";
+}
+
+CandidateKind ParseCandidateKind(const JsonView& parent) {
+  const auto k = parent.OptionalField("kind");
+  if (!k) return CandidateKind::kBranch;
+  const std::string kind = k->AsString();
+  if (kind == "micro") return CandidateKind::kMicro;
+  if (kind != "branch") {
+    k->Fail("unknown candidate kind \"{}\": expected \"branch\" or \"micro\"", kind);
+  }
+  return CandidateKind::kBranch;
+}
+
 Candidate Candidate::FromJson(const JsonView& v) {
   Candidate c;
-  if (auto k = v.OptionalField("kind")) {
-    const std::string kind = k->AsString();
-    if (kind == "micro") {
-      c.kind = CandidateKind::kMicro;
-    } else if (kind != "branch") {
-      k->Fail("unknown candidate kind \"{}\": expected \"branch\" or \"micro\"", kind);
-    }
-  }
+  c.kind = ParseCandidateKind(v);
   c.branchpoint = static_cast<int>(v.IntIn("branchpoint", 0, 100000));
   if (c.is_micro()) {
     if (c.branchpoint < 1) {
@@ -247,7 +255,7 @@ MPackage MPackage::FromJson(const JsonView& v) {
     }
     if (!seen.insert(cand.key()).second) {
       c.Field("branchpoint")
-          .Fail("duplicate {} candidate at branchpoint {}", cand.is_micro() ? "micro" : "branch",
+          .Fail("duplicate {} candidate at branchpoint {}", CandidateKindName(cand.kind),
                 cand.branchpoint);
     }
     p.candidates.push_back(std::move(cand));

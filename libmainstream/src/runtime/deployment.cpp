@@ -67,8 +67,7 @@ DeployedApp ResolveApp(const ScheduleDoc& schedule, const std::string& schedule_
     ThrowInput(
         "{}.kind is \"{}\" but {}.kind is \"{}\" (the package changed after scheduling; re-run "
         "msschedule)",
-        cand, d.candidate.is_micro() ? "micro" : "branch", where,
-        s.kind == CandidateKind::kMicro ? "micro" : "branch");
+        cand, CandidateKindName(d.candidate.kind), where, CandidateKindName(s.kind));
   }
   if (std::fabs(d.candidate.threshold - s.threshold) > 1e-9) {
     ThrowInput(

@@ -19,7 +19,8 @@ std::vector<double> DefaultFpsOptions(double stream_fps) {
 
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
                            const EventStats& events, const OptionSpace& space,
-                           const ScoreTrace* trace, const PredictionOptions& options) {
+                           const ScoreTrace* trace, const PredictionOptions& options,
+                           std::vector<PredictedOption>* every) {
   MS_CHECK(!candidates.empty(), "app {}: no candidates", name);
   MS_CHECK(options.use_micro || std::any_of(candidates.begin(), candidates.end(),
                                             [](const Candidate& c) { return !c.is_micro(); }),
@@ -48,6 +49,7 @@ AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>
         TraceReplay replay;
         AppPrediction p = PredictCandidate(c, events, trace, space.stream_fps / fps, x, options,
                                            correct ? &replay : nullptr);
+        if (every) every->push_back(PredictedOption{static_cast<int>(ci), fps, x, p});
         if (correct) {
           replays.push_back(std::move(replay));
           entries.push_back(SelectionEntry{c.branchpoint, fps, c.kind, c.micro.cost_ms,

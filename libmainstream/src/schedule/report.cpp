@@ -65,29 +65,25 @@ Json PredictPackage(const PackagePredictRequest& q) {
   space.stream_fps = pkg.stream_fps;
   space.fps_options = rates;
   space.x_options = q.x_vote;
-  const AppChoices choices =
-      BuildAppChoices(pkg.app, chosen, pkg.events, space, trace ? &*trace : nullptr, q.options);
+  std::vector<PredictedOption> every;
+  const AppChoices choices = BuildAppChoices(pkg.app, chosen, pkg.events, space,
+                                             trace ? &*trace : nullptr, q.options, &every);
   Json rows = Json::array();
-  for (const Candidate& c : chosen) {
-    for (double r : rates) {
-      for (int x : q.x_vote) {
-        AppPrediction p = PredictCandidate(c, pkg.events, trace ? &*trace : nullptr,
-                                           pkg.stream_fps / r, x, q.options);
-        Json row = p.ToJson();
-        row["branchpoint"] = c.branchpoint;
-        row["candidate"] = c.key();
-        row["fps"] = r;
-        row["x_vote"] = x;
-        row["searched_f1"] = nullptr;
-        for (const AppOption& o : choices.options) {
-          if (o.branchpoint == c.branchpoint && o.kind == c.kind && o.fps == r && o.x_vote == x) {
-            row["selection_bias"] = o.pred.selection_bias;
-            row["searched_f1"] = o.pred.f1;
-          }
-        }
-        rows.push_back(std::move(row));
+  for (const PredictedOption& e : every) {
+    const Candidate& c = chosen[static_cast<size_t>(e.candidate)];
+    Json row = e.pred.ToJson();
+    row["branchpoint"] = c.branchpoint;
+    row["candidate"] = c.key();
+    row["fps"] = e.fps;
+    row["x_vote"] = e.x_vote;
+    row["searched_f1"] = nullptr;
+    for (const AppOption& o : choices.options) {
+      if (o.candidate == e.candidate && o.fps == e.fps && o.x_vote == e.x_vote) {
+        row["selection_bias"] = o.pred.selection_bias;
+        row["searched_f1"] = o.pred.f1;
       }
     }
+    rows.push_back(std::move(row));
   }
   return Json{{"app", pkg.app},
               {"package", pkg.dir.string()},

@@ -60,7 +60,7 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
         Json{{"app", a.app},
              {"package", RelativePath(a.package, relative_to)},
              {"candidate", a.candidate},
-             {"kind", a.kind == CandidateKind::kMicro ? "micro" : "branch"},
+             {"kind", CandidateKindName(a.kind)},
              {"branchpoint", a.branchpoint},
              {"fps", a.fps},
              {"x_vote", a.x_vote},
@@ -214,14 +214,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
     s.package = pkg.is_absolute() ? pkg : fs::absolute(base_dir / pkg).lexically_normal();
     s.candidate = static_cast<int>(a.IntIn("candidate", 0, 1 << 20));
     s.branchpoint = static_cast<int>(a.IntIn("branchpoint", 0, d.base.num_stages - 1));
-    if (auto k = a.OptionalField("kind")) {
-      const std::string kind = k->AsString();
-      if (kind == "micro") {
-        s.kind = CandidateKind::kMicro;
-      } else if (kind != "branch") {
-        k->Fail("unknown candidate kind \"{}\": expected \"branch\" or \"micro\"", kind);
-      }
-    }
+    s.kind = ParseCandidateKind(a);
     if (s.kind == CandidateKind::kMicro) {
       if (s.branchpoint < 1)
         a.Field("branchpoint").Fail("a microclassifier reads a feature map: branchpoint >= 1");

@@ -74,6 +74,13 @@ struct MicroSpec {
 
 enum class CandidateKind { kBranch, kMicro };
 
+// "branch" / "micro", as the formats write a kind.
+const char* CandidateKindName(CandidateKind kind);
+// A "kind" field of a package or schedule: kBranch when absent (files of
+// earlier schema versions); any other string than the two names fails,
+// naming the field.
+CandidateKind ParseCandidateKind(const JsonView& parent);
+
 struct Candidate {
   CandidateKind kind = CandidateKind::kBranch;
   int branchpoint = 0;     // number of frozen base stages (shared stem length)

@@ -45,12 +45,22 @@ struct OptionSpace {
 // it is not an integer).
 std::vector<double> DefaultFpsOptions(double stream_fps);
 
+// One (candidate, fps, X) as PredictCandidate predicts it, before any
+// selection correction.
+struct PredictedOption {
+  int candidate = 0;  // index into the candidates given
+  double fps = 0;
+  int x_vote = 1;
+  AppPrediction pred;
+};
+
 // Every (candidate, fps) pair of one app, each with the X that maximizes the
 // predicted F1 (PredictCandidate: trace + model when `trace` is given).
+// `every`, when given, receives every (candidate, fps, X) predicted on the way.
 AppChoices BuildAppChoices(const std::string& name, const std::vector<Candidate>& candidates,
                            const EventStats& events, const OptionSpace& space,
-                           const ScoreTrace* trace = nullptr,
-                           const PredictionOptions& options = {});
+                           const ScoreTrace* trace = nullptr, const PredictionOptions& options = {},
+                           std::vector<PredictedOption>* every = nullptr);
 
 struct ScheduleProblem {
   StageCosts costs;

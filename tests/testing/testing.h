@@ -44,6 +44,14 @@ std::string InputErrorOf(F&& f) {
   return {};
 }
 
+// Expects f() to throw InputError whose message contains every fragment.
+template <typename F>
+void ExpectInputError(F&& f, const std::vector<std::string>& fragments) {
+  const std::string message = InputErrorOf(std::forward<F>(f));
+  for (const auto& fragment : fragments)
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+}
+
 void WriteText(const std::filesystem::path& file, const std::string& text);
 std::string ReadText(const std::filesystem::path& file);
 

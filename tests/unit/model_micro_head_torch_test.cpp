@@ -7,19 +7,15 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <functional>
 #include <string>
 
 #include "mainstream/core/error.h"
-#include "mainstream/core/json_io.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/micro_head.h"
 #include "mainstream/model/suffix.h"
 #include "mainstream/runtime/deployment.h"
 #include "mainstream/runtime/executor.h"
-#include "mainstream/schedule/memory_model.h"
-#include "mainstream/schedule/schedule_doc.h"
 #include "runtime_testing.h"
 #include "testing/testing.h"
 
@@ -38,15 +34,7 @@ torch::jit::Module RandomMicro(const std::vector<int64_t>& shape, const MicroCro
   return m;
 }
 
-void ExpectThrowsWith(const std::function<void()>& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError";
-  } catch (const InputError& e) {
-    for (const auto& s : fragments)
-      EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << e.what();
-  }
-}
+using testing::ExpectInputError;
 
 TEST(MicroHead, ComputesWhatItsModuleComputes) {
   torch::NoGradGuard ng;
@@ -85,23 +73,23 @@ TEST(MicroHead, RefusesWhatItCannotRun) {
   const std::vector<int64_t> shape{16, 7, 9};
   const MicroCrop crop{2, 1, 7, 5};
   torch::jit::Module module = RandomMicro(shape, crop, 4, 3);
-  ExpectThrowsWith(
+  ExpectInputError(
       [&] {
         MicroHead::FromModule(module, {2, 1, 10, 5}, shape, "m.pt");
       },
       {"m.pt", "does not lie inside the 9x7 feature map"});
   // Another crop of another area: the linear layer does not fit it.
-  ExpectThrowsWith(
+  ExpectInputError(
       [&] {
         MicroHead::FromModule(module, {2, 1, 6, 5}, shape, "m.pt");
       },
       {"m.pt", "app_head.weight", "[2, 80]", "[2, 64]"});
-  ExpectThrowsWith(
+  ExpectInputError(
       [&] {
         MicroHead::FromModule(module, crop, {8, 7, 9}, "m.pt");
       },
       {"app_head.reduce_weight", "[4, 16, 1, 1]"});
-  ExpectThrowsWith(
+  ExpectInputError(
       [&] {
         MicroHead::FromModule(module, crop, {16, 7}, "m.pt");
       },
@@ -109,10 +97,10 @@ TEST(MicroHead, RefusesWhatItCannotRun) {
   // A branch's suffix is not a microclassifier.
   torch::jit::Module other("__torch__.Other");
   other.register_parameter("weight", torch::zeros({2, 3}), false);
-  ExpectThrowsWith([&] { MicroHead::FromModule(other, crop, shape, "bp3.pt"); },
+  ExpectInputError([&] { MicroHead::FromModule(other, crop, shape, "bp3.pt"); },
                    {"bp3.pt", "not a microclassifier"});
   const MicroHead head = MicroHead::FromModule(module, crop, shape, "m.pt");
-  ExpectThrowsWith(
+  ExpectInputError(
       [&] {
         head.Forward(torch::zeros({1, 16, 9, 7}));
       },
@@ -131,25 +119,8 @@ TEST(MicroHead, ExecutorRunsMicroclassifiersAsLoops) {
   ASSERT_EQ(shape.size(), 3u);
   const MicroCrop crop{0, 1, static_cast<int>(shape[2]), static_cast<int>(shape[1]) - 1};
   SaveModule(RandomMicro(shape, crop, 8, 5), s.packages[0] / "bp3.pt");
-  {
-    Json j = ReadJsonFile(s.packages[0] / "mpackage.json");
-    Json& c = j["candidates"][0];
-    c["kind"] = "micro";
-    c["micro"] = Json{{"crop", {crop.x0, crop.y0, crop.x1, crop.y1}},
-                      {"channels", 8},
-                      {"cost_ms", 0.01},
-                      {"reference_ms", 1.0},
-                      {"param_bytes", 100}};
-    WriteJsonFileAtomic(s.packages[0] / "mpackage.json", j);
-  }
-  ScheduleDoc doc = ReadSchedule(s.schedule);
-  doc.apps[0].kind = CandidateKind::kMicro;
-  doc.apps[0].own_ms = 0.01;
-  doc.apps[0].own_bytes = 100;
-  doc.tree = BuildMergedTree(doc.costs, doc.Requests());
-  doc.total_cost = doc.tree.total_cost();
-  doc.predicted_memory = ScheduleMemory(doc.memory, doc.Requests());
-  WriteSchedule(doc, s.schedule);
+  testing::MakeFirstCandidateMicro(s.packages[0] / "mpackage.json", crop, 8);
+  testing::ScheduleAppAsMicro(s.schedule, 0);
 
   Deployment d = LoadDeployment(s.schedule, s.base_dir);
   ExecutorOptions module_opts;
@@ -167,12 +138,8 @@ TEST(MicroHead, ExecutorRunsMicroclassifiersAsLoops) {
   ASSERT_EQ(micro_nodes, 1);
   const int frames = 3;
   at::Tensor x = base.DummyInput(frames, 9).contiguous();
-  const size_t floats = native.preprocess().floats_per_frame();
-  std::vector<TreeExecutor::FrameTask> tasks(frames);
-  for (int f = 0; f < frames; ++f) {
-    tasks[static_cast<size_t>(f)].input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
-    for (int k = 0; k < native.num_nodes(); ++k) tasks[static_cast<size_t>(f)].nodes.push_back(k);
-  }
+  const std::vector<TreeExecutor::FrameTask> tasks =
+      testing::EveryNodeTasks(native, x.data_ptr<float>(), frames);
   std::vector<std::vector<double>> a, b;
   native.Run(tasks, &a);
   reference.Run(tasks, &b);

@@ -35,17 +35,7 @@ double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>();
 }
 
-// Expects `f` to throw InputError whose message contains every fragment.
-template <typename F>
-void ExpectInputError(F f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError thrown";
-  } catch (const InputError& e) {
-    for (const auto& frag : fragments)
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
+using testing::ExpectInputError;
 
 class ModelTest : public ::testing::Test {
  protected:

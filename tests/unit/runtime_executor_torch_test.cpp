@@ -106,12 +106,8 @@ TEST_F(RuntimeExecutorTest, MergedTreeScoresEqualEachAppsFullModel) {
   ASSERT_EQ(ex.num_nodes(), 3 + 5);  // stems [0,3) [3,5) [5,7); five branches
   const int frames = 4;
   at::Tensor x = base.DummyInput(frames, 5).contiguous();
-  const size_t floats = ex.preprocess().floats_per_frame();
-  std::vector<TreeExecutor::FrameTask> tasks(frames);
-  for (int f = 0; f < frames; ++f) {
-    tasks[static_cast<size_t>(f)].input = x.data_ptr<float>() + static_cast<size_t>(f) * floats;
-    for (int k = 0; k < ex.num_nodes(); ++k) tasks[static_cast<size_t>(f)].nodes.push_back(k);
-  }
+  const std::vector<TreeExecutor::FrameTask> tasks =
+      testing::EveryNodeTasks(ex, x.data_ptr<float>(), frames);
   std::vector<std::vector<double>> scores;
   ex.Run(tasks, &scores);
   ASSERT_EQ(scores.size(), static_cast<size_t>(frames));

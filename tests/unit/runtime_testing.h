@@ -12,6 +12,8 @@
 #include "mainstream/core/json_io.h"
 #include "mainstream/model/base_info.h"
 #include "mainstream/model/default_base.h"
+#include "mainstream/model/micro_head.h"
+#include "mainstream/runtime/executor.h"
 #include "mainstream/schedule/schedule_doc.h"
 #include "testing/video_fixtures.h"
 
@@ -64,6 +66,19 @@ std::filesystem::path PrepareScenarioForPlanning(const RuntimeScenario& s);
 std::string DeploymentText(const std::filesystem::path& profile,
                            const std::vector<std::filesystem::path>& packages,
                            const std::vector<double>& fps_options, double budget = 1000);
+
+// Makes the first candidate of the package manifest a microclassifier with
+// this crop and channel count (its weights file is left as it is).
+void MakeFirstCandidateMicro(const std::filesystem::path& manifest, const MicroCrop& crop,
+                             int channels);
+// Rewrites the schedule with app `app` scheduled as a microclassifier (kind,
+// own cost and bytes, tree, total cost and memory recomputed).
+void ScheduleAppAsMicro(const std::filesystem::path& schedule, size_t app);
+
+// One task per frame of `frames` consecutive preprocessed inputs at `data`,
+// each running every node of the executor's tree.
+std::vector<TreeExecutor::FrameTask> EveryNodeTasks(const TreeExecutor& ex, const float* data,
+                                                    int frames);
 
 // One row of <app>.frames.csv (msrun --frames).
 struct ScoredFrame {

@@ -14,6 +14,7 @@
 #include "mainstream/profile/profile.h"
 #include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/schedule/event_model.h"
+#include "mainstream/schedule/memory_model.h"
 #include "runtime_testing.h"
 #include "testing/testing.h"
 
@@ -192,6 +193,40 @@ std::vector<ScoredFrame> ReadScoredFrames(const fs::path& file) {
     out.push_back(ScoredFrame{std::stoll(frame), std::stod(score), std::stoi(positive)});
   }
   return out;
+}
+
+void MakeFirstCandidateMicro(const fs::path& manifest, const MicroCrop& crop, int channels) {
+  Json j = ReadJsonFile(manifest);
+  Json& c = j["candidates"][0];
+  c["kind"] = "micro";
+  c["micro"] = Json{{"crop", {crop.x0, crop.y0, crop.x1, crop.y1}},
+                    {"channels", channels},
+                    {"cost_ms", 0.01},
+                    {"reference_ms", 1.0},
+                    {"param_bytes", 100}};
+  WriteJsonFileAtomic(manifest, j);
+}
+
+void ScheduleAppAsMicro(const fs::path& schedule, size_t app) {
+  ScheduleDoc doc = ReadSchedule(schedule);
+  doc.apps.at(app).kind = CandidateKind::kMicro;
+  doc.apps[app].own_ms = 0.01;
+  doc.apps[app].own_bytes = 100;
+  doc.tree = BuildMergedTree(doc.costs, doc.Requests());
+  doc.total_cost = doc.tree.total_cost();
+  doc.predicted_memory = ScheduleMemory(doc.memory, doc.Requests());
+  WriteSchedule(doc, schedule);
+}
+
+std::vector<TreeExecutor::FrameTask> EveryNodeTasks(const TreeExecutor& ex, const float* data,
+                                                    int frames) {
+  const size_t floats = ex.preprocess().floats_per_frame();
+  std::vector<TreeExecutor::FrameTask> tasks(static_cast<size_t>(frames));
+  for (size_t f = 0; f < tasks.size(); ++f) {
+    tasks[f].input = data + f * floats;
+    for (int k = 0; k < ex.num_nodes(); ++k) tasks[f].nodes.push_back(k);
+  }
+  return tasks;
 }
 
 std::vector<Json> ReadJsonLines(const fs::path& file) {

@@ -456,6 +456,37 @@ TEST(Prediction, WithATraceAndNoPriorIsTheReplay) {
   }
 }
 
+// Folds that disagree beyond what their few events explain widen the
+// interval by that heterogeneity (random effects): a fold that catches
+// nothing beside two that catch most events.
+TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
+  const TraceCase tc = RandomTraceCase(5);
+  ScoreTrace split = tc.trace;
+  for (size_t i = 0; i < split.rows(); ++i)
+    if (split.folds[i] == 0) split.scores[1][i] = 0.1f;  // fold 0 misses everything
+  const Candidate c = Bp3Candidate();
+  PredictionOptions o;
+  o.prior_events = 0;  // the trace alone: f1_se is the trace's
+  const AppPrediction agree = PredictCandidate(c, tc.stats, &tc.trace, 2, 1, o);
+  const AppPrediction differ = PredictCandidate(c, tc.stats, &split, 2, 1, o);
+  ASSERT_TRUE(differ.trace.has_value());
+  ASSERT_EQ(differ.trace->folds, 3);
+  const double n = static_cast<double>(differ.events);
+  const double tau2 = differ.trace->fold_sd * differ.trace->fold_sd -
+                      differ.f1_event_sd * differ.f1_event_sd * 3 / n;
+  ASSERT_GT(tau2, 0.04) << "fold SD " << differ.trace->fold_sd;
+  EXPECT_NEAR(differ.f1_heterogeneity, std::sqrt(tau2), 1e-12);
+  const double trace_se =
+      std::max(differ.f1_event_sd / std::sqrt(n), differ.trace->fold_sd / std::sqrt(3.0));
+  EXPECT_NEAR(differ.f1_se, std::sqrt(trace_se * trace_se + tau2), 1e-12);
+  EXPECT_LT(agree.f1_heterogeneity, differ.f1_heterogeneity / 2);
+  const ConfidenceInterval wide = differ.Interval(n), narrow = agree.Interval(n);
+  EXPECT_GT(wide.upper - wide.lower, narrow.upper - narrow.lower);
+  // Round trip through the schedule's JSON.
+  EXPECT_DOUBLE_EQ(AppPrediction::FromJson(JsonView(differ.ToJson(), "p.json")).f1_heterogeneity,
+                   differ.f1_heterogeneity);
+}
+
 TEST(Prediction, TraceWeightIsEventsOverEventsPlusPrior) {
   const TraceCase tc = RandomTraceCase(3);
   const Candidate c = Bp3Candidate();
@@ -600,6 +631,7 @@ void ExpectSamePrediction(const AppPrediction& a, const AppPrediction& b) {
   EXPECT_EQ(a.f1, b.f1);
   EXPECT_EQ(a.f1_se, b.f1_se);
   EXPECT_EQ(a.f1_event_sd, b.f1_event_sd);
+  EXPECT_EQ(a.f1_heterogeneity, b.f1_heterogeneity);
   EXPECT_EQ(a.events, b.events);
   EXPECT_EQ(a.trace_weight, b.trace_weight);
   EXPECT_EQ(a.no_skill, b.no_skill);

@@ -103,6 +103,16 @@ TEST(TrainConfig, JsonRoundTripsAndTrainingJsonIgnoresRunFlags) {
   EXPECT_EQ(other.TrainingJson(), c.TrainingJson());
   other.lr = 0.5;
   EXPECT_NE(other.TrainingJson(), c.TrainingJson());
+  // --deploy: absent from the JSON (and the hash) at its default, so that
+  // earlier work directories resume; "fold" is written, read back and trains
+  // other candidates.
+  EXPECT_FALSE(c.TrainingJson().contains("deploy"));
+  TrainConfig fold = c;
+  fold.deploy = "fold";
+  EXPECT_EQ(fold.TrainingJson().at("deploy"), "fold");
+  EXPECT_EQ(TrainConfig::FromJson(JsonView(fold.ToJson(), "config.json")).deploy, "fold");
+  EXPECT_EQ(TrainConfig::FromJson(JsonView(j, "config.json")).deploy, "retrain");
+  EXPECT_NE(fold.TrainingJson(), c.TrainingJson());
 }
 
 TEST(TrainPareto, KeepsTheFrontierAndExplainsEachPrunedCandidate) {

@@ -482,6 +482,78 @@ TEST_F(TrainTest, OutOfFoldEstimatesCoverEveryTrainingFrameAndLandInTheTrace) {
   EXPECT_NE(m.find("$.trace.sha256"), std::string::npos) << m;
 }
 
+// --deploy fold ships the model whose out-of-fold scores the trace holds:
+// the fold model trained on the latest frames, at the chosen epoch, for a
+// branch, and the same fold's crop for a microclassifier.
+TEST_F(TrainTest, DeployFoldShipsTheFoldModelItsTraceScored) {
+  TempDir tmp;
+  TrainConfig c = FoldConfig(tmp);
+  c.branchpoints = {4};
+  c.micro_layers = {2};
+  c.micro_crops = 2;
+  c.micro_channels = 4;
+  c.epochs = 4;
+  c.patience = 4;
+  c.pareto_tolerance = 0;
+  c.deploy = "fold";
+  TrainReport r = RunTrain(c);
+  const ScoreTrace t = LoadPackageTrace(ReadMPackage(c.output));
+  BaseModel base = BaseModel::Load(Base());
+  const PreprocessConfig pre = PreprocessConfigFor(base.info());
+  for (const Candidate& cand : r.package.candidates) {
+    SCOPED_TRACE(cand.key());
+    const Json& d = cand.extra.at("deployed");
+    ASSERT_EQ(d.at("model"), "fold");
+    const int k = d.at("fold").get<int>();
+    const int64_t first = d.at("held_out_frames")[0].get<int64_t>();
+    const int64_t last = d.at("held_out_frames")[1].get<int64_t>();
+    // The earliest held-out part: its model trained on the latest frames.
+    EXPECT_EQ(first, t.frames.front());
+    EXPECT_EQ(t.folds.front(), k);
+    // The deployed weights score that part as the trace says, run as msrun runs them.
+    VideoSourceOptions vo;
+    vo.start_frame = first - 1;  // 0-based index of frame `first`
+    vo.end_frame = last;
+    VideoSource src(Video().string(), vo);
+    const int64_t n = last - first + 1;
+    at::Tensor x = at::empty({n, 3, pre.height, pre.width});
+    Frame f;
+    int64_t read = 0;
+    while (src.Read(&f)) Preprocess(f.image, pre, x[read++].data_ptr<float>());
+    ASSERT_EQ(read, n);
+    const at::Tensor act = base.RunStages(x, 0, cand.branchpoint);
+    torch::jit::Module m = LoadModule(fs::path(c.output) / cand.weights);
+    const Segment seg = Segment::FromModule(m, act.narrow(0, 0, 2));
+    const at::Tensor score = torch::softmax(seg.Forward(act), 1).select(1, 1);
+    const int column = t.Column(cand.key());
+    ASSERT_GE(column, 0);
+    int compared = 0;
+    for (size_t i = 0; i < t.rows(); ++i) {
+      if (t.frames[i] < first || t.frames[i] > last) continue;
+      EXPECT_NEAR(score[t.frames[i] - first].item<double>(),
+                  t.scores[static_cast<size_t>(column)][i], 2e-3)
+          << "frame " << t.frames[i];
+      ++compared;
+    }
+    EXPECT_EQ(compared, n);
+    if (cand.is_micro()) {
+      const Json& crop = cand.extra.at("fold_crops")[static_cast<size_t>(k)].at("crop");
+      EXPECT_EQ(cand.extra.at("chosen_crop"), crop);
+      EXPECT_EQ(crop, (Json{cand.micro.x0, cand.micro.y0, cand.micro.x1, cand.micro.y1}));
+    }
+  }
+  // --deploy is checked before training.
+  TrainConfig bad = c;
+  bad.deploy = "best";
+  std::string msg = InputErrorOf([&] { RunTrain(bad); });
+  EXPECT_NE(msg.find("--deploy"), std::string::npos) << msg;
+  bad.deploy = "fold";
+  bad.folds = 1;
+  bad.micro_layers.clear();
+  msg = InputErrorOf([&] { RunTrain(bad); });
+  EXPECT_NE(msg.find("--folds >= 2"), std::string::npos) << msg;
+}
+
 // Microclassifiers: a crop of the frozen base's feature map chosen out of
 // fold per fold, its column in the trace, its latency measured beside the
 // base's, weights that msrun runs on the whole activation, resumed unless

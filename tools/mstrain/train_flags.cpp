@@ -43,6 +43,12 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
                   "temporal folds (the "
                   "package keeps the score trace); 1: validation blocks instead")
       ->capture_default_str();
+  cmd->add_option("--deploy", c.deploy,
+                  "With --folds >= 2, the model each candidate deploys: retrain (one more model on "
+                  "every training frame) or fold (the fold model trained on the latest frames, "
+                  "exactly what the score trace describes; saves that training)")
+      ->check(CLI::IsMember({"retrain", "fold"}))
+      ->capture_default_str();
   cmd->add_option("--val-blocks", c.val_blocks,
                   "With --folds 1, without --val-frames: take validation from K places spread over "
                   "the training frames")

@@ -49,6 +49,7 @@ Json AppPrediction::ToJson() const {
          {"f1", f1},
          {"f1_se", f1_se},
          {"f1_event_sd", f1_event_sd},
+         {"f1_heterogeneity", f1_heterogeneity},
          {"events", events},
          {"source", source()},
          {"trace_weight", trace_weight},
@@ -81,6 +82,7 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
   p.f1 = v.NumberIn("f1", 0, 1);
   if (auto f = v.OptionalField("f1_se")) p.f1_se = f->AsNumberIn(0, 1);
   if (auto f = v.OptionalField("f1_event_sd")) p.f1_event_sd = f->AsNumberIn(0, 10);
+  if (auto f = v.OptionalField("f1_heterogeneity")) p.f1_heterogeneity = f->AsNumberIn(0, 1);
   if (auto f = v.OptionalField("events")) p.events = f->AsIntIn(0, int64_t{1} << 40);
   if (auto f = v.OptionalField("trace_weight")) p.trace_weight = f->AsNumberIn(0, 1);
   if (auto f = v.OptionalField("no_skill")) p.no_skill = f->AsBool();
@@ -165,10 +167,21 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   p.f1_event_sd = std::max(tp.f1_se * std::sqrt(n), floor_sd);
   // The trace's uncertainty: its events or, if larger, the spread between
   // folds; the model's share counts its disagreement with the trace.
-  const double fold_se = tp.folds >= 2 ? tp.fold_sd / std::sqrt(static_cast<double>(tp.folds)) : 0;
+  const double folds = static_cast<double>(tp.folds);
+  const double fold_se = tp.folds >= 2 ? tp.fold_sd / std::sqrt(folds) : 0;
   const double trace_se = std::max(p.f1_event_sd / std::sqrt(n), fold_se);
+  // Heterogeneity: the folds' F1 spread beyond what their own events explain
+  // (each fold sees about n / folds of them), as in a random-effects
+  // meta-analysis. One model on another stretch of time varies by it too: the
+  // deployed model is one draw of the procedure (a fold's, with --deploy fold)
+  // and the measurement is on frames the folds never held out.
+  const double tau2 =
+      tp.folds >= 2
+          ? std::max(0.0, tp.fold_sd * tp.fold_sd - p.f1_event_sd * p.f1_event_sd * folds / n)
+          : 0;
+  p.f1_heterogeneity = std::sqrt(tau2);
   const double model_dev = (1 - w) * (p.model.f1 - tp.f1);
-  p.f1_se = std::sqrt(w * w * trace_se * trace_se + model_dev * model_dev);
+  p.f1_se = std::sqrt(w * w * (trace_se * trace_se + tau2) + model_dev * model_dev);
   return p;
 }
 

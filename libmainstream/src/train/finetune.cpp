@@ -567,6 +567,34 @@ FineTuneOutcome FineTune(const BaseModel& base, const Dataset& data, const Train
 
 namespace mainstream::train_detail {
 
+int DeployedFold(const FoldPlan& plan) {
+  int best = 0;
+  int64_t first = INT64_MAX;
+  for (size_t k = 0; k < plan.held_out.size(); ++k) {
+    const auto& h = plan.held_out[k];
+    if (h.empty()) continue;
+    const int64_t f = *std::min_element(h.begin(), h.end());
+    if (f < first) {
+      first = f;
+      best = static_cast<int>(k);
+    }
+  }
+  return best;
+}
+
+Json DeployedJson(const Dataset& data, const FoldPlan& plan, const TrainConfig& config) {
+  if (config.deploy != "fold") return Json{{"model", "retrain"}};
+  const int k = DeployedFold(plan);
+  const auto& held = plan.held_out[static_cast<size_t>(k)];
+  const auto [lo, hi] = std::minmax_element(held.begin(), held.end());
+  const auto frame = [&](int64_t p) {
+    return data.frames[static_cast<size_t>(data.split.train[static_cast<size_t>(p)])];
+  };
+  return Json{{"model", "fold"},
+              {"fold", k},
+              {"held_out_frames", held.empty() ? Json(nullptr) : Json{frame(*lo), frame(*hi)}}};
+}
+
 RateEstimate RecordOutOfFold(const Dataset& data, const at::Tensor& y_train, const FoldPlan& plan,
                              const std::vector<float>& scores, const std::string& key,
                              const TrainConfig& config, CandidateRecord& record) {
@@ -618,18 +646,24 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
   std::vector<float> scores(static_cast<size_t>(n_train), 0),
       losses(static_cast<size_t>(n_train), 0);
   std::vector<float> best_scores;
+  // --deploy fold: the deployed fold's model as it was at the best epoch.
+  const bool deploy_fold = config.deploy == "fold";
+  const int deployed_fold = DeployedFold(plan);
+  torch::jit::Module best_fold_model;
+  double best_fold_train_loss = 0;
   double best_bal = -1, best_loss = INFINITY, epoch_seconds = 0;
   int best_epoch = 0, epochs_run = 0, since_best = 0;
   PooledFigures best;
   Json history = Json::array();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const double e0 = NowSeconds();
-    double train_loss = 0;
+    double train_loss = 0, deployed_loss = 0;
     for (int k = 0; k < k_folds; ++k) {
       Trainee& t = folds[static_cast<size_t>(k)];
-      train_loss += TrainEpoch(t, source, y_train, plan.train[static_cast<size_t>(k)],
-                               weights[static_cast<size_t>(k)], config) /
-                    k_folds;
+      const double loss = TrainEpoch(t, source, y_train, plan.train[static_cast<size_t>(k)],
+                                     weights[static_cast<size_t>(k)], config);
+      train_loss += loss / k_folds;
+      if (k == deployed_fold) deployed_loss = loss;
       ScorePositions(t.suffix, source, y_train, plan.held_out[static_cast<size_t>(k)], scores,
                      losses);
     }
@@ -644,6 +678,10 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
       best_scores = scores;
       best = f;
       since_best = 0;
+      if (deploy_fold) {
+        best_fold_model = folds[static_cast<size_t>(deployed_fold)].suffix.deepcopy();
+        best_fold_train_loss = deployed_loss;
+      }
     } else {
       ++since_best;
     }
@@ -657,7 +695,7 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
     epoch_seconds = (now - t0) / epoch;
     const bool stop = since_best >= config.patience;
     // Remaining: the folds' epochs plus the final model (about 1/(k-1) of a folds epoch per epoch).
-    const double final_s = epoch_seconds / std::max(1, k_folds - 1) * best_epoch;
+    const double final_s = deploy_fold ? 0 : epoch_seconds / std::max(1, k_folds - 1) * best_epoch;
     const double eta_candidate = (stop ? 0 : epoch_seconds * (config.epochs - epoch)) + final_s;
     LogInfo(
         "candidate {}/{} (branchpoint {}): epoch {}/{} ({} folds) loss {:.4f} out-of-fold loss "
@@ -668,18 +706,26 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
         Seconds(eta_candidate + progress.remaining_after_s));
     if (stop) break;
   }
+  const int64_t num_params = folds.front().num_params;
   folds.clear();
 
-  // The deployed model: all training frames, the chosen number of epochs.
-  Trainee final_model =
-      MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
-  torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
-  const at::Tensor all_weight = ClassWeights(y_train, plan.all, config);
+  // The deployed model: the chosen fold's at its best epoch (--deploy fold),
+  // or one more trained on all training frames for the chosen number of epochs.
+  torch::jit::Module suffix;
   double last_train_loss = 0;
-  for (int epoch = 1; epoch <= best_epoch; ++epoch) {
-    last_train_loss = TrainEpoch(final_model, source, y_train, plan.all, all_weight, config);
+  if (deploy_fold) {
+    suffix = std::move(best_fold_model);
+    last_train_loss = best_fold_train_loss;
+  } else {
+    Trainee final_model =
+        MakeTrainee(base, b, config, SubSeed(config.seed, 300 + static_cast<uint64_t>(b)));
+    torch::manual_seed(SubSeed(config.seed, 200 + static_cast<uint64_t>(b)));
+    const at::Tensor all_weight = ClassWeights(y_train, plan.all, config);
+    for (int epoch = 1; epoch <= best_epoch; ++epoch) {
+      last_train_loss = TrainEpoch(final_model, source, y_train, plan.all, all_weight, config);
+    }
+    suffix = final_model.suffix;
   }
-  torch::jit::Module& suffix = final_model.suffix;
   Metrics test = Evaluate(suffix, source, Role::kTest, y_test, config.threshold);
   Metrics fit = Evaluate(suffix, source, Role::kTrain, y_train, config.threshold);
   suffix.eval();
@@ -718,7 +764,8 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
                  {"train_positives", y_train.sum().item<int64_t>()},
                  {"augmented_copies", source.copies()},
                  {"specialized_stages", base.num_stages() - b},
-                 {"parameters", final_model.num_params},
+                 {"parameters", num_params},
+                 {"deployed", DeployedJson(data, plan, config)},
                  {"cache", config.cache},
                  {"threads", GetTorchThreads()},
                  {"seconds_per_epoch", epoch_seconds}};

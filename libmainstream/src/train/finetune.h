@@ -155,6 +155,13 @@ struct PooledFigures {
 PooledFigures Pool(const std::vector<float>& scores, const std::vector<float>& losses,
                    const at::Tensor& y, double threshold);
 
+// With --deploy fold: the fold whose held-out part comes first in time, so
+// that its model trained on the latest frames (the most like what follows).
+int DeployedFold(const FoldPlan& plan);
+// What a candidate deployed, for its manifest's extra.deployed: {"model":
+// "retrain"} or {"model": "fold", "fold": k, "held_out_frames": [first, last]}.
+Json DeployedJson(const Dataset& data, const FoldPlan& plan, const TrainConfig& config);
+
 // Puts a candidate's out-of-fold scores over the training items (`scores`,
 // one per position of data.split.train) into record.oof with their frames
 // and folds, and returns the per-frame rates estimated from them (trace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <tuple>
 
 #include "finetune.h"
@@ -131,13 +132,15 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
   const at::Tensor y_train = Labels(data, train_items);
   const FoldPlan plan = PlanFolds(data, config);
   const int k_folds = static_cast<int>(plan.held_out.size());
-  torch::manual_seed(SubSeed(config.seed, 800 + static_cast<uint64_t>(b)));
 
   // Trains crop c on `train` for config.epochs and scores `score` into the vectors.
   int64_t models = 0;
   auto train_and_score = [&](size_t c, const std::vector<int64_t>& train,
                              const std::vector<int64_t>& score, uint64_t seed,
                              std::vector<float>& scores, std::vector<float>& losses) {
+    // Every model from its own seed (dropout included), so that --deploy
+    // fold's model is the very one the trace's fold was scored by.
+    torch::manual_seed(SubSeed(seed, 3));
     Trainee t = MakeTraineeFor(
         BuildMicroModule(shape, MicroCrop{crops[c].x0, crops[c].y0, crops[c].x1, crops[c].y1},
                          config.micro_channels, config.dropout, SubSeed(seed, 1)),
@@ -205,13 +208,24 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
       trace_scores[static_cast<size_t>(p)] =
           oof[fold_crop[static_cast<size_t>(k)]][static_cast<size_t>(p)];
   }
-  // The deployed crop: the best pooled out of fold; trained on every training frame.
+  // The deployed model: the best crop pooled out of fold, trained on every
+  // training frame; or (--deploy fold) the deployed fold's own crop and
+  // model, trained as in the outer loop (docs/training.md, "The deployed model").
   size_t chosen = 0;
-  for (size_t c = 1; c < crops.size(); ++c)
-    if (pooled[c].Better(pooled[chosen])) chosen = c;
   std::vector<float> unused;
-  Trainee final_model =
-      train_and_score(chosen, plan.all, {}, seed_of(chosen, -1, -1), unused, unused);
+  std::optional<Trainee> deployed;
+  if (config.deploy == "fold") {
+    const int k = DeployedFold(plan);
+    chosen = fold_crop[static_cast<size_t>(k)];
+    deployed.emplace(train_and_score(chosen, plan.train[static_cast<size_t>(k)], {},
+                                     seed_of(chosen, k, -1), unused, unused));
+  } else {
+    for (size_t c = 1; c < crops.size(); ++c)
+      if (pooled[c].Better(pooled[chosen])) chosen = c;
+    deployed.emplace(
+        train_and_score(chosen, plan.all, {}, seed_of(chosen, -1, -1), unused, unused));
+  }
+  Trainee& final_model = *deployed;
   torch::jit::Module& module = final_model.suffix;
   module.eval();
   const Metrics fit = Evaluate(module, source, Role::kTrain, y_train, config.threshold);
@@ -294,6 +308,7 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
                  {"crops", crop_json},
                  {"fold_crops", fold_json},
                  {"chosen_crop", crops[chosen].ToJson()},
+                 {"deployed", DeployedJson(data, plan, config)},
                  {"models_trained", models},
                  {"epochs_run", config.epochs},
                  {"train", fit.ToJson()},

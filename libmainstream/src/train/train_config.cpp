@@ -148,6 +148,11 @@ void TrainConfig::Validate() const {
   MS_CHECK(train_stride >= 1, "--train-stride: expected >= 1, got {}", train_stride);
   MS_CHECK(epochs >= 1 && epochs <= 10000, "--epochs: expected 1..10000, got {}", epochs);
   MS_CHECK(patience >= 1, "--patience: expected >= 1, got {}", patience);
+  MS_CHECK(deploy == "retrain" || deploy == "fold",
+           "--deploy: expected 'retrain' or 'fold', got '{}'", deploy);
+  MS_CHECK(deploy == "retrain" || uses_folds(),
+           "--deploy fold deploys a fold model of the out-of-fold estimates: it needs a video "
+           "with --folds >= 2");
   MS_CHECK(batch >= 2 && batch <= 4096, "--batch: expected 2..4096, got {}", batch);
   MS_CHECK(lr > 0 && lr < 10, "--lr: expected a learning rate in (0, 10), got {}", lr);
   MS_CHECK(head_lr > 0 && head_lr < 10, "--head-lr: expected a learning rate in (0, 10), got {}",
@@ -188,31 +193,34 @@ void TrainConfig::Validate() const {
 }
 
 Json TrainConfig::TrainingJson() const {
-  return Json{{"fps", fps},
-              {"positive_class", positive_class},
-              {"train_frames", train_frames},
-              {"val_frames", val_frames},
-              {"test_frames", test_frames},
-              {"split", {train_fraction, val_fraction, test_fraction}},
-              {"gap", gap},
-              {"val_blocks", val_blocks},
-              {"folds", folds},
-              {"train_stride", train_stride},
-              {"epochs", epochs},
-              {"patience", patience},
-              {"batch", batch},
-              {"lr", lr},
-              {"head_lr", head_lr},
-              {"weight_decay", weight_decay},
-              {"dropout", dropout},
-              {"head", head},
-              {"head_channels", head_channels},
-              {"balance", balance},
-              {"batchnorm", batchnorm},
-              {"augment_copies", augment_copies},
-              {"augment", augment.ToJson()},
-              {"threshold", threshold},
-              {"seed", seed}};
+  Json j{{"fps", fps},
+         {"positive_class", positive_class},
+         {"train_frames", train_frames},
+         {"val_frames", val_frames},
+         {"test_frames", test_frames},
+         {"split", {train_fraction, val_fraction, test_fraction}},
+         {"gap", gap},
+         {"val_blocks", val_blocks},
+         {"folds", folds},
+         {"train_stride", train_stride},
+         {"epochs", epochs},
+         {"patience", patience},
+         {"batch", batch},
+         {"lr", lr},
+         {"head_lr", head_lr},
+         {"weight_decay", weight_decay},
+         {"dropout", dropout},
+         {"head", head},
+         {"head_channels", head_channels},
+         {"balance", balance},
+         {"batchnorm", batchnorm},
+         {"augment_copies", augment_copies},
+         {"augment", augment.ToJson()},
+         {"threshold", threshold},
+         {"seed", seed}};
+  // Only when not the default: configurations (and their hashes) from before it stay the same.
+  if (deploy != "retrain") j["deploy"] = deploy;
+  return j;
 }
 
 Json TrainConfig::ToJson() const {
@@ -283,6 +291,7 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("val_blocks")) c.val_blocks = static_cast<int>(f->AsIntIn(1, 1000));
   c.folds = 1;  // configurations written before out-of-fold estimates
   if (auto f = v.OptionalField("folds")) c.folds = static_cast<int>(f->AsIntIn(1, 100));
+  if (auto f = v.OptionalField("deploy")) c.deploy = f->AsString();
   c.train_stride = v.IntIn("train_stride", 1, int64_t{1} << 40);
   c.epochs = static_cast<int>(v.IntIn("epochs", 1, 10000));
   c.patience = static_cast<int>(v.IntIn("patience", 1, 10000));

@@ -35,6 +35,9 @@ struct AppPrediction {
   // has sampling SD f1_event_sd / sqrt(n)). See Interval().
   double f1_se = 0;
   double f1_event_sd = 0;
+  // Part of f1_se: the SD between the trace's folds beyond their events'
+  // sampling (docs/model.md, "Prediction intervals").
+  double f1_heterogeneity = 0;
   int64_t events = 0;       // true events behind the prediction
   double trace_weight = 0;  // weight of the trace in recall and precision (0: model only)
   bool no_skill = false;    // the candidate was flagged no better than chance

@@ -62,6 +62,21 @@ testing::SyntheticVideoSpec TinyVideoSpec() {
 }
 
 // The square as MOT boxes (one "person" in every frame it is visible in).
+// Frames first..last (1-based, inclusive) of `video`, preprocessed the way
+// msrun does; fewer rows if the video ends first.
+at::Tensor PreprocessedFrames(const fs::path& video, int64_t first, int64_t last,
+                              const PreprocessConfig& pre) {
+  VideoSourceOptions vo;
+  vo.start_frame = first - 1;  // a 0-based index
+  vo.end_frame = last;
+  VideoSource src(video.string(), vo);
+  at::Tensor x = at::empty({last - first + 1, 3, pre.height, pre.width});
+  Frame f;
+  int64_t n = 0;
+  while (n < x.size(0) && src.Read(&f)) Preprocess(f.image, pre, x[n++].data_ptr<float>());
+  return x.narrow(0, 0, n);
+}
+
 void WriteSquareMot(const testing::SyntheticVideo& v, const fs::path& file) {
   std::string text;
   for (size_t i = 0; i < v.boxes.size(); ++i) {
@@ -197,15 +212,8 @@ TEST_F(TrainTest, SavedSuffixesReproduceTheRecordedAccuracyTheWayMsrunRunsThem) 
   TrainReport r = RunTrain(c);
   BaseModel base = BaseModel::Load(Base());
   const PreprocessConfig pre = PreprocessConfigFor(base.info());
-  VideoSourceOptions vo;
-  vo.start_frame = 110;  // validation frames [111, 133]
-  vo.end_frame = 133;
-  VideoSource src(Video().string(), vo);
-  at::Tensor x = at::empty({23, 3, pre.height, pre.width});
-  Frame f;
-  int n = 0;
-  while (src.Read(&f)) Preprocess(f.image, pre, x[n++].data_ptr<float>());
-  ASSERT_EQ(n, 23);
+  const at::Tensor x = PreprocessedFrames(Video(), 111, 133, pre);  // the validation frames
+  ASSERT_EQ(x.size(0), 23);
   FrameLabels labels = ReadLabelFile(Labels());
   for (const Candidate& cand : r.package.candidates) {
     at::Tensor act =
@@ -511,16 +519,9 @@ TEST_F(TrainTest, DeployFoldShipsTheFoldModelItsTraceScored) {
     EXPECT_EQ(first, t.frames.front());
     EXPECT_EQ(t.folds.front(), k);
     // The deployed weights score that part as the trace says, run as msrun runs them.
-    VideoSourceOptions vo;
-    vo.start_frame = first - 1;  // 0-based index of frame `first`
-    vo.end_frame = last;
-    VideoSource src(Video().string(), vo);
     const int64_t n = last - first + 1;
-    at::Tensor x = at::empty({n, 3, pre.height, pre.width});
-    Frame f;
-    int64_t read = 0;
-    while (src.Read(&f)) Preprocess(f.image, pre, x[read++].data_ptr<float>());
-    ASSERT_EQ(read, n);
+    const at::Tensor x = PreprocessedFrames(Video(), first, last, pre);
+    ASSERT_EQ(x.size(0), n);
     const at::Tensor act = base.RunStages(x, 0, cand.branchpoint);
     torch::jit::Module m = LoadModule(fs::path(c.output) / cand.weights);
     const Segment seg = Segment::FromModule(m, act.narrow(0, 0, 2));

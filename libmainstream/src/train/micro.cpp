@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <tuple>
 
 #include "finetune.h"
@@ -211,21 +210,15 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
   // The deployed model: the best crop pooled out of fold, trained on every
   // training frame; or (--deploy fold) the deployed fold's own crop and
   // model, trained as in the outer loop (docs/training.md, "The deployed model").
-  size_t chosen = 0;
+  const bool deploy_fold = config.deploy == "fold";
+  const int k = deploy_fold ? DeployedFold(plan) : -1;  // -1: the outer loop's "no fold"
+  size_t chosen = deploy_fold ? fold_crop[static_cast<size_t>(k)] : 0;
+  for (size_t c = 1; !deploy_fold && c < crops.size(); ++c)
+    if (pooled[c].Better(pooled[chosen])) chosen = c;
   std::vector<float> unused;
-  std::optional<Trainee> deployed;
-  if (config.deploy == "fold") {
-    const int k = DeployedFold(plan);
-    chosen = fold_crop[static_cast<size_t>(k)];
-    deployed.emplace(train_and_score(chosen, plan.train[static_cast<size_t>(k)], {},
-                                     seed_of(chosen, k, -1), unused, unused));
-  } else {
-    for (size_t c = 1; c < crops.size(); ++c)
-      if (pooled[c].Better(pooled[chosen])) chosen = c;
-    deployed.emplace(
-        train_and_score(chosen, plan.all, {}, seed_of(chosen, -1, -1), unused, unused));
-  }
-  Trainee& final_model = *deployed;
+  Trainee final_model =
+      train_and_score(chosen, deploy_fold ? plan.train[static_cast<size_t>(k)] : plan.all, {},
+                      seed_of(chosen, k, -1), unused, unused);
   torch::jit::Module& module = final_model.suffix;
   module.eval();
   const Metrics fit = Evaluate(module, source, Role::kTrain, y_train, config.threshold);

@@ -6,6 +6,7 @@
 //
 // Every seed is small (a few KB): a 6-stage base, packages with three
 // candidates and a 60-frame trace, a two- or three-app schedule.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "mainstream/labels/score_trace.h"
 #include "mainstream/model/base_info.h"
 #include "mainstream/runtime/app_output.h"
+#include "mainstream/schedule/node_plan.h"
 #include "mainstream/schedule/schedule_doc.h"
 #include "mainstream/train/candidate_store.h"
 #include "mainstream/train/fmnist.h"
@@ -266,6 +268,36 @@ int main(int argc, char** argv) {
   WriteSchedule(three, work / "schedule3.json");
   const std::string schedule3 = ReadText(work / "schedule3.json");
   Put("schedule", "valid-greedy-3-apps-x-vote.json", schedule3);
+
+  // msschedule plan's node.json: the two schedules as two cameras under one
+  // budget, then the schedules (written beside it as cam0/cam1.schedule.json).
+  {
+    NodePlan node;
+    node.algorithm = "greedy";
+    node.cameras.push_back(NodeCamera{"cam0", "gate.avi", "cam0.schedule.json", two.budget, two});
+    node.cameras.push_back(NodeCamera{"cam1", "", "cam1.schedule.json", three.budget, three});
+    node.budget = two.budget + three.budget;
+    node.cheapest_cost = two.cheapest_cost + three.cheapest_cost;
+    node.total_cost = two.total_cost + three.total_cost;
+    node.apps = two.apps.size() + three.apps.size();
+    node.mean_f1 = (two.mean_f1 * 2 + three.mean_f1 * 3) / 5;
+    node.min_f1 = std::min(two.min_f1, three.min_f1);
+    node.searches = 12;
+    node.seconds = 0.002;
+    Put("node_plan", "valid-2-cameras.txt",
+        Dump(node.ToJson()) + kSep + schedule2 + kSep + schedule3);
+    node.cameras.pop_back();
+    node.budget = two.budget;
+    node.cheapest_cost = two.cheapest_cost;
+    node.total_cost = two.total_cost;
+    node.apps = two.apps.size();
+    node.mean_f1 = two.mean_f1;
+    node.min_f1 = two.min_f1;
+    node.exact = true;
+    node.bound_mean_f1 = two.mean_f1;
+    node.gap = 0;
+    Put("node_plan", "valid-1-camera-exact.txt", Dump(node.ToJson()) + kSep + schedule2);
+  }
 
   // msschedule's inputs together.
   Put("plan", "valid-2-packages.txt",

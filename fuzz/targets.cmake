@@ -15,11 +15,11 @@ set(MS_FUZZ_LIB ${PROJECT_SOURCE_DIR}/libmainstream/src)
 
 set(MS_FUZZ_TARGETS
   mpackage profile schedule plan label_file mot score_trace run_summary events
-  base_info deployment deployment_spec fmnist train_config candidate_record)
+  base_info deployment deployment_spec fmnist train_config candidate_record node_plan)
 # Targets that need OpenCV (core, imgproc) or zlib, and the sources they add.
 set(MS_FUZZ_OPENCV base_info deployment train_config candidate_record)
 set(MS_FUZZ_ZLIB fmnist)
-set(ms_fuzz_sources ${MS_FUZZ_LIB}/runtime/app_output.cpp ${MS_FUZZ_LIB}/runtime/deployment_spec.cpp)
+set(ms_fuzz_sources ${MS_FUZZ_LIB}/runtime/app_output.cpp)
 set(ms_fuzz_opencv_sources
   ${MS_FUZZ_LIB}/model/base_info.cpp ${MS_FUZZ_LIB}/runtime/deployment.cpp
   ${MS_FUZZ_LIB}/video/preprocess.cpp ${MS_FUZZ_LIB}/video/cv_image.cpp

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mainstream/core/json_io.h"
+#include "mainstream/schedule/node_plan.h"
 #include "mainstream/schedule/schedule_doc.h"
 #include "testing/testing.h"
 
@@ -212,6 +213,55 @@ TEST(E2EMsschedule, BadInputExitsTwoWithOneLine) {
   auto help = RunTool("msschedule", "--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Examples:"), std::string::npos);
+}
+
+// Several cameras, one budget: msschedule plan writes a schedule per camera
+// and node.json; a budget that cannot fit every camera exits 2 and writes
+// nothing.
+TEST(E2EMsschedule, PlanSplitsOneBudgetBetweenCameras) {
+  Workspace ws;
+  std::vector<std::string> pk;
+  for (int i = 0; i < 4; ++i) pk.push_back((ws.dir / ("pk" + std::to_string(i))).string());
+  auto deployment = [&](const std::string& budget) {
+    const fs::path f = ws.dir / "deployment.json";
+    testing::WriteText(
+        f,
+        Json{{"schema_version", 1},
+             {"kind", "mainstream.deployment"},
+             {"profile", ws.profile},
+             {"budget", budget},
+             {"algorithm", "exhaustive"},
+             {"cameras",
+              Json::array(
+                  {Json{{"name", "gate"}, {"input", "gate.avi"}, {"apps", {pk[0], pk[1], pk[2]}}},
+                   Json{{"name", "yard"}, {"apps", {pk[3]}}}})}}
+            .dump());
+    return f.string();
+  };
+  const fs::path out = ws.dir / "plan";
+  auto r = RunTool("msschedule", "plan --deployment " + deployment("1.5x") + " -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, (out / "node.json").string() + "\n");
+  EXPECT_NE(r.err.find("node: 2 camera(s), 4 app(s), exhaustive"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("camera gate: share"), std::string::npos) << r.err;
+  const NodePlan plan = ReadNodePlan(out);
+  ASSERT_EQ(plan.cameras.size(), 2u);
+  EXPECT_EQ(plan.cameras[0].input, "gate.avi");
+  EXPECT_EQ(plan.cameras[1].schedule.apps.size(), 1u);
+  EXPECT_NEAR(plan.budget, 1.5 * plan.cheapest_cost, 1e-9);
+  EXPECT_TRUE(plan.exact);
+  // Each camera's schedule is an ordinary schedule file.
+  EXPECT_EQ(ReadSchedule(out / "gate.schedule.json").apps.size(), 3u);
+
+  const fs::path none = ws.dir / "none";
+  auto bad =
+      RunTool("msschedule", "plan --deployment " + deployment("0.2") + " -o " + none.string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("infeasible for 2 cameras"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(none));
+  auto missing = RunTool("msschedule", "plan -o " + none.string());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--deployment"), std::string::npos) << missing.err;
 }
 
 TEST(E2EMsschedule, SimulateWritesSummaryRows) {

@@ -11,8 +11,8 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/runtime/app_output.h"
-#include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/runtime/runtime.h"
+#include "mainstream/schedule/deployment_spec.h"
 #include "runtime_testing.h"
 #include "testing/testing.h"
 

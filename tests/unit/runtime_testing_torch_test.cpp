@@ -12,7 +12,7 @@
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/profile/profile.h"
-#include "mainstream/runtime/deployment_spec.h"
+#include "mainstream/schedule/deployment_spec.h"
 #include "mainstream/schedule/event_model.h"
 #include "mainstream/schedule/memory_model.h"
 #include "runtime_testing.h"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "mainstream/schedule/node_plan.h"
 #include "mainstream/schedule/report.h"
 #include "mainstream/schedule/schedule_doc.h"
 #include "mainstream/schedule/simulate.h"
@@ -37,6 +38,16 @@ struct ProblemCommands {
                            algos = "greedy,exhaustive,maxmin,nosharing,maxsharing";
   CLI::App* schedule = nullptr;
   CLI::App* compare = nullptr;
+  void Add(CLI::App& app);
+  int Run();
+};
+
+// plan: a deployment file (one or several cameras) under one budget ->
+// a plan directory (a schedule per camera + node.json).
+struct PlanCommand {
+  std::string deployment, out = "plan";
+  MultiCameraOptions options;
+  CLI::App* cmd = nullptr;
   void Add(CLI::App& app);
   int Run();
 };

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       "schedule.json\n"
       "  msschedule compare --packages pk/* --profile profile.json --budget 100 --algos "
       "greedy,exhaustive\n"
+      "  msschedule plan --deployment deployment.json -o plan   # several cameras, one budget\n"
       "  msschedule predict --package pk/ped --rates 1,3,7\n"
       "  msschedule predict --tpr 0.9 --fpr 0.05 --event-length 30 --event-frequency 0.1 --stride "
       "4 --monte-carlo 20000\n"
@@ -28,14 +29,17 @@ int main(int argc, char** argv) {
   cli::PredictCommand predict;
   cli::ProblemCommands problem;
   cli::SimulateCommand simulate;
+  cli::PlanCommand plan;
   predict.Add(app);
   problem.Add(app);
+  plan.Add(app);
   simulate.Add(app);
   if (int code = cli::Parse(app, argc, argv); code >= 0) return code;
   return cli::RunMain("msschedule", [&]() -> int {
     cli::ApplyCommonFlags(common);
     if (predict.cmd->parsed()) return predict.Run(common);
     if (problem.schedule->parsed() || problem.compare->parsed()) return problem.Run();
+    if (plan.cmd->parsed()) return plan.Run();
     return simulate.Run(common);
   });
 }

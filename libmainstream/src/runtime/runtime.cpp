@@ -28,9 +28,9 @@
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/runtime/app_output.h"
-#include "mainstream/runtime/deployment_spec.h"
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/run_report.h"
+#include "mainstream/schedule/deployment_spec.h"
 #include "mainstream/video/preprocess.h"
 #include "mainstream/video/video_source.h"
 

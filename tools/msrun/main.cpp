@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "cli.h"
+#include "mainstream/core/error.h"
+#include "mainstream/runtime/node_run.h"
 #include "mainstream/runtime/runtime.h"
 
 using namespace mainstream;
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
       "        --labels ped=ped.csv car=car.csv --start-frame 600 --end-frame 795\n"
       "  msrun --schedule s.json --base b --input rtsp://cam/stream --out live --realtime\n"
       "  msrun --deployment node.json --base b --input rtsp://cam/stream --out live --realtime\n"
+      "  msrun --plan plan --base b --out node --realtime   (msschedule plan: every camera)\n"
       "      (edit node.json by writing a new file and renaming it over the old one: msrun\n"
       "      re-plans, loads the new branches in the background and swaps between frames;\n"
       "      every change is logged in DIR/deployment.jsonl)\n"
@@ -47,17 +50,29 @@ int main(int argc, char** argv) {
                      "(docs/runtime.md, Live deployments)");
   schedule->excludes(deployment);
   deployment->excludes(schedule);
+  NodeRunConfig node;
+  auto* plan = app.add_option("--plan", node.plan,
+                              "A node plan (msschedule plan's directory): every camera's schedule "
+                              "on its own thread over its own stream, outputs in --out/<camera>/ "
+                              "and --out/node_summary.json (docs/runtime.md, Several cameras)");
+  plan->excludes(schedule)->excludes(deployment);
+  app.add_option(
+         "--camera-input", node.inputs,
+         "With --plan: CAMERA=VIDEO|URL, a camera's stream (default: its input in the plan)")
+      ->expected(1, -1);
   app.add_option("--poll", cfg.deployment_poll_ms,
                  "With --deployment: ms between checks of the file for a change")
       ->capture_default_str();
   app.add_option("--base", cfg.base_dir,
                  "Base directory (model.pt + base.json) the packages were trained on")
       ->required();
-  app.add_option("--input", cfg.input, "Video file, stream URL (rtsp://, http://, ...) or camera:N")
-      ->required();
+  app.add_option("--input", cfg.input,
+                 "Video file, stream URL (rtsp://, http://, ...) or camera:N (with --plan: "
+                 "--camera-input)");
   app.add_option("--out", cfg.out_dir, "Output directory (created)")->required();
   app.add_option("--labels", labels,
-                 "Ground truth per app for event-level scoring: APP=labels.csv (frame,label)")
+                 "Ground truth per app for event-level scoring: APP=labels.csv (frame,label); with "
+                 "--plan CAMERA/APP=labels.csv")
       ->expected(1, -1);
   app.add_flag(
       "--realtime", cfg.realtime,
@@ -99,8 +114,20 @@ int main(int argc, char** argv) {
     cli::ApplyCommonFlags(common);
     cfg.threads = common.ResolvedThreads();
     cfg.seed = common.seed;
-    for (const auto& l : labels) cfg.labels.push_back(ParseLabelsArg(l));
     InstallStopHandlers();
+    if (!node.plan.empty()) {
+      MS_CHECK(cfg.input.empty(),
+               "--input: with --plan each camera has its own stream (the plan's "
+               "inputs, or --camera-input CAMERA=INPUT)");
+      node.labels = labels;
+      node.run = cfg;
+      NodeRunResult result = RunNode(node, StopSignal());
+      std::fputs(result.tables.c_str(), stdout);
+      std::printf("%s\n", (cfg.out_dir / kNodeRunFile).string().c_str());
+      return result.ExitCode();
+    }
+    MS_CHECK(node.inputs.empty(), "--camera-input needs --plan");
+    for (const auto& l : labels) cfg.labels.push_back(ParseLabelsArg(l));
     Runtime runtime = Runtime::Prepare(cfg);
     RunResult result = runtime.Run(StopSignal());
     std::fputs(result.tables.c_str(), stdout);

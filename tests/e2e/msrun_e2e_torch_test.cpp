@@ -336,23 +336,32 @@ TEST_F(E2EMsrun, BadInputExitsTwoBeforeAnyOutput) {
              {"mpackage.json", "simulation-only"});
 }
 
+// Read on the loop thread (--threads 1) and decoded ahead (--threads 2):
+// the fault reaches the loop in order, after the frames before it.
 TEST_F(E2EMsrun, TruncatedVideoEndsTheRunWithOutputsAndExitOne) {
   TempDir tmp;
   testing::WriteTruncatedCopy(scenario_->video.path, tmp / "cut.avi", 0.5);
-  const fs::path out = tmp / "out";
-  auto r =
-      RunTool("msrun", "--schedule " + scenario_->schedule.string() + " --base " +
-                           scenario_->base_dir.string() + " --input " + (tmp / "cut.avi").string() +
-                           " --out " + out.string() + " --threads 1");
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("ended early"), std::string::npos) << r.err;
-  Json s = ReadJsonFile(out / "summary.json");
-  EXPECT_EQ(s["status"], "failed");
-  EXPECT_NE(s["error"].get<std::string>().find("ended early"), std::string::npos);
-  EXPECT_GT(s["frames"]["decoded"].get<int64_t>(), 0);
-  for (const Json& a : s["apps"]) {
-    EXPECT_EQ(static_cast<int64_t>(ReadEventsFile(a["events_file"].get<std::string>()).size()),
-              a["events"].get<int64_t>());
+  int64_t decoded = -1;
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    const fs::path out = tmp / ("out" + std::to_string(threads));
+    auto r = RunTool("msrun", "--schedule " + scenario_->schedule.string() + " --base " +
+                                  scenario_->base_dir.string() + " --input " +
+                                  (tmp / "cut.avi").string() + " --out " + out.string() +
+                                  " --threads " + std::to_string(threads));
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("ended early"), std::string::npos) << r.err;
+    Json s = ReadJsonFile(out / "summary.json");
+    EXPECT_EQ(s["status"], "failed");
+    EXPECT_EQ(s["machine"]["prefetch"].get<bool>(), threads >= 2);
+    EXPECT_NE(s["error"].get<std::string>().find("ended early"), std::string::npos);
+    EXPECT_GT(s["frames"]["decoded"].get<int64_t>(), 0);
+    if (decoded >= 0) EXPECT_EQ(s["frames"]["decoded"].get<int64_t>(), decoded);
+    decoded = s["frames"]["decoded"].get<int64_t>();
+    for (const Json& a : s["apps"]) {
+      EXPECT_EQ(static_cast<int64_t>(ReadEventsFile(a["events_file"].get<std::string>()).size()),
+                a["events"].get<int64_t>());
+    }
   }
 }
 

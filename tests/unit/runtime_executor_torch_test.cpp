@@ -233,9 +233,10 @@ TEST_F(RuntimeExecutorTest, AFailingBranchOnAWorkerFailsTheRun) {
 }
 
 TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
-  auto run = [&](int threads, const fs::path& out) {
+  auto run = [&](int threads, const fs::path& out, bool prefetch = true) {
     RunConfig c = Config(out);
     c.threads = threads;
+    c.prefetch = prefetch;
     c.write_frames = true;
     c.labels = {{scenario_->apps[0].name, scenario_->labels}};
     RunResult r = Runtime::Prepare(c).Run(nullptr);
@@ -246,6 +247,19 @@ TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {
   Json s1 = run(1, a.path()), s2 = run(2, b.path());
   EXPECT_EQ(s1["machine"]["branch_workers"].get<int>(), 1);
   EXPECT_EQ(s2["machine"]["branch_workers"].get<int>(), 2);
+  // Two workers decode ahead on a thread of their own (a video file); the
+  // same frames reach the tree as read on the loop thread.
+  EXPECT_FALSE(s1["machine"]["prefetch"].get<bool>());
+  EXPECT_TRUE(s2["machine"]["prefetch"].get<bool>());
+  TempDir c;
+  Json s3 = run(2, c.path(), /*prefetch=*/false);
+  EXPECT_FALSE(s3["machine"]["prefetch"].get<bool>());
+  EXPECT_EQ(s2["frames"], s3["frames"]);
+  for (const auto& app : scenario_->apps) {
+    EXPECT_EQ(testing::ReadText(b.path() / (app.name + ".frames.csv")),
+              testing::ReadText(c.path() / (app.name + ".frames.csv")))
+        << app.name;
+  }
   ASSERT_FALSE(s1["evaluation"].is_null());
   EXPECT_EQ(s1["evaluation"], s2["evaluation"]);
   for (const auto& app : scenario_->apps) {

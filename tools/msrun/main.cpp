@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
                  "Live sources: when the stream or camera drops, keep reopening it with back-off "
                  "for this many seconds (0: the run ends with the stream)")
       ->capture_default_str();
+  app.add_flag(
+      "--no-prefetch", [&cfg](int64_t) { cfg.prefetch = false; },
+      "Decode on the loop thread (default with --threads >= 2 and a video file: a thread "
+      "decodes the next frames while the tree runs)");
   app.add_option("--batch", cfg.batch,
                  "Frames per forward call (offline runs; profile with the same batch)")
       ->capture_default_str();

@@ -97,6 +97,7 @@ Json RunConfig::ToJson() const {
               {"end_frame", end_frame},
               {"fps_override", fps_override},
               {"batch", batch},
+              {"prefetch", prefetch},
               {"reconnect_s", reconnect_s},
               {"bootstrap_resamples", bootstrap_resamples},
               {"phases", phases}};
@@ -126,6 +127,7 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("end_frame")) c.end_frame = f->AsIntIn(0, INT64_MAX);
   if (auto f = v.OptionalField("fps_override")) c.fps_override = f->AsNumberIn(0, 1000);
   if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
+  if (auto f = v.OptionalField("prefetch")) c.prefetch = f->AsBool();
   if (auto f = v.OptionalField("reconnect_s")) c.reconnect_s = f->AsNumberIn(0, 31536000);
   if (auto f = v.OptionalField("bootstrap_resamples"))
     c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));

@@ -20,6 +20,7 @@
 #include <thread>
 #include <tuple>
 
+#include "frame_prefetch.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/core/log.h"
@@ -134,13 +135,15 @@ double SleepUntil(double until, const std::atomic<int>* stop) {
 // What the frame loop counted.
 struct LoopStats {
   int64_t decoded = 0, with_work = 0, preprocessed = 0, dropped = 0;
-  int64_t first = 0, last = 0;                      // 1-based frames decoded (0: none)
-  double decode_ms = 0, preprocess_ms = 0;          // wall
+  int64_t first = 0, last = 0;              // 1-based frames decoded (0: none)
+  double decode_ms = 0, preprocess_ms = 0;  // wall
+  double decode_wait_ms = 0;  // the loop waiting for a frame (decode_ms unless decoded ahead)
   double decode_cpu_ms = 0, preprocess_cpu_ms = 0;  // CPU time of the loop thread
   double sleep_s = 0;                               // waiting for frames (real time)
   double wall_s = 0, process_cpu_s = 0;
   std::vector<int64_t> first_frame;  // per node, its first frame (0: never ran)
   int64_t reconnects = 0;            // a live source reopened after it dropped (--reconnect)
+  bool prefetch = false;             // frames decoded ahead on a thread of their own
   double outage_s = 0;               // time spent reconnecting
   int64_t epoch_decoded = 0;         // st.decoded when the current tree started (live deployments)
   RunStatus status = RunStatus::kCompleted;
@@ -464,6 +467,12 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
             fps, fps / stream_fps, st.dropped, eta);
   };
 
+  // With branch workers (--threads >= 2) and a video file, a thread decodes
+  // ahead (--no-prefetch: on the loop thread). Live sources are read here:
+  // a read blocked on a dead stream must not hold up a stop.
+  std::optional<FramePrefetcher> prefetcher;
+  if (cfg.prefetch && cfg.threads >= 2 && !live_source) prefetcher.emplace(&source, 2);
+  st.prefetch = prefetcher.has_value();
   Frame frame;
   try {
     while (true) {
@@ -488,26 +497,26 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
           any_pending = false;
         }
       }
-      double t = NowSeconds(), c = ThreadCpuSeconds();
-      bool ok = false;
-      std::string lost;  // why a live source stopped delivering
-      try {
-        ok = source->Read(&frame);
-        if (!ok) lost = "the stream ended";
-      } catch (const RuntimeError& e) {
-        if (!live_source || cfg.reconnect_s <= 0) throw;
-        lost = e.what();
-      }
-      st.decode_ms += (NowSeconds() - t) * 1e3;
-      st.decode_cpu_ms += (ThreadCpuSeconds() - c) * 1e3;
+      // The next frame: read here, or already read ahead (decoding timed
+      // on the thread that did it).
+      const double wait0 = NowSeconds();
+      FramePrefetcher::Item read = prefetcher ? prefetcher->Next() : ReadFrameNow(*source);
+      st.decode_wait_ms += (NowSeconds() - wait0) * 1e3;
+      st.decode_ms += read.ms;
+      st.decode_cpu_ms += read.cpu_ms;
+      if (read.error && !(read.runtime_error && live_source && cfg.reconnect_s > 0))
+        std::rethrow_exception(read.error);
+      const bool ok = read.ok;
+      if (ok) frame = std::move(read.frame);
       if (!ok && live_source && cfg.reconnect_s > 0 && !Stopping(stop)) {
         // A camera or stream that drops: reopen it with back-off for up to
         // --reconnect seconds; frame numbers go on from the last one, and
         // real-time pacing restarts from the first frame after the gap.
-        if (Reconnect(stop, lost, st)) {
+        if (Reconnect(stop, read.lost, st)) {
           index_offset = st.last;
           pace_t0 = NowSeconds();
           pace_i0 = index_offset;
+          if (prefetcher) prefetcher->Resume();
           continue;
         }
       }
@@ -548,8 +557,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
       any_pending = false;
       ++st.with_work;
       if (ex->NeedsInput(task.nodes)) {
-        t = NowSeconds();
-        c = ThreadCpuSeconds();
+        const double t = NowSeconds(), c = ThreadCpuSeconds();
         float* slot = inputs.data() + tasks.size() * floats;
         Preprocess(frame.image, pre, slot);
         st.preprocess_ms += (NowSeconds() - t) * 1e3;
@@ -856,8 +864,10 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   };
   const double pred_dnn = pred_stem + pred_branch;
   const double total = st.decode_ms + st.preprocess_ms + stem + branch;
-  // The loop's compute time: the branches count once, as their phase's wall time.
-  const double elapsed = total - branch + branch_phase;
+  // The loop's compute time: the branches count once, as their phase's wall
+  // time, and decoding as the loop's wait for frames (decoded ahead, it
+  // overlaps the tree).
+  const double elapsed = total - branch + branch_phase - st.decode_ms + st.decode_wait_ms;
   const double total_cpu = st.decode_cpu_ms + st.preprocess_cpu_ms + stem_cpu + branch_cpu;
   return Json{
       {"unit", "ms of compute per second of video"},
@@ -873,6 +883,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
        {{"decode", per_s(st.decode_ms)},
         {"preprocess", per_s(st.preprocess_ms)},
         {"decode_preprocess", per_s(st.decode_ms + st.preprocess_ms)},
+        {"decode_wait", per_s(st.decode_wait_ms)},
         {"stem", per_s(stem)},
         {"branch", per_s(branch)},
         {"dnn", per_s(stem + branch)},
@@ -895,7 +906,8 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
       {"note",
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
        "overlap, and 'elapsed' is the loop's compute time); measured_cpu: CPU time of the thread "
-       "that ran each part (the compute itself on one LibTorch thread, unaffected by other "
+       "that ran each part, decoding on the prefetch thread when frames are decoded ahead (the "
+       "compute itself on one LibTorch thread, unaffected by other "
        "processes; FFmpeg's decoder threads are never in it). As in the cost model, decode is "
        "charged for every "
        "stream frame and preprocessing at the tree's highest app rate"}};
@@ -1110,6 +1122,7 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
         {"branch_workers", executor->workers()},
         {"torch_interop_threads", GetTorchInteropThreads()},
         {"video_threads", GetVideoThreads()},
+        {"prefetch", st.prefetch},
         {"process_cpu_seconds", st.process_cpu_s},
         {"description", DescribeMachine()}}},
       {"cost", CostJson(st, video_s)},

@@ -44,6 +44,9 @@ struct RunConfig {
   double fps_override = 0;    // > 0: the stream's frame rate (container rates can be wrong)
   double reconnect_s = 0;     // live sources: keep reopening a dropped stream this long (0: end)
   int batch = 1;              // frames per forward call (offline runs only)
+  // With threads >= 2 and a video file: decode ahead on a thread of its own
+  // (docs/runtime.md, "Threads"); false: on the loop thread.
+  bool prefetch = true;
   int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
   double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
   int phases = 1;                  // > 1: run the range once per seed seed..seed+phases-1 into

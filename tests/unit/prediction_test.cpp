@@ -487,6 +487,56 @@ TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
                    differ.f1_heterogeneity);
 }
 
+// mstrain --deploy fold ships fold k's model: when the folds disagree, that
+// fold's own held-out figures move the prediction (BLUP), by
+// tau2 / (tau2 + v); the interval keeps the folds' full spread.
+TEST(Prediction, TheDeployedFoldsOwnFiguresMoveThePredictionWhenFoldsDisagree) {
+  const TraceCase tc = RandomTraceCase(5);
+  ScoreTrace split = tc.trace;
+  for (size_t i = 0; i < split.rows(); ++i)
+    if (split.folds[i] == 0) split.scores[1][i] = 0.1f;  // fold 0 misses everything
+  PredictionOptions o;
+  o.prior_events = 0;
+  const Candidate pooled = Bp3Candidate();
+  auto deployed = [&](int fold, const char* model = "fold") {
+    Candidate c = Bp3Candidate();
+    c.extra["deployed"] = Json{{"model", model}, {"fold", fold}};
+    return c;
+  };
+  const AppPrediction base = PredictCandidate(pooled, tc.stats, &split, 2, 1, o);
+  const AppPrediction bad = PredictCandidate(deployed(0), tc.stats, &split, 2, 1, o);
+  const AppPrediction good = PredictCandidate(deployed(1), tc.stats, &split, 2, 1, o);
+  ASSERT_TRUE(bad.trace.has_value());
+  EXPECT_EQ(base.trace->deployed_fold, -1);
+  EXPECT_EQ(bad.trace->deployed_fold, 0);
+  EXPECT_EQ(bad.trace->deployed_f1, 0);
+  ASSERT_GT(bad.trace->deployed_events, 0);
+  const double tau2 = bad.f1_heterogeneity * bad.f1_heterogeneity;
+  ASSERT_GT(tau2, 0.04);
+  const double v =
+      bad.f1_event_sd * bad.f1_event_sd / static_cast<double>(bad.trace->deployed_events);
+  EXPECT_NEAR(bad.trace->deployed_weight, tau2 / (tau2 + v), 1e-12);
+  // Recall moves towards the deployed fold's (0) by that weight.
+  EXPECT_NEAR(bad.recall, (1 - bad.trace->deployed_weight) * base.trace->recall, 1e-12);
+  EXPECT_LT(bad.f1, base.f1 - 0.1);
+  EXPECT_GT(good.f1, base.f1);
+  EXPECT_GT(good.trace->deployed_f1, base.trace->f1);
+  // The interval's width is the pooled prediction's.
+  EXPECT_DOUBLE_EQ(bad.f1_se, base.f1_se);
+  EXPECT_DOUBLE_EQ(good.f1_se, base.f1_se);
+  // Folds that agree (no heterogeneity), a retrained model or a fold the
+  // trace does not have: the pooled figures.
+  const AppPrediction agree = PredictCandidate(deployed(0), tc.stats, &tc.trace, 2, 1, o);
+  const AppPrediction agree_pooled = PredictCandidate(pooled, tc.stats, &tc.trace, 2, 1, o);
+  if (agree.f1_heterogeneity == 0) EXPECT_DOUBLE_EQ(agree.f1, agree_pooled.f1);
+  EXPECT_DOUBLE_EQ(PredictCandidate(deployed(0, "retrain"), tc.stats, &split, 2, 1, o).f1, base.f1);
+  EXPECT_DOUBLE_EQ(PredictCandidate(deployed(7), tc.stats, &split, 2, 1, o).f1, base.f1);
+  // Round trip through the schedule's JSON.
+  const AppPrediction back = AppPrediction::FromJson(JsonView(bad.ToJson(), "p.json"));
+  EXPECT_EQ(back.trace->deployed_fold, 0);
+  EXPECT_DOUBLE_EQ(back.trace->deployed_weight, bad.trace->deployed_weight);
+}
+
 TEST(Prediction, TraceWeightIsEventsOverEventsPlusPrior) {
   const TraceCase tc = RandomTraceCase(3);
   const Candidate c = Bp3Candidate();

@@ -24,8 +24,9 @@ std::vector<double> ChannelValues(const JsonView& v, size_t channels, bool posit
     v.Fail("expected {} values (one per channel), got {}", channels, v.Size());
   std::vector<double> out;
   for (const JsonView& e : v.Elements()) {
-    double x = e.AsNumber();
-    if (positive && !(x > 0)) e.Fail("expected a positive number, got {}", x);
+    // Preprocessing works in single precision: std in [1e-6, 1e6], mean in
+    // [-1e6, 1e6] (a pixel value is at most 255).
+    const double x = positive ? e.AsNumberIn(1e-6, 1e6) : e.AsNumberIn(-1e6, 1e6);
     out.push_back(x);
   }
   return out;

@@ -21,6 +21,19 @@ double NormalQuantileTwoSided(double level) {
   return 0.5 * (lo + hi);
 }
 
+// The trace fold whose held-out part the deployed model never trained on
+// and was scored on (mstrain --deploy fold: extra.deployed), or -1.
+int DeployedFoldOf(const Candidate& c) {
+  const auto d = c.extra.find("deployed");
+  if (d == c.extra.end() || !d->is_object()) return -1;
+  const auto model = d->find("model");
+  const auto fold = d->find("fold");
+  if (model == d->end() || !model->is_string() || *model != "fold") return -1;
+  if (fold == d->end() || !fold->is_number_integer()) return -1;
+  const int64_t k = fold->get<int64_t>();
+  return k >= 0 && k < 1000 ? static_cast<int>(k) : -1;
+}
+
 Json Figures(double recall, double precision, double f1) {
   return Json{{"recall", recall}, {"precision", precision}, {"f1", f1}};
 }
@@ -67,6 +80,12 @@ Json AppPrediction::ToJson() const {
     j["trace"]["folds"] = trace->folds;
     j["trace"]["events"] = trace->events;
     j["trace"]["phases"] = trace->phases;
+    if (trace->deployed_fold >= 0) {
+      j["trace"]["deployed"] = Json{{"fold", trace->deployed_fold},
+                                    {"f1", trace->deployed_f1},
+                                    {"events", trace->deployed_events},
+                                    {"weight", trace->deployed_weight}};
+    }
   } else {
     j["trace"] = nullptr;
   }
@@ -106,6 +125,12 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
     if (auto f = t->OptionalField("folds")) tp.folds = static_cast<int>(f->AsIntIn(0, 1000));
     if (auto f = t->OptionalField("events")) tp.events = f->AsIntIn(0, int64_t{1} << 40);
     if (auto f = t->OptionalField("phases")) tp.phases = static_cast<int>(f->AsIntIn(0, 1 << 20));
+    if (auto d = t->OptionalField("deployed")) {
+      tp.deployed_fold = static_cast<int>(d->IntIn("fold", 0, 1000));
+      tp.deployed_f1 = d->NumberIn("f1", 0, 1);
+      tp.deployed_events = d->IntIn("events", 0, int64_t{1} << 40);
+      tp.deployed_weight = d->NumberIn("weight", 0, 1);
+    }
     p.trace = tp;
   }
   return p;
@@ -144,6 +169,16 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   tp.folds = static_cast<int>(r.fold_f1.size());
   tp.events = r.events;
   tp.phases = r.phases;
+  // The deployed fold's own figures (before the replay is handed over).
+  CycleScore deployed;
+  const int deployed_fold = DeployedFoldOf(c);
+  for (size_t i = 0; i < r.fold_id.size(); ++i) {
+    if (r.fold_id[i] != deployed_fold) continue;
+    tp.deployed_fold = deployed_fold;
+    tp.deployed_f1 = r.fold_score[i].f1;
+    tp.deployed_events = r.fold_events[i];
+    deployed = r.fold_score[i];
+  }
   p.trace = tp;
   p.events = r.events;
   if (replay != nullptr) *replay = std::move(r);
@@ -180,6 +215,25 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
           ? std::max(0.0, tp.fold_sd * tp.fold_sd - p.f1_event_sd * p.f1_event_sd * folds / n)
           : 0;
   p.f1_heterogeneity = std::sqrt(tau2);
+  // The deployed fold (--deploy fold): the deployed model is the one that
+  // scored that fold's held-out part. When the folds' models differ beyond
+  // their events' sampling (tau2 > 0), its own figures say more about it
+  // than the pool: the empirical-Bayes (BLUP) estimate moves the trace's
+  // recall and precision towards that fold's by tau2 / (tau2 + v), v the
+  // sampling variance of an F1 over its events. The interval keeps the full
+  // heterogeneity: the measurement is on another stretch of time.
+  double trace_recall = tp.recall, trace_precision = tp.precision;
+  if (tp.deployed_fold >= 0 && tp.deployed_events > 0 && tau2 > 0) {
+    const double v = p.f1_event_sd * p.f1_event_sd / static_cast<double>(tp.deployed_events);
+    const double b = tau2 / (tau2 + v);
+    tp.deployed_weight = b;
+    trace_recall += b * (deployed.recall - tp.recall);
+    trace_precision += b * (deployed.precision - tp.precision);
+    p.trace = tp;
+    p.recall = w * trace_recall + (1 - w) * p.model.recall;
+    p.precision = w * trace_precision + (1 - w) * p.model.precision;
+    p.f1 = F1Score(p.precision, p.recall);
+  }
   const double model_dev = (1 - w) * (p.model.f1 - tp.f1);
   p.f1_se = std::sqrt(w * w * (trace_se * trace_se + tau2) + model_dev * model_dev);
   return p;

@@ -117,7 +117,11 @@ TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, d
   double mean = 0;
   for (size_t k = 0; k < per_fold.size(); ++k) {
     if (fold_events[k] == 0) continue;
-    r.fold_f1.push_back(per_fold[k].Score(fold_events[k], r.phases).f1);
+    const CycleScore fs = per_fold[k].Score(fold_events[k], r.phases);
+    r.fold_f1.push_back(fs.f1);
+    r.fold_id.push_back(static_cast<int>(k));
+    r.fold_score.push_back(fs);
+    r.fold_events.push_back(static_cast<int64_t>(fold_events[k]));
     mean += r.fold_f1.back();
   }
   if (r.fold_f1.size() >= 2) {

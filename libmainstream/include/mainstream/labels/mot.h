@@ -115,8 +115,8 @@ struct PersonRuleArgs {
 PersonRule ParsePersonRule(const PersonRuleArgs& args);
 
 // Longest sequence accepted (seqLength or --frames): labels hold one entry
-// per frame; 10^8 frames is 39 days at 30 fps.
-inline constexpr int64_t kMaxMotFrames = 100'000'000;
+// per frame; 10^7 frames is 3.9 days at 30 fps (a label file of ~100 MB).
+inline constexpr int64_t kMaxMotFrames = 10'000'000;
 
 // Boxes of one sequence and its length.
 struct MotSequence {

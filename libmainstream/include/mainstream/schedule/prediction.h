@@ -26,6 +26,14 @@ struct TracePrediction {
   int folds = 0;       // folds with events
   int64_t events = 0;  // true events in the trace
   int phases = 0;      // sampling phases replayed
+  // The deployed model's own held-out part (mstrain --deploy fold): its
+  // fold in the trace (-1: none), that fold's F1 and events, and the weight
+  // its own figures got over the pooled ones (docs/model.md, "The deployed
+  // fold").
+  int deployed_fold = -1;
+  double deployed_f1 = 0;
+  int64_t deployed_events = 0;
+  double deployed_weight = 0;
 };
 
 struct AppPrediction {

@@ -40,7 +40,10 @@ struct TraceReplay {
   double f1_se = 0;                // JackknifeF1Se
   std::vector<int> cycle_fold;     // the trace fold each cycle's event starts in
   std::vector<double> fold_f1;  // F1 of the cycles whose event starts in each fold that has events
-  double fold_sd = 0;           // SD of fold_f1 (0 with fewer than two)
+  std::vector<int> fold_id;     // the trace fold of each fold_f1 entry
+  std::vector<CycleScore> fold_score;  // each such fold's recall, precision and F1
+  std::vector<int64_t> fold_events;    // each such fold's true events
+  double fold_sd = 0;                  // SD of fold_f1 (0 with fewer than two)
 };
 
 // Replays column `column` of `trace`: a sample is positive when its score is

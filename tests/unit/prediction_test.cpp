@@ -521,9 +521,15 @@ TEST(Prediction, TheDeployedFoldsOwnFiguresMoveThePredictionWhenFoldsDisagree) {
   EXPECT_LT(bad.f1, base.f1 - 0.1);
   EXPECT_GT(good.f1, base.f1);
   EXPECT_GT(good.trace->deployed_f1, base.trace->f1);
-  // The interval's width is the pooled prediction's.
-  EXPECT_DOUBLE_EQ(bad.f1_se, base.f1_se);
-  EXPECT_DOUBLE_EQ(good.f1_se, base.f1_se);
+  // The interval: the pooled estimate's uncertainty at weight (1 - b)^2 and
+  // the heterogeneity its fold does not pin down, (1 - b) tau2.
+  const double n = static_cast<double>(bad.events);
+  const double trace_se =
+      std::max(bad.f1_event_sd / std::sqrt(n), bad.trace->fold_sd / std::sqrt(3.0));
+  const double b = bad.trace->deployed_weight;
+  EXPECT_NEAR(bad.f1_se, std::sqrt((1 - b) * (1 - b) * trace_se * trace_se + (1 - b) * tau2),
+              1e-12);
+  EXPECT_LT(bad.f1_se, base.f1_se);
   // Folds that agree (no heterogeneity), a retrained model or a fold the
   // trace does not have: the pooled figures.
   const AppPrediction agree = PredictCandidate(deployed(0), tc.stats, &tc.trace, 2, 1, o);

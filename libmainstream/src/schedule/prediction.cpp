@@ -220,9 +220,12 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   // their events' sampling (tau2 > 0), its own figures say more about it
   // than the pool: the empirical-Bayes (BLUP) estimate moves the trace's
   // recall and precision towards that fold's by tau2 / (tau2 + v), v the
-  // sampling variance of an F1 over its events. The interval keeps the full
-  // heterogeneity: the measurement is on another stretch of time.
+  // sampling variance of an F1 over its events. The heterogeneity left in
+  // the interval is what that fold's events do not pin down, (1 - b) tau2
+  // (the posterior variance of the deployed model's own effect), plus the
+  // pooled estimate's uncertainty at its weight (1 - b)^2.
   double trace_recall = tp.recall, trace_precision = tp.precision;
+  double trace_var = trace_se * trace_se + tau2;
   if (tp.deployed_fold >= 0 && tp.deployed_events > 0 && tau2 > 0) {
     const double v = p.f1_event_sd * p.f1_event_sd / static_cast<double>(tp.deployed_events);
     const double b = tau2 / (tau2 + v);
@@ -233,9 +236,10 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
     p.recall = w * trace_recall + (1 - w) * p.model.recall;
     p.precision = w * trace_precision + (1 - w) * p.model.precision;
     p.f1 = F1Score(p.precision, p.recall);
+    trace_var = (1 - b) * (1 - b) * trace_se * trace_se + (1 - b) * tau2;
   }
   const double model_dev = (1 - w) * (p.model.f1 - tp.f1);
-  p.f1_se = std::sqrt(w * w * (trace_se * trace_se + tau2) + model_dev * model_dev);
+  p.f1_se = std::sqrt(w * w * trace_var + model_dev * model_dev);
   return p;
 }
 

@@ -488,8 +488,8 @@ TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
 }
 
 // mstrain --deploy fold ships fold k's model: when the folds disagree, that
-// fold's own held-out figures move the prediction (BLUP), by
-// tau2 / (tau2 + v); the interval keeps the folds' full spread.
+// fold's own held-out figures move the prediction (BLUP, half of tau2 taken
+// as the models'), by (tau2 / 2) / (tau2 + v).
 TEST(Prediction, TheDeployedFoldsOwnFiguresMoveThePredictionWhenFoldsDisagree) {
   const TraceCase tc = RandomTraceCase(5);
   ScoreTrace split = tc.trace;
@@ -515,19 +515,19 @@ TEST(Prediction, TheDeployedFoldsOwnFiguresMoveThePredictionWhenFoldsDisagree) {
   ASSERT_GT(tau2, 0.04);
   const double v =
       bad.f1_event_sd * bad.f1_event_sd / static_cast<double>(bad.trace->deployed_events);
-  EXPECT_NEAR(bad.trace->deployed_weight, tau2 / (tau2 + v), 1e-12);
+  EXPECT_NEAR(bad.trace->deployed_weight, 0.5 * tau2 / (tau2 + v), 1e-12);
   // Recall moves towards the deployed fold's (0) by that weight.
   EXPECT_NEAR(bad.recall, (1 - bad.trace->deployed_weight) * base.trace->recall, 1e-12);
   EXPECT_LT(bad.f1, base.f1 - 0.1);
   EXPECT_GT(good.f1, base.f1);
   EXPECT_GT(good.trace->deployed_f1, base.trace->f1);
   // The interval: the pooled estimate's uncertainty at weight (1 - b)^2 and
-  // the heterogeneity its fold does not pin down, (1 - b) tau2.
+  // the heterogeneity its fold does not pin down, (1 - b / 2) tau2.
   const double n = static_cast<double>(bad.events);
   const double trace_se =
       std::max(bad.f1_event_sd / std::sqrt(n), bad.trace->fold_sd / std::sqrt(3.0));
   const double b = bad.trace->deployed_weight;
-  EXPECT_NEAR(bad.f1_se, std::sqrt((1 - b) * (1 - b) * trace_se * trace_se + (1 - b) * tau2),
+  EXPECT_NEAR(bad.f1_se, std::sqrt((1 - b) * (1 - b) * trace_se * trace_se + (1 - b / 2) * tau2),
               1e-12);
   EXPECT_LT(bad.f1_se, base.f1_se);
   // Folds that agree (no heterogeneity), a retrained model or a fold the

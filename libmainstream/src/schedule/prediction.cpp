@@ -216,19 +216,21 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
           : 0;
   p.f1_heterogeneity = std::sqrt(tau2);
   // The deployed fold (--deploy fold): the deployed model is the one that
-  // scored that fold's held-out part. When the folds' models differ beyond
-  // their events' sampling (tau2 > 0), its own figures say more about it
-  // than the pool: the empirical-Bayes (BLUP) estimate moves the trace's
-  // recall and precision towards that fold's by tau2 / (tau2 + v), v the
-  // sampling variance of an F1 over its events. The heterogeneity left in
-  // the interval is what that fold's events do not pin down, (1 - b) tau2
-  // (the posterior variance of the deployed model's own effect), plus the
-  // pooled estimate's uncertainty at its weight (1 - b)^2.
+  // scored that fold's held-out part. The folds' spread beyond their events'
+  // sampling (tau2) is part the models' (that model will do on new frames
+  // as it did on its own fold) and part the stretches of time's (it will
+  // not); one model per fold cannot tell them apart, so each is taken as
+  // half of tau2. The best linear predictor of the deployed model's F1 on a
+  // new stretch then moves the trace's recall and precision towards that
+  // fold's by b = (tau2 / 2) / (tau2 + v), v the sampling variance of an F1
+  // over the fold's events, and leaves tau2 (1 - b / 2) of the spread in
+  // the interval, beside the pooled estimate's uncertainty at (1 - b)^2
+  // (docs/model.md, "The deployed fold").
   double trace_recall = tp.recall, trace_precision = tp.precision;
   double trace_var = trace_se * trace_se + tau2;
   if (tp.deployed_fold >= 0 && tp.deployed_events > 0 && tau2 > 0) {
     const double v = p.f1_event_sd * p.f1_event_sd / static_cast<double>(tp.deployed_events);
-    const double b = tau2 / (tau2 + v);
+    const double b = 0.5 * tau2 / (tau2 + v);
     tp.deployed_weight = b;
     trace_recall += b * (deployed.recall - tp.recall);
     trace_precision += b * (deployed.precision - tp.precision);
@@ -236,7 +238,7 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
     p.recall = w * trace_recall + (1 - w) * p.model.recall;
     p.precision = w * trace_precision + (1 - w) * p.model.precision;
     p.f1 = F1Score(p.precision, p.recall);
-    trace_var = (1 - b) * (1 - b) * trace_se * trace_se + (1 - b) * tau2;
+    trace_var = (1 - b) * (1 - b) * trace_se * trace_se + (1 - b / 2) * tau2;
   }
   const double model_dev = (1 - w) * (p.model.f1 - tp.f1);
   p.f1_se = std::sqrt(w * w * trace_var + model_dev * model_dev);

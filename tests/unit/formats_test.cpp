@@ -153,6 +153,17 @@ TEST(Formats, PlanRejectsMismatchedBaseAndBadBudget) {
             std::string::npos)
       << err;
   fx.Edit(1, [&](Json& j) { j["base"]["sha256"] = fx.profile.base.sha256; });
+  // Budgets as text (flags, deployment files): what Validate accepts.
+  ScheduleConfig parsed;
+  ParseBudget("1.5x", parsed);
+  EXPECT_EQ(parsed.budget_factor, 1.5);
+  ParseBudget("12.5", parsed);
+  EXPECT_EQ(parsed.budget, 12.5);
+  EXPECT_EQ(parsed.budget_factor, 0);
+  for (const char* bad : {"2e16x", "0x", "-3", "fast", "inf", "x"}) {
+    EXPECT_NE(ErrorOf([&] { ParseBudget(bad, parsed); }).find("--budget"), std::string::npos)
+        << bad;
+  }
   sc.budget = 0;
   EXPECT_NE(ErrorOf([&] { PlanSchedule(sc); }).find("--budget must be a positive number"),
             std::string::npos);

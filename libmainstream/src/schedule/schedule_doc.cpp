@@ -354,6 +354,9 @@ void ParseBudget(const std::string& text, ScheduleConfig& config) {
            "a multiple of the "
            "cheapest schedule's cost (e.g. 1.5x)",
            text);
+  // The ranges ScheduleConfig::Validate accepts, checked here so that every
+  // reader of a budget (flags, deployment files) agrees with it.
+  MS_CHECK(!relative || v <= 1e6, "--budget: the factor must be in (0, 10^6], got {}x", v);
   config.budget_factor = relative ? v : 0;
   config.budget = relative ? 0 : v;
 }

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
-#include <numeric>
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
@@ -50,16 +49,6 @@ ScheduleProblem Filtered(const ScheduleProblem& p,
     }
   }
   return q;
-}
-
-std::vector<std::vector<int>> Identity(const ScheduleProblem& p) {
-  std::vector<std::vector<int>> orig;
-  for (const AppChoices& a : p.apps) {
-    std::vector<int> idx(a.options.size());
-    std::iota(idx.begin(), idx.end(), 0);
-    orig.push_back(std::move(idx));
-  }
-  return orig;
 }
 
 bool AllHaveOptions(const ScheduleProblem& p) {
@@ -155,11 +144,12 @@ class Frontier {
     double upper = kNaN;
   };
 
-  Frontier(const ScheduleProblem& camera, ScheduleProblem searched,
-           std::vector<std::vector<int>> orig, double top, int max_points, Context& ctx)
+  // `searched`: the camera's problem as its searches see it (the same
+  // options; max-min's second step changes their values).
+  Frontier(const ScheduleProblem& camera, ScheduleProblem searched, double top, int max_points,
+           Context& ctx)
       : camera_(&camera),
         searched_(std::move(searched)),
-        orig_(std::move(orig)),
         top_(top),
         max_points_(max_points),
         ctx_(&ctx) {
@@ -231,7 +221,7 @@ class Frontier {
     }
     ++ctx_->searches;
     p->budget = budget;
-    p->solution = Evaluate(*camera_, MapBack(r.solution.choice, orig_));
+    p->solution = Evaluate(*camera_, r.solution.choice);
     p->upper = ProvenUpper(r, budget, limits);
     if (!std::isfinite(p->upper)) {
       // A heuristic: its own value guides the refinement, proving nothing.
@@ -268,7 +258,6 @@ class Frontier {
 
   const ScheduleProblem* camera_;
   ScheduleProblem searched_;
-  std::vector<std::vector<int>> orig_;
   double top_ = 0, floor_ = 0;
   int max_points_ = 0;
   Context* ctx_;
@@ -280,17 +269,15 @@ class Frontier {
 constexpr int kCoarse = 6;  // budgets between top and floor at the start
 
 std::vector<Frontier> MakeFrontiers(const std::vector<ScheduleProblem>& cameras,
-                                    const std::vector<ScheduleProblem>& searched,
-                                    const std::vector<std::vector<std::vector<int>>>& origs,
-                                    double budget, const MultiCameraOptions& options,
-                                    Context& ctx) {
+                                    const std::vector<ScheduleProblem>& searched, double budget,
+                                    const MultiCameraOptions& options, Context& ctx) {
   double total_floor = 0;
   for (const ScheduleProblem& p : searched) total_floor += CheapestSolution(p).cost;
   std::vector<Frontier> out;
   for (size_t c = 0; c < cameras.size(); ++c) {
     // The most a camera can get: the budget less every other camera's floor.
     const double top = budget - (total_floor - CheapestSolution(searched[c]).cost);
-    out.emplace_back(cameras[c], searched[c], origs[c], top, options.max_points, ctx);
+    out.emplace_back(cameras[c], searched[c], top, options.max_points, ctx);
   }
   return out;
 }
@@ -478,8 +465,6 @@ MultiCameraResult MultiCameraSearch(const std::vector<ScheduleProblem>& cameras,
   ctx.limits = options.limits;
   ctx.limits.time_limit_s = 0;  // the whole search's limit is the deadline below
   if (options.limits.time_limit_s > 0) ctx.deadline = t0 + options.limits.time_limit_s;
-  std::vector<std::vector<std::vector<int>>> identity;
-  for (const ScheduleProblem& p : cameras) identity.push_back(Identity(p));
   // Each frontier starts at its top and floor with a few budgets between,
   // within max_points searches.
   const int coarse = std::clamp(options.max_points - 2, 0, kCoarse);
@@ -496,7 +481,7 @@ MultiCameraResult MultiCameraSearch(const std::vector<ScheduleProblem>& cameras,
     // at the share it got, kept where it does better.
     ctx.algorithm = algorithm == "greedy" ? "greedy-marginal" : algorithm;
     ctx.objective = Objective::kSum;
-    std::vector<Frontier> fr = MakeFrontiers(cameras, cameras, identity, budget, options, ctx);
+    std::vector<Frontier> fr = MakeFrontiers(cameras, cameras, budget, options, ctx);
     init_all(fr);
     const SumSplit split = SplitOnSum(fr, budget, ctx);
     std::vector<Solution> chosen;
@@ -524,7 +509,7 @@ MultiCameraResult MultiCameraSearch(const std::vector<ScheduleProblem>& cameras,
   // or more.
   ctx.algorithm = "maxmin";
   ctx.objective = Objective::kMin;
-  std::vector<Frontier> mins = MakeFrontiers(cameras, cameras, identity, budget, options, ctx);
+  std::vector<Frontier> mins = MakeFrontiers(cameras, cameras, budget, options, ctx);
   init_all(mins);
   // The largest t whose least costs fit, from upper (what may be) or lower
   // (what was found) items; `at` gets each camera's cheapest point reaching t.
@@ -602,7 +587,7 @@ MultiCameraResult MultiCameraSearch(const std::vector<ScheduleProblem>& cameras,
   }
   ctx.algorithm = "exhaustive";
   ctx.objective = Objective::kSum;
-  std::vector<Frontier> fr = MakeFrontiers(cameras, at_t, identity, budget, options, ctx);
+  std::vector<Frontier> fr = MakeFrontiers(cameras, at_t, budget, options, ctx);
   for (Frontier& f : fr) f.RequireMinimum(t);
   init_all(fr);
   LogDebug("max-min: minimum {}", t_proven ? "proven" : "not proven");

@@ -37,6 +37,10 @@
 //      deployment from the start (goal: no drop at a swap, pause < one frame
 //      interval); re-planning 10/30/100 apps with greedy (goal: 30 < 50 ms).
 //
+//  10. Several cameras: 4 cameras x 5 apps from one deployment on 2 threads,
+//      the branches on one pool shared by the cameras vs each camera's own
+//      worker: node frames/s offline and frames dropped in --realtime.
+//
 //   bench_runtime --threads 1                       # ~9 min on 2 cores (parts 1-6)
 //   9. Soak: msrun --deployment --realtime on the input served as an endless
 //      live stream by ffmpeg for --soak-minutes (30), the apps changing every
@@ -80,6 +84,7 @@
 #include "mainstream/model/suffix.h"
 #include "mainstream/package/mpackage.h"
 #include "mainstream/runtime/executor.h"
+#include "mainstream/runtime/node_run.h"
 #include "mainstream/runtime/runtime.h"
 #include "mainstream/schedule/calibrate.h"
 #include "mainstream/schedule/deployment_spec.h"
@@ -335,7 +340,8 @@ int main(int argc, char** argv) {
                  "Which measurements: 1 throughput, 2 cost, 3 overhead, 4 branch workers, 5 cost "
                  "at 1-100 apps "
                  "with the profile vs calibrated, 6 --realtime drops at 90% of one core (needs 5), "
-                 "7 memory at 1-30 apps (msrun as a process)")
+                 "7 memory at 1-30 apps (msrun as a process), 8 live deployment, 9 soak, 10 four "
+                 "cameras from one deployment (shared pool vs own workers)")
       ->capture_default_str();
   app.add_option("--memory-apps", o.memory_apps, "Numbers of apps for part 7 (memory)")
       ->capture_default_str();
@@ -394,6 +400,7 @@ int main(int argc, char** argv) {
     auto part = [&](int k) { return std::find(parts.begin(), parts.end(), k) != parts.end(); };
     if (part(6)) max_apps = std::max(max_apps, 400);  // apps are added until 900 ms/s (~6 each)
     if (part(8)) max_apps = std::max(max_apps, 100);  // re-planning 100 apps
+    if (part(10)) max_apps = std::max(max_apps, 20);  // 4 cameras x 5 apps
     std::vector<fs::path> packages;
     for (int i = 0; i < max_apps; ++i) {
       packages.push_back(o.work / "pk" / fmt::format("app{:02d}", i));
@@ -996,6 +1003,84 @@ int main(int argc, char** argv) {
                  {"swaps_accepted", accepted},
                  {"summary_frames", summary.is_object() ? summary["frames"] : Json()}};
       }
+    }
+
+    // 10. Several cameras from one deployment: 4 cameras x 5 apps (mixed
+    //     branchpoints) on --threads 2, planned jointly by greedy at 90% of
+    //     the node's cores; every camera's branches on one shared pool vs
+    //     each camera's own worker, offline (node frames/s, alternating
+    //     rounds) and --realtime over o.frames frames (drops).
+    if (part(10)) {
+      const int cams = 4, per = 5, threads = 2;
+      std::printf(
+          "\n10. %d cameras x %d apps from one deployment on %d threads (greedy at %d ms/s)\n",
+          cams, per, threads, 900 * threads);
+      Json cameras = Json::array();
+      for (int c = 0; c < cams; ++c) {
+        Json apps = Json::array();
+        for (int i = 0; i < per; ++i)
+          apps.push_back(packages[static_cast<size_t>(c * per + i)].string());
+        cameras.push_back(
+            Json{{"name", fmt::format("cam{}", c)}, {"input", o.input}, {"apps", apps}});
+      }
+      const fs::path dep = o.work / "cameras.json";
+      WriteFileAtomic(dep, Json{{"schema_version", 1},
+                                {"kind", "mainstream.deployment"},
+                                {"profile", (o.work / "profile.json").string()},
+                                {"budget", 900 * threads},
+                                {"algorithm", "greedy"},
+                                {"x_options", {1}},
+                                {"cameras", cameras}}
+                               .dump());
+      auto run_node = [&](bool shared, bool realtime) {
+        NodeRunConfig nc;
+        nc.shared_pool = shared;
+        nc.run.deployment = dep;
+        nc.run.base_dir = base_dir;
+        nc.run.out_dir = o.work / "out10";
+        nc.run.threads = threads;
+        nc.run.realtime = realtime;
+        nc.run.end_frame = o.frames;
+        nc.run.progress_interval_s = 0;
+        nc.run.bootstrap_resamples = 0;
+        fs::remove_all(nc.run.out_dir);
+        return RunNode(nc).summary;
+      };
+      auto node_fps = [](const Json& s) {
+        return s["frames"]["decoded"].get<double>() / s["wall_seconds"].get<double>();
+      };
+      double best[2] = {0, 0};
+      Json last[2];
+      for (int round = 0; round < std::max(1, o.rounds - 1); ++round) {
+        for (int k = 0; k < 2; ++k) {
+          last[k] = run_node(k == 0, false);
+          best[k] = std::max(best[k], node_fps(last[k]));
+        }
+      }
+      std::printf(
+          "planned cost %.1f ms/s; offline, node frames/s (all cameras): shared pool %.1f, "
+          "own workers %.1f (%.2fx); cpu ms/s shared %.1f, own %.1f\n",
+          last[0]["cost"]["predicted"].get<double>(), best[0], best[1], best[0] / best[1],
+          last[0]["cost"]["measured_cpu"].get<double>(),
+          last[1]["cost"]["measured_cpu"].get<double>());
+      Json rt[2];
+      for (int k = 0; k < 2; ++k) rt[k] = run_node(k == 0, true);
+      std::printf(
+          "--realtime, %d frames per camera: dropped %lld of %lld (shared pool), %lld of "
+          "%lld (own workers)\n",
+          o.frames, static_cast<long long>(rt[0]["frames"]["dropped"].get<int64_t>()),
+          static_cast<long long>(rt[0]["frames"]["decoded"].get<int64_t>()),
+          static_cast<long long>(rt[1]["frames"]["dropped"].get<int64_t>()),
+          static_cast<long long>(rt[1]["frames"]["decoded"].get<int64_t>()));
+      std::fflush(stdout);
+      results["cameras"] = Json{{"cameras", cams},
+                                {"apps_per_camera", per},
+                                {"threads", threads},
+                                {"predicted_cost", last[0]["cost"]["predicted"]},
+                                {"fps_shared_pool", best[0]},
+                                {"fps_own_workers", best[1]},
+                                {"realtime_shared_pool", rt[0]["frames"]},
+                                {"realtime_own_workers", rt[1]["frames"]}};
     }
 
     results["load_average"] = {load_before, load_after};

@@ -14,6 +14,7 @@
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/runtime/app_output.h"
+#include "mainstream/runtime/node_run.h"
 #include "mainstream/runtime/runtime.h"
 #include "testing/testing.h"
 #include "unit/runtime_testing.h"
@@ -182,6 +183,111 @@ TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
   EXPECT_GE(previous, 79);
   EXPECT_LE(previous, 80);
   EXPECT_EQ(rows, summary["apps"][0]["frames_analyzed"].get<int64_t>());
+}
+
+// Two cameras, each a live stream served by its own ffmpeg on the loopback
+// interface, in one deployment file: one msrun runs both and re-plans them
+// jointly as apps arrive at one camera and leave the other.
+TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
+  if (std::system("command -v ffmpeg > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+  TempDir tmp;
+  // 100 frames at 20 fps: 5 s of stream per camera.
+  testing::RuntimeScenario s = testing::MakeRuntimeScenario(
+      tmp.path(), {{"a", 3, 10}, {"b", 5, 10}, {"c", 3, 10}, {"d", 7, 10}},
+      testing::SyntheticVideoSpec{64, 48, 100, 20});
+  testing::PrepareScenarioForPlanning(s);
+  const int port = 20000 + static_cast<int>((getpid() + 7919) % 20000);
+  std::vector<std::string> urls;
+  std::vector<pid_t> servers;
+  for (int k = 0; k < 2; ++k) {
+    urls.push_back("http://127.0.0.1:" + std::to_string(port + k));
+    servers.push_back(Start("ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
+                                "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + urls.back(),
+                            tmp / ("ffmpeg" + std::to_string(k) + ".log")));
+    ASSERT_GT(servers.back(), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // ffmpeg listening
+
+  auto deployment = [&](const std::vector<std::string>& gate,
+                        const std::vector<std::string>& yard) {
+    auto apps = [&](const std::vector<std::string>& names) {
+      Json a = Json::array();
+      for (const auto& n : names) a.push_back((tmp / "pk" / n).string());
+      return a;
+    };
+    return Json{{"schema_version", 1},
+                {"kind", "mainstream.deployment"},
+                {"profile", (tmp / "profile.json").string()},
+                {"budget", 1000},
+                {"algorithm", "greedy"},
+                {"fps_options", {5, 10}},
+                {"cameras",
+                 Json::array({Json{{"name", "gate"}, {"input", urls[0]}, {"apps", apps(gate)}},
+                              Json{{"name", "yard"}, {"input", urls[1]}, {"apps", apps(yard)}}})}}
+        .dump();
+  };
+  const fs::path dep = tmp / "deployment.json";
+  WriteFileAtomic(dep, deployment({"a", "b"}, {"c"}));
+  const fs::path out = tmp / "out";
+  const pid_t msrun =
+      Start(std::string(MS_TOOLS_DIR) + "/msrun/msrun --deployment " + dep.string() + " --base " +
+                s.base_dir.string() + " --fps-override 20 --realtime --poll 50 --frames --out " +
+                out.string() + " --threads 2 --progress 0.2",
+            tmp / "msrun.log");
+  ASSERT_GT(msrun, 0);
+  // Both cameras running frames: d arrives at the yard; a second later b
+  // leaves the gate.
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string log = testing::ReadText(tmp / "msrun.log");
+    running = log.find("camera gate: frame") != std::string::npos &&
+              log.find("camera yard: frame") != std::string::npos;
+  }
+  EXPECT_TRUE(running) << testing::ReadText(tmp / "msrun.log");
+  WriteFileAtomic(dep, deployment({"a", "b"}, {"c", "d"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  WriteFileAtomic(dep, deployment({"a"}, {"c", "d"}));
+
+  const int status = Wait(msrun, 60);
+  for (pid_t server : servers) Wait(server, 5);
+  ASSERT_NE(status, -1) << "msrun did not finish within 60 s: "
+                        << testing::ReadText(tmp / "msrun.log");
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << testing::ReadText(tmp / "msrun.log");
+
+  const Json node = ReadJsonFile(out / kNodeRunFile);
+  EXPECT_EQ(node["status"], "completed");
+  EXPECT_EQ(node["frames"]["decoded"].get<int64_t>(), 200);  // each stream's 100 frames once
+  EXPECT_EQ(node["deployment"]["changes_rejected"].get<int>(), 0);
+  EXPECT_EQ(node["deployment"]["changes_accepted"].get<int>(), 2);  // one per camera
+  const std::vector<Json> gate = testing::ReadJsonLines(out / "gate" / kDeploymentLogFile);
+  const std::vector<Json> yard = testing::ReadJsonLines(out / "yard" / kDeploymentLogFile);
+  ASSERT_EQ(gate.size(), 3u);
+  ASSERT_EQ(yard.size(), 3u);
+  // The yard swaps at the first change and keeps its tree at the second; the
+  // gate the other way round.
+  EXPECT_EQ(yard[1]["status"], "swapped") << yard[1].dump();
+  EXPECT_EQ(yard[1]["arrived"], Json::array({"d"}));
+  EXPECT_EQ(yard[2]["status"], "unchanged") << yard[2].dump();
+  EXPECT_EQ(gate[1]["status"], "unchanged") << gate[1].dump();
+  EXPECT_EQ(gate[2]["status"], "swapped") << gate[2].dump();
+  EXPECT_EQ(gate[2]["left"], Json::array({"b"}));
+  const int64_t d_from = yard[1]["frame"].get<int64_t>();
+  const int64_t b_until = gate[2]["frame"].get<int64_t>();
+  for (const testing::ScoredFrame& r :
+       testing::ReadScoredFrames(out / "yard" / ("d" + std::string(kFramesSuffix))))
+    EXPECT_GT(r.frame, d_from);
+  for (const testing::ScoredFrame& r :
+       testing::ReadScoredFrames(out / "gate" / ("b" + std::string(kFramesSuffix))))
+    EXPECT_LE(r.frame, b_until);
+  for (const char* cam : {"gate", "yard"}) {
+    const Json summary = ReadJsonFile(out / cam / kRunSummaryFile);
+    EXPECT_EQ(summary["frames"]["decoded"].get<int64_t>(), 100) << cam;
+    for (const Json& a : summary["apps"])
+      EXPECT_GT(a["frames_analyzed"].get<int64_t>(), 0) << cam << a.dump();
+  }
 }
 
 TEST(E2EMsrunLive, ReconnectNeedsALiveSource) {

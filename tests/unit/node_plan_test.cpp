@@ -47,7 +47,7 @@ TEST(DeploymentSpec, CamerasFormParsesRoundTripsAndNamesBadFields) {
   EXPECT_EQ(one.packages, (std::vector<fs::path>{"/srv/node/pk/a"}));
   EXPECT_EQ(one.profile, fs::path("/srv/node/q.json"));
 
-  // msrun plans one camera; several are refused with what to do instead.
+  // A single-camera plan refuses several cameras, saying what plans them.
   ExpectInputError([&] { (void)PlanDeployment(s); },
                    {"/srv/node/deployment.json", "$.cameras", "msschedule plan"});
 
@@ -209,6 +209,43 @@ TEST(NodePlan, InfeasibleBudgetAndMissingPackagesSayWhy) {
   fs::remove_all(gone.dir / "cam1" / "app2");
   ExpectInputError([&] { (void)PlanNode(ReadDeploymentSpec(gone.deployment)); },
                    {"deployment.json", "$.cameras[1] ('cam1')", "does not exist"});
+}
+
+// msrun --deployment with several cameras: each camera's run asks the shared
+// planner for its schedule; a text is planned once.
+TEST(NodePlanner, PlansATextOnceForEveryCameraAndKeepsTheCameras) {
+  Node node("greedy");
+  const std::string text = testing::ReadText(node.deployment);
+  NodePlanner planner(node.deployment);
+  const auto first = planner.Plan(text);
+  EXPECT_EQ(planner.Plan(text), first);  // the same plan, not searched again
+  const ScheduleDoc cam1 = planner.ScheduleFor(text, "cam1");
+  EXPECT_EQ(cam1.total_cost, first->cameras[1].schedule.total_cost);
+  EXPECT_EQ(cam1.AppNames(), first->cameras[1].schedule.AppNames());
+  ExpectInputError([&] { (void)planner.ScheduleFor(text, "hall"); }, {"no camera 'hall'"});
+
+  // Another budget: planned anew, the cameras the same.
+  Json j = Json::parse(text);
+  j["budget"] = "3x";
+  const auto wider = planner.Plan(j.dump());
+  EXPECT_NE(wider, first);
+  EXPECT_GT(wider->budget, first->budget);
+  // An infeasible change: the same error for every camera that asks.
+  j["budget"] = 0.5;
+  for (int k = 0; k < 2; ++k)
+    ExpectInputError([&] { (void)planner.ScheduleFor(j.dump(), "cam0"); }, {"infeasible"});
+  // A camera renamed (or added, removed, re-pointed): refused, naming both sets.
+  j = Json::parse(text);
+  j["cameras"][1]["name"] = "hall";
+  ExpectInputError([&] { (void)planner.Plan(j.dump()); },
+                   {"deployment.json", "$.cameras", "cam0 (-), hall (-)", "cam0 (-), cam1 (-)",
+                    "restart msrun"});
+  j = Json::parse(text);
+  j["cameras"][0]["input"] = "rtsp://elsewhere/1";
+  ExpectInputError([&] { (void)planner.Plan(j.dump()); }, {"rtsp://elsewhere/1"});
+  // The first text again (planned anew: the last 4 texts are kept): the
+  // refused ones changed nothing.
+  EXPECT_EQ(planner.Plan(text)->total_cost, first->total_cost);
 }
 
 }  // namespace

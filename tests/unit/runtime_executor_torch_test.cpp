@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
@@ -188,6 +189,57 @@ TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
     EXPECT_GT(three.node_ms(k), 0.0) << "node " << k;
   }
   EXPECT_GT(three.branch_phase_ms(), 0.0);
+}
+
+// Several cameras: trees sharing one pool, run from threads of their own at
+// once, score as each alone.
+TEST_F(RuntimeExecutorTest, TreesSharingOnePoolScoreAsEachAlone) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor alone = TreeExecutor::Load(base, d);
+  ExecutorOptions eo;
+  eo.pool = MakeBranchPool(2);
+  EXPECT_EQ(BranchPoolSize(*eo.pool), 2);
+  std::vector<TreeExecutor> trees;
+  for (int k = 0; k < 3; ++k) trees.push_back(TreeExecutor::Load(base, d, eo));
+  EXPECT_EQ(trees[0].workers(), 2);
+  FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 4);
+  const int frames = 12;
+  at::Tensor x = base.DummyInput(frames, 8).contiguous();
+  const std::vector<TreeExecutor::FrameTask> tasks =
+      PlannedTasks(planner, x, alone.preprocess().floats_per_frame());
+  std::vector<std::vector<std::vector<double>>> expected(frames);
+  for (int f = 0; f < frames; ++f) alone.Run({tasks[static_cast<size_t>(f)]}, &expected[f]);
+  // Each tree on its own thread, frame by frame, 5 passes: their branch jobs
+  // interleave on the two workers.
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(trees.size());
+  for (size_t t = 0; t < trees.size(); ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        for (int pass = 0; pass < 5; ++pass) {
+          for (int f = 0; f < frames; ++f) {
+            std::vector<std::vector<double>> got;
+            trees[t].Run({tasks[static_cast<size_t>(f)]}, &got);
+            for (size_t app = 0; app < d.apps.size(); ++app) {
+              const double a = expected[f][0][app], b = got[0][app];
+              if (std::isnan(a) != std::isnan(b) || (!std::isnan(a) && a != b)) {
+                errors[t] = fmt::format("tree {} frame {} app {}: {} vs {}", t, f, app, b, a);
+                return;
+              }
+            }
+          }
+        }
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  for (int k = 0; k < alone.num_nodes(); ++k) {
+    for (const TreeExecutor& t : trees) EXPECT_EQ(t.node_calls(k), 5 * alone.node_calls(k));
+  }
 }
 
 TEST_F(RuntimeExecutorTest, AFailingBranchOnAWorkerFailsTheRun) {

@@ -1,7 +1,13 @@
 // msrun --plan: several cameras of a node plan run side by side in one
-// process (docs/runtime.md, "Several cameras").
+// process; msrun --deployment with several cameras: the same, re-planned
+// jointly when the deployment changes (docs/runtime.md, "Several cameras").
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"
 #include "mainstream/core/json_io.h"
 #include "mainstream/runtime/node_run.h"
@@ -76,7 +82,8 @@ TEST_F(RuntimeNodeTest, CamerasRunSideBySideAsTheyWouldAlone) {
   EXPECT_EQ(s, r.summary);
   EXPECT_EQ(s["kind"], "mainstream.node_run");
   ASSERT_EQ(s["cameras"].size(), 2u);
-  EXPECT_EQ(s["threads_per_camera"], 1);
+  EXPECT_EQ(s["threads_per_camera"], 2);  // one pool of --threads 2 shared by both cameras
+  EXPECT_EQ(s["shared_pool"], true);
   EXPECT_EQ(s["frames"]["decoded"], 160);
   const NodePlan plan = ReadNodePlan(dir_->path() / "plan");
   EXPECT_NEAR(s["cost"]["predicted"].get<double>(), plan.total_cost, 1e-6);
@@ -103,6 +110,109 @@ TEST_F(RuntimeNodeTest, CamerasRunSideBySideAsTheyWouldAlone) {
                 testing::ReadText(alone.out_dir / events))
           << cam.name << "/" << a.app;
     }
+  }
+}
+
+// Waits (up to 60 s) until `flag` is set: a camera's hook holding its frame
+// loop until another camera's hook has changed the deployment, so that the
+// frame where each camera sees the change is fixed.
+void WaitFor(const std::atomic<bool>& flag) {
+  for (int k = 0; k < 6000 && !flag; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(flag);
+}
+
+TEST_F(RuntimeNodeTest, ALiveDeploymentIsRePlannedJointlyAndEachCameraSwapsOnItsOwn) {
+  const fs::path file = dir_->path() / "live.json";
+  const Json initial = Json::parse(testing::ReadText(dir_->path() / "node.json"));
+  Json less = initial;  // d leaves the yard: the gate's schedule stays as it was
+  less["cameras"][1]["apps"] = Json::array({"pk/c"});
+  Json more = less;  // a camera added while running: refused by both
+  more["cameras"].push_back(Json{{"name", "hall"}, {"apps", Json::array({"pk/d"})}});
+  WriteFileAtomic(file, initial.dump());
+
+  const fs::path out = dir_->path() / "live-run";
+  NodeRunConfig c = Config(out);
+  c.plan.clear();
+  c.run.deployment = file;
+  c.run.deployment_poll_ms = 0;
+  c.run.write_frames = true;
+  // Each change is made by the gate after its frames 30 and 60 while the
+  // yard waits before its frames 40 and 70, so each camera sees it at a
+  // known frame.
+  std::atomic<bool> yard_at_40{false}, yard_at_70{false}, wrote_less{false}, wrote_more{false};
+  c.frame_hook = [&](const std::string& camera, int64_t decoded) {
+    if (camera == "gate" && decoded == 30) {
+      WaitFor(yard_at_40);
+      WriteFileAtomic(file, less.dump());
+      wrote_less = true;
+    } else if (camera == "gate" && decoded == 60) {
+      WaitFor(yard_at_70);
+      WriteFileAtomic(file, more.dump());
+      wrote_more = true;
+    } else if (camera == "yard" && decoded == 40) {
+      yard_at_40 = true;
+      WaitFor(wrote_less);
+    } else if (camera == "yard" && decoded == 70) {
+      yard_at_70 = true;
+      WaitFor(wrote_more);
+    }
+  };
+  const NodeRunResult r = RunNode(c);
+  ASSERT_EQ(r.status, RunStatus::kCompleted) << r.summary.dump(2);
+  const Json& s = r.summary;
+  EXPECT_EQ(s["frames"]["decoded"], 160);
+  EXPECT_EQ(s["deployment"]["file"], file.string());
+  EXPECT_EQ(s["deployment"]["changes_accepted"], 1);
+  EXPECT_EQ(s["deployment"]["changes_unchanged"], 1);
+  EXPECT_EQ(s["deployment"]["changes_rejected"], 2);
+  EXPECT_NE(r.tables.find("1 swapped, 1 unchanged, 2 rejected"), std::string::npos) << r.tables;
+
+  const std::vector<Json> gate = testing::ReadJsonLines(out / "gate" / kDeploymentLogFile);
+  const std::vector<Json> yard = testing::ReadJsonLines(out / "yard" / kDeploymentLogFile);
+  ASSERT_EQ(gate.size(), 3u);
+  ASSERT_EQ(yard.size(), 3u);
+  EXPECT_EQ(gate[0]["status"], "initial");
+  EXPECT_EQ(gate[1]["status"], "unchanged") << gate[1].dump();
+  EXPECT_EQ(gate[1]["frame"], 30);
+  EXPECT_EQ(gate[2]["status"], "rejected");
+  EXPECT_EQ(gate[2]["frame"], 60);
+  EXPECT_NE(gate[2]["reason"].get<std::string>().find("keeps the cameras"), std::string::npos)
+      << gate[2].dump();
+  EXPECT_EQ(yard[1]["status"], "swapped") << yard[1].dump();
+  EXPECT_EQ(yard[1]["camera"], "yard");
+  EXPECT_EQ(yard[1]["frame"], 40);
+  EXPECT_EQ(yard[1]["left"], Json::array({"d"}));
+  EXPECT_EQ(yard[2]["status"], "rejected");
+  EXPECT_EQ(yard[2]["frame"], 70);
+  // The rejected camera set left both trees running.
+  for (const testing::ScoredFrame& f : testing::ReadScoredFrames(out / "yard" / "d.frames.csv"))
+    EXPECT_LE(f.frame, 40) << "d sampled frame " << f.frame << " after it left";
+
+  // The yard after its swap: the same samples and scores as a run of the
+  // final plan's yard schedule from the start.
+  const NodePlan final_plan = PlanNode(ParseDeploymentSpec(less.dump(), file));
+  const fs::path yard_schedule = dir_->path() / "yard-final.schedule.json";
+  WriteSchedule(final_plan.cameras[1].schedule, yard_schedule);
+  RunConfig alone;
+  alone.schedule = yard_schedule;
+  alone.base_dir = scenario_->base_dir;
+  alone.input = scenario_->video.path.string();
+  alone.out_dir = dir_->path() / "yard-final";
+  alone.write_frames = true;
+  alone.progress_interval_s = 0;
+  alone.bootstrap_resamples = 0;
+  ASSERT_EQ(Runtime::Prepare(alone).Run(nullptr).status, RunStatus::kCompleted);
+  std::vector<testing::ScoredFrame> live, ref;
+  for (const testing::ScoredFrame& f : testing::ReadScoredFrames(out / "yard" / "c.frames.csv"))
+    if (f.frame > 40) live.push_back(f);
+  for (const testing::ScoredFrame& f : testing::ReadScoredFrames(alone.out_dir / "c.frames.csv"))
+    if (f.frame > 40) ref.push_back(f);
+  ASSERT_GT(ref.size(), 10u);
+  ASSERT_EQ(live.size(), ref.size());
+  for (size_t k = 0; k < live.size(); ++k) {
+    EXPECT_EQ(live[k].frame, ref[k].frame);
+    EXPECT_NEAR(live[k].score, ref[k].score, 1e-5) << "frame " << live[k].frame;
   }
 }
 

@@ -10,6 +10,7 @@
 #include "mainstream/core/error.h"
 #include "mainstream/runtime/node_run.h"
 #include "mainstream/runtime/runtime.h"
+#include "mainstream/schedule/deployment_spec.h"
 
 using namespace mainstream;
 
@@ -31,10 +32,13 @@ int main(int argc, char** argv) {
       "        --labels ped=ped.csv car=car.csv --start-frame 600 --end-frame 795\n"
       "  msrun --schedule s.json --base b --input rtsp://cam/stream --out live --realtime\n"
       "  msrun --deployment node.json --base b --input rtsp://cam/stream --out live --realtime\n"
-      "  msrun --plan plan --base b --out node --realtime   (msschedule plan: every camera)\n"
       "      (edit node.json by writing a new file and renaming it over the old one: msrun\n"
       "      re-plans, loads the new branches in the background and swaps between frames;\n"
       "      every change is logged in DIR/deployment.jsonl)\n"
+      "  msrun --deployment cams.json --base b --out node --realtime   (a \"cameras\" deployment:\n"
+      "      every camera on its own thread, re-planned jointly; DIR/<camera>/ and\n"
+      "      DIR/node_summary.json)\n"
+      "  msrun --plan plan --base b --out node --realtime   (msschedule plan: every camera)\n"
       "  /usr/bin/python3 scripts/plot_timeline.py run -o run/timeline.png");
   cli::CommonFlags common;
   cli::AddCommonFlags(app, common);
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
       app.add_option("--deployment", cfg.deployment,
                      "Live deployment file (budget, search, apps' M-Packages): msrun plans it and "
                      "re-plans when the file changes, swapping trees between frames "
-                     "(docs/runtime.md, Live deployments)");
+                     "(docs/runtime.md, Live deployments); with several cameras, each camera "
+                     "on its own thread as with --plan, planned jointly");
   schedule->excludes(deployment);
   deployment->excludes(schedule);
   NodeRunConfig node;
@@ -56,10 +61,14 @@ int main(int argc, char** argv) {
                               "on its own thread over its own stream, outputs in --out/<camera>/ "
                               "and --out/node_summary.json (docs/runtime.md, Several cameras)");
   plan->excludes(schedule)->excludes(deployment);
-  app.add_option(
-         "--camera-input", node.inputs,
-         "With --plan: CAMERA=VIDEO|URL, a camera's stream (default: its input in the plan)")
+  app.add_option("--camera-input", node.inputs,
+                 "With several cameras (--plan, --deployment): CAMERA=VIDEO|URL, a camera's stream "
+                 "(default: its input in the plan or deployment)")
       ->expected(1, -1);
+  app.add_flag(
+      "--own-workers", [&node](int64_t) { node.shared_pool = false; },
+      "With several cameras: each camera gets its own max(1, threads/cameras) branch workers "
+      "(default: every camera's branches share one pool of --threads workers)");
   app.add_option("--poll", cfg.deployment_poll_ms,
                  "With --deployment: ms between checks of the file for a change")
       ->capture_default_str();
@@ -67,12 +76,12 @@ int main(int argc, char** argv) {
                  "Base directory (model.pt + base.json) the packages were trained on")
       ->required();
   app.add_option("--input", cfg.input,
-                 "Video file, stream URL (rtsp://, http://, ...) or camera:N (with --plan: "
+                 "Video file, stream URL (rtsp://, http://, ...) or camera:N (several cameras: "
                  "--camera-input)");
   app.add_option("--out", cfg.out_dir, "Output directory (created)")->required();
   app.add_option("--labels", labels,
                  "Ground truth per app for event-level scoring: APP=labels.csv (frame,label); with "
-                 "--plan CAMERA/APP=labels.csv")
+                 "several cameras CAMERA/APP=labels.csv")
       ->expected(1, -1);
   app.add_flag(
       "--realtime", cfg.realtime,
@@ -119,10 +128,15 @@ int main(int argc, char** argv) {
     cfg.threads = common.ResolvedThreads();
     cfg.seed = common.seed;
     InstallStopHandlers();
-    if (!node.plan.empty()) {
+    // Several cameras: a node plan, or a deployment in the "cameras" form.
+    const bool several =
+        !node.plan.empty() ||
+        (!cfg.deployment.empty() && ReadDeploymentSpec(cfg.deployment).several_cameras());
+    if (several) {
       MS_CHECK(cfg.input.empty(),
-               "--input: with --plan each camera has its own stream (the plan's "
-               "inputs, or --camera-input CAMERA=INPUT)");
+               "--input: with several cameras each camera has its own stream (the {}'s "
+               "inputs, or --camera-input CAMERA=INPUT)",
+               node.plan.empty() ? "deployment" : "plan");
       node.labels = labels;
       node.run = cfg;
       NodeRunResult result = RunNode(node, StopSignal());
@@ -130,7 +144,8 @@ int main(int argc, char** argv) {
       std::printf("%s\n", (cfg.out_dir / kNodeRunFile).string().c_str());
       return result.ExitCode();
     }
-    MS_CHECK(node.inputs.empty(), "--camera-input needs --plan");
+    MS_CHECK(node.inputs.empty(),
+             "--camera-input needs several cameras (--plan, or a deployment with \"cameras\")");
     for (const auto& l : labels) cfg.labels.push_back(ParseLabelsArg(l));
     Runtime runtime = Runtime::Prepare(cfg);
     RunResult result = runtime.Run(StopSignal());

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -29,22 +30,23 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-namespace {
-
-// A fixed set of threads that run one job together: Run(job) calls job(w) on
-// every worker w and returns when all are done, rethrowing the first
-// exception a worker raised. Each worker runs LibTorch on one intra-op
-// thread (OpenMP's thread count is per thread), so W workers use W cores.
-class WorkerPool {
+// A fixed set of threads that run jobs: Run(job) calls job() on up to
+// size() workers at once and returns when every call has returned,
+// rethrowing the first exception one raised. Several threads may call Run
+// at once (cameras sharing the pool): each job's calls queue behind the
+// earlier jobs' and every worker takes the oldest waiting call. Each worker
+// runs LibTorch on one intra-op thread (OpenMP's thread count is per
+// thread), so W workers use W cores.
+class BranchPool {
  public:
-  explicit WorkerPool(int workers) : count_(workers) {
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { Loop(w); });
+  explicit BranchPool(int workers) : count_(workers) {
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { Loop(); });
     // Returns once every worker has set its thread count, so that no
     // LibTorch setting changes while the caller computes.
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return ready_ == workers; });
   }
-  ~WorkerPool() {
+  ~BranchPool() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       quit_ = true;
@@ -52,46 +54,48 @@ class WorkerPool {
     wake_.notify_all();
     for (auto& t : threads_) t.join();
   }
-  WorkerPool(const WorkerPool&) = delete;
-  WorkerPool& operator=(const WorkerPool&) = delete;
+  BranchPool(const BranchPool&) = delete;
+  BranchPool& operator=(const BranchPool&) = delete;
 
   int size() const { return count_; }
 
-  void Run(const std::function<void(int)>& job) {
+  void Run(const std::function<void()>& job) {
+    Group group{&job, size(), nullptr};
     std::unique_lock<std::mutex> lock(mu_);
-    job_ = &job;
-    error_ = nullptr;
-    active_ = size();
-    ++generation_;
+    for (int k = 0; k < size(); ++k) queue_.push_back(&group);
     wake_.notify_all();
-    done_.wait(lock, [this] { return active_ == 0; });
-    job_ = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    done_.wait(lock, [&] { return group.pending == 0; });
+    if (group.error) std::rethrow_exception(group.error);
   }
 
  private:
-  void Loop(int w) {
+  struct Group {
+    const std::function<void()>* job;
+    int pending;  // calls not yet returned
+    std::exception_ptr error;
+  };
+
+  void Loop() {
     at::init_num_threads();
     at::set_num_threads(1);
     torch::NoGradGuard no_grad;
-    uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mu_);
-    if (++ready_ == size()) done_.notify_one();
+    if (++ready_ == size()) done_.notify_all();
     for (;;) {
-      wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
-      if (quit_) return;
-      seen = generation_;
-      const std::function<void(int)>* job = job_;
+      wake_.wait(lock, [&] { return quit_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // quit_
+      Group* group = queue_.front();
+      queue_.pop_front();
       lock.unlock();
       std::exception_ptr error;
       try {
-        (*job)(w);
+        (*group->job)();
       } catch (...) {
         error = std::current_exception();
       }
       lock.lock();
-      if (error && !error_) error_ = error;
-      if (--active_ == 0) done_.notify_one();
+      if (error && !group->error) group->error = error;
+      if (--group->pending == 0) done_.notify_all();
     }
   }
 
@@ -99,15 +103,17 @@ class WorkerPool {
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  const std::function<void(int)>* job_ = nullptr;
-  std::exception_ptr error_;
-  uint64_t generation_ = 0;
-  int active_ = 0;
+  std::deque<Group*> queue_;
   int ready_ = 0;
   bool quit_ = false;
 };
 
-}  // namespace
+std::shared_ptr<BranchPool> MakeBranchPool(int workers) {
+  MS_CHECK(workers >= 1, "branch pool: {} workers; at least 1", workers);
+  return std::make_shared<BranchPool>(workers);
+}
+
+int BranchPoolSize(const BranchPool& pool) { return pool.size(); }
 
 struct TreeExecutor::Impl {
   MergedTree tree;
@@ -120,7 +126,7 @@ struct TreeExecutor::Impl {
   std::vector<int64_t> calls, frames;
   std::vector<double> ms, cpu_ms;
   double branch_phase_ms = 0;
-  std::unique_ptr<WorkerPool> pool;  // workers > 1
+  std::shared_ptr<BranchPool> pool;  // workers > 1, or a pool shared with other trees
   std::vector<size_t> stems;         // stem nodes, parents first
   std::vector<size_t> branches;      // branch nodes, largest latency first
   // Scratch of one Run call.
@@ -285,7 +291,11 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
     return tree.nodes[a].latency_ms > tree.nodes[b].latency_ms;
   });
   MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
-  if (options.workers > 1) m.pool = std::make_unique<WorkerPool>(options.workers);
+  if (options.pool) {
+    m.pool = options.pool;
+  } else if (options.workers > 1) {
+    m.pool = MakeBranchPool(options.workers);
+  }
   return ex;
 }
 
@@ -416,7 +426,7 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
   const double t0 = NowSeconds();
   if (m.pool && branches.size() > 1) {
     std::atomic<size_t> next{0};
-    const std::function<void(int)> job = [&](int) {
+    const std::function<void()> job = [&] {
       for (size_t i = next.fetch_add(1); i < branches.size(); i = next.fetch_add(1)) {
         m.RunNode(branches[i], frames, scores);
       }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
 #include "mainstream/model/machine.h"
+#include "mainstream/runtime/executor.h"
 #include "mainstream/schedule/node_plan.h"
 
 namespace fs = std::filesystem;
@@ -54,22 +56,38 @@ int NodeRunResult::ExitCode() const {
 
 NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop) {
   const double t_prepare = Seconds();
-  MS_CHECK(!config.plan.empty(), "--plan: a plan directory (msschedule plan) is required");
-  MS_CHECK(config.run.schedule.empty() && config.run.deployment.empty(),
+  const bool live = config.plan.empty();
+  MS_CHECK(!live || !config.run.deployment.empty(),
+           "--plan: a plan directory (msschedule plan) or --deployment (a live deployment file "
+           "with cameras) is required");
+  MS_CHECK(config.run.schedule.empty() && (live || config.run.deployment.empty()),
            "--plan runs a node plan: give it without --schedule or --deployment");
   MS_CHECK(config.run.phases == 1,
-           "--phases cannot be combined with --plan (run one camera's "
-           "schedule with --phases instead)");
+           "--phases cannot be combined with {} (run one camera's schedule with --phases "
+           "instead)",
+           live ? "a deployment of several cameras" : "--plan");
   MS_CHECK(!config.run.out_dir.empty(), "--out: an output directory is required");
-  const NodePlan plan = ReadNodePlan(config.plan);
-  const fs::path plan_dir = fs::is_directory(config.plan) ? config.plan : config.plan.parent_path();
+  // A live node: planned now by the planner every camera re-plans with.
+  std::shared_ptr<NodePlanner> planner;
+  NodePlan plan;
+  fs::path plan_dir;
+  std::string plan_origin;
+  if (live) {
+    planner = std::make_shared<NodePlanner>(config.run.deployment);
+    plan = *planner->Plan(ReadDeploymentText(config.run.deployment));
+    plan_origin = config.run.deployment.string();
+  } else {
+    plan = ReadNodePlan(config.plan);
+    plan_dir = fs::is_directory(config.plan) ? config.plan : config.plan.parent_path();
+    plan_origin = (plan_dir / "node.json").string();
+  }
 
   std::map<std::string, std::string> inputs;
   for (const std::string& a : config.inputs) {
     auto [cam, input] = SplitAssignment(a, "--camera-input", "CAMERA=INPUT (e.g. gate=rtsp://...)");
     const bool known = std::any_of(plan.cameras.begin(), plan.cameras.end(),
                                    [&](const NodeCamera& c) { return c.name == cam; });
-    if (!known) ThrowInput("--camera-input {}: the plan has no camera '{}'", a, cam);
+    if (!known) ThrowInput("--camera-input {}: {} has no camera '{}'", a, plan_origin, cam);
     inputs[cam] = input;
   }
   std::map<std::string, std::vector<LabelsArg>> labels;
@@ -77,34 +95,46 @@ NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop)
     auto [key, file] = SplitAssignment(l, "--labels", "CAMERA/APP=LABELS.csv with --plan");
     const auto slash = key.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == key.size())
-      ThrowInput("--labels {}: with --plan, name the camera too: CAMERA/APP=LABELS.csv", l);
+      ThrowInput("--labels {}: with several cameras, name the camera too: CAMERA/APP=LABELS.csv",
+                 l);
     const std::string cam = key.substr(0, slash), app = key.substr(slash + 1);
     const auto it = std::find_if(plan.cameras.begin(), plan.cameras.end(),
                                  [&](const NodeCamera& c) { return c.name == cam; });
-    if (it == plan.cameras.end()) ThrowInput("--labels {}: the plan has no camera '{}'", l, cam);
+    if (it == plan.cameras.end())
+      ThrowInput("--labels {}: {} has no camera '{}'", l, plan_origin, cam);
     labels[cam].push_back(LabelsArg{app, file});
   }
 
   // Each camera an ordinary run into DIR/<camera>/; prepared one after the
   // other (every check before any output), run together.
   const int cameras = static_cast<int>(plan.cameras.size());
-  const int per_camera = std::max(1, config.run.threads / cameras);
+  // Branch workers: one pool of --threads shared by every camera's tree
+  // (a camera with more branches due uses the cores another does not), or
+  // each camera's own max(1, threads / cameras).
+  const bool shared = config.shared_pool && config.run.threads >= 2;
+  const int per_camera = shared ? config.run.threads : std::max(1, config.run.threads / cameras);
+  std::shared_ptr<BranchPool> pool;
+  if (shared) pool = MakeBranchPool(config.run.threads);
   std::vector<Runtime> runtimes;
   std::vector<RunConfig> configs;
   for (const NodeCamera& cam : plan.cameras) {
     RunConfig c = config.run;
-    c.schedule = plan_dir / cam.schedule_file;
+    if (!live) c.schedule = plan_dir / cam.schedule_file;
     c.input = inputs.count(cam.name) ? inputs[cam.name] : cam.input;
     if (c.input.empty()) {
       ThrowInput("camera '{}' has no input in {}: give its stream with --camera-input {}=VIDEO|URL",
-                 cam.name, (plan_dir / "node.json").string(), cam.name);
+                 cam.name, plan_origin, cam.name);
     }
     c.out_dir = config.run.out_dir / cam.name;
     c.labels = labels[cam.name];
     c.threads = per_camera;
     LogInfo("camera {}: {} -> {}", cam.name, c.input, c.out_dir.string());
     try {
-      runtimes.push_back(Runtime::Prepare(c));
+      runtimes.push_back(Runtime::Prepare(c, NodeCameraLink{planner, pool, cam.name}));
+      if (config.frame_hook) {
+        runtimes.back().SetFrameHook(
+            [hook = config.frame_hook, name = cam.name](int64_t n) { hook(name, n); });
+      }
     } catch (const InputError& e) {
       ThrowInput("camera '{}': {}", cam.name, e.what());
     }
@@ -151,6 +181,7 @@ NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop)
   double f1_sum = 0;
   int f1_apps = 0;
   int64_t decoded = 0, dropped = 0;
+  double accepted = 0, rejected = 0, unchanged = 0, max_pause = 0;
   for (size_t c = 0; c < runtimes.size(); ++c) {
     const NodeCamera& cam = plan.cameras[c];
     const Outcome& o = outcomes[c];
@@ -189,6 +220,21 @@ NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop)
             {"video_seconds", video_s},
             {"wall_seconds", o.wall},
             {"cost", Json{{"predicted", p}, {"measured", m}, {"measured_cpu", mc}}}};
+    if (live) {
+      const double a = At(s, {"deployment", "changes_accepted"});
+      const double r = At(s, {"deployment", "changes_rejected"});
+      const double u = At(s, {"deployment", "changes_unchanged"});
+      const double p_ms = At(s, {"deployment", "max_swap_pause_ms"});
+      accepted += a;
+      rejected += r;
+      unchanged += u;
+      max_pause = std::max(max_pause, p_ms);
+      cj["deployment"] = Json{{"log", (fs::path(cam.name) / kDeploymentLogFile).string()},
+                              {"changes_accepted", a},
+                              {"changes_rejected", r},
+                              {"changes_unchanged", u},
+                              {"max_swap_pause_ms", p_ms}};
+    }
     if (s.contains("evaluation") && s["evaluation"].is_object()) {
       const Json& e = s["evaluation"];
       cj["evaluation"] = e;
@@ -202,11 +248,23 @@ NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop)
       Json{{"schema_version", kNodeRunSchemaVersion},
            {"kind", "mainstream.node_run"},
            {"status", RunStatusName(out.status)},
-           {"plan", (plan_dir / "node.json").string()},
+           {"plan", live ? Json(nullptr) : Json(plan_origin)},
+           {"deployment",
+            live ? Json{{"file", plan_origin},
+                        {"changes_accepted", accepted},
+                        {"changes_rejected", rejected},
+                        {"changes_unchanged", unchanged},
+                        {"max_swap_pause_ms", max_pause},
+                        {"note",
+                         "counted per camera: one change of the file is one entry in each "
+                         "camera's log; algorithm, budget and predicted_mean_f1 are the first "
+                         "plan's"}}
+                 : Json(nullptr)},
            {"algorithm", plan.algorithm},
            {"budget", plan.budget},
            {"threads", config.run.threads},
            {"threads_per_camera", per_camera},
+           {"shared_pool", shared},
            {"prepare_seconds", prepare_seconds},
            {"wall_seconds", wall},
            {"frames", Json{{"decoded", decoded}, {"dropped", dropped}}},
@@ -222,9 +280,17 @@ NodeRunResult RunNode(const NodeRunConfig& config, const std::atomic<int>* stop)
             f1_apps > 0 ? Json{{"apps", f1_apps}, {"mean_f1", f1_sum / f1_apps}} : Json(nullptr)},
            {"cameras", std::move(cams)}};
   WriteJsonFileAtomic(config.run.out_dir / kNodeRunFile, out.summary);
-  out.tables =
-      fmt::format("msrun --plan: {} camera(s) {} in {:.1f} s wall ({} thread(s), {} per camera)\n",
-                  cameras, RunStatusName(out.status), wall, config.run.threads, per_camera);
+  out.tables = fmt::format(
+      "msrun {}: {} camera(s) {} in {:.1f} s wall ({} thread(s), {})\n",
+      live ? "--deployment" : "--plan", cameras, RunStatusName(out.status), wall,
+      config.run.threads,
+      shared ? "branch workers shared by the cameras" : fmt::format("{} per camera", per_camera));
+  if (live) {
+    out.tables += fmt::format(
+        "deployment changes per camera: {:g} swapped, {:g} unchanged, {:g} rejected; longest "
+        "swap pause {:.1f} ms\n",
+        accepted, unchanged, rejected, max_pause);
+  }
   out.tables += fmt::format("{:<16} {:>10} {:>8} {:>8} {:>11} {:>11} {:>9}\n", "camera", "status",
                             "frames", "dropped", "pred ms/s", "cpu ms/s", "F1");
   for (const Json& c : out.summary["cameras"]) {

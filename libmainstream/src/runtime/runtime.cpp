@@ -32,6 +32,7 @@
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/run_report.h"
 #include "mainstream/schedule/deployment_spec.h"
+#include "mainstream/schedule/node_plan.h"
 #include "mainstream/video/preprocess.h"
 #include "mainstream/video/video_source.h"
 
@@ -154,14 +155,35 @@ struct LoopStats {
 // A re-plan of a live deployment, made off the frame loop: the new schedule
 // resolved against its packages and its tree loaded, or why not.
 struct PlannedTree {
-  std::string error;  // non-empty: the change is rejected
-  std::optional<DeploymentSpec> spec;
+  std::string error;       // non-empty: the change is rejected
+  std::string key;         // TreeKey of the planned deployment
+  bool unchanged = false;  // the same tree as the running one: nothing loaded, no swap
   std::optional<Deployment> deployment;
   std::optional<TreeExecutor> executor;
   double plan_ms = 0, load_ms = 0;
   double seen_at = 0;      // NowSeconds() when the change was seen
   int64_t seen_frame = 0;  // frames decoded then
 };
+
+// What makes two deployments the same tree: every app's package, candidate,
+// rate, X and threshold, its weights file as it is on disk, and the costs.
+// (A re-plan of several cameras leaves most cameras' schedules as they were.)
+std::string TreeKey(const Deployment& d) {
+  std::string key = fmt::format("{:.9g}", d.schedule.total_cost);
+  for (const DeployedApp& a : d.apps) {
+    std::error_code ec;
+    const auto stamp = [&](const fs::path& f) {
+      const auto t = fs::last_write_time(f, ec);
+      return fmt::format("{}:{}", ec ? -1 : t.time_since_epoch().count(),
+                         ec ? 0 : fs::file_size(f, ec));
+    };
+    key += fmt::format("|{}@{}#{}:{:.9g}fps:x{}:t{:.9g}:{}:{}:{}", a.scheduled.app,
+                       a.package.dir.string(), a.scheduled.candidate, a.scheduled.fps,
+                       a.scheduled.x_vote, a.scheduled.threshold, a.weights.string(),
+                       stamp(a.weights), stamp(a.package.dir / kMPackageManifest));
+  }
+  return key;
+}
 
 // Watches the deployment file at frame boundaries (at most every poll
 // seconds): a content change starts a re-plan on a background thread; Poll
@@ -266,6 +288,8 @@ struct Runtime::Impl {
   std::function<void(int64_t)> frame_hook;
 
   // msrun --deployment (docs/runtime.md, "Live deployments").
+  NodeCameraLink node;          // a camera of several: plans come from the node's planner
+  std::string tree_key;         // TreeKey(deployment)
   std::string deployment_text;  // the file's content the current tree was planned from
   std::unique_ptr<DeploymentWatcher> watcher;
   std::future<void> retired;  // the replaced tree, being freed off the frame loop
@@ -274,10 +298,12 @@ struct Runtime::Impl {
   std::list<DepartedApp> departed;        // (AppOutput is not assignable)
   std::vector<int64_t> planner_baseline;  // planner->executions() when the tree started
   EarlierTrees earlier;
-  int changes_accepted = 0, changes_rejected = 0;
+  int changes_accepted = 0, changes_rejected = 0, changes_unchanged = 0;
   double max_swap_pause_ms = 0;
 
   bool live() const { return !config.deployment.empty(); }
+  // The schedule a deployment file's text plans for this run's camera.
+  ScheduleDoc PlanSchedule(const std::string& text) const;
   // A live source that stopped delivering: reopens it with back-off for up to
   // config.reconnect_s; false when it did not come back (or a stop request).
   bool Reconnect(const std::atomic<int>* stop, const std::string& why, LoopStats& st);
@@ -320,12 +346,15 @@ std::string Runtime::DescribeInput() const {
   return impl_->source ? impl_->source->Describe() : "";
 }
 
-Runtime Runtime::Prepare(const RunConfig& config) {
+Runtime Runtime::Prepare(const RunConfig& config, const NodeCameraLink& node) {
   const double t0 = NowSeconds();
   config.Validate();
+  MS_CHECK_RT(!node.planner || (!config.deployment.empty() && !node.camera.empty()),
+              "Runtime::Prepare: a node's camera needs a deployment and a name");
   Runtime rt;
   Impl& m = *rt.impl_;
   m.config = config;
+  m.node = node;
   // One LibTorch thread per thread: --threads N becomes N branch workers
   // (below). Intra-op threads for the stems measured worse: OpenMP's idle
   // team spins after each stem and takes a core from the workers (10 apps
@@ -339,8 +368,9 @@ Runtime Runtime::Prepare(const RunConfig& config) {
     // A live deployment: planned here like msschedule would, re-planned when
     // the file changes (Impl::Swap).
     m.deployment_text = ReadDeploymentText(config.deployment);
-    const DeploymentSpec spec = ParseDeploymentSpec(m.deployment_text, config.deployment);
-    m.deployment = ResolveDeployment(PlanDeployment(spec), config.deployment, config.base_dir);
+    m.deployment =
+        ResolveDeployment(m.PlanSchedule(m.deployment_text), config.deployment, config.base_dir);
+    m.tree_key = TreeKey(m.deployment);
   } else {
     m.deployment = LoadDeployment(config.schedule, config.base_dir);
   }
@@ -382,6 +412,7 @@ Runtime Runtime::Prepare(const RunConfig& config) {
   // workers of one thread each (docs/runtime.md).
   ExecutorOptions eo;
   eo.workers = config.threads;
+  eo.pool = node.pool;
   m.executor.emplace(TreeExecutor::Load(m.base, m.deployment, eo));
   m.rss_after_load = ResidentBytes();
   for (int k = 0; k < m.executor->num_nodes(); ++k) {
@@ -463,8 +494,9 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
         expected > 0 ? fmt::format("/{} ({:.0f}%)", expected, 100.0 * st.decoded / expected) : "";
     std::string eta =
         expected > 0 && fps > 0 ? fmt::format(", ETA {:.0f} s", (expected - st.decoded) / fps) : "";
-    LogInfo("msrun: frame {}{}, {:.1f} frames/s ({:.1f}x real time), {} dropped{}", st.decoded, of,
-            fps, fps / stream_fps, st.dropped, eta);
+    LogInfo("{}: frame {}{}, {:.1f} frames/s ({:.1f}x real time), {} dropped{}",
+            node.camera.empty() ? "msrun" : "camera " + node.camera, st.decoded, of, fps,
+            fps / stream_fps, st.dropped, eta);
   };
 
   // With branch workers (--threads >= 2) and a video file, a thread decodes
@@ -614,6 +646,11 @@ bool Runtime::Impl::Reconnect(const std::atomic<int>* stop, const std::string& w
   return false;
 }
 
+ScheduleDoc Runtime::Impl::PlanSchedule(const std::string& text) const {
+  if (node.planner) return node.planner->ScheduleFor(text, node.camera);
+  return PlanDeployment(ParseDeploymentSpec(text, config.deployment));
+}
+
 PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
   PlannedTree p;
   try {
@@ -621,12 +658,18 @@ PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
     // and a loader with a full team would take the cores the loop runs on.
     SetTorchThreads(1);
     const double t0 = NowSeconds();
-    p.spec = ParseDeploymentSpec(text, config.deployment);
-    p.deployment = ResolveDeployment(PlanDeployment(*p.spec), config.deployment, config.base_dir);
+    p.deployment = ResolveDeployment(PlanSchedule(text), config.deployment, config.base_dir);
     const double t1 = NowSeconds();
     p.plan_ms = (t1 - t0) * 1e3;
+    // tree_key changes only at a swap, which waits for this plan.
+    p.key = TreeKey(*p.deployment);
+    if (p.key == tree_key) {
+      p.unchanged = true;
+      return p;
+    }
     ExecutorOptions eo;
     eo.workers = config.threads;
+    eo.pool = node.pool;
     p.executor.emplace(TreeExecutor::Load(base, *p.deployment, eo));
     p.load_ms = (NowSeconds() - t1) * 1e3;
   } catch (const std::exception& e) {
@@ -658,8 +701,10 @@ Json Runtime::Impl::ChangeJson(const ScheduleDoc& doc) const {
 void Runtime::Impl::LogChange(Json entry) {
   entry["time_s"] = NowSeconds();  // as the frame loop's clock
   const std::string status = entry.value("status", "");
+  const std::string who = node.camera.empty() ? "" : fmt::format("camera {}: ", node.camera);
+  if (node.planner) entry["camera"] = node.camera;
   if (status == "rejected") {
-    LogWarn("deployment change at frame {} rejected, the running tree goes on: {}",
+    LogWarn("{}deployment change at frame {} rejected, the running tree goes on: {}", who,
             entry.value("frame", int64_t{0}), entry.value("reason", ""));
   } else {
     std::string apps;
@@ -668,7 +713,7 @@ void Runtime::Impl::LogChange(Json entry) {
                           a["app"].get<std::string>(), a["branchpoint"].get<int>(),
                           a["fps"].get<double>(), a["x_vote"].get<int>());
     }
-    LogInfo("deployment {} at frame {}: {}; predicted F1 {:.3f}, cost {:.1f} ms/s{}", status,
+    LogInfo("{}deployment {} at frame {}: {}; predicted F1 {:.3f}, cost {:.1f} ms/s{}", who, status,
             entry.value("frame", int64_t{0}), apps, entry.value("predicted_mean_f1", 0.0),
             entry.value("predicted_cost", 0.0),
             status == "swapped"
@@ -703,6 +748,18 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
                    {"reason", planned.error},
                    {"seen_frame", planned.seen_frame},
                    {"frame", st.last}});
+    return;
+  }
+  if (planned.unchanged) {
+    // The change leaves this tree as it is (another camera's apps, or an
+    // edit that plans the same): nothing to load, nothing swapped.
+    ++changes_unchanged;
+    Json entry = ChangeJson(planned.deployment->schedule);
+    entry["status"] = "unchanged";
+    entry["seen_frame"] = planned.seen_frame;
+    entry["frame"] = st.last;
+    entry["plan_ms"] = planned.plan_ms;
+    LogChange(std::move(entry));
     return;
   }
 
@@ -786,6 +843,7 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
   std::optional<TreeExecutor> old_executor = std::move(executor);
   executor = std::move(planned.executor);
   deployment = std::move(*planned.deployment);
+  tree_key = planned.key;
   planner = std::make_unique<FramePlanner>(deployment.schedule.tree, deployment.schedule.stream_fps,
                                            config.seed);
   for (int64_t k = 0; k < st.decoded; ++k) planner->Next();
@@ -1132,9 +1190,11 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
       {"evaluation", evaluation},
       {"deployment",
        live() ? Json{{"file", config.deployment.string()},
+                     {"camera", node.planner ? Json(node.camera) : Json(nullptr)},
                      {"log", (config.out_dir / kDeploymentLogFile).string()},
                      {"changes_accepted", changes_accepted},
                      {"changes_rejected", changes_rejected},
+                     {"changes_unchanged", changes_unchanged},
                      {"max_swap_pause_ms", max_swap_pause_ms},
                      {"current_tree_first_frame", st.first > 0 ? st.first + st.epoch_decoded : 0},
                      {"note",

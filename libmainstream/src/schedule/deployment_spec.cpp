@@ -205,10 +205,10 @@ DeploymentSpec ReadDeploymentSpec(const fs::path& file) {
 ScheduleDoc PlanDeployment(const DeploymentSpec& spec) {
   if (spec.several_cameras()) {
     ThrowInput(
-        "{}: $.cameras: {} cameras; msrun runs one camera's apps: plan the cameras together with "
-        "`msschedule plan --deployment {}` and run each camera's schedule with its own msrun "
-        "(docs/runtime.md, \"Several cameras\")",
-        spec.file.string(), spec.cameras.size(), spec.file.string());
+        "{}: $.cameras: {} cameras are planned together: `msschedule plan --deployment {}` "
+        "(a schedule per camera), or `msrun --deployment {}` runs them all (docs/runtime.md, "
+        "\"Several cameras\")",
+        spec.file.string(), spec.cameras.size(), spec.file.string(), spec.file.string());
   }
   ScheduleConfig config = spec.ToScheduleConfig();
   for (size_t i = 0; i < config.packages.size(); ++i) {

@@ -251,3 +251,59 @@ NodePlan ReadNodePlan(const fs::path& path) {
 }
 
 }  // namespace mainstream
+
+namespace mainstream {
+
+NodePlanner::NodePlanner(fs::path file, MultiCameraOptions options)
+    : file_(std::move(file)), options_(options) {}
+
+std::shared_ptr<const NodePlan> NodePlanner::Plan(const std::string& text) {
+  // One plan at a time: a camera that sees the change second waits for the
+  // first's plan rather than searching again.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Entry& e : recent_) {
+    if (e.text != text) continue;
+    if (e.error) std::rethrow_exception(e.error);
+    return e.plan;
+  }
+  Entry entry;
+  entry.text = text;
+  try {
+    const DeploymentSpec spec = ParseDeploymentSpec(text, file_);
+    std::vector<std::pair<std::string, std::string>> cams;
+    for (const DeploymentCamera& c : spec.cameras) cams.emplace_back(c.name, c.input);
+    if (cams.empty()) cams.emplace_back("camera", "");
+    if (cameras_.empty()) {
+      cameras_ = cams;
+    } else if (cams != cameras_) {
+      auto list = [](const std::vector<std::pair<std::string, std::string>>& v) {
+        std::string s;
+        for (const auto& [name, input] : v)
+          s += fmt::format("{}{} ({})", s.empty() ? "" : ", ", name, input.empty() ? "-" : input);
+        return s;
+      };
+      ThrowInput(
+          "{}: $.cameras: {}; this node runs {}: a running msrun keeps the cameras it started "
+          "with (change their apps and the budget freely; restart msrun to add, remove or "
+          "re-point a camera)",
+          file_.string(), list(cams), list(cameras_));
+    }
+    entry.plan = std::make_shared<const NodePlan>(PlanNode(spec, options_));
+  } catch (...) {
+    entry.error = std::current_exception();
+  }
+  recent_.push_back(entry);
+  if (recent_.size() > 4) recent_.pop_front();
+  if (entry.error) std::rethrow_exception(entry.error);
+  return entry.plan;
+}
+
+ScheduleDoc NodePlanner::ScheduleFor(const std::string& text, const std::string& camera) {
+  const std::shared_ptr<const NodePlan> plan = Plan(text);
+  for (const NodeCamera& c : plan->cameras) {
+    if (c.name == camera) return c.schedule;
+  }
+  ThrowInput("{}: no camera '{}' in the deployment", file_.string(), camera);
+}
+
+}  // namespace mainstream

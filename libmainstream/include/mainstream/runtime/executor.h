@@ -25,6 +25,15 @@ namespace mainstream {
 
 struct Deployment;
 
+// Worker threads that run the branches of one tree, or of several trees at
+// once (msrun with several cameras: every camera's tree shares one pool).
+// Each worker runs LibTorch on one intra-op thread, so W workers use W
+// cores. Several threads may hand it work at once: their jobs queue in
+// order.
+class BranchPool;
+std::shared_ptr<BranchPool> MakeBranchPool(int workers);
+int BranchPoolSize(const BranchPool& pool);
+
 struct ExecutorOptions {
   bool optimize = true;  // freeze + oneDNN (false: plain TorchScript, a reference)
   bool verify = true;    // check each optimized segment against its plain module
@@ -33,6 +42,9 @@ struct ExecutorOptions {
   // time on one LibTorch thread, largest first. Scores do not
   // depend on the count: each branch writes only its own app's scores.
   int workers = 1;
+  // Non-null: the branches fan out over this pool, shared with other trees
+  // (`workers` is then ignored; workers() is the pool's size).
+  std::shared_ptr<BranchPool> pool;
   // Microclassifiers run as plain loops over their crop (MicroHead) rather
   // than through their TorchScript module; false: the module (a reference).
   bool native_micro = true;

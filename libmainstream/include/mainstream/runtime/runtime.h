@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mainstream/core/json_io.h"
 #include "mainstream/core/stop.h"
@@ -42,14 +43,30 @@ struct RunResult {
   int ExitCode() const;
 };
 
+class NodePlanner;  // mainstream/schedule/node_plan.h
+class BranchPool;   // mainstream/runtime/executor.h
+
+// One camera of several (RunNode). With a planner (a live deployment), its
+// trees come from the node's joint plans, shared with the other cameras'
+// runs; with a pool, its branches run on the node's workers (shared with
+// the other cameras; config.threads is then not this camera's own); the
+// camera's name prefixes its log lines.
+struct NodeCameraLink {
+  std::shared_ptr<NodePlanner> planner;
+  std::shared_ptr<BranchPool> pool;
+  std::string camera;
+};
+
 class Runtime {
  public:
   // Validates the config, resolves the schedule (LoadDeployment), loads and
   // checks the base (its model file must hash to the schedule's sha256),
   // opens the input (decoding its first frame), reads the labels and builds
   // every segment. Throws InputError naming the file and problem; nothing is
-  // written before this returns.
-  static Runtime Prepare(const RunConfig& config);
+  // written before this returns. With `node`, this run is node.camera's of
+  // several; with node.planner (config.deployment holds several cameras), it
+  // plans and re-plans through it.
+  static Runtime Prepare(const RunConfig& config, const NodeCameraLink& node = {});
 
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;

@@ -6,9 +6,14 @@
 // cameras").
 #pragma once
 
+#include <deque>
+#include <exception>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mainstream/core/json_io.h"
@@ -64,5 +69,35 @@ void WriteNodePlan(const NodePlan& plan, const std::filesystem::path& dir);
 // schedule it names; the totals must agree with the schedules. InputError
 // naming the file and field otherwise.
 NodePlan ReadNodePlan(const std::filesystem::path& path);
+
+// A live node's planner (msrun --deployment with several cameras): every
+// camera's run watches the deployment file on its own, and the first to see
+// a change plans the whole node; the others take their schedule from that
+// same joint plan (or get the same error). Thread-safe.
+class NodePlanner {
+ public:
+  explicit NodePlanner(std::filesystem::path file, MultiCameraOptions options = {});
+
+  // The joint plan of `text` (the deployment file's content): PlanNode on
+  // the first call with that text, shared afterwards. Throws what PlanNode
+  // throws (the same error for every caller), and InputError when the
+  // cameras (names and inputs) differ from the first plan's: a running node
+  // keeps the cameras it started with.
+  std::shared_ptr<const NodePlan> Plan(const std::string& text);
+  // `camera`'s schedule in Plan(text).
+  ScheduleDoc ScheduleFor(const std::string& text, const std::string& camera);
+
+ private:
+  struct Entry {
+    std::string text;
+    std::shared_ptr<const NodePlan> plan;
+    std::exception_ptr error;
+  };
+  std::filesystem::path file_;
+  MultiCameraOptions options_;
+  std::mutex mu_;
+  std::deque<Entry> recent_;  // the last few texts planned, newest last
+  std::vector<std::pair<std::string, std::string>> cameras_;  // (name, input) of the first plan
+};
 
 }  // namespace mainstream

@@ -236,5 +236,20 @@ TEST(Parse, ListsAndRanges) {
   EXPECT_THROW(ParseDoubleList("", "--fps"), InputError);
 }
 
+TEST(Parse, AssignmentsNameTheFlagAndTheExpectedForm) {
+  EXPECT_EQ(ParseAssignment(" gate = rtsp://h/1?a=b ", "--camera-input", "CAMERA=INPUT"),
+            (std::pair<std::string, std::string>{"gate", "rtsp://h/1?a=b"}));
+  for (const char* bad : {"gate", "=x.avi", "gate=", " = "}) {
+    try {
+      (void)ParseAssignment(bad, "--camera-input", "CAMERA=INPUT");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("--camera-input: expected CAMERA=INPUT, got"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mainstream

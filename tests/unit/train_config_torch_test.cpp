@@ -103,16 +103,29 @@ TEST(TrainConfig, JsonRoundTripsAndTrainingJsonIgnoresRunFlags) {
   EXPECT_EQ(other.TrainingJson(), c.TrainingJson());
   other.lr = 0.5;
   EXPECT_NE(other.TrainingJson(), c.TrainingJson());
-  // --deploy: absent from the JSON (and the hash) at its default, so that
-  // earlier work directories resume; "fold" is written, read back and trains
-  // other candidates.
-  EXPECT_FALSE(c.TrainingJson().contains("deploy"));
+  // --deploy: a retrained model is absent from the JSON (and the hash), so
+  // that work directories from before the flag resume; "fold" is written,
+  // read back and trains other candidates; "auto" (the default) is fold
+  // with out-of-fold estimates, retrain without.
+  TrainConfig retrain = c;
+  retrain.deploy = "retrain";
+  EXPECT_FALSE(retrain.TrainingJson().contains("deploy"));
   TrainConfig fold = c;
   fold.deploy = "fold";
   EXPECT_EQ(fold.TrainingJson().at("deploy"), "fold");
   EXPECT_EQ(TrainConfig::FromJson(JsonView(fold.ToJson(), "config.json")).deploy, "fold");
-  EXPECT_EQ(TrainConfig::FromJson(JsonView(j, "config.json")).deploy, "retrain");
-  EXPECT_NE(fold.TrainingJson(), c.TrainingJson());
+  Json old = j;
+  old.erase("deploy");
+  EXPECT_EQ(TrainConfig::FromJson(JsonView(old, "config.json")).deploy, "retrain");
+  EXPECT_NE(fold.TrainingJson(), retrain.TrainingJson());
+  TrainConfig automatic = c;
+  ASSERT_EQ(automatic.deploy, "auto");
+  EXPECT_EQ(automatic.EffectiveDeploy(), automatic.uses_folds() ? "fold" : "retrain");
+  EXPECT_EQ(automatic.TrainingJson(),
+            automatic.uses_folds() ? fold.TrainingJson() : retrain.TrainingJson());
+  automatic.folds = 1;
+  EXPECT_EQ(automatic.EffectiveDeploy(), "retrain");
+  EXPECT_NO_THROW(automatic.Validate());
 }
 
 TEST(TrainPareto, KeepsTheFrontierAndExplainsEachPrunedCandidate) {

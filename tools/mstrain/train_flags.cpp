@@ -44,10 +44,11 @@ void AddTrainFlags(CLI::App* cmd, TrainFlags& f, bool with_config) {
                   "package keeps the score trace); 1: validation blocks instead")
       ->capture_default_str();
   cmd->add_option("--deploy", c.deploy,
-                  "With --folds >= 2, the model each candidate deploys: retrain (one more model on "
-                  "every training frame) or fold (the fold model trained on the latest frames, "
-                  "exactly what the score trace describes; saves that training)")
-      ->check(CLI::IsMember({"retrain", "fold"}))
+                  "The model each candidate deploys: fold (with --folds >= 2: the fold model "
+                  "trained on the latest frames, exactly what the score trace describes, and its "
+                  "own fold's figures weigh in its prediction), retrain (one more model on every "
+                  "training frame), or auto: fold with out-of-fold estimates, else retrain")
+      ->check(CLI::IsMember({"auto", "retrain", "fold"}))
       ->capture_default_str();
   cmd->add_option("--val-blocks", c.val_blocks,
                   "With --folds 1, without --val-frames: take validation from K places spread over "

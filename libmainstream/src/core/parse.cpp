@@ -14,6 +14,17 @@ std::string Trim(const std::string& s) {
   return s.substr(a, b - a + 1);
 }
 
+std::pair<std::string, std::string> ParseAssignment(const std::string& text,
+                                                    const std::string& flag,
+                                                    const std::string& expected) {
+  const auto eq = text.find('=');
+  std::string name = eq == std::string::npos ? "" : Trim(text.substr(0, eq));
+  std::string value = eq == std::string::npos ? "" : Trim(text.substr(eq + 1));
+  if (name.empty() || value.empty())
+    ThrowInput("{}: expected {}, got \"{}\"", flag, expected, text);
+  return {std::move(name), std::move(value)};
+}
+
 std::vector<std::string> SplitList(const std::string& text, char sep) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -10,11 +10,8 @@
 namespace mainstream {
 
 LabelsArg ParseLabelsArg(const std::string& text) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    ThrowInput("--labels: expected APP=LABELS.csv (e.g. ped=labels/ped.csv), got \"{}\"", text);
-  }
-  return LabelsArg{Trim(text.substr(0, eq)), Trim(text.substr(eq + 1))};
+  auto [app, file] = ParseAssignment(text, "--labels", "APP=LABELS.csv (e.g. ped=labels/ped.csv)");
+  return LabelsArg{std::move(app), std::move(file)};
 }
 
 void RunConfig::Validate() const {

@@ -583,7 +583,7 @@ int DeployedFold(const FoldPlan& plan) {
 }
 
 Json DeployedJson(const Dataset& data, const FoldPlan& plan, const TrainConfig& config) {
-  if (config.deploy != "fold") return Json{{"model", "retrain"}};
+  if (config.EffectiveDeploy() != "fold") return Json{{"model", "retrain"}};
   const int k = DeployedFold(plan);
   const auto& held = plan.held_out[static_cast<size_t>(k)];
   const auto [lo, hi] = std::minmax_element(held.begin(), held.end());
@@ -647,7 +647,7 @@ FineTuneOutcome FineTuneFolds(const BaseModel& base, const Dataset& data, const 
       losses(static_cast<size_t>(n_train), 0);
   std::vector<float> best_scores;
   // --deploy fold: the deployed fold's model as it was at the best epoch.
-  const bool deploy_fold = config.deploy == "fold";
+  const bool deploy_fold = config.EffectiveDeploy() == "fold";
   const int deployed_fold = DeployedFold(plan);
   torch::jit::Module best_fold_model;
   double best_fold_train_loss = 0;

@@ -210,7 +210,7 @@ FineTuneOutcome FineTuneMicro(const BaseModel& base, const Dataset& data, const 
   // The deployed model: the best crop pooled out of fold, trained on every
   // training frame; or (--deploy fold) the deployed fold's own crop and
   // model, trained as in the outer loop (docs/training.md, "The deployed model").
-  const bool deploy_fold = config.deploy == "fold";
+  const bool deploy_fold = config.EffectiveDeploy() == "fold";
   const int k = deploy_fold ? DeployedFold(plan) : -1;  // -1: the outer loop's "no fold"
   size_t chosen = deploy_fold ? fold_crop[static_cast<size_t>(k)] : 0;
   for (size_t c = 1; !deploy_fold && c < crops.size(); ++c)

@@ -148,9 +148,9 @@ void TrainConfig::Validate() const {
   MS_CHECK(train_stride >= 1, "--train-stride: expected >= 1, got {}", train_stride);
   MS_CHECK(epochs >= 1 && epochs <= 10000, "--epochs: expected 1..10000, got {}", epochs);
   MS_CHECK(patience >= 1, "--patience: expected >= 1, got {}", patience);
-  MS_CHECK(deploy == "retrain" || deploy == "fold",
-           "--deploy: expected 'retrain' or 'fold', got '{}'", deploy);
-  MS_CHECK(deploy == "retrain" || uses_folds(),
+  MS_CHECK(deploy == "auto" || deploy == "retrain" || deploy == "fold",
+           "--deploy: expected 'auto', 'retrain' or 'fold', got '{}'", deploy);
+  MS_CHECK(deploy != "fold" || uses_folds(),
            "--deploy fold deploys a fold model of the out-of-fold estimates: it needs a video "
            "with --folds >= 2");
   MS_CHECK(batch >= 2 && batch <= 4096, "--batch: expected 2..4096, got {}", batch);
@@ -218,9 +218,15 @@ Json TrainConfig::TrainingJson() const {
          {"augment", augment.ToJson()},
          {"threshold", threshold},
          {"seed", seed}};
-  // Only when not the default: configurations (and their hashes) from before it stay the same.
-  if (deploy != "retrain") j["deploy"] = deploy;
+  // The model deployed, when not a retrained one: configurations (and their
+  // hashes) from before --deploy existed stay the same.
+  if (const std::string d = EffectiveDeploy(); d != "retrain") j["deploy"] = d;
   return j;
+}
+
+std::string TrainConfig::EffectiveDeploy() const {
+  if (deploy != "auto") return deploy;
+  return uses_folds() ? "fold" : "retrain";
 }
 
 Json TrainConfig::ToJson() const {
@@ -291,6 +297,8 @@ TrainConfig TrainConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("val_blocks")) c.val_blocks = static_cast<int>(f->AsIntIn(1, 1000));
   c.folds = 1;  // configurations written before out-of-fold estimates
   if (auto f = v.OptionalField("folds")) c.folds = static_cast<int>(f->AsIntIn(1, 100));
+  // Absent: written before --deploy existed, or a retrained model.
+  c.deploy = "retrain";
   if (auto f = v.OptionalField("deploy")) c.deploy = f->AsString();
   c.train_stride = v.IntIn("train_stride", 1, int64_t{1} << 40);
   c.epochs = static_cast<int>(v.IntIn("epochs", 1, 10000));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mainstream {
@@ -13,5 +14,11 @@ std::vector<double> ParseDoubleList(const std::string& text, const std::string& 
 // "a,b,c".
 std::vector<std::string> SplitList(const std::string& text, char sep = ',');
 std::string Trim(const std::string& s);
+// "NAME=VALUE" (e.g. --labels ped=ped.csv) -> (NAME, VALUE), both trimmed.
+// InputError "FLAG: expected EXPECTED, got ..." when there is no '=' or a
+// side is empty.
+std::pair<std::string, std::string> ParseAssignment(const std::string& text,
+                                                    const std::string& flag,
+                                                    const std::string& expected);
 
 }  // namespace mainstream

@@ -45,11 +45,13 @@ struct TrainConfig {
   // the package keeps the score trace); 1: the older validation-block
   // estimates (no trace). Image folders always use their validation split.
   int folds = 4;
-  // The model a candidate deploys (folds >= 2): "retrain" trains one more on
-  // every training frame for the chosen number of epochs; "fold" deploys the
-  // fold model trained on the latest frames, the very procedure the trace
-  // describes (docs/training.md, "The deployed model").
-  std::string deploy = "retrain";
+  // The model a candidate deploys: "retrain" trains one more on every
+  // training frame for the chosen number of epochs; "fold" (folds >= 2)
+  // deploys the fold model trained on the latest frames, exactly what the
+  // score trace describes (docs/training.md, "The deployed model"); "auto"
+  // (the default) is "fold" with out-of-fold estimates, else "retrain".
+  std::string deploy = "auto";
+  std::string EffectiveDeploy() const;
   int64_t train_stride = 1;  // keep every k-th training frame (neighbours are near-duplicates)
 
   // Optimization of one candidate.

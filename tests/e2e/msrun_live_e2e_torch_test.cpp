@@ -290,6 +290,30 @@ TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
   }
 }
 
+// One camera in the "cameras" form runs like the "apps" form, its stream
+// from the file unless --input is given.
+TEST(E2EMsrunLive, AOneCameraDeploymentReadsItsInputFromTheFile) {
+  TempDir tmp;
+  testing::RuntimeScenario s = testing::MakeRuntimeScenario(
+      tmp.path(), {{"a", 3, 10}}, testing::SyntheticVideoSpec{64, 48, 12});
+  testing::PrepareScenarioForPlanning(s);
+  const fs::path dep = tmp / "one.json";
+  WriteFileAtomic(dep,
+                  Json{{"schema_version", 1},
+                       {"kind", "mainstream.deployment"},
+                       {"profile", (tmp / "profile.json").string()},
+                       {"budget", 1000},
+                       {"cameras", Json::array({Json{{"name", "gate"},
+                                                     {"input", s.video.path.string()},
+                                                     {"apps", {(tmp / "pk" / "a").string()}}}})}}
+                      .dump());
+  const testing::ToolResult r =
+      testing::RunTool("msrun", "--deployment " + dep.string() + " --base " + s.base_dir.string() +
+                                    " --out " + (tmp / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadJsonFile(tmp / "out" / kRunSummaryFile)["frames"]["decoded"].get<int64_t>(), 12);
+}
+
 TEST(E2EMsrunLive, ReconnectNeedsALiveSource) {
   TempDir tmp;
   testing::RuntimeScenario s = testing::MakeRuntimeScenario(

@@ -129,9 +129,13 @@ int main(int argc, char** argv) {
     cfg.seed = common.seed;
     InstallStopHandlers();
     // Several cameras: a node plan, or a deployment in the "cameras" form.
-    const bool several =
-        !node.plan.empty() ||
-        (!cfg.deployment.empty() && ReadDeploymentSpec(cfg.deployment).several_cameras());
+    bool several = !node.plan.empty();
+    if (!cfg.deployment.empty()) {
+      const DeploymentSpec spec = ReadDeploymentSpec(cfg.deployment);
+      several = spec.several_cameras();
+      // One camera in the "cameras" form: its input unless --input is given.
+      if (spec.cameras.size() == 1 && cfg.input.empty()) cfg.input = spec.cameras[0].input;
+    }
     if (several) {
       MS_CHECK(cfg.input.empty(),
                "--input: with several cameras each camera has its own stream (the {}'s "

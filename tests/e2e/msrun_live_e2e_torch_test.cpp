@@ -290,6 +290,70 @@ TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
   }
 }
 
+// Several cameras: one camera's stream drops and comes back (reconnected
+// with back-off, counted in its summary) while the other camera goes on.
+TEST(E2EMsrunLive, OneCameraReconnectsWhileTheOtherGoesOn) {
+  if (std::system("command -v ffmpeg > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+  TempDir tmp;
+  testing::RuntimeScenario s = testing::MakeRuntimeScenario(
+      tmp.path(), {{"a", 3, 10}, {"b", 5, 10}}, testing::SyntheticVideoSpec{64, 48, 40, 20});
+  testing::PrepareScenarioForPlanning(s);
+  const int port = 20000 + static_cast<int>((getpid() + 3571) % 20000);
+  const std::string gate_url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string yard_url = "http://127.0.0.1:" + std::to_string(port + 1);
+  auto serve = [&](const std::string& url) {
+    return "ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
+           "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
+  };
+  const pid_t gate = Start(serve(gate_url), tmp / "gate.log");
+  const pid_t yard1 = Start(serve(yard_url), tmp / "yard1.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const fs::path dep = tmp / "cams.json";
+  auto camera = [&](const std::string& name, const std::string& url, const std::string& app) {
+    return Json{{"name", name}, {"input", url}, {"apps", {(tmp / "pk" / app).string()}}};
+  };
+  WriteFileAtomic(
+      dep,
+      Json{{"schema_version", 1},
+           {"kind", "mainstream.deployment"},
+           {"profile", (tmp / "profile.json").string()},
+           {"budget", 1000},
+           {"cameras", Json::array({camera("gate", gate_url, "a"), camera("yard", yard_url, "b")})}}
+          .dump());
+  const fs::path out = tmp / "out";
+  const pid_t msrun =
+      Start(std::string(MS_TOOLS_DIR) + "/msrun/msrun --deployment " + dep.string() + " --base " +
+                s.base_dir.string() + " --fps-override 20 --realtime --reconnect 4 --out " +
+                out.string() + " --threads 2 --progress 0.2",
+            tmp / "msrun.log");
+  // The yard's first connection ends after its 40 frames; serve 40 more
+  // once msrun has noticed.
+  Wait(yard1, 30);
+  bool lost = false;
+  for (int i = 0; i < 200 && !lost; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    lost = testing::ReadText(tmp / "msrun.log").find("lost the stream") != std::string::npos;
+  }
+  ASSERT_TRUE(lost) << testing::ReadText(tmp / "msrun.log");
+  const pid_t yard2 = Start(serve(yard_url), tmp / "yard2.log");
+  const int status = Wait(msrun, 60);
+  Wait(gate, 5);
+  Wait(yard2, 5);
+  ASSERT_NE(status, -1) << testing::ReadText(tmp / "msrun.log");
+  ASSERT_TRUE(WIFEXITED(status)) << testing::ReadText(tmp / "msrun.log");
+  ASSERT_EQ(WEXITSTATUS(status), 0) << testing::ReadText(tmp / "msrun.log");
+  const Json node = ReadJsonFile(out / kNodeRunFile);
+  EXPECT_EQ(node["status"], "completed");
+  const Json g = ReadJsonFile(out / "gate" / kRunSummaryFile);
+  const Json y = ReadJsonFile(out / "yard" / kRunSummaryFile);
+  EXPECT_EQ(g["frames"]["decoded"].get<int64_t>(), 40);  // its one stream, then it ended
+  EXPECT_EQ(y["frames"]["decoded"].get<int64_t>(), 80);  // both connections, numbered on
+  EXPECT_EQ(y["frames"]["reconnects"].get<int64_t>(), 1);
+  EXPECT_EQ(y["input"]["last_frame"].get<int64_t>(), 80);
+  EXPECT_EQ(node["frames"]["decoded"].get<int64_t>(), 120);
+}
+
 // One camera in the "cameras" form runs like the "apps" form, its stream
 // from the file unless --input is given.
 TEST(E2EMsrunLive, AOneCameraDeploymentReadsItsInputFromTheFile) {

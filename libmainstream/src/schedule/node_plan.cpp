@@ -250,10 +250,6 @@ NodePlan ReadNodePlan(const fs::path& path) {
   return p;
 }
 
-}  // namespace mainstream
-
-namespace mainstream {
-
 NodePlanner::NodePlanner(fs::path file, MultiCameraOptions options)
     : file_(std::move(file)), options_(options) {}
 

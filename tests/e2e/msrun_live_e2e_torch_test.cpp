@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -50,6 +51,25 @@ int Wait(pid_t pid, double seconds) {
   return -1;
 }
 
+// ffmpeg serving `video` once, at its frame rate, as MPEG-TS over HTTP at
+// `url` (to one client).
+std::string ServeCommand(const fs::path& video, const std::string& url) {
+  return "ffmpeg -hide_banner -loglevel error -re -i '" + video.string() +
+         "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
+}
+
+// Reads `log` every 50 ms for up to `seconds` until it holds every text.
+bool WaitForLog(const fs::path& log, const std::vector<std::string>& texts, double seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string text = testing::ReadText(log);
+    if (std::all_of(texts.begin(), texts.end(),
+                    [&](const std::string& t) { return text.find(t) != std::string::npos; }))
+      return true;
+  }
+  return false;
+}
+
 std::string Deployment(const fs::path& dir, const std::vector<std::string>& apps) {
   std::vector<fs::path> packages;
   for (const auto& a : apps) packages.push_back(dir / "pk" / a);
@@ -67,10 +87,7 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
   testing::PrepareScenarioForPlanning(s);
   const int port = 20000 + static_cast<int>(getpid() % 20000);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  const pid_t server =
-      Start("ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
-                "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url,
-            tmp / "ffmpeg.log");
+  const pid_t server = Start(ServeCommand(s.video.path, url), tmp / "ffmpeg.log");
   ASSERT_GT(server, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // ffmpeg listening
 
@@ -84,12 +101,8 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
                             tmp / "msrun.log");
   ASSERT_GT(msrun, 0);
   // Running frames: add c; a second later remove b.
-  bool running = false;
-  for (int i = 0; i < 600 && !running; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    running = testing::ReadText(tmp / "msrun.log").find("msrun: frame") != std::string::npos;
-  }
-  EXPECT_TRUE(running) << testing::ReadText(tmp / "msrun.log");
+  EXPECT_TRUE(WaitForLog(tmp / "msrun.log", {"msrun: frame"}, 30))
+      << testing::ReadText(tmp / "msrun.log");
   WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "b", "c"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "c"}));
@@ -139,8 +152,7 @@ TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
       tmp.path(), {{"a", 3, 10}}, testing::SyntheticVideoSpec{64, 48, 40, 20});
   const int port = 20000 + static_cast<int>((getpid() + 7919) % 20000);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  const std::string serve = "ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
-                            "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
+  const std::string serve = ServeCommand(s.video.path, url);
   const pid_t first = Start(serve, tmp / "ffmpeg1.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const fs::path out = tmp / "out";
@@ -153,12 +165,8 @@ TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
   // The first connection ends after its 40 frames; serve 40 more once msrun
   // has noticed.
   Wait(first, 30);
-  bool lost = false;
-  for (int i = 0; i < 200 && !lost; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    lost = testing::ReadText(tmp / "msrun.log").find("lost the stream") != std::string::npos;
-  }
-  ASSERT_TRUE(lost) << testing::ReadText(tmp / "msrun.log");
+  ASSERT_TRUE(WaitForLog(tmp / "msrun.log", {"lost the stream"}, 10))
+      << testing::ReadText(tmp / "msrun.log");
   const pid_t second = Start(serve, tmp / "ffmpeg2.log");
   // After the second stream ends msrun retries for 4 s, then completes.
   const int status = Wait(msrun, 60);
@@ -202,8 +210,7 @@ TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
   std::vector<pid_t> servers;
   for (int k = 0; k < 2; ++k) {
     urls.push_back("http://127.0.0.1:" + std::to_string(port + k));
-    servers.push_back(Start("ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
-                                "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + urls.back(),
+    servers.push_back(Start(ServeCommand(s.video.path, urls.back()),
                             tmp / ("ffmpeg" + std::to_string(k) + ".log")));
     ASSERT_GT(servers.back(), 0);
   }
@@ -238,14 +245,8 @@ TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
   ASSERT_GT(msrun, 0);
   // Both cameras running frames: d arrives at the yard; a second later b
   // leaves the gate.
-  bool running = false;
-  for (int i = 0; i < 600 && !running; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string log = testing::ReadText(tmp / "msrun.log");
-    running = log.find("camera gate: frame") != std::string::npos &&
-              log.find("camera yard: frame") != std::string::npos;
-  }
-  EXPECT_TRUE(running) << testing::ReadText(tmp / "msrun.log");
+  EXPECT_TRUE(WaitForLog(tmp / "msrun.log", {"camera gate: frame", "camera yard: frame"}, 30))
+      << testing::ReadText(tmp / "msrun.log");
   WriteFileAtomic(dep, deployment({"a", "b"}, {"c", "d"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   WriteFileAtomic(dep, deployment({"a"}, {"c", "d"}));
@@ -302,12 +303,8 @@ TEST(E2EMsrunLive, OneCameraReconnectsWhileTheOtherGoesOn) {
   const int port = 20000 + static_cast<int>((getpid() + 3571) % 20000);
   const std::string gate_url = "http://127.0.0.1:" + std::to_string(port);
   const std::string yard_url = "http://127.0.0.1:" + std::to_string(port + 1);
-  auto serve = [&](const std::string& url) {
-    return "ffmpeg -hide_banner -loglevel error -re -i '" + s.video.path.string() +
-           "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
-  };
-  const pid_t gate = Start(serve(gate_url), tmp / "gate.log");
-  const pid_t yard1 = Start(serve(yard_url), tmp / "yard1.log");
+  const pid_t gate = Start(ServeCommand(s.video.path, gate_url), tmp / "gate.log");
+  const pid_t yard1 = Start(ServeCommand(s.video.path, yard_url), tmp / "yard1.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const fs::path dep = tmp / "cams.json";
   auto camera = [&](const std::string& name, const std::string& url, const std::string& app) {
@@ -330,13 +327,9 @@ TEST(E2EMsrunLive, OneCameraReconnectsWhileTheOtherGoesOn) {
   // The yard's first connection ends after its 40 frames; serve 40 more
   // once msrun has noticed.
   Wait(yard1, 30);
-  bool lost = false;
-  for (int i = 0; i < 200 && !lost; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    lost = testing::ReadText(tmp / "msrun.log").find("lost the stream") != std::string::npos;
-  }
-  ASSERT_TRUE(lost) << testing::ReadText(tmp / "msrun.log");
-  const pid_t yard2 = Start(serve(yard_url), tmp / "yard2.log");
+  ASSERT_TRUE(WaitForLog(tmp / "msrun.log", {"lost the stream"}, 10))
+      << testing::ReadText(tmp / "msrun.log");
+  const pid_t yard2 = Start(ServeCommand(s.video.path, yard_url), tmp / "yard2.log");
   const int status = Wait(msrun, 60);
   Wait(gate, 5);
   Wait(yard2, 5);

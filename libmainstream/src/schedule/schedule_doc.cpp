@@ -275,12 +275,18 @@ void WriteSchedule(const ScheduleDoc& doc, const fs::path& file) {
   WriteJsonFileAtomic(file, doc.ToJson(dir));
 }
 
+// A budget given as a multiple of the cheapest schedule's cost: the range
+// every reader (flags, deployment files, ScheduleConfig) accepts.
+static void CheckBudgetFactor(double factor) {
+  MS_CHECK(std::isfinite(factor) && factor > 0 && factor <= 1e6,
+           "--budget: the factor must be in (0, 10^6], got {}x", factor);
+}
+
 void ScheduleConfig::Validate() const {
   MS_CHECK(!packages.empty(), "--packages: give at least one M-Package directory");
   MS_CHECK(!profile.empty(), "--profile: a profile JSON file is required");
   if (budget_factor > 0) {
-    MS_CHECK(std::isfinite(budget_factor) && budget_factor <= 1e6,
-             "--budget: the factor must be in (0, 10^6], got {}x", budget_factor);
+    CheckBudgetFactor(budget_factor);
   } else {
     MS_CHECK(std::isfinite(budget) && budget > 0,
              "--budget must be a positive number (ms of compute per second of video) or a multiple "
@@ -354,9 +360,7 @@ void ParseBudget(const std::string& text, ScheduleConfig& config) {
            "a multiple of the "
            "cheapest schedule's cost (e.g. 1.5x)",
            text);
-  // The ranges ScheduleConfig::Validate accepts, checked here so that every
-  // reader of a budget (flags, deployment files) agrees with it.
-  MS_CHECK(!relative || v <= 1e6, "--budget: the factor must be in (0, 10^6], got {}x", v);
+  if (relative) CheckBudgetFactor(v);
   config.budget_factor = relative ? v : 0;
   config.budget = relative ? 0 : v;
 }

@@ -440,6 +440,18 @@ done
 
 # --- run -------------------------------------------------------------------
 START="${TEST_FRAMES%-*}"; END="${TEST_FRAMES#*-}"
+# Algorithms often agree (greedy, exhaustive and max-min pick the same
+# schedule at most budgets; Max-Sharing's is the same at every feasible one).
+# Runs are deterministic in the schedule's apps and tree, so a schedule equal
+# to one already run here is not run again: its directory is a copy of that
+# run's, with a file `same_as` naming it (its measured costs are that run's).
+tree_key() { # SCHEDULE: a digest of what msrun executes (apps, tree, base, fps)
+  "$PY" -c 'import hashlib, json, sys
+s = json.load(open(sys.argv[1]))
+k = {f: s.get(f) for f in ("apps", "tree", "base", "stream_fps")}
+print(hashlib.sha256(json.dumps(k, sort_keys=True).encode()).hexdigest())' "$1"
+}
+declare -A RUN_OF_TREE=()
 for b in $BUDGETS; do
   for a in $ALGOS; do
     s="$OUT/schedules/b$b-$a.json"
@@ -448,9 +460,26 @@ for b in $BUDGETS; do
     [ -f "$s.infeasible" ] && continue
     [ -f "$s" ] || die "schedule $s missing: run the schedule step"
     args="--schedule $s --base $BASE_DIR --input $VIDEO --fps-override $FPS --start-frame $START --end-frame $END --phases $PHASES --seed $SEED --threads $RUN_THREADS ${LABELS[*]}"
-    need "$r/pooled.json" "$args" "$s" || continue
-    log "run: budget $b $a on frames $TEST_FRAMES, $PHASES sampling phases"
+    key=$(tree_key "$s")
+    same="${RUN_OF_TREE[$key]:-}"
+    need "$r/pooled.json" "$args" "$s" ${same:+"$same/pooled.json"} || {
+      [ -n "$same" ] || [ -f "$r/same_as" ] || RUN_OF_TREE[$key]="$r"
+      continue
+    }
     rm -rf "$r"
+    if [ -n "$same" ]; then
+      log "run: budget $b $a is the schedule of $(basename "$same"): its run copied"
+      rm -rf "$r.tmp"
+      cp -r "$same" "$r.tmp"
+      rm -f "$r.tmp/pooled.json.args"
+      basename "$same" > "$r.tmp/same_as"
+      [ -f "$same.txt" ] && cp "$same.txt" "$r.txt"
+      mv "$r.tmp" "$r"
+      done_with "$r/pooled.json" "$args"
+      continue
+    fi
+    RUN_OF_TREE[$key]="$r"
+    log "run: budget $b $a on frames $TEST_FRAMES, $PHASES sampling phases"
     "$BIN/msrun/msrun" --schedule "$s" --base "$BASE_DIR" --input "$VIDEO" --fps-override "$FPS" \
       --start-frame "$START" --end-frame "$END" --phases "$PHASES" --seed "$SEED" --threads "$RUN_THREADS" \
       --labels "${LABELS[@]}" --out "$r" --bootstrap 1000 --log-level warn --progress 0 > "$r.txt.tmp"

@@ -6,6 +6,7 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/log.h"
+#include "mainstream/core/rss.h"
 #include "mainstream/core/stop.h"
 
 namespace mainstream::cli {
@@ -32,7 +33,12 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
   app.fallthrough();  // subcommands accept the common flags too
 }
 
-void ApplyCommonFlags(const CommonFlags& flags) { SetLogLevel(ParseLogLevel(flags.log_level)); }
+void ApplyCommonFlags(const CommonFlags& flags) {
+  SetLogLevel(ParseLogLevel(flags.log_level));
+  // Before any tensor exists: training, profiling and running allocate
+  // alike, so a profile and the runs it predicts see the same allocator.
+  KeepFreedMemoryInTheHeap();
+}
 
 int Parse(CLI::App& app, int argc, char** argv) {
   try {

@@ -2,8 +2,6 @@
 // fine-tuned suffix per branchpoint of the base, Pareto-pruned), create and
 // pretrain the default base, and derive per-frame labels from MOT boxes.
 // Logic lives in libmainstream (train/).
-#include <malloc.h>
-
 #include <cstdio>
 #include <iostream>
 
@@ -17,19 +15,6 @@
 #include "mainstream/train/trainer.h"
 
 using namespace mainstream;
-
-namespace {
-
-// A training step allocates and frees activations of a few to 30 MB. With
-// glibc's defaults each is mmap'd and trimmed again, and faulting the pages
-// back in cost a third of `pretrain`'s CPU time (docs/training.md); keep them
-// in the heap instead (results are unchanged: LibTorch aligns every tensor).
-void KeepFreedMemoryInTheHeap() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -98,7 +83,6 @@ int main(int argc, char** argv) {
     }
     InstallStopHandlers();  // SIGINT/SIGTERM: stop at the next batch, finished candidates kept
     if (pretrain->parsed()) {
-      KeepFreedMemoryInTheHeap();
       const PretrainConfig pc = pretrain_flags.Finish(common.ResolvedThreads(), common.seed);
       PretrainReport r = Pretrain(pc);
       std::fprintf(stderr, "pretraining: %s\n", r.ToJson().dump().c_str());

@@ -91,6 +91,19 @@ TEST(CostModel, WallCostIsStemsThenBranchesOverWorkers) {
   EXPECT_DOUBLE_EQ(u.WallCost(2), u.total_cost() - u.branch_cost + 60.0);
   EXPECT_LT(u.WallCost(2), u.total_cost());
   EXPECT_THROW(u.WallCost(0), std::exception);
+  // Overlapped (the loop thread is a worker and runs the next frame's
+  // stems meanwhile): decode, then everything else over the workers, but
+  // no less than preprocessing + stems in sequence, nor the largest branch.
+  const double serial = 2.5 + 10.0;
+  EXPECT_DOUBLE_EQ(t.WallCost(1, true), t.total_cost());
+  EXPECT_DOUBLE_EQ(t.WallCost(2, true), 5.0 + (serial + 200.0) / 2);
+  EXPECT_DOUBLE_EQ(t.WallCost(8, true), 5.0 + 50.0);  // the largest branch
+  EXPECT_LT(t.WallCost(2, true), t.WallCost(2));
+  // A head at 10 fps: the stem (30 ms/s) is the loop thread's, in sequence,
+  // and more than half of the work.
+  MergedTree h = BuildMergedTree(c, {{2, 10}});
+  EXPECT_DOUBLE_EQ(h.stem_cost, 30.0);
+  EXPECT_DOUBLE_EQ(h.WallCost(2, true), 5.0 + 2.5 + 30.0);
 }
 
 TEST(CostModel, RejectsBadRequests) {

@@ -534,7 +534,9 @@ TEST(Prediction, TheDeployedFoldsOwnFiguresMoveThePredictionWhenFoldsDisagree) {
   // trace does not have: the pooled figures.
   const AppPrediction agree = PredictCandidate(deployed(0), tc.stats, &tc.trace, 2, 1, o);
   const AppPrediction agree_pooled = PredictCandidate(pooled, tc.stats, &tc.trace, 2, 1, o);
-  if (agree.f1_heterogeneity == 0) EXPECT_DOUBLE_EQ(agree.f1, agree_pooled.f1);
+  if (agree.f1_heterogeneity == 0) {
+    EXPECT_DOUBLE_EQ(agree.f1, agree_pooled.f1);
+  }
   EXPECT_DOUBLE_EQ(PredictCandidate(deployed(0, "retrain"), tc.stats, &split, 2, 1, o).f1, base.f1);
   EXPECT_DOUBLE_EQ(PredictCandidate(deployed(7), tc.stats, &split, 2, 1, o).f1, base.f1);
   // Round trip through the schedule's JSON.

@@ -193,6 +193,72 @@ TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
 
 // Several cameras: trees sharing one pool, run from threads of their own at
 // once, score as each alone.
+// RunOverlapped hands each batch back one call late, in order, with Run's
+// scores bit for bit, whether its stems overlap the branches of the batch
+// before (own pool) or not. Each batch's inputs are overwritten as soon as
+// its scores are back, as msrun reuses its two input buffers.
+TEST_F(RuntimeExecutorTest, OverlappedBatchesComeBackOneCallLateWithRunsScores) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor reference = TreeExecutor::Load(base, d);
+  FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 5);
+  const int frames = 14;
+  at::Tensor x = base.DummyInput(frames, 9).contiguous();
+  const size_t floats = reference.preprocess().floats_per_frame();
+  const std::vector<TreeExecutor::FrameTask> tasks = PlannedTasks(planner, x, floats);
+  for (int workers : {1, 2, 3}) {
+    ExecutorOptions eo;
+    eo.workers = workers;
+    TreeExecutor ex = TreeExecutor::Load(base, d, eo);
+    EXPECT_EQ(ex.overlaps(), workers > 1);
+    EXPECT_EQ(ex.workers(), workers);
+    for (int batch : {1, 3}) {
+      std::vector<std::vector<double>> want, got, back;
+      std::vector<float> buffers[2];
+      int filling = 0;
+      size_t held = 0;  // frames in the batch the executor holds
+      for (int f0 = 0; f0 < frames; f0 += batch) {
+        const int n = std::min(batch, frames - f0);
+        std::vector<TreeExecutor::FrameTask> part(tasks.begin() + f0, tasks.begin() + f0 + n);
+        std::vector<std::vector<double>> expected;
+        reference.Run(part, &expected);
+        want.insert(want.end(), expected.begin(), expected.end());
+        buffers[filling].assign(x.data_ptr<float>() + f0 * floats,
+                                x.data_ptr<float>() + (f0 + n) * floats);
+        for (int i = 0; i < n; ++i) {
+          part[static_cast<size_t>(i)].input = buffers[filling].data() + i * floats;
+        }
+        const bool returned = ex.RunOverlapped(part, &back);
+        EXPECT_EQ(returned, f0 > 0) << "batch at frame " << f0;
+        if (returned) {
+          EXPECT_EQ(back.size(), held);
+          got.insert(got.end(), back.begin(), back.end());
+        }
+        held = part.size();
+        filling = 1 - filling;
+        std::fill(buffers[filling].begin(), buffers[filling].end(), 1e6f);  // returned: reused
+      }
+      ASSERT_TRUE(ex.Drain(&back));
+      got.insert(got.end(), back.begin(), back.end());
+      EXPECT_FALSE(ex.Drain(&back));
+      ASSERT_EQ(got.size(), want.size()) << workers << " workers, batch " << batch;
+      for (size_t f = 0; f < want.size(); ++f) {
+        for (size_t app = 0; app < d.apps.size(); ++app) {
+          EXPECT_EQ(std::isnan(want[f][app]), std::isnan(got[f][app]));
+          if (!std::isnan(want[f][app])) {
+            EXPECT_EQ(want[f][app], got[f][app])
+                << workers << " workers, batch " << batch << ", frame " << f << ", app " << app;
+          }
+        }
+      }
+    }
+    // Run works again once nothing is held.
+    std::vector<std::vector<double>> again;
+    ex.Run(tasks, &again);
+    EXPECT_EQ(again.size(), static_cast<size_t>(frames));
+  }
+}
+
 TEST_F(RuntimeExecutorTest, TreesSharingOnePoolScoreAsEachAlone) {
   Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
   BaseModel base = BaseModel::Load(scenario_->base_dir);

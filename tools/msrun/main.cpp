@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
       "--no-prefetch", [&cfg](int64_t) { cfg.prefetch = false; },
       "Decode on the loop thread (default with --threads >= 2 and a video file: a thread "
       "decodes the next frames while the tree runs)");
+  app.add_flag(
+      "--no-overlap", [&cfg](int64_t) { cfg.overlap = false; },
+      "With --threads N >= 2: N branch workers and the loop thread waits for them (default: the "
+      "loop thread is one of the N and runs the next frame's stems while the others finish the "
+      "frame before)");
   app.add_option("--batch", cfg.batch,
                  "Frames per forward call (offline runs; profile with the same batch)")
       ->capture_default_str();

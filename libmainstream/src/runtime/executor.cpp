@@ -32,13 +32,21 @@ double ThreadCpuSeconds() {
 
 // A fixed set of threads that run jobs: Run(job) calls job() on up to
 // size() workers at once and returns when every call has returned,
-// rethrowing the first exception one raised. Several threads may call Run
-// at once (cameras sharing the pool): each job's calls queue behind the
-// earlier jobs' and every worker takes the oldest waiting call. Each worker
-// runs LibTorch on one intra-op thread (OpenMP's thread count is per
-// thread), so W workers use W cores.
+// rethrowing the first exception one raised. Start/Wait do the same in two
+// steps, so that the caller can work meanwhile and, in Wait, call job() too.
+// Several threads may hand it jobs at once (cameras sharing the pool): each
+// job's calls queue behind the earlier jobs' and every worker takes the
+// oldest waiting call. Each worker runs LibTorch on one intra-op thread
+// (OpenMP's thread count is per thread), so W workers use W cores.
 class BranchPool {
  public:
+  // One job handed to the pool; it must stay alive until Wait returns.
+  struct Group {
+    std::function<void()> job;
+    int pending = 0;  // calls not yet returned
+    std::exception_ptr error;
+  };
+
   explicit BranchPool(int workers) : count_(workers) {
     for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { Loop(); });
     // Returns once every worker has set its thread count, so that no
@@ -60,21 +68,51 @@ class BranchPool {
   int size() const { return count_; }
 
   void Run(const std::function<void()>& job) {
-    Group group{&job, size(), nullptr};
-    std::unique_lock<std::mutex> lock(mu_);
+    Group group;
+    group.job = job;
+    Start(group);
+    Wait(group, /*help=*/false);
+  }
+
+  // Queues size() calls of group.job and returns at once.
+  void Start(Group& group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    group.pending = size();
+    group.error = nullptr;
     for (int k = 0; k < size(); ++k) queue_.push_back(&group);
     wake_.notify_all();
+  }
+
+  // Returns when every call of the group has returned, rethrowing the first
+  // exception. help: the calling thread calls job() itself first (the job
+  // must take its work items from a shared counter), then withdraws the
+  // calls no worker has started.
+  void Wait(Group& group, bool help) {
+    std::exception_ptr mine;
+    if (help) {
+      try {
+        group.job();
+      } catch (...) {
+        mine = std::current_exception();
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (help) {
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if (*it == &group) {
+          it = queue_.erase(it);
+          --group.pending;
+        } else {
+          ++it;
+        }
+      }
+    }
     done_.wait(lock, [&] { return group.pending == 0; });
-    if (group.error) std::rethrow_exception(group.error);
+    std::exception_ptr error = mine ? mine : group.error;
+    if (error) std::rethrow_exception(error);
   }
 
  private:
-  struct Group {
-    const std::function<void()>* job;
-    int pending;  // calls not yet returned
-    std::exception_ptr error;
-  };
-
   void Loop() {
     at::init_num_threads();
     at::set_num_threads(1);
@@ -89,7 +127,7 @@ class BranchPool {
       lock.unlock();
       std::exception_ptr error;
       try {
-        (*group->job)();
+        group->job();
       } catch (...) {
         error = std::current_exception();
       }
@@ -126,20 +164,54 @@ struct TreeExecutor::Impl {
   std::vector<int64_t> calls, frames;
   std::vector<double> ms, cpu_ms;
   double branch_phase_ms = 0;
-  std::shared_ptr<BranchPool> pool;  // workers > 1, or a pool shared with other trees
+  std::shared_ptr<BranchPool> pool;  // own (workers - 1 threads) or shared with other trees
+  bool own_pool = false;             // the calling thread runs branches too, and overlaps
   std::vector<size_t> stems;         // stem nodes, parents first
   std::vector<size_t> branches;      // branch nodes, largest latency first
-  // Scratch of one Run call.
-  std::vector<std::vector<int>> rows;  // per node: the frames (batch positions) it runs on
-  std::vector<at::Tensor> outputs;     // per node: its output for those rows
-  std::vector<at::Tensor> dense;       // per stem node: its output made dense, once per
-                                       // Run, for the microclassifiers under it
 
-  // Runs node k on its rows; its parent has run. Touches only node k's
-  // counters, output and (for a branch) its app's scores, so branches may
-  // run concurrently.
-  void RunNode(size_t k, const std::vector<FrameTask>& tasks,
-               std::vector<std::vector<double>>* scores);
+  // One batch of frames on its way through the tree: its frames, every
+  // node's rows and outputs, its scores. Two of them, so that one batch's
+  // stems run while the other's branches do (RunOverlapped).
+  struct Batch {
+    std::vector<FrameTask> tasks;
+    std::vector<std::vector<int>> rows;  // per node: the frames (batch positions) it runs on
+    std::vector<at::Tensor> outputs;     // per node: its output for those rows
+    std::vector<at::Tensor> dense;       // per stem node: its output made dense, once per
+                                         // batch, for the microclassifiers under it
+    std::vector<size_t> todo;            // the branches with rows, largest first
+    std::vector<std::vector<double>> scores;
+    std::atomic<size_t> next{0};  // the next of `todo` to claim
+    BranchPool::Group group;      // the branches' job while they run on the pool
+    bool running = false;         // started on the pool, not yet waited for
+    bool held = false;            // scores not yet handed back (RunOverlapped)
+  };
+  Batch batches[2];
+  int free_batch = 0;  // RunOverlapped's next batch
+
+  ~Impl() {
+    for (Batch& b : batches) {
+      if (!b.running) continue;
+      try {
+        pool->Wait(b.group, /*help=*/false);
+      } catch (...) {  // the batch's error was the caller's to collect
+      }
+    }
+  }
+
+  // Runs node k of batch b on its rows; its parent has run. Touches only
+  // node k's counters, output and (for a branch) its app's scores, so
+  // branches may run concurrently.
+  void RunNode(size_t k, Batch& b);
+  // Sets up b for `frames` and runs their stems here, parents first.
+  void RunStems(Batch& b, const std::vector<FrameTask>& frames);
+  // The branches of b: here and on the pool, returning when all are done.
+  void RunBranches(Batch& b);
+  // b.group.job: claims b's branches one by one until none is left.
+  void SetBranchJob(Batch& b);
+  // Starts b's branches on the pool (own pool, several branches), else runs
+  // them here; FinishBranches then waits, running the rest here.
+  void StartBranches(Batch& b);
+  void FinishBranches(Batch& b);
 };
 
 TreeExecutor::TreeExecutor() : impl_(std::make_unique<Impl>()) {}
@@ -280,9 +352,11 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.frames.assign(count, 0);
   m.ms.assign(count, 0.0);
   m.cpu_ms.assign(count, 0.0);
-  m.rows.resize(count);
-  m.outputs.resize(count);
-  m.dense.resize(count);
+  for (Impl::Batch& b : m.batches) {
+    b.rows.resize(count);
+    b.outputs.resize(count);
+    b.dense.resize(count);
+  }
   for (size_t k = 0; k < count; ++k) {
     (tree.nodes[k].kind == TreeNode::Kind::kBranch ? m.branches : m.stems).push_back(k);
   }
@@ -293,6 +367,10 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
   if (options.pool) {
     m.pool = options.pool;
+  } else if (options.workers > 1 && options.overlap) {
+    // The calling thread is one of the workers: it runs branches too.
+    m.pool = MakeBranchPool(options.workers - 1);
+    m.own_pool = true;
   } else if (options.workers > 1) {
     m.pool = MakeBranchPool(options.workers);
   }
@@ -317,9 +395,9 @@ TreeExecutor TreeExecutor::Load(const BaseModel& base, const Deployment& deploym
   return Build(base, deployment.schedule.tree, suffixes, origins, options, crops);
 }
 
-void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
-                                 std::vector<std::vector<double>>* scores) {
-  const std::vector<int>& my_rows = rows[k];
+void TreeExecutor::Impl::RunNode(size_t k, Batch& b) {
+  const std::vector<FrameTask>& tasks = b.tasks;
+  const std::vector<int>& my_rows = b.rows[k];
   const size_t floats = pre.floats_per_frame();
   std::vector<float> gather;  // root inputs that are not contiguous
   const TreeNode& node = tree.nodes[k];
@@ -349,8 +427,8 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
     x = torch::from_blob(data, {batch, input_shape[0], input_shape[1], input_shape[2]});
   } else {
     const auto parent = static_cast<size_t>(node.parent);
-    const std::vector<int>& prow = rows[parent];
-    at::Tensor p = micro[k] && dense[parent].defined() ? dense[parent] : outputs[parent];
+    const std::vector<int>& prow = b.rows[parent];
+    at::Tensor p = micro[k] && b.dense[parent].defined() ? b.dense[parent] : b.outputs[parent];
     if (prow == my_rows) {
       x = p;
     } else {
@@ -373,12 +451,12 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
     at::Tensor s = torch::softmax(logits, 1).select(1, 1).contiguous();
     auto acc = s.accessor<float, 1>();
     for (size_t i = 0; i < my_rows.size(); ++i) {
-      (*scores)[static_cast<size_t>(my_rows[i])][static_cast<size_t>(node.app)] =
+      b.scores[static_cast<size_t>(my_rows[i])][static_cast<size_t>(node.app)] =
           static_cast<double>(acc[static_cast<int64_t>(i)]);
     }
-    outputs[k] = at::Tensor();
+    b.outputs[k] = at::Tensor();
   } else {
-    outputs[k] = seg.ForwardKeepLayout(x);
+    b.outputs[k] = seg.ForwardKeepLayout(x);
   }
   ms[k] += (NowSeconds() - t0) * 1e3;
   cpu_ms[k] += (ThreadCpuSeconds() - c0) * 1e3;
@@ -386,59 +464,128 @@ void TreeExecutor::Impl::RunNode(size_t k, const std::vector<FrameTask>& tasks,
   frames[k] += batch;
 }
 
-void TreeExecutor::Run(const std::vector<FrameTask>& frames,
-                       std::vector<std::vector<double>>* scores) {
-  Impl& m = *impl_;
-  const size_t count = m.tree.nodes.size();
-  const size_t apps = m.tree.branch_of_app.size();
-  scores->assign(frames.size(),
-                 std::vector<double>(apps, std::numeric_limits<double>::quiet_NaN()));
-  for (auto& r : m.rows) r.clear();
+void TreeExecutor::Impl::RunStems(Batch& b, const std::vector<FrameTask>& frames) {
+  const size_t count = tree.nodes.size();
+  const size_t apps = tree.branch_of_app.size();
+  b.tasks = frames;
+  b.scores.assign(frames.size(),
+                  std::vector<double>(apps, std::numeric_limits<double>::quiet_NaN()));
+  for (auto& r : b.rows) r.clear();
+  for (auto& t : b.outputs) t = at::Tensor();
+  for (auto& t : b.dense) t = at::Tensor();
   for (size_t f = 0; f < frames.size(); ++f) {
     for (int k : frames[f].nodes) {
       MS_CHECK_RT(k >= 0 && static_cast<size_t>(k) < count,
                   "executor: node {} outside the tree's {} nodes", k, count);
-      m.rows[static_cast<size_t>(k)].push_back(static_cast<int>(f));
+      b.rows[static_cast<size_t>(k)].push_back(static_cast<int>(f));
     }
   }
   torch::NoGradGuard no_grad;
-  // The stems run here, parents first; then the branches, which depend
-  // only on stems.
-  for (size_t k : m.stems) {
-    if (!m.rows[k].empty()) m.RunNode(k, frames, scores);
+  for (size_t k : stems) {
+    if (!b.rows[k].empty()) RunNode(k, b);
   }
-  std::vector<size_t> branches;
-  for (size_t k : m.branches) {
-    if (!m.rows[k].empty()) branches.push_back(k);
+  b.todo.clear();
+  for (size_t k : branches) {
+    if (!b.rows[k].empty()) b.todo.push_back(k);
   }
   // The microclassifiers under a stem read its output dense: converted once
   // here for all of them, charged to the stem (a shared cost).
-  for (size_t k : branches) {
-    const int parent = m.tree.nodes[k].parent;
-    if (!m.micro[k] || parent < 0) continue;
+  for (size_t k : b.todo) {
+    const int parent = tree.nodes[k].parent;
+    if (!micro[k] || parent < 0) continue;
     const auto p = static_cast<size_t>(parent);
-    if (m.dense[p].defined() || !m.outputs[p].is_mkldnn()) continue;
+    if (b.dense[p].defined() || !b.outputs[p].is_mkldnn()) continue;
     const double t1 = NowSeconds(), c1 = ThreadCpuSeconds();
-    m.dense[p] = m.outputs[p].to_dense();
-    m.ms[p] += (NowSeconds() - t1) * 1e3;
-    m.cpu_ms[p] += (ThreadCpuSeconds() - c1) * 1e3;
+    b.dense[p] = b.outputs[p].to_dense();
+    ms[p] += (NowSeconds() - t1) * 1e3;
+    cpu_ms[p] += (ThreadCpuSeconds() - c1) * 1e3;
   }
-  const double t0 = NowSeconds();
-  if (m.pool && branches.size() > 1) {
-    std::atomic<size_t> next{0};
-    const std::function<void()> job = [&] {
-      for (size_t i = next.fetch_add(1); i < branches.size(); i = next.fetch_add(1)) {
-        m.RunNode(branches[i], frames, scores);
-      }
-    };
-    m.pool->Run(job);
-  } else {
-    for (size_t k : branches) m.RunNode(k, frames, scores);
-  }
-  if (!branches.empty()) m.branch_phase_ms += (NowSeconds() - t0) * 1e3;
-  for (auto& t : m.outputs) t = at::Tensor();
-  for (auto& t : m.dense) t = at::Tensor();
 }
+
+void TreeExecutor::Impl::SetBranchJob(Batch& b) {
+  b.next = 0;
+  b.group.job = [this, &b] {
+    torch::NoGradGuard no_grad;
+    for (size_t i = b.next.fetch_add(1); i < b.todo.size(); i = b.next.fetch_add(1)) {
+      RunNode(b.todo[i], b);
+    }
+  };
+}
+
+void TreeExecutor::Impl::StartBranches(Batch& b) {
+  if (own_pool && b.todo.size() > 1) {
+    SetBranchJob(b);
+    pool->Start(b.group);
+    b.running = true;
+    return;
+  }
+  RunBranches(b);
+}
+
+void TreeExecutor::Impl::FinishBranches(Batch& b) {
+  if (b.running) {
+    // The calling thread's part of the branch phase: what the next batch's
+    // stems did not hide (running the rest, waiting for the workers).
+    const double t0 = NowSeconds();
+    b.running = false;
+    pool->Wait(b.group, /*help=*/true);
+    branch_phase_ms += (NowSeconds() - t0) * 1e3;
+  }
+  for (auto& t : b.outputs) t = at::Tensor();
+  for (auto& t : b.dense) t = at::Tensor();
+}
+
+void TreeExecutor::Impl::RunBranches(Batch& b) {
+  torch::NoGradGuard no_grad;
+  const double t0 = NowSeconds();
+  if (pool && b.todo.size() > 1) {
+    SetBranchJob(b);
+    pool->Start(b.group);
+    pool->Wait(b.group, /*help=*/own_pool);
+  } else {
+    for (size_t k : b.todo) RunNode(k, b);
+  }
+  if (!b.todo.empty()) branch_phase_ms += (NowSeconds() - t0) * 1e3;
+}
+
+void TreeExecutor::Run(const std::vector<FrameTask>& frames,
+                       std::vector<std::vector<double>>* scores) {
+  Impl& m = *impl_;
+  for (const Impl::Batch& b : m.batches) {
+    MS_CHECK_RT(!b.held, "executor: Run while RunOverlapped holds a batch; Drain first");
+  }
+  Impl::Batch& b = m.batches[0];
+  m.RunStems(b, frames);
+  m.RunBranches(b);
+  for (auto& t : b.outputs) t = at::Tensor();
+  for (auto& t : b.dense) t = at::Tensor();
+  scores->swap(b.scores);
+}
+
+bool TreeExecutor::RunOverlapped(const std::vector<FrameTask>& frames,
+                                 std::vector<std::vector<double>>* previous) {
+  Impl& m = *impl_;
+  Impl::Batch& b = m.batches[m.free_batch];
+  // This batch's stems while the previous batch's branches run on the pool.
+  m.RunStems(b, frames);
+  const bool returned = Drain(previous);
+  m.StartBranches(b);
+  b.held = true;
+  m.free_batch = 1 - m.free_batch;
+  return returned;
+}
+
+bool TreeExecutor::Drain(std::vector<std::vector<double>>* previous) {
+  Impl& m = *impl_;
+  Impl::Batch& before = m.batches[1 - m.free_batch];
+  if (!before.held) return false;
+  before.held = false;
+  m.FinishBranches(before);
+  previous->swap(before.scores);
+  return true;
+}
+
+bool TreeExecutor::overlaps() const { return impl_->own_pool; }
 
 int TreeExecutor::num_nodes() const { return static_cast<int>(impl_->tree.nodes.size()); }
 int TreeExecutor::num_apps() const { return static_cast<int>(impl_->tree.branch_of_app.size()); }
@@ -465,7 +612,10 @@ double TreeExecutor::node_cpu_ms(int node) const {
 }
 
 double TreeExecutor::branch_phase_ms() const { return impl_->branch_phase_ms; }
-int TreeExecutor::workers() const { return impl_->pool ? impl_->pool->size() : 1; }
+int TreeExecutor::workers() const {
+  if (!impl_->pool) return 1;
+  return impl_->pool->size() + (impl_->own_pool ? 1 : 0);
+}
 
 void TreeExecutor::ResetCounters() {
   impl_->branch_phase_ms = 0;

@@ -95,6 +95,7 @@ Json RunConfig::ToJson() const {
               {"fps_override", fps_override},
               {"batch", batch},
               {"prefetch", prefetch},
+              {"overlap", overlap},
               {"reconnect_s", reconnect_s},
               {"bootstrap_resamples", bootstrap_resamples},
               {"phases", phases}};
@@ -125,6 +126,7 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("fps_override")) c.fps_override = f->AsNumberIn(0, 1000);
   if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
   if (auto f = v.OptionalField("prefetch")) c.prefetch = f->AsBool();
+  if (auto f = v.OptionalField("overlap")) c.overlap = f->AsBool();
   if (auto f = v.OptionalField("reconnect_s")) c.reconnect_s = f->AsNumberIn(0, 31536000);
   if (auto f = v.OptionalField("bootstrap_resamples"))
     c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));

@@ -409,16 +409,19 @@ Runtime Runtime::Prepare(const RunConfig& config, const NodeCameraLink& node) {
   m.rss_before_models = ResidentBytes();
   m.base = BaseModel::Load(config.base_dir);
   // --threads N: the stems on the loop thread, then the branches over N
-  // workers of one thread each (docs/runtime.md).
+  // threads of one LibTorch thread each, the loop thread one of them, which
+  // runs the next frame's stems meanwhile (docs/runtime.md, "Threads").
   ExecutorOptions eo;
   eo.workers = config.threads;
   eo.pool = node.pool;
+  eo.overlap = config.overlap;
   m.executor.emplace(TreeExecutor::Load(m.base, m.deployment, eo));
   m.rss_after_load = ResidentBytes();
   for (int k = 0; k < m.executor->num_nodes(); ++k) {
     LogDebug("node {}: {}", k, m.executor->NodeInfo(k).dump());
   }
-  if (const double wall = sched.tree.WallCost(m.executor->workers()); wall > 1000) {
+  if (const double wall = sched.tree.WallCost(m.executor->workers(), m.executor->overlaps());
+      wall > 1000) {
     LogWarn(
         "the schedule needs {:.0f} ms per second of video on {} thread(s) (stems, then the largest "
         "branch or the branches' sum over the workers): {}",
@@ -450,9 +453,14 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
   size_t num_nodes = deployment.schedule.tree.nodes.size();
   const PreprocessConfig pre = ex->preprocess();  // the base's: the same for every tree
   const size_t floats = pre.floats_per_frame();
-  std::vector<float> inputs(floats * static_cast<size_t>(cfg.batch));
+  // Two input buffers: the batch being collected fills one while the batch
+  // before it may still be in its branches (RunOverlapped) reading the other.
+  std::vector<float> inputs[2] = {std::vector<float>(floats * static_cast<size_t>(cfg.batch)),
+                                  std::vector<float>(floats * static_cast<size_t>(cfg.batch))};
+  int filling = 0;                             // the buffer `tasks` point into
   std::vector<TreeExecutor::FrameTask> tasks;  // the batch being collected
   std::vector<int64_t> task_frames;
+  std::vector<int64_t> in_flight;  // frame numbers of the batch the executor holds
   std::vector<std::vector<double>> scores;
   std::vector<char> pending(num_nodes, 0);  // planned, not yet run (carried over dropped frames)
   bool any_pending = false;
@@ -470,18 +478,30 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
   double pace_t0 = wall0;
   int64_t pace_i0 = 0;
 
+  // The executor runs a batch's stems while the batch before it is in its
+  // branches, so scores come back one batch late, in order; drain() takes
+  // the last one (before a swap and at the end).
+  auto take = [&] {
+    for (size_t f = 0; f < in_flight.size(); ++f) {
+      for (size_t a = 0; a < num_apps; ++a) {
+        if (!std::isnan(scores[f][a])) outputs[a].Add(in_flight[f], scores[f][a]);
+      }
+    }
+    in_flight.clear();
+  };
   auto flush = [&] {
     if (tasks.empty()) return;
     std::vector<TreeExecutor::FrameTask> batch;
     std::vector<int64_t> frames;
     batch.swap(tasks);  // a batch that fails is not retried
     frames.swap(task_frames);
-    ex->Run(batch, &scores);
-    for (size_t f = 0; f < batch.size(); ++f) {
-      for (size_t a = 0; a < num_apps; ++a) {
-        if (!std::isnan(scores[f][a])) outputs[a].Add(frames[f], scores[f][a]);
-      }
-    }
+    if (ex->RunOverlapped(batch, &scores)) take();
+    in_flight.swap(frames);
+    filling = 1 - filling;
+  };
+  auto drain = [&] {
+    if (ex->Drain(&scores)) take();
+    in_flight.clear();
   };
   auto progress = [&](bool force) {
     const double now = NowSeconds();
@@ -521,6 +541,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
         // dropped with the old tree.
         if (std::optional<PlannedTree> planned = watcher->Poll(st.decoded)) {
           flush();
+          drain();
           Swap(*planned, st, outputs);
           ex = &*executor;
           num_apps = deployment.apps.size();
@@ -590,7 +611,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
       ++st.with_work;
       if (ex->NeedsInput(task.nodes)) {
         const double t = NowSeconds(), c = ThreadCpuSeconds();
-        float* slot = inputs.data() + tasks.size() * floats;
+        float* slot = inputs[filling].data() + tasks.size() * floats;
         Preprocess(frame.image, pre, slot);
         st.preprocess_ms += (NowSeconds() - t) * 1e3;
         st.preprocess_cpu_ms += (ThreadCpuSeconds() - c) * 1e3;
@@ -602,10 +623,12 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
       if (static_cast<int>(tasks.size()) >= cfg.batch) flush();
     }
     flush();
+    drain();
   } catch (...) {
     // Keep the frames already decoded and analyzed: run the collected batch.
     try {
       flush();
+      drain();
     } catch (const std::exception& e) {
       LogWarn("while finishing after the fault: {}", e.what());
     }
@@ -670,6 +693,7 @@ PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
     ExecutorOptions eo;
     eo.workers = config.threads;
     eo.pool = node.pool;
+    eo.overlap = config.overlap;
     p.executor.emplace(TreeExecutor::Load(base, *p.deployment, eo));
     p.load_ms = (NowSeconds() - t1) * 1e3;
   } catch (const std::exception& e) {
@@ -796,7 +820,7 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
   earlier.preprocess += old_tree.preprocess_cost * frames;
   earlier.stem += old_tree.stem_cost * frames;
   earlier.branch += old_tree.branch_cost * frames;
-  earlier.elapsed += old_tree.WallCost(executor->workers()) * frames;
+  earlier.elapsed += old_tree.WallCost(executor->workers(), executor->overlaps()) * frames;
   earlier.frames += st.decoded - st.epoch_decoded;
   for (size_t a = 0; a < deployment.apps.size(); ++a) {
     AppTally& t = tallies[deployment.apps[a].scheduled.app];
@@ -910,7 +934,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   const double pred_stem = weighted(earlier.stem, tree.stem_cost);
   const double pred_branch = weighted(earlier.branch, tree.branch_cost);
   const double pred_total = pred_decode + pred_preprocess + pred_stem + pred_branch;
-  const double pred_elapsed = weighted(earlier.elapsed, tree.WallCost(ex.workers()));
+  const double pred_elapsed = weighted(earlier.elapsed, tree.WallCost(ex.workers(), ex.overlaps()));
   for (int k = 0; k < ex.num_nodes(); ++k) {
     const bool is_stem = tree.nodes[static_cast<size_t>(k)].kind == TreeNode::Kind::kStem;
     (is_stem ? stem : branch) += ex.node_ms(k);
@@ -1181,6 +1205,7 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
         {"torch_interop_threads", GetTorchInteropThreads()},
         {"video_threads", GetVideoThreads()},
         {"prefetch", st.prefetch},
+        {"overlap", executor->overlaps()},
         {"process_cpu_seconds", st.process_cpu_s},
         {"description", DescribeMachine()}}},
       {"cost", CostJson(st, video_s)},

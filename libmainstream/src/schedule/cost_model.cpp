@@ -243,10 +243,15 @@ int MergedTree::LargestBranch() const {
   return best;
 }
 
-double MergedTree::WallCost(int workers) const {
+double MergedTree::WallCost(int workers, bool overlapped) const {
   MS_CHECK(workers >= 1, "WallCost: {} workers", workers);
   const int largest = LargestBranch();
   const double longest = largest < 0 ? 0.0 : nodes[static_cast<size_t>(largest)].cost();
+  if (overlapped && workers > 1) {
+    const double serial = preprocess_cost + stem_cost;
+    return decode_cost +
+           std::max({(serial + branch_cost) / static_cast<double>(workers), serial, longest});
+  }
   return decode_cost + preprocess_cost + stem_cost +
          std::max(branch_cost / static_cast<double>(workers), longest);
 }

@@ -5,7 +5,8 @@
 // before children); activations flow from parent to child within the frame,
 // kept in oneDNN's layout between segments where possible. With
 // ExecutorOptions::workers > 1 the branches run in parallel once the stems
-// are done. LibTorch stays out of this header.
+// are done, and RunOverlapped runs one batch's stems while the batch before
+// it is still in its branches. LibTorch stays out of this header.
 #pragma once
 
 #include <cstdint>
@@ -38,13 +39,19 @@ struct ExecutorOptions {
   bool optimize = true;  // freeze + oneDNN (false: plain TorchScript, a reference)
   bool verify = true;    // check each optimized segment against its plain module
   // > 1: after the stems (run on the calling thread), the frame's branches
-  // fan out over this many worker threads, each running one branch at a
-  // time on one LibTorch thread, largest first. Scores do not
-  // depend on the count: each branch writes only its own app's scores.
+  // fan out over this many threads, each running one branch at a time on
+  // one LibTorch thread, largest first: a pool of workers - 1 threads and
+  // the calling thread. Scores do not depend on the count: each branch
+  // writes only its own app's scores.
   int workers = 1;
   // Non-null: the branches fan out over this pool, shared with other trees
-  // (`workers` is then ignored; workers() is the pool's size).
+  // (`workers` is then ignored; workers() is the pool's size). The calling
+  // thread only waits for them, and RunOverlapped does not overlap.
   std::shared_ptr<BranchPool> pool;
+  // false: the own pool has `workers` threads and the calling thread only
+  // waits for them, as before RunOverlapped existed (a reference for
+  // measurements: msrun --no-overlap).
+  bool overlap = true;
   // Microclassifiers run as plain loops over their crop (MicroHead) rather
   // than through their TorchScript module; false: the module (a reference).
   bool native_micro = true;
@@ -85,6 +92,21 @@ class TreeExecutor {
   // (as one batch). scores->at(f)[app] is the event score softmax(logits)[1]
   // of frame f for each app whose branch ran on it, NaN for the others.
   void Run(const std::vector<FrameTask>& frames, std::vector<std::vector<double>>* scores);
+  // Run in a pipeline, one batch behind: runs these frames' stems, then
+  // finishes the batch passed in the call before (with workers > 1 its
+  // branches ran on the pool meanwhile; the calling thread now runs what is
+  // left of them), writes that batch's scores to *previous and returns true
+  // (false on the first call), and starts these frames' branches. Drain
+  // finishes the batch in flight the same way (false when there is none).
+  // Scores equal Run's. The frames' inputs must stay valid until their
+  // scores are returned. Without an own pool (workers 1, or a shared pool)
+  // each batch runs whole here, and is still returned one call later.
+  bool RunOverlapped(const std::vector<FrameTask>& frames,
+                     std::vector<std::vector<double>>* previous);
+  bool Drain(std::vector<std::vector<double>>* previous);
+  // True when RunOverlapped overlaps a batch's stems with its predecessor's
+  // branches (workers > 1 on the executor's own pool, options.overlap).
+  bool overlaps() const;
 
   int num_nodes() const;
   int num_apps() const;
@@ -103,10 +125,14 @@ class TreeExecutor {
   int64_t node_frames(int node) const;
   double node_ms(int node) const;
   double node_cpu_ms(int node) const;
-  // Wall time of the branch phases (from the first branch starting to the
-  // last one ending, summed over Run calls): with workers, less than the sum
-  // of the branches' node_ms.
+  // Wall time the calling thread spent in the branch phases, summed over
+  // calls: from the first branch starting to the last one ending (Run), or
+  // finishing what the next batch's stems left (RunOverlapped: the part of
+  // the branches' time the overlap did not hide). With workers, less than
+  // the sum of the branches' node_ms.
   double branch_phase_ms() const;
+  // The threads that run branches: `workers` (own pool, the calling thread
+  // included), the shared pool's size, or 1.
   int workers() const;
   void ResetCounters();
   // The segment behind a node: name and what optimization did.

@@ -47,6 +47,10 @@ struct RunConfig {
   // With threads >= 2 and a video file: decode ahead on a thread of its own
   // (docs/runtime.md, "Threads"); false: on the loop thread.
   bool prefetch = true;
+  // With threads >= 2 (one camera): the loop thread is one of the branch
+  // workers and runs a frame's stems while the others finish the frame
+  // before (docs/runtime.md, "Threads"); false: N workers, the loop waits.
+  bool overlap = true;
   int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
   double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
   int phases = 1;                  // > 1: run the range once per seed seed..seed+phases-1 into

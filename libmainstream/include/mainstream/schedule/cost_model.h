@@ -151,7 +151,12 @@ struct MergedTree {
   // stems in sequence, then the branches, which take at least their sum
   // over the workers and at least the largest branch alone. Equals
   // total_cost() for 1 worker; above 1000 the stream cannot be kept up with.
-  double WallCost(int workers) const;
+  // overlapped (msrun's own pool: the loop thread is one of the workers and
+  // runs a frame's preprocessing and stems while the workers finish the
+  // frame before): decode, then preprocessing, stems and branches spread
+  // over the workers, but no less than preprocessing and stems in sequence
+  // nor than the largest branch.
+  double WallCost(int workers, bool overlapped = false) const;
   // The branch (node id) with the highest cost; -1 without branches.
   int LargestBranch() const;
   Json ToJson(const std::vector<std::string>& app_names) const;

@@ -13,7 +13,7 @@
 # Usage: scripts/crossval.sh [CONFIG]      (default scripts/pets.conf)
 #   FOLDS=3 GAP=10 FRAMES=795 CV_OUT=work/pets-cv CV_RESULTS=results/pets-cv
 # Takes about FOLDS x the demo pipeline's time without its pretraining (the
-# generic base is pretrained once; ~19 min per fold on 2 cores for the PETS
+# generic base is pretrained once; ~11-13 min per fold on 2 cores for the PETS
 # config); resumable like the pipeline (finished steps are kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -35,4 +35,4 @@ T=$(( $(date +%s) - T0 ))
 echo
 echo "demo: finished in $((T / 60)) min $((T % 60)) s (goal: under 15 min on 2 cores, set-up included)."
 echo "demo: tables in results/pets/results.md, plots results/pets/f1_vs_budget.png and pred_vs_measured.png;"
-echo "      whole-video cross-validation: scripts/crossval.sh (about 25 min)."
+echo "      whole-video cross-validation: scripts/crossval.sh (about 35 min on 2 cores)."

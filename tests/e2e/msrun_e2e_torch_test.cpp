@@ -266,12 +266,8 @@ TEST_F(E2EMsrun, SigtermStopsCleanlyWithCompleteOutputs) {
   pid_t pid = Spawn(args, tmp / "log");
   ASSERT_GT(pid, 0);
   // Wait until it is running frames (progress lines), then stop it.
-  bool running = false;
-  for (int i = 0; i < 300 && !running; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    running = testing::ReadText(tmp / "log").find("msrun: frame") != std::string::npos;
-  }
-  ASSERT_TRUE(running) << testing::ReadText(tmp / "log");
+  ASSERT_TRUE(testing::WaitForText(tmp / "log", {"msrun: frame"}, 30))
+      << testing::ReadText(tmp / "log");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   kill(pid, SIGTERM);
   int status = 0;

@@ -58,18 +58,6 @@ std::string ServeCommand(const fs::path& video, const std::string& url) {
          "' -c:v mpeg4 -q:v 2 -f mpegts -listen 1 " + url;
 }
 
-// Reads `log` every 50 ms for up to `seconds` until it holds every text.
-bool WaitForLog(const fs::path& log, const std::vector<std::string>& texts, double seconds) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string text = testing::ReadText(log);
-    if (std::all_of(texts.begin(), texts.end(),
-                    [&](const std::string& t) { return text.find(t) != std::string::npos; }))
-      return true;
-  }
-  return false;
-}
-
 std::string Deployment(const fs::path& dir, const std::vector<std::string>& apps) {
   std::vector<fs::path> packages;
   for (const auto& a : apps) packages.push_back(dir / "pk" / a);
@@ -101,7 +89,7 @@ TEST(E2EMsrunLive, AppsArriveAndLeaveOnALiveStream) {
                             tmp / "msrun.log");
   ASSERT_GT(msrun, 0);
   // Running frames: add c; a second later remove b.
-  EXPECT_TRUE(WaitForLog(tmp / "msrun.log", {"msrun: frame"}, 30))
+  EXPECT_TRUE(testing::WaitForText(tmp / "msrun.log", {"msrun: frame"}, 30))
       << testing::ReadText(tmp / "msrun.log");
   WriteFileAtomic(dep, Deployment(tmp.path(), {"a", "b", "c"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
@@ -165,7 +153,7 @@ TEST(E2EMsrunLive, ADroppedStreamIsReconnectedWithFramesNumberedOn) {
   // The first connection ends after its 40 frames; serve 40 more once msrun
   // has noticed.
   Wait(first, 30);
-  ASSERT_TRUE(WaitForLog(tmp / "msrun.log", {"lost the stream"}, 10))
+  ASSERT_TRUE(testing::WaitForText(tmp / "msrun.log", {"lost the stream"}, 10))
       << testing::ReadText(tmp / "msrun.log");
   const pid_t second = Start(serve, tmp / "ffmpeg2.log");
   // After the second stream ends msrun retries for 4 s, then completes.
@@ -245,7 +233,8 @@ TEST(E2EMsrunLive, TwoLiveCamerasShareOneDeploymentThatChanges) {
   ASSERT_GT(msrun, 0);
   // Both cameras running frames: d arrives at the yard; a second later b
   // leaves the gate.
-  EXPECT_TRUE(WaitForLog(tmp / "msrun.log", {"camera gate: frame", "camera yard: frame"}, 30))
+  EXPECT_TRUE(
+      testing::WaitForText(tmp / "msrun.log", {"camera gate: frame", "camera yard: frame"}, 30))
       << testing::ReadText(tmp / "msrun.log");
   WriteFileAtomic(dep, deployment({"a", "b"}, {"c", "d"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
@@ -327,7 +316,7 @@ TEST(E2EMsrunLive, OneCameraReconnectsWhileTheOtherGoesOn) {
   // The yard's first connection ends after its 40 frames; serve 40 more
   // once msrun has noticed.
   Wait(yard1, 30);
-  ASSERT_TRUE(WaitForLog(tmp / "msrun.log", {"lost the stream"}, 10))
+  ASSERT_TRUE(testing::WaitForText(tmp / "msrun.log", {"lost the stream"}, 10))
       << testing::ReadText(tmp / "msrun.log");
   const pid_t yard2 = Start(ServeCommand(s.video.path, yard_url), tmp / "yard2.log");
   const int status = Wait(msrun, 60);

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "mainstream/core/random.h"
 
@@ -41,6 +43,17 @@ std::string ReadText(const fs::path& file) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+bool WaitForText(const fs::path& file, const std::vector<std::string>& texts, double seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string text = ReadText(file);
+    if (std::all_of(texts.begin(), texts.end(),
+                    [&](const std::string& t) { return text.find(t) != std::string::npos; }))
+      return true;
+  }
+  return false;
 }
 
 namespace {

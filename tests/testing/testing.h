@@ -54,6 +54,10 @@ void ExpectInputError(F&& f, const std::vector<std::string>& fragments) {
 
 void WriteText(const std::filesystem::path& file, const std::string& text);
 std::string ReadText(const std::filesystem::path& file);
+// Reads `file` every 50 ms for up to `seconds` until it holds every text
+// (a log that a process started in the background writes); false on time-out.
+bool WaitForText(const std::filesystem::path& file, const std::vector<std::string>& texts,
+                 double seconds);
 
 struct ToolResult {
   int exit_code = -1;

@@ -3,8 +3,8 @@
 #
 #   labels   mstrain labels      MOT + rule          -> OUT/labels/<app>.csv
 #   base     mstrain pretrain    Fashion-MNIST/video -> OUT/base/ (model.pt, base.json)
-#   profile  msprofile           base + video        -> OUT/profile.json (+ profile-calibrated.json)
 #   train    mstrain train       base + labels       -> OUT/packages/<app>/ (M-Packages)
+#   profile  msprofile           base + video        -> OUT/profile.json (+ profile-calibrated.json)
 #   schedule msschedule schedule packages + profile  -> OUT/schedules/b<B>-<algo>.json
 #   run      msrun --phases      schedule + video    -> OUT/runs/b<B>-<algo>/pooled.json
 #   report   scripts/report.py   schedules + runs    -> RESULTS/ (CSV, PNG, results.md)
@@ -28,7 +28,7 @@ if [ $# -gt 0 ] && [ -f "$1" ]; then CONFIG="$1"; shift; fi
 [ -f "$CONFIG" ] || { echo "pipeline: config '$CONFIG' not found" >&2; exit 2; }
 # shellcheck source=pets.conf
 source "$CONFIG"
-ALL_STEPS="labels base profile train schedule run report"
+ALL_STEPS="labels base train profile schedule run report"
 STEPS="${*:-$ALL_STEPS}"
 for s in $STEPS; do
   [[ " $ALL_STEPS " == *" $s "* ]] || { echo "pipeline: unknown step '$s' (steps: $ALL_STEPS)" >&2; exit 2; }
@@ -139,31 +139,6 @@ else
   die "BASE_TASK='$BASE_TASK': expected occupancy or fashion-mnist (or set BASE= to an existing base)"
 fi
 MODEL="$BASE_DIR/base.json"
-
-# --- profile ---------------------------------------------------------------
-PROFILE="$OUT/profile.json"
-args="--base $BASE_DIR --input $VIDEO --threads $RUN_THREADS"
-if want profile && need "$PROFILE" "$args" "$MODEL"; then
-  log "profile: timing every stage on $RUN_THREADS thread(s)"
-  "$BIN/msprofile/msprofile" --base "$BASE_DIR" --input "$VIDEO" --threads "$RUN_THREADS" -o "$PROFILE" --log-level warn >/dev/null
-  done_with "$PROFILE" "$args"
-fi
-# CALIBRATE_WITH="DIR...": msrun --out directories measured on this machine
-# (an earlier pipeline's OUT/runs, say): the schedules use the profile they
-# correct (msprofile --calibrate; docs/model.md, "Calibration").
-if [ -n "${CALIBRATE_WITH:-}" ]; then
-  read -ra cal_dirs <<< "$CALIBRATE_WITH"
-  CALIBRATED="$OUT/profile-calibrated.json"
-  args="--calibrate ${cal_dirs[*]} --profile $PROFILE"
-  if want profile && need "$CALIBRATED" "$args" "$PROFILE"; then
-    log "profile: calibrating with the runs in ${cal_dirs[*]}"
-    "$BIN/msprofile/msprofile" --calibrate "${cal_dirs[@]}" --profile "$PROFILE" -o "$CALIBRATED" \
-      --log-level warn >/dev/null
-    done_with "$CALIBRATED" "$args"
-  fi
-  [ -f "$CALIBRATED" ] || die "CALIBRATE_WITH is set but $CALIBRATED is missing: run the profile step"
-  PROFILE="$CALIBRATED"
-fi
 
 # --- train -----------------------------------------------------------------
 # Where the train step runs (docs/pipeline.md, "Training elsewhere"):
@@ -410,6 +385,34 @@ elif [ ${#TRAIN_TODO[@]} -gt 0 ]; then
     echo "pipeline: train: ${#failed[@]} of ${#TRAIN_TODO[@]} package(s) not packed (${failed[*]}): run the commands above, or re-run this pipeline (TRAIN_ON=$TRAIN_ON), which trains only the unfinished candidates" >&2
     exit 1
   fi
+fi
+
+# --- profile ---------------------------------------------------------------
+# Right before scheduling (training does not read it): the schedules and
+# runs then use stage times measured minutes, not a quarter of an hour,
+# before they run, on a machine whose speed drifts (docs/pipeline.md).
+PROFILE="$OUT/profile.json"
+args="--base $BASE_DIR --input $VIDEO --threads $RUN_THREADS"
+if want profile && need "$PROFILE" "$args" "$MODEL"; then
+  log "profile: timing every stage on $RUN_THREADS thread(s)"
+  "$BIN/msprofile/msprofile" --base "$BASE_DIR" --input "$VIDEO" --threads "$RUN_THREADS" -o "$PROFILE" --log-level warn >/dev/null
+  done_with "$PROFILE" "$args"
+fi
+# CALIBRATE_WITH="DIR...": msrun --out directories measured on this machine
+# (an earlier pipeline's OUT/runs, say): the schedules use the profile they
+# correct (msprofile --calibrate; docs/model.md, "Calibration").
+if [ -n "${CALIBRATE_WITH:-}" ]; then
+  read -ra cal_dirs <<< "$CALIBRATE_WITH"
+  CALIBRATED="$OUT/profile-calibrated.json"
+  args="--calibrate ${cal_dirs[*]} --profile $PROFILE"
+  if want profile && need "$CALIBRATED" "$args" "$PROFILE"; then
+    log "profile: calibrating with the runs in ${cal_dirs[*]}"
+    "$BIN/msprofile/msprofile" --calibrate "${cal_dirs[@]}" --profile "$PROFILE" -o "$CALIBRATED" \
+      --log-level warn >/dev/null
+    done_with "$CALIBRATED" "$args"
+  fi
+  [ -f "$CALIBRATED" ] || die "CALIBRATE_WITH is set but $CALIBRATED is missing: run the profile step"
+  PROFILE="$CALIBRATED"
 fi
 
 # --- schedule --------------------------------------------------------------

@@ -203,6 +203,42 @@ TEST_F(E2EPipeline, RunsEveryStepAndReportsMeasuredBesidePredicted) {
       << md;
   EXPECT_NE(md.find("greedy vs exhaustive (predicted objective): 1000:"), std::string::npos) << md;
   EXPECT_EQ(first_->out, testing::ReadText(Results() / "results.md"));
+
+  // Schedules equal in what msrun executes (apps, tree, base, fps) share one
+  // run: a later one's directory is a copy naming the first (`same_as`),
+  // with its scores; a schedule that differs is run on its own.
+  std::map<std::string, std::string> first_of;
+  int copies = 0, own = 0;
+  for (const char* algo : {"greedy", "exhaustive", "nosharing", "maxsharing"}) {
+    const std::string name = std::string("b1000-") + algo;
+    const Json s = ReadJsonFile(Dir() / "work/schedules" / (name + ".json"));
+    const std::string key = Json{s["apps"], s["tree"], s["base"], s["stream_fps"]}.dump();
+    const fs::path run = Dir() / "work/runs" / name;
+    const auto it = first_of.find(key);
+    if (it == first_of.end()) {
+      first_of[key] = name;
+      EXPECT_FALSE(fs::exists(run / "same_as")) << name;
+      EXPECT_NE(first_->err.find("run: budget 1000 " + std::string(algo) + " on frames"),
+                std::string::npos)
+          << first_->err;
+      ++own;
+      continue;
+    }
+    ++copies;
+    std::string same = testing::ReadText(run / "same_as");
+    while (!same.empty() && same.back() == '\n') same.pop_back();
+    EXPECT_EQ(same, it->second) << name;
+    EXPECT_NE(first_->err.find("run: budget 1000 " + std::string(algo) + " is the schedule of " +
+                               it->second),
+              std::string::npos)
+        << first_->err;
+    EXPECT_EQ(ReadJsonFile(run / "pooled.json")["apps"],
+              ReadJsonFile(Dir() / "work/runs" / it->second / "pooled.json")["apps"]);
+  }
+  // At an unconstrained budget greedy and exhaustive choose alike, and the
+  // baselines differ from them.
+  EXPECT_GE(copies, 1);
+  EXPECT_GE(own, 2);
 }
 
 TEST_F(E2EPipeline, ReRunRedoesNothingAndAChangedSettingRedoesOnlyItsSteps) {

@@ -93,6 +93,22 @@ std::vector<TreeExecutor::FrameTask> PlannedTasks(FramePlanner& planner, const a
   return tasks;
 }
 
+// Scores equal bit for bit, NaN (branch not run) where `want` has NaN.
+void ExpectSameScores(const std::vector<std::vector<double>>& want,
+                      const std::vector<std::vector<double>>& got, const std::string& context) {
+  ASSERT_EQ(got.size(), want.size()) << context;
+  for (size_t f = 0; f < want.size(); ++f) {
+    ASSERT_EQ(got[f].size(), want[f].size()) << context << ", frame " << f;
+    for (size_t app = 0; app < want[f].size(); ++app) {
+      EXPECT_EQ(std::isnan(want[f][app]), std::isnan(got[f][app]))
+          << context << ", frame " << f << ", app " << app;
+      if (!std::isnan(want[f][app])) {
+        EXPECT_EQ(want[f][app], got[f][app]) << context << ", frame " << f << ", app " << app;
+      }
+    }
+  }
+}
+
 // Levels from the decoded stream down to `node` (a root node is at depth 1).
 int Depth(const MergedTree& tree, int node) {
   int depth = 0;
@@ -172,15 +188,7 @@ TEST_F(RuntimeExecutorTest, WorkerThreadsGiveTheSameScoresAndCounts) {
       std::vector<std::vector<double>> a, b;
       one.Run(part, &a);
       three.Run(part, &b);
-      ASSERT_EQ(a.size(), b.size());
-      for (size_t f = 0; f < a.size(); ++f) {
-        for (size_t app = 0; app < d.apps.size(); ++app) {
-          EXPECT_EQ(std::isnan(a[f][app]), std::isnan(b[f][app]));
-          if (!std::isnan(a[f][app])) {
-            EXPECT_EQ(a[f][app], b[f][app]) << "frame " << f0 + f;
-          }
-        }
-      }
+      ExpectSameScores(a, b, fmt::format("batch {} from frame {}", batch, f0));
     }
   }
   for (int k = 0; k < one.num_nodes(); ++k) {
@@ -241,16 +249,7 @@ TEST_F(RuntimeExecutorTest, OverlappedBatchesComeBackOneCallLateWithRunsScores) 
       ASSERT_TRUE(ex.Drain(&back));
       got.insert(got.end(), back.begin(), back.end());
       EXPECT_FALSE(ex.Drain(&back));
-      ASSERT_EQ(got.size(), want.size()) << workers << " workers, batch " << batch;
-      for (size_t f = 0; f < want.size(); ++f) {
-        for (size_t app = 0; app < d.apps.size(); ++app) {
-          EXPECT_EQ(std::isnan(want[f][app]), std::isnan(got[f][app]));
-          if (!std::isnan(want[f][app])) {
-            EXPECT_EQ(want[f][app], got[f][app])
-                << workers << " workers, batch " << batch << ", frame " << f << ", app " << app;
-          }
-        }
-      }
+      ExpectSameScores(want, got, fmt::format("{} workers, batch {}", workers, batch));
     }
     // Run works again once nothing is held.
     std::vector<std::vector<double>> again;

@@ -30,10 +30,10 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// A fixed set of threads that run jobs: Run(job) calls job() on up to
-// size() workers at once and returns when every call has returned,
-// rethrowing the first exception one raised. Start/Wait do the same in two
-// steps, so that the caller can work meanwhile and, in Wait, call job() too.
+// A fixed set of threads that run jobs: Start queues a job's calls on up to
+// size() workers at once; Wait returns when every call has returned,
+// rethrowing the first exception one raised, and may call job() on the
+// calling thread too. The caller can work between the two.
 // Several threads may hand it jobs at once (cameras sharing the pool): each
 // job's calls queue behind the earlier jobs' and every worker takes the
 // oldest waiting call. Each worker runs LibTorch on one intra-op thread
@@ -66,13 +66,6 @@ class BranchPool {
   BranchPool& operator=(const BranchPool&) = delete;
 
   int size() const { return count_; }
-
-  void Run(const std::function<void()>& job) {
-    Group group;
-    group.job = job;
-    Start(group);
-    Wait(group, /*help=*/false);
-  }
 
   // Queues size() calls of group.job and returns at once.
   void Start(Group& group) {
@@ -184,6 +177,12 @@ struct TreeExecutor::Impl {
     BranchPool::Group group;      // the branches' job while they run on the pool
     bool running = false;         // started on the pool, not yet waited for
     bool held = false;            // scores not yet handed back (RunOverlapped)
+
+    // Drops the activations of the batch's nodes (kept until its branches end).
+    void ReleaseActivations() {
+      for (auto& t : outputs) t = at::Tensor();
+      for (auto& t : dense) t = at::Tensor();
+    }
   };
   Batch batches[2];
   int free_batch = 0;  // RunOverlapped's next batch
@@ -471,8 +470,7 @@ void TreeExecutor::Impl::RunStems(Batch& b, const std::vector<FrameTask>& frames
   b.scores.assign(frames.size(),
                   std::vector<double>(apps, std::numeric_limits<double>::quiet_NaN()));
   for (auto& r : b.rows) r.clear();
-  for (auto& t : b.outputs) t = at::Tensor();
-  for (auto& t : b.dense) t = at::Tensor();
+  b.ReleaseActivations();  // a batch that failed may have left some
   for (size_t f = 0; f < frames.size(); ++f) {
     for (int k : frames[f].nodes) {
       MS_CHECK_RT(k >= 0 && static_cast<size_t>(k) < count,
@@ -531,8 +529,7 @@ void TreeExecutor::Impl::FinishBranches(Batch& b) {
     pool->Wait(b.group, /*help=*/true);
     branch_phase_ms += (NowSeconds() - t0) * 1e3;
   }
-  for (auto& t : b.outputs) t = at::Tensor();
-  for (auto& t : b.dense) t = at::Tensor();
+  b.ReleaseActivations();
 }
 
 void TreeExecutor::Impl::RunBranches(Batch& b) {
@@ -557,8 +554,7 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
   Impl::Batch& b = m.batches[0];
   m.RunStems(b, frames);
   m.RunBranches(b);
-  for (auto& t : b.outputs) t = at::Tensor();
-  for (auto& t : b.dense) t = at::Tensor();
+  b.ReleaseActivations();
   scores->swap(b.scores);
 }
 

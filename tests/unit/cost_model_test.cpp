@@ -106,6 +106,45 @@ TEST(CostModel, WallCostIsStemsThenBranchesOverWorkers) {
   EXPECT_DOUBLE_EQ(h.WallCost(2, true), 5.0 + 2.5 + 30.0);
 }
 
+// The stems' tail on the workers: taken from the last stems (a child whole
+// before its parent is cut) while the loop thread's part is above its share,
+// each step lowering the overlapped WallCost.
+TEST(CostModel, StemTailLowersTheLoopThreadsPart) {
+  // Stages 2, 2, 1, 1, 0.1 ms at 10 fps, preprocess 0.5 ms, decode 0.5 ms.
+  StageCosts c({2.0, 2.0, 1.0, 1.0, 0.1}, 0.5, 0.5, 10.0);
+  // An app at 2 (1 fps) and a head at 4: stems [0, 2) 40 and [2, 4) 20 ms/s,
+  // branches 2.1 + 1, preprocessing 5: the loop thread's part 65 of 68.1.
+  MergedTree t = BuildMergedTree(c, {{2, 1}, {4, 10}});
+  ASSERT_EQ(t.nodes[0].end, 2);
+  ASSERT_EQ(t.nodes[1].begin, 2);
+  const StemSplit s = PlanStemSplit(t, c.stage_ms, 2);
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.tail_from[1], 2);  // the child whole,
+  EXPECT_EQ(s.tail_from[0], 1);  // the parent after its first stage
+  for (size_t k = 2; k < t.nodes.size(); ++k) EXPECT_EQ(s.tail_from[k], t.nodes[k].end);
+  EXPECT_DOUBLE_EQ(s.tail_cost, 40.0);
+  // 5 + the tail and the largest branch (2.1) in sequence; 5 + 65 without.
+  EXPECT_DOUBLE_EQ(t.WallCost(2, true, s.tail_cost), 5.0 + 42.1);
+  EXPECT_DOUBLE_EQ(t.WallCost(2, true), 5.0 + 65.0);
+  EXPECT_THROW(t.WallCost(2, true, 61.0), std::exception);  // more than the stems
+  // One stem [0, 4) of 60 ms/s, five heads of 1: cut where the bound is
+  // lowest, after stage 0 (the loop thread 5 + 20, the tail 40 and a head 1;
+  // after stage 1: the loop thread 5 + 40).
+  MergedTree h = BuildMergedTree(c, {{4, 10}, {4, 10}, {4, 10}, {4, 10}, {4, 10}});
+  const StemSplit hs = PlanStemSplit(h, c.stage_ms, 2);
+  ASSERT_EQ(h.nodes[0].end, 4);
+  EXPECT_EQ(hs.tail_from[0], 1);
+  EXPECT_DOUBLE_EQ(hs.tail_cost, 40.0);
+  EXPECT_DOUBLE_EQ(h.WallCost(2, true, hs.tail_cost), 5.0 + 41.0);
+  EXPECT_DOUBLE_EQ(h.WallCost(2, true), 5.0 + 65.0);
+  // No tail: 1 worker; stage timings of another base; branches that are
+  // most of the work.
+  EXPECT_TRUE(PlanStemSplit(h, c.stage_ms, 1).empty());
+  EXPECT_TRUE(PlanStemSplit(h, {1.0, 1.0}, 2).empty());
+  MergedTree b = BuildMergedTree(c, {{0, 10}, {0, 10}, {1, 10}});
+  EXPECT_TRUE(PlanStemSplit(b, c.stage_ms, 2).empty());
+}
+
 TEST(CostModel, RejectsBadRequests) {
   StageCosts c({1, 1, 1}, 0);
   EXPECT_THROW(BuildMergedTree(c, {{3, 1}}), InputError);

@@ -1,6 +1,7 @@
 // The merged-tree executor and the frame loop: scores equal each app's full
 // model run on its own, batches equal single frames, and the work done equals
 // the cost model (FramePlanner), also under real-time pacing and stops.
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -258,6 +260,78 @@ TEST_F(RuntimeExecutorTest, OverlappedBatchesComeBackOneCallLateWithRunsScores) 
   }
 }
 
+// When the stems are most of a frame's work, their tail (whole nodes, or a
+// node cut at a stage) runs on the workers before the branches while the
+// calling thread runs the next batch's first stems: scores, calls and
+// frames stay Run's on 1 worker, bit for bit, wherever the cut falls.
+TEST_F(RuntimeExecutorTest, StemsTailOnTheWorkersKeepsScoresAndCounts) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  BaseModel base = BaseModel::Load(scenario_->base_dir);
+  TreeExecutor reference = TreeExecutor::Load(base, d);
+  // Stems 30x as costly as profiled: most of the work, so a tail is planned.
+  Deployment heavy = d;
+  MergedTree& tree = heavy.schedule.tree;
+  tree.stem_cost = 0;
+  for (TreeNode& node : tree.nodes) {
+    if (node.kind != TreeNode::Kind::kStem) continue;
+    node.latency_ms *= 30;
+    tree.stem_cost += node.cost();
+  }
+  const std::vector<double> even(static_cast<size_t>(base.num_stages()), 1.0);
+  std::vector<double> front = even;  // stage 0 the costliest: cuts fall late
+  front[0] = 20;
+  FramePlanner planner(d.schedule.tree, d.schedule.stream_fps, 3);
+  const int frames = 13;
+  at::Tensor x = base.DummyInput(frames, 12).contiguous();
+  const size_t floats = reference.preprocess().floats_per_frame();
+  const std::vector<TreeExecutor::FrameTask> tasks = PlannedTasks(planner, x, floats);
+  std::vector<std::vector<double>> want;
+  reference.Run(tasks, &want);
+  std::set<std::vector<int>> cuts;
+  for (int workers : {2, 3}) {
+    for (const std::vector<double>& stage_ms : {even, front}) {
+      ExecutorOptions eo;
+      eo.workers = workers;
+      eo.stage_ms = stage_ms;
+      TreeExecutor ex = TreeExecutor::Load(base, heavy, eo);
+      const StemSplit& split = ex.stem_split();
+      ASSERT_FALSE(split.empty()) << workers << " workers";
+      EXPECT_LE(split.tail_cost, tree.stem_cost);
+      cuts.insert(split.tail_from);
+      for (int batch : {1, 2}) {
+        ex.ResetCounters();
+        std::vector<std::vector<double>> got, back;
+        for (int f0 = 0; f0 < frames; f0 += batch) {
+          const int n = std::min(batch, frames - f0);
+          std::vector<TreeExecutor::FrameTask> part(tasks.begin() + f0, tasks.begin() + f0 + n);
+          if (ex.RunOverlapped(part, &back)) got.insert(got.end(), back.begin(), back.end());
+        }
+        ASSERT_TRUE(ex.Drain(&back));
+        got.insert(got.end(), back.begin(), back.end());
+        const std::string what = fmt::format("{} workers, cuts {}, batch {}", workers,
+                                             fmt::join(split.tail_from, ","), batch);
+        ExpectSameScores(want, got, what);
+        EXPECT_GT(ex.tail_ms(), 0.0) << what;
+        for (int k = 0; k < ex.num_nodes(); ++k) {
+          EXPECT_EQ(ex.node_frames(k), reference.node_frames(k)) << what << ", node " << k;
+        }
+      }
+      // Run (no overlap) runs the tail on the calling thread: same scores.
+      std::vector<std::vector<double>> again;
+      ex.Run(tasks, &again);
+      ExpectSameScores(want, again, "Run with a tail");
+    }
+  }
+  EXPECT_GE(cuts.size(), 2u) << "the stage timings should move the cut";
+  // Without stage timings, or on 1 worker, no tail.
+  ExecutorOptions none;
+  none.workers = 2;
+  EXPECT_TRUE(TreeExecutor::Load(base, heavy, none).stem_split().empty());
+  none.workers = 1;
+  none.stage_ms = even;
+  EXPECT_TRUE(TreeExecutor::Load(base, heavy, none).stem_split().empty());
+}
+
 TEST_F(RuntimeExecutorTest, TreesSharingOnePoolScoreAsEachAlone) {
   Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
   BaseModel base = BaseModel::Load(scenario_->base_dir);
@@ -347,6 +421,50 @@ TEST_F(RuntimeExecutorTest, AFailingBranchOnAWorkerFailsTheRun) {
   ex.Run(tasks, &scores);
   EXPECT_FALSE(std::isnan(
       scores[1][static_cast<size_t>(ex.tree().nodes[static_cast<size_t>(root_branch)].app)]));
+}
+
+// The summary says how fast the machine ran the base's stages before and
+// after the run beside the schedule's profile, and which stems' tail ran on
+// the workers (the tail msrun plans from the schedule's stage timings).
+TEST_F(RuntimeExecutorTest, SummaryReportsTheSpeedProbeAndTheStemTail) {
+  Deployment d = LoadDeployment(scenario_->schedule, scenario_->base_dir);
+  double profiled = 0;
+  for (double v : d.schedule.costs.stage_ms) profiled += v;
+  ASSERT_GT(profiled, 0.0);
+  TempDir a, b;
+  RunConfig c = Config(a.path());
+  c.threads = 2;
+  ASSERT_EQ(Runtime::Prepare(c).Run(nullptr).status, RunStatus::kCompleted);
+  const Json s = ReadJsonFile(a.path() / kRunSummaryFile);
+  const Json& probe = s["machine"]["speed_probe"];
+  ASSERT_TRUE(probe.is_object()) << s["machine"].dump();
+  EXPECT_NEAR(probe["profile_ms"].get<double>(), profiled, 1e-9 * profiled);
+  const double start = probe["start_ms"].get<double>(), end = probe["end_ms"].get<double>();
+  EXPECT_GT(start, 0.0);
+  EXPECT_GT(end, 0.0);
+  const double factor = probe["factor"].get<double>();
+  EXPECT_NEAR(factor, (start + end) / 2 / profiled, 1e-9 * factor);
+  const Json& cost = s["cost"];
+  EXPECT_NEAR(cost["dnn_ratio_at_probe_speed"].get<double>(),
+              cost["dnn_ratio"].get<double>() / factor, 1e-6);
+  // Decoded ahead on two threads: the tail planned without decode on the loop.
+  const double tail =
+      PlanStemSplit(d.schedule.tree, d.schedule.costs.stage_ms, 2, /*decode_on_loop=*/false)
+          .tail_cost;
+  EXPECT_NEAR(s["machine"]["stem_tail"].get<double>(), tail, 1e-9);
+  EXPECT_GE(cost["measured"]["stem_tail"].get<double>(), 0.0);
+  EXPECT_EQ(cost["measured"]["stem_tail"].get<double>() > 0, tail > 0);
+  // --no-speed-probe, --no-stem-split: neither.
+  c = Config(b.path());
+  c.threads = 2;
+  c.speed_probe = false;
+  c.stem_split = false;
+  ASSERT_EQ(Runtime::Prepare(c).Run(nullptr).status, RunStatus::kCompleted);
+  const Json t = ReadJsonFile(b.path() / kRunSummaryFile);
+  EXPECT_TRUE(t["machine"]["speed_probe"].is_null());
+  EXPECT_TRUE(t["cost"]["dnn_ratio_at_probe_speed"].is_null());
+  EXPECT_EQ(t["machine"]["stem_tail"].get<double>(), 0.0);
+  EXPECT_EQ(t["cost"]["measured"]["stem_tail"].get<double>(), 0.0);
 }
 
 TEST_F(RuntimeExecutorTest, ThreadsDoNotChangeEventsOrScores) {

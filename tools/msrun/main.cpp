@@ -113,6 +113,14 @@ int main(int argc, char** argv) {
       "With --threads N >= 2: N branch workers and the loop thread waits for them (default: the "
       "loop thread is one of the N and runs the next frame's stems while the others finish the "
       "frame before)");
+  app.add_flag(
+      "--no-stem-split", [&cfg](int64_t) { cfg.stem_split = false; },
+      "With the overlap: the stems stay on the loop thread (default: when they are more than its "
+      "share of a frame's work, their last stages run on the workers before the branches)");
+  app.add_flag(
+      "--no-speed-probe", [&cfg](int64_t) { cfg.speed_probe = false; },
+      "Skip timing the base's stages before and after the run (default: the summary compares "
+      "this machine's speed now with the schedule's profile)");
   app.add_option("--batch", cfg.batch,
                  "Frames per forward call (offline runs; profile with the same batch)")
       ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <optional>
 
 #include "mainstream/core/atomic_file.h"
 #include "mainstream/core/error.h"
@@ -184,7 +185,7 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
   for (int i = 0; i < config.warmup; ++i) pass(false);
   for (int r = 0; r < config.repeats; ++r) {
     pass(true);
-    progress->Update(progress_base + r + 1, "timing");
+    if (progress) progress->Update(progress_base + r + 1, "timing");
   }
   return t;
 }
@@ -219,6 +220,36 @@ void WarnIfBusy(const Json& machine) {
 }
 
 }  // namespace
+
+struct StageProbe::Impl {
+  std::vector<Segment> stages;
+  std::optional<Segment> whole;
+  at::Tensor input;
+};
+
+StageProbe::StageProbe(const BaseModel& base) : impl_(std::make_unique<Impl>()) {
+  for (int k = 0; k < base.num_stages(); ++k)
+    impl_->stages.push_back(Segment::Build(base, k, k + 1));
+  impl_->whole.emplace(Segment::Build(base, 0, base.num_stages()));
+  impl_->input = base.DummyInput(1, ProfileConfig{}.seed);
+}
+StageProbe::StageProbe(StageProbe&&) noexcept = default;
+StageProbe& StageProbe::operator=(StageProbe&&) noexcept = default;
+StageProbe::~StageProbe() = default;
+
+double StageProbe::MeasureMs(int repeats, int warmup) {
+  MS_CHECK(repeats >= 1 && warmup >= 0, "StageProbe: {} repeats, {} warmup", repeats, warmup);
+  torch::NoGradGuard no_grad;
+  // msprofile's passes (chained, standalone, whole model), so that each
+  // stage is as hot as when it was profiled.
+  ProfileConfig config;
+  config.repeats = repeats;
+  config.warmup = warmup;
+  const Timings t = TimeSegments(impl_->stages, *impl_->whole, impl_->input, config, nullptr, 0);
+  double sum = 0;
+  for (const auto& v : t.chained) sum += SummarizeLatency(v).p50_ms;
+  return sum;
+}
 
 ProfileResult RunProfile(const ProfileConfig& config) {
   config.Validate();

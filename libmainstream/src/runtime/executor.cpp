@@ -161,6 +161,19 @@ struct TreeExecutor::Impl {
   bool own_pool = false;             // the calling thread runs branches too, and overlaps
   std::vector<size_t> stems;         // stem nodes, parents first
   std::vector<size_t> branches;      // branch nodes, largest latency first
+  // The stems' tail (PlanStemSplit): the stems, or their first part, that
+  // the calling thread runs, and those, or their last part, that the branch
+  // job runs first; both parents first. A cut node's last part is its
+  // tail segment, timed apart (the calling thread runs the next batch's
+  // first part meanwhile).
+  StemSplit split;
+  std::vector<size_t> head_stems, tail_stems;
+  std::vector<Segment> tail_segments;  // per node (cut stems only)
+  std::vector<double> tail_ms, tail_cpu_ms;
+
+  // A node whole on the calling thread, a cut stem's first or last part, a
+  // stem whole in the tail (timed with the tail).
+  enum class Part { kWhole, kHead, kTail, kTailWhole };
 
   // One batch of frames on its way through the tree: its frames, every
   // node's rows and outputs, its scores. Two of them, so that one batch's
@@ -173,10 +186,16 @@ struct TreeExecutor::Impl {
                                          // batch, for the microclassifiers under it
     std::vector<size_t> todo;            // the branches with rows, largest first
     std::vector<std::vector<double>> scores;
-    std::atomic<size_t> next{0};  // the next of `todo` to claim
+    std::atomic<size_t> next{0};  // the next item to claim: 0 the tail, then `todo`
     BranchPool::Group group;      // the branches' job while they run on the pool
-    bool running = false;         // started on the pool, not yet waited for
-    bool held = false;            // scores not yet handed back (RunOverlapped)
+    bool has_tail = false;        // tail stems with rows, not yet run
+    // The tail's progress, for the branches' claimers: 0 pending, 1 done,
+    // 2 failed (its error is the group's).
+    std::mutex tail_mu;
+    std::condition_variable tail_cv;
+    int tail_state = 0;
+    bool running = false;  // started on the pool, not yet waited for
+    bool held = false;     // scores not yet handed back (RunOverlapped)
 
     // Drops the activations of the batch's nodes (kept until its branches end).
     void ReleaseActivations() {
@@ -197,15 +216,27 @@ struct TreeExecutor::Impl {
     }
   }
 
-  // Runs node k of batch b on its rows; its parent has run. Touches only
-  // node k's counters, output and (for a branch) its app's scores, so
-  // branches may run concurrently.
-  void RunNode(size_t k, Batch& b);
-  // Sets up b for `frames` and runs their stems here, parents first.
+  // Runs node k of batch b on its rows (part: all of it, or a cut stem's
+  // first or last segment); its parent has run. Touches only node k's
+  // counters (a tail part its tail counters), output and (for a branch) its
+  // app's scores, so branches may run concurrently.
+  void RunNode(size_t k, Batch& b, Part part = Part::kWhole);
+  // Sets up b for `frames` and runs their stems here, parents first, but
+  // for the tail (b.has_tail).
   void RunStems(Batch& b, const std::vector<FrameTask>& frames);
+  // Runs b's tail here, then makes the stems' outputs dense for the
+  // microclassifiers.
+  void RunTail(Batch& b);
+  // The microclassifiers under a stem read its output dense: converted once
+  // per batch for all of them, charged to the stem (a shared cost) in
+  // ms/cpu (the tail's counters when the tail's thread does it).
+  void MakeDense(Batch& b, std::vector<double>& msv, std::vector<double>& cpuv);
+  // The branch job's wait for b's tail; false when it failed.
+  bool WaitTail(Batch& b);
   // The branches of b: here and on the pool, returning when all are done.
   void RunBranches(Batch& b);
-  // b.group.job: claims b's branches one by one until none is left.
+  // b.group.job: claims b's tail (when b.has_tail), then its branches one
+  // by one until none is left; a branch waits for the tail.
   void SetBranchJob(Batch& b);
   // Starts b's branches on the pool (own pool, several branches), else runs
   // them here; FinishBranches then waits, running the rest here.
@@ -322,6 +353,23 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.pre = PreprocessConfigFor(base.info());
   m.input_shape = base.info().input.shape();
   const int n = base.num_stages();
+  MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
+  if (options.pool) {
+    m.pool = options.pool;
+  } else if (options.workers > 1 && options.overlap) {
+    // The calling thread is one of the workers: it runs branches too.
+    m.pool = MakeBranchPool(options.workers - 1);
+    m.own_pool = true;
+  } else if (options.workers > 1) {
+    m.pool = MakeBranchPool(options.workers);
+  }
+  m.split = m.own_pool && !options.stage_ms.empty()
+                ? PlanStemSplit(tree, options.stage_ms, options.workers, options.decode_on_loop)
+                : StemSplit{};
+  if (m.split.tail_from.empty()) {
+    for (const TreeNode& node : tree.nodes) m.split.tail_from.push_back(node.end);
+  }
+  m.tail_segments.resize(tree.nodes.size());
   for (const TreeNode& node : tree.nodes) {
     // A microclassifier's branch holds no base stage (begin == end).
     MS_CHECK(node.begin >= 0 && node.end <= n &&
@@ -333,7 +381,13 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
       SegmentOptions so;
       so.optimize = options.optimize;
       so.verify = options.verify;
-      m.segments.push_back(Segment::Build(base, node.begin, node.end, so));
+      const int cut = m.split.tail_from[static_cast<size_t>(node.id)];
+      if (cut > node.begin && cut < node.end) {
+        m.segments.push_back(Segment::Build(base, node.begin, cut, so));
+        m.tail_segments[static_cast<size_t>(node.id)] = Segment::Build(base, cut, node.end, so);
+      } else {
+        m.segments.push_back(Segment::Build(base, node.begin, node.end, so));
+      }
       m.micro.emplace_back();
     } else {
       const auto app = static_cast<size_t>(node.app);
@@ -351,28 +405,24 @@ TreeExecutor TreeExecutor::Build(const BaseModel& base, const MergedTree& tree,
   m.frames.assign(count, 0);
   m.ms.assign(count, 0.0);
   m.cpu_ms.assign(count, 0.0);
+  m.tail_ms.assign(count, 0.0);
+  m.tail_cpu_ms.assign(count, 0.0);
   for (Impl::Batch& b : m.batches) {
     b.rows.resize(count);
     b.outputs.resize(count);
     b.dense.resize(count);
   }
   for (size_t k = 0; k < count; ++k) {
-    (tree.nodes[k].kind == TreeNode::Kind::kBranch ? m.branches : m.stems).push_back(k);
+    const TreeNode& node = tree.nodes[k];
+    (node.kind == TreeNode::Kind::kBranch ? m.branches : m.stems).push_back(k);
+    if (node.kind == TreeNode::Kind::kBranch) continue;
+    if (m.split.tail_from[k] > node.begin) m.head_stems.push_back(k);
+    if (m.split.tail_from[k] < node.end) m.tail_stems.push_back(k);
   }
   // Largest first, so that a long branch does not start last on a worker.
   std::stable_sort(m.branches.begin(), m.branches.end(), [&](size_t a, size_t b) {
     return tree.nodes[a].latency_ms > tree.nodes[b].latency_ms;
   });
-  MS_CHECK(options.workers >= 1, "executor: {} workers; at least 1", options.workers);
-  if (options.pool) {
-    m.pool = options.pool;
-  } else if (options.workers > 1 && options.overlap) {
-    // The calling thread is one of the workers: it runs branches too.
-    m.pool = MakeBranchPool(options.workers - 1);
-    m.own_pool = true;
-  } else if (options.workers > 1) {
-    m.pool = MakeBranchPool(options.workers);
-  }
   return ex;
 }
 
@@ -394,13 +444,19 @@ TreeExecutor TreeExecutor::Load(const BaseModel& base, const Deployment& deploym
   return Build(base, deployment.schedule.tree, suffixes, origins, options, crops);
 }
 
-void TreeExecutor::Impl::RunNode(size_t k, Batch& b) {
+void TreeExecutor::Impl::RunNode(size_t k, Batch& b, Part part) {
+  const double t0 = NowSeconds(), c0 = ThreadCpuSeconds();
+  if (part == Part::kTail) {
+    b.outputs[k] = tail_segments[k].ForwardKeepLayout(b.outputs[k]);
+    tail_ms[k] += (NowSeconds() - t0) * 1e3;
+    tail_cpu_ms[k] += (ThreadCpuSeconds() - c0) * 1e3;
+    return;
+  }
   const std::vector<FrameTask>& tasks = b.tasks;
   const std::vector<int>& my_rows = b.rows[k];
   const size_t floats = pre.floats_per_frame();
   std::vector<float> gather;  // root inputs that are not contiguous
   const TreeNode& node = tree.nodes[k];
-  const double t0 = NowSeconds(), c0 = ThreadCpuSeconds();
   at::Tensor x;
   const auto batch = static_cast<int64_t>(my_rows.size());
   if (node.parent < 0) {
@@ -457,8 +513,9 @@ void TreeExecutor::Impl::RunNode(size_t k, Batch& b) {
   } else {
     b.outputs[k] = seg.ForwardKeepLayout(x);
   }
-  ms[k] += (NowSeconds() - t0) * 1e3;
-  cpu_ms[k] += (ThreadCpuSeconds() - c0) * 1e3;
+  const bool tail = part == Part::kTailWhole;
+  (tail ? tail_ms : ms)[k] += (NowSeconds() - t0) * 1e3;
+  (tail ? tail_cpu_ms : cpu_ms)[k] += (ThreadCpuSeconds() - c0) * 1e3;
   ++calls[k];
   frames[k] += batch;
 }
@@ -479,15 +536,32 @@ void TreeExecutor::Impl::RunStems(Batch& b, const std::vector<FrameTask>& frames
     }
   }
   torch::NoGradGuard no_grad;
-  for (size_t k : stems) {
-    if (!b.rows[k].empty()) RunNode(k, b);
+  for (size_t k : head_stems) {
+    if (!b.rows[k].empty()) {
+      RunNode(k, b, split.tail_from[k] < tree.nodes[k].end ? Part::kHead : Part::kWhole);
+    }
   }
   b.todo.clear();
   for (size_t k : branches) {
     if (!b.rows[k].empty()) b.todo.push_back(k);
   }
-  // The microclassifiers under a stem read its output dense: converted once
-  // here for all of them, charged to the stem (a shared cost).
+  b.has_tail = false;
+  for (size_t k : tail_stems) {
+    if (!b.rows[k].empty()) b.has_tail = true;
+  }
+  if (!b.has_tail) MakeDense(b, ms, cpu_ms);
+}
+
+void TreeExecutor::Impl::RunTail(Batch& b) {
+  torch::NoGradGuard no_grad;
+  for (size_t k : tail_stems) {
+    if (b.rows[k].empty()) continue;
+    RunNode(k, b, split.tail_from[k] > tree.nodes[k].begin ? Part::kTail : Part::kTailWhole);
+  }
+  MakeDense(b, tail_ms, tail_cpu_ms);
+}
+
+void TreeExecutor::Impl::MakeDense(Batch& b, std::vector<double>& msv, std::vector<double>& cpuv) {
   for (size_t k : b.todo) {
     const int parent = tree.nodes[k].parent;
     if (!micro[k] || parent < 0) continue;
@@ -495,23 +569,56 @@ void TreeExecutor::Impl::RunStems(Batch& b, const std::vector<FrameTask>& frames
     if (b.dense[p].defined() || !b.outputs[p].is_mkldnn()) continue;
     const double t1 = NowSeconds(), c1 = ThreadCpuSeconds();
     b.dense[p] = b.outputs[p].to_dense();
-    ms[p] += (NowSeconds() - t1) * 1e3;
-    cpu_ms[p] += (ThreadCpuSeconds() - c1) * 1e3;
+    msv[p] += (NowSeconds() - t1) * 1e3;
+    cpuv[p] += (ThreadCpuSeconds() - c1) * 1e3;
   }
+}
+
+bool TreeExecutor::Impl::WaitTail(Batch& b) {
+  std::unique_lock<std::mutex> lock(b.tail_mu);
+  b.tail_cv.wait(lock, [&] { return b.tail_state != 0; });
+  return b.tail_state == 1;
 }
 
 void TreeExecutor::Impl::SetBranchJob(Batch& b) {
   b.next = 0;
+  {
+    std::lock_guard<std::mutex> lock(b.tail_mu);
+    b.tail_state = b.has_tail ? 0 : 1;
+  }
   b.group.job = [this, &b] {
     torch::NoGradGuard no_grad;
-    for (size_t i = b.next.fetch_add(1); i < b.todo.size(); i = b.next.fetch_add(1)) {
-      RunNode(b.todo[i], b);
+    // Item 0 is the tail, 1.. the branches.
+    for (size_t i = b.next.fetch_add(1); i <= b.todo.size(); i = b.next.fetch_add(1)) {
+      if (i == 0) {
+        if (!b.has_tail) continue;
+        int state = 1;
+        try {
+          RunTail(b);
+        } catch (...) {
+          state = 2;
+          {
+            std::lock_guard<std::mutex> lock(b.tail_mu);
+            b.tail_state = state;
+          }
+          b.tail_cv.notify_all();
+          throw;
+        }
+        {
+          std::lock_guard<std::mutex> lock(b.tail_mu);
+          b.tail_state = state;
+        }
+        b.tail_cv.notify_all();
+        continue;
+      }
+      if (!WaitTail(b)) return;  // the tail's error is the group's
+      RunNode(b.todo[i - 1], b);
     }
   };
 }
 
 void TreeExecutor::Impl::StartBranches(Batch& b) {
-  if (own_pool && b.todo.size() > 1) {
+  if (own_pool && (b.todo.size() > 1 || b.has_tail)) {
     SetBranchJob(b);
     pool->Start(b.group);
     b.running = true;
@@ -553,6 +660,10 @@ void TreeExecutor::Run(const std::vector<FrameTask>& frames,
   }
   Impl::Batch& b = m.batches[0];
   m.RunStems(b, frames);
+  if (b.has_tail) {
+    m.RunTail(b);
+    b.has_tail = false;
+  }
   m.RunBranches(b);
   b.ReleaseActivations();
   scores->swap(b.scores);
@@ -582,6 +693,7 @@ bool TreeExecutor::Drain(std::vector<std::vector<double>>* previous) {
 }
 
 bool TreeExecutor::overlaps() const { return impl_->own_pool; }
+const StemSplit& TreeExecutor::stem_split() const { return impl_->split; }
 
 int TreeExecutor::num_nodes() const { return static_cast<int>(impl_->tree.nodes.size()); }
 int TreeExecutor::num_apps() const { return static_cast<int>(impl_->tree.branch_of_app.size()); }
@@ -602,12 +714,21 @@ int64_t TreeExecutor::node_calls(int node) const {
 int64_t TreeExecutor::node_frames(int node) const {
   return impl_->frames.at(static_cast<size_t>(node));
 }
-double TreeExecutor::node_ms(int node) const { return impl_->ms.at(static_cast<size_t>(node)); }
+double TreeExecutor::node_ms(int node) const {
+  const auto k = static_cast<size_t>(node);
+  return impl_->ms.at(k) + impl_->tail_ms.at(k);
+}
 double TreeExecutor::node_cpu_ms(int node) const {
-  return impl_->cpu_ms.at(static_cast<size_t>(node));
+  const auto k = static_cast<size_t>(node);
+  return impl_->cpu_ms.at(k) + impl_->tail_cpu_ms.at(k);
 }
 
 double TreeExecutor::branch_phase_ms() const { return impl_->branch_phase_ms; }
+double TreeExecutor::tail_ms() const {
+  double sum = 0;
+  for (double v : impl_->tail_ms) sum += v;
+  return sum;
+}
 int TreeExecutor::workers() const {
   if (!impl_->pool) return 1;
   return impl_->pool->size() + (impl_->own_pool ? 1 : 0);
@@ -619,11 +740,25 @@ void TreeExecutor::ResetCounters() {
   std::fill(impl_->frames.begin(), impl_->frames.end(), 0);
   std::fill(impl_->ms.begin(), impl_->ms.end(), 0.0);
   std::fill(impl_->cpu_ms.begin(), impl_->cpu_ms.end(), 0.0);
+  std::fill(impl_->tail_ms.begin(), impl_->tail_ms.end(), 0.0);
+  std::fill(impl_->tail_cpu_ms.begin(), impl_->tail_cpu_ms.end(), 0.0);
 }
 
 Json TreeExecutor::NodeInfo(int node) const {
   const Segment& s = impl_->segments.at(static_cast<size_t>(node));
   Json j{{"segment", s.name()}, {"fusion", s.fusion().ToJson()}};
+  const auto k = static_cast<size_t>(node);
+  const TreeNode& n = impl_->tree.nodes.at(k);
+  if (n.kind == TreeNode::Kind::kStem && impl_->split.tail_from[k] < n.end) {
+    // In the stems' tail, on the workers: all of it, or from a stage on.
+    Json tail{{"from_stage", impl_->split.tail_from[k]}};
+    if (impl_->split.tail_from[k] > n.begin) {
+      const Segment& t = impl_->tail_segments[k];
+      tail["segment"] = t.name();
+      tail["fusion"] = t.fusion().ToJson();
+    }
+    j["tail"] = tail;
+  }
   if (const auto& mh = impl_->micro.at(static_cast<size_t>(node))) {
     j["native_micro"] = Json{{"channels", mh->channels()}, {"macs", mh->macs()}};
   }

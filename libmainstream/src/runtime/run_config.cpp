@@ -96,6 +96,8 @@ Json RunConfig::ToJson() const {
               {"batch", batch},
               {"prefetch", prefetch},
               {"overlap", overlap},
+              {"stem_split", stem_split},
+              {"speed_probe", speed_probe},
               {"reconnect_s", reconnect_s},
               {"bootstrap_resamples", bootstrap_resamples},
               {"phases", phases}};
@@ -127,6 +129,8 @@ RunConfig RunConfig::FromJson(const JsonView& v) {
   if (auto f = v.OptionalField("batch")) c.batch = static_cast<int>(f->AsIntIn(1, 256));
   if (auto f = v.OptionalField("prefetch")) c.prefetch = f->AsBool();
   if (auto f = v.OptionalField("overlap")) c.overlap = f->AsBool();
+  if (auto f = v.OptionalField("stem_split")) c.stem_split = f->AsBool();
+  if (auto f = v.OptionalField("speed_probe")) c.speed_probe = f->AsBool();
   if (auto f = v.OptionalField("reconnect_s")) c.reconnect_s = f->AsNumberIn(0, 31536000);
   if (auto f = v.OptionalField("bootstrap_resamples"))
     c.bootstrap_resamples = static_cast<int>(f->AsIntIn(0, 1000000));

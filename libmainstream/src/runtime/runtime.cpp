@@ -28,6 +28,7 @@
 #include "mainstream/labels/scoring.h"
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
+#include "mainstream/model/profiler.h"
 #include "mainstream/runtime/app_output.h"
 #include "mainstream/runtime/executor.h"
 #include "mainstream/runtime/run_report.h"
@@ -150,6 +151,9 @@ struct LoopStats {
   RunStatus status = RunStatus::kCompleted;
   int stop_signal = 0;
   std::string error;
+  // The speed probe's sum of stage medians before and after the loop (ms per
+  // frame; 0: not measured).
+  double probe_start_ms = 0, probe_end_ms = 0;
 };
 
 // A re-plan of a live deployment, made off the frame loop: the new schedule
@@ -263,7 +267,8 @@ struct DepartedApp {
 
 // What earlier trees of a live deployment did, for the summary's cost.
 struct EarlierTrees {
-  double stem_ms = 0, branch_ms = 0, stem_cpu_ms = 0, branch_cpu_ms = 0, branch_phase_ms = 0;
+  double stem_ms = 0, branch_ms = 0, stem_cpu_ms = 0, branch_cpu_ms = 0, branch_phase_ms = 0,
+         tail_ms = 0;
   // Predicted costs (ms/s) times the frames each tree ran.
   double decode = 0, preprocess = 0, stem = 0, branch = 0, elapsed = 0;
   int64_t frames = 0;
@@ -276,6 +281,7 @@ struct Runtime::Impl {
   Deployment deployment;
   BaseModel base;
   std::optional<TreeExecutor> executor;
+  std::optional<StageProbe> probe;  // --speed-probe: the base's stages as msprofile times them
   std::optional<VideoSource> source;
   VideoSourceOptions source_options;  // to re-open the input for another phase
   std::vector<AppLabels> labels;
@@ -302,6 +308,11 @@ struct Runtime::Impl {
   double max_swap_pause_ms = 0;
 
   bool live() const { return !config.deployment.empty(); }
+  // Frames are decoded on a thread of their own (the loop's frame
+  // prefetcher): with branch workers, a video file and --prefetch.
+  bool DecodesAhead() const {
+    return config.prefetch && config.threads >= 2 && source && source->kind() == SourceKind::kFile;
+  }
   // The schedule a deployment file's text plans for this run's camera.
   ScheduleDoc PlanSchedule(const std::string& text) const;
   // A live source that stopped delivering: reopens it with back-off for up to
@@ -319,6 +330,11 @@ struct Runtime::Impl {
   // fault (the caller finishes the outputs).
   void Loop(const std::atomic<int>* stop, std::vector<AppOutput>& outputs, LoopStats& st);
   Json CostJson(const LoopStats& st, double video_s) const;
+  // The machine's speed now beside the profile's (null without a probe):
+  // the schedule's stage timings' sum, the probe's before and after, their
+  // mean over the profile's.
+  Json SpeedJson(const LoopStats& st) const;
+  double SpeedFactor(const LoopStats& st) const;
   Json MemoryJson() const;
   Json NodesJson(const LoopStats& st, const FramePlanner& planner, double video_s) const;
   Json AppsJson(const LoopStats& st, const FramePlanner& planner,
@@ -415,12 +431,27 @@ Runtime Runtime::Prepare(const RunConfig& config, const NodeCameraLink& node) {
   eo.workers = config.threads;
   eo.pool = node.pool;
   eo.overlap = config.overlap;
+  if (config.stem_split) eo.stage_ms = m.deployment.schedule.costs.stage_ms;
+  eo.decode_on_loop = !m.DecodesAhead();
   m.executor.emplace(TreeExecutor::Load(m.base, m.deployment, eo));
   m.rss_after_load = ResidentBytes();
+  if (config.speed_probe) {
+    if (static_cast<int>(sched.costs.stage_ms.size()) == m.base.num_stages()) {
+      const double t0 = NowSeconds();
+      m.probe.emplace(m.base);
+      LogDebug("speed probe: {} stages built in {:.2f} s", m.base.num_stages(), NowSeconds() - t0);
+    } else {
+      LogWarn(
+          "{}: the schedule's profile has {} stage timings for the base's {} stages: no speed "
+          "probe",
+          config.schedule.string(), sched.costs.stage_ms.size(), m.base.num_stages());
+    }
+  }
   for (int k = 0; k < m.executor->num_nodes(); ++k) {
     LogDebug("node {}: {}", k, m.executor->NodeInfo(k).dump());
   }
-  if (const double wall = sched.tree.WallCost(m.executor->workers(), m.executor->overlaps());
+  if (const double wall = sched.tree.WallCost(m.executor->workers(), m.executor->overlaps(),
+                                              m.executor->stem_split().tail_cost);
       wall > 1000) {
     LogWarn(
         "the schedule needs {:.0f} ms per second of video on {} thread(s) (stems, then the largest "
@@ -523,7 +554,7 @@ void Runtime::Impl::Loop(const std::atomic<int>* stop, std::vector<AppOutput>& o
   // ahead (--no-prefetch: on the loop thread). Live sources are read here:
   // a read blocked on a dead stream must not hold up a stop.
   std::optional<FramePrefetcher> prefetcher;
-  if (cfg.prefetch && cfg.threads >= 2 && !live_source) prefetcher.emplace(&source, 2);
+  if (DecodesAhead()) prefetcher.emplace(&source, 2);
   st.prefetch = prefetcher.has_value();
   Frame frame;
   try {
@@ -694,6 +725,8 @@ PlannedTree Runtime::Impl::PlanTree(const std::string& text) const {
     eo.workers = config.threads;
     eo.pool = node.pool;
     eo.overlap = config.overlap;
+    if (config.stem_split) eo.stage_ms = p.deployment->schedule.costs.stage_ms;
+    eo.decode_on_loop = !DecodesAhead();
     p.executor.emplace(TreeExecutor::Load(base, *p.deployment, eo));
     p.load_ms = (NowSeconds() - t1) * 1e3;
   } catch (const std::exception& e) {
@@ -816,11 +849,14 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
     (is_stem ? earlier.stem_cpu_ms : earlier.branch_cpu_ms) += executor->node_cpu_ms(k);
   }
   earlier.branch_phase_ms += executor->branch_phase_ms();
+  earlier.tail_ms += executor->tail_ms();
   earlier.decode += old_tree.decode_cost * frames;
   earlier.preprocess += old_tree.preprocess_cost * frames;
   earlier.stem += old_tree.stem_cost * frames;
   earlier.branch += old_tree.branch_cost * frames;
-  earlier.elapsed += old_tree.WallCost(executor->workers(), executor->overlaps()) * frames;
+  earlier.elapsed += old_tree.WallCost(executor->workers(), executor->overlaps(),
+                                       executor->stem_split().tail_cost) *
+                     frames;
   earlier.frames += st.decoded - st.epoch_decoded;
   for (size_t a = 0; a < deployment.apps.size(); ++a) {
     AppTally& t = tallies[deployment.apps[a].scheduled.app];
@@ -915,6 +951,25 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
   LogChange(std::move(entry));
 }
 
+double Runtime::Impl::SpeedFactor(const LoopStats& st) const {
+  const std::vector<double>& profiled = deployment.schedule.costs.stage_ms;
+  double sum = 0;
+  for (double v : profiled) sum += v;
+  if (!(sum > 0) || st.probe_start_ms <= 0 || st.probe_end_ms <= 0) return 0;
+  return (st.probe_start_ms + st.probe_end_ms) / 2 / sum;
+}
+
+Json Runtime::Impl::SpeedJson(const LoopStats& st) const {
+  if (st.probe_start_ms <= 0) return nullptr;
+  double sum = 0;
+  for (double v : deployment.schedule.costs.stage_ms) sum += v;
+  const double factor = SpeedFactor(st);
+  return Json{{"profile_ms", sum},
+              {"start_ms", st.probe_start_ms},
+              {"end_ms", st.probe_end_ms > 0 ? Json(st.probe_end_ms) : Json(nullptr)},
+              {"factor", factor > 0 ? Json(factor) : Json(nullptr)}};
+}
+
 Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   const MergedTree& tree = deployment.schedule.tree;
   const TreeExecutor& ex = *executor;
@@ -923,6 +978,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   double stem = earlier.stem_ms, branch = earlier.branch_ms;
   double stem_cpu = earlier.stem_cpu_ms, branch_cpu = earlier.branch_cpu_ms;
   const double branch_phase = earlier.branch_phase_ms + ex.branch_phase_ms();
+  const double tail = earlier.tail_ms + ex.tail_ms();
   const auto current_frames = static_cast<double>(st.decoded - st.epoch_decoded);
   auto weighted = [&](double earlier_sum, double current) {
     return st.decoded > 0
@@ -934,7 +990,8 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   const double pred_stem = weighted(earlier.stem, tree.stem_cost);
   const double pred_branch = weighted(earlier.branch, tree.branch_cost);
   const double pred_total = pred_decode + pred_preprocess + pred_stem + pred_branch;
-  const double pred_elapsed = weighted(earlier.elapsed, tree.WallCost(ex.workers(), ex.overlaps()));
+  const double pred_elapsed = weighted(
+      earlier.elapsed, tree.WallCost(ex.workers(), ex.overlaps(), ex.stem_split().tail_cost));
   for (int k = 0; k < ex.num_nodes(); ++k) {
     const bool is_stem = tree.nodes[static_cast<size_t>(k)].kind == TreeNode::Kind::kStem;
     (is_stem ? stem : branch) += ex.node_ms(k);
@@ -946,10 +1003,10 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
   };
   const double pred_dnn = pred_stem + pred_branch;
   const double total = st.decode_ms + st.preprocess_ms + stem + branch;
-  // The loop's compute time: the branches count once, as their phase's wall
-  // time, and decoding as the loop's wait for frames (decoded ahead, it
-  // overlaps the tree).
-  const double elapsed = total - branch + branch_phase - st.decode_ms + st.decode_wait_ms;
+  // The loop's compute time: the branches and the stems' tail count once,
+  // as their phase's wall time, and decoding as the loop's wait for frames
+  // (decoded ahead, it overlaps the tree).
+  const double elapsed = total - branch - tail + branch_phase - st.decode_ms + st.decode_wait_ms;
   const double total_cpu = st.decode_cpu_ms + st.preprocess_cpu_ms + stem_cpu + branch_cpu;
   return Json{
       {"unit", "ms of compute per second of video"},
@@ -971,6 +1028,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"dnn", per_s(stem + branch)},
         {"total", per_s(total)},
         {"branch_phase_wall", per_s(branch_phase)},
+        {"stem_tail", per_s(tail)},
         {"elapsed", per_s(elapsed)},
         {"loop_overhead", per_s(std::max(0.0, (st.wall_s - st.sleep_s) * 1e3 - elapsed))},
         {"process_cpu", per_s(st.process_cpu_s * 1e3)}}},
@@ -984,6 +1042,11 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
         {"total", per_s(total_cpu)}}},
       {"dnn_ratio", ratio(stem + branch, pred_dnn)},
       {"dnn_cpu_ratio", ratio(stem_cpu + branch_cpu, pred_dnn)},
+      // dnn_ratio with the prediction scaled by the speed probe's factor: the
+      // cost model's error apart from the machine's drift since profiling.
+      {"dnn_ratio_at_probe_speed", SpeedFactor(st) > 0 && pred_dnn > 0
+                                       ? Json(per_s(stem + branch) / (pred_dnn * SpeedFactor(st)))
+                                       : Json(nullptr)},
       {"total_ratio", ratio(total, pred_total)},
       {"note",
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "
@@ -1206,6 +1269,8 @@ Json Runtime::Impl::Summary(const LoopStats& st, const FramePlanner& planner,
         {"video_threads", GetVideoThreads()},
         {"prefetch", st.prefetch},
         {"overlap", executor->overlaps()},
+        {"stem_tail", executor->stem_split().tail_cost},
+        {"speed_probe", SpeedJson(st)},
         {"process_cpu_seconds", st.process_cpu_s},
         {"description", DescribeMachine()}}},
       {"cost", CostJson(st, video_s)},
@@ -1325,6 +1390,7 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   }
   std::exception_ptr fault;
   bool fault_is_input = false;
+  if (m.probe) st.probe_start_ms = m.probe->MeasureMs();
   const double cpu0 = ProcessCpuSeconds();
   try {
     m.Loop(stop, outputs, st);
@@ -1340,6 +1406,18 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
             cfg.out_dir.string());
   }
   st.process_cpu_s = ProcessCpuSeconds() - cpu0;
+  if (m.probe && !fault) {
+    st.probe_end_ms = m.probe->MeasureMs();
+    const double factor = m.SpeedFactor(st);
+    if (factor > 0 && std::abs(factor - 1) > 0.15) {
+      LogWarn(
+          "this machine ran the base's stages in {:.2f}x the time of the schedule's profile "
+          "(speed probe before and after the run): measured costs differ from the predictions "
+          "by as much; profile again on this machine in the same conditions (msprofile), or "
+          "calibrate (msprofile --calibrate)",
+          factor);
+    }
+  }
   std::vector<AppOutput*> all_outputs;
   for (auto& o : outputs) all_outputs.push_back(&o);
   for (auto& d : m.departed) all_outputs.push_back(&d.output);

@@ -243,17 +243,78 @@ int MergedTree::LargestBranch() const {
   return best;
 }
 
-double MergedTree::WallCost(int workers, bool overlapped) const {
+double MergedTree::WallCost(int workers, bool overlapped, double tail_cost) const {
   MS_CHECK(workers >= 1, "WallCost: {} workers", workers);
+  MS_CHECK(tail_cost >= 0 && tail_cost <= stem_cost + 1e-9,
+           "WallCost: a stem tail of {} ms/s out of {} ms/s of stems", tail_cost, stem_cost);
   const int largest = LargestBranch();
   const double longest = largest < 0 ? 0.0 : nodes[static_cast<size_t>(largest)].cost();
   if (overlapped && workers > 1) {
-    const double serial = preprocess_cost + stem_cost;
+    const double serial = preprocess_cost + stem_cost - tail_cost;
     return decode_cost +
-           std::max({(serial + branch_cost) / static_cast<double>(workers), serial, longest});
+           std::max({(preprocess_cost + stem_cost + branch_cost) / static_cast<double>(workers),
+                     serial, tail_cost + longest});
   }
   return decode_cost + preprocess_cost + stem_cost +
          std::max(branch_cost / static_cast<double>(workers), longest);
+}
+
+StemSplit PlanStemSplit(const MergedTree& tree, const std::vector<double>& stage_ms, int workers,
+                        bool decode_on_loop) {
+  StemSplit split;
+  for (const TreeNode& n : tree.nodes) split.tail_from.push_back(n.end);
+  const double loop =
+      (decode_on_loop ? tree.decode_cost : 0.0) + tree.preprocess_cost + tree.stem_cost;
+  const double share = tree.total_cost() / std::max(1, workers);
+  if (workers < 2 || loop <= share) return split;
+  for (const TreeNode& n : tree.nodes) {
+    if (n.kind == TreeNode::Kind::kStem && static_cast<size_t>(n.end) > stage_ms.size()) {
+      return split;  // stage_ms is not this tree's base
+    }
+  }
+  const int largest = tree.LargestBranch();
+  const double longest = largest < 0 ? 0.0 : tree.nodes[static_cast<size_t>(largest)].cost();
+  // The frame period with a tail of this cost: no less than the loop
+  // thread's part, the tail and the largest branch in sequence, the share.
+  auto wall = [&](double tail) { return std::max({loop - tail, tail + longest, share}); };
+  // Children before parents (stems are listed parents first); a node joins
+  // only when all its stem children are whole in the tail. Each node takes
+  // the option (none, whole, cut after a stage) with the lowest bound, the
+  // smallest tail among equals.
+  std::vector<bool> whole(tree.nodes.size(), false);
+  for (size_t i = tree.nodes.size(); i-- > 0 && loop - split.tail_cost > share;) {
+    const TreeNode& n = tree.nodes[i];
+    if (n.kind != TreeNode::Kind::kStem) continue;
+    bool children_in = true;
+    for (const TreeNode& c : tree.nodes) {
+      if (c.parent == n.id && c.kind == TreeNode::Kind::kStem &&
+          !whole[static_cast<size_t>(c.id)]) {
+        children_in = false;
+      }
+    }
+    if (!children_in) continue;
+    double range = 0;
+    for (int s = n.begin; s < n.end; ++s) range += stage_ms[static_cast<size_t>(s)];
+    int best = n.end;
+    double best_part = 0, best_wall = wall(split.tail_cost);
+    double part = 0;
+    for (int s = n.end - 1; s >= n.begin; --s) {
+      // Stages [s, end): their share of the node's cost (all of it at begin).
+      part = s == n.begin ? n.cost()
+             : range > 0  ? part + stage_ms[static_cast<size_t>(s)] / range * n.cost()
+                          : 0;
+      if (wall(split.tail_cost + part) < best_wall - 1e-12) {
+        best_wall = wall(split.tail_cost + part);
+        best = s;
+        best_part = part;
+      }
+    }
+    if (best == n.end) continue;
+    split.tail_from[i] = best;
+    split.tail_cost += best_part;
+    whole[i] = best == n.begin;
+  }
+  return split;
 }
 
 Json MergedTree::ToJson(const std::vector<std::string>& app_names) const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "mainstream/core/json_io.h"
@@ -49,6 +50,29 @@ struct ProfileResult {
 // base.json that disagrees with it, NaN outputs, an unreadable video) throws
 // InputError naming the file; nothing is written here.
 ProfileResult RunProfile(const ProfileConfig& config);
+
+class BaseModel;
+
+// msrun's speed probe (docs/runtime.md, "Speed probe"): the base's stages as
+// optimized segments, timed again in a few of msprofile's passes (each
+// stage chained, each alone, the whole model; one frame, on the calling
+// thread), so that a run can say how fast the machine runs them now beside
+// the profile's figures.
+class StageProbe {
+ public:
+  explicit StageProbe(const BaseModel& base);
+  StageProbe(StageProbe&&) noexcept;
+  StageProbe& operator=(StageProbe&&) noexcept;
+  ~StageProbe();
+  // The sum over stages of each stage's median in the chain over `repeats`
+  // passes after `warmup` untimed ones (ms per frame): what the profile's
+  // stage timings add up to.
+  double MeasureMs(int repeats = 20, int warmup = 3);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Parses "640x480" (flag names the option in errors).
 void ParseSize(const std::string& text, const std::string& flag, int* width, int* height);

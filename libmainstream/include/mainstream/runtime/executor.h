@@ -6,7 +6,8 @@
 // kept in oneDNN's layout between segments where possible. With
 // ExecutorOptions::workers > 1 the branches run in parallel once the stems
 // are done, and RunOverlapped runs one batch's stems while the batch before
-// it is still in its branches. LibTorch stays out of this header.
+// it is still in its branches (and, when the stems are most of the work,
+// the last of them too: PlanStemSplit). LibTorch stays out of this header.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,16 @@ struct ExecutorOptions {
   // waits for them, as before RunOverlapped existed (a reference for
   // measurements: msrun --no-overlap).
   bool overlap = true;
+  // With the overlap: the per-stage latencies (the schedule's profile) from
+  // which the stems' tail is planned (PlanStemSplit): the stems beyond the
+  // calling thread's share of a frame's work run on the workers before the
+  // branches. Empty: the stems stay on the calling thread (msrun
+  // --no-stem-split). Scores do not depend on it.
+  std::vector<double> stage_ms;
+  // The calling thread decodes the frames too (false: a thread of its own
+  // decodes ahead, msrun's default with --threads >= 2): how the tail is
+  // planned.
+  bool decode_on_loop = true;
   // Microclassifiers run as plain loops over their crop (MicroHead) rather
   // than through their TorchScript module; false: the module (a reference).
   bool native_micro = true;
@@ -107,6 +118,9 @@ class TreeExecutor {
   // True when RunOverlapped overlaps a batch's stems with its predecessor's
   // branches (workers > 1 on the executor's own pool, options.overlap).
   bool overlaps() const;
+  // The stems' tail run on the workers (PlanStemSplit; empty without one)
+  // and its cost, for MergedTree::WallCost.
+  const StemSplit& stem_split() const;
 
   int num_nodes() const;
   int num_apps() const;
@@ -131,6 +145,10 @@ class TreeExecutor {
   // the branches' time the overlap did not hide). With workers, less than
   // the sum of the branches' node_ms.
   double branch_phase_ms() const;
+  // Wall time of the stems' tail (stem_split()) on the threads that ran it,
+  // summed over calls; part of the stems' node_ms, and not the calling
+  // thread's unless it ran the tail in a branch phase.
+  double tail_ms() const;
   // The threads that run branches: `workers` (own pool, the calling thread
   // included), the shared pool's size, or 1.
   int workers() const;

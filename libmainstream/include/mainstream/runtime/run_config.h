@@ -51,6 +51,15 @@ struct RunConfig {
   // workers and runs a frame's stems while the others finish the frame
   // before (docs/runtime.md, "Threads"); false: N workers, the loop waits.
   bool overlap = true;
+  // With the overlap: when the stems are more than the loop thread's share
+  // of a frame's work, their last part runs on the workers before the
+  // branches (PlanStemSplit, docs/runtime.md, "Threads"); false: the stems
+  // stay on the loop thread.
+  bool stem_split = true;
+  // Time the base's stages as msprofile does before and after the run and
+  // report the machine's speed beside the schedule's profile
+  // (docs/runtime.md, "Speed probe"); false: --no-speed-probe.
+  bool speed_probe = true;
   int bootstrap_resamples = 2000;  // for the confidence intervals of measured figures
   double progress_interval_s = 2;  // progress lines on stderr; 0 disables them
   int phases = 1;                  // > 1: run the range once per seed seed..seed+phases-1 into

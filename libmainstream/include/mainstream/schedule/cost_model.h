@@ -155,8 +155,10 @@ struct MergedTree {
   // runs a frame's preprocessing and stems while the workers finish the
   // frame before): decode, then preprocessing, stems and branches spread
   // over the workers, but no less than preprocessing and stems in sequence
-  // nor than the largest branch.
-  double WallCost(int workers, bool overlapped = false) const;
+  // nor than the largest branch. tail_cost: the stems' tail that runs on
+  // the workers before the branches (StemSplit): the loop thread's sequence
+  // is shorter by it, and the tail and the largest branch run in sequence.
+  double WallCost(int workers, bool overlapped = false, double tail_cost = 0) const;
   // The branch (node id) with the highest cost; -1 without branches.
   int LargestBranch() const;
   Json ToJson(const std::vector<std::string>& app_names) const;
@@ -168,6 +170,30 @@ struct MergedTree {
 // branch holds no base stage and costs its own latency). With a cache model
 // every node's latency adds its cache fraction of its stages' cold extra.
 MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest>& apps);
+
+// How msrun's loop thread shares the stems with its branch workers when
+// they are more than its share of a frame's work (docs/runtime.md,
+// "Threads"): the last stems (the tail; all stem children of a tail node
+// are in it too) run on the workers before the frame's branches, while the
+// loop thread preprocesses the next frame and runs its stems' first part.
+// A node may be cut at a stage boundary: stages [begin, tail_from) on the
+// loop thread, [tail_from, end) in the tail.
+struct StemSplit {
+  std::vector<int> tail_from;  // per node: its end when none of it is in the tail
+  double tail_cost = 0;        // ms per second of video moved to the tail
+  bool empty() const { return tail_cost <= 0; }
+};
+// The tail with the shortest frame period, the largest of: the loop
+// thread's part (preprocessing, the stems left to it, and decoding when
+// decode_on_loop), the tail followed by the largest branch, and the
+// 1/workers share of all the work, decoding included (decoded ahead, it
+// shares the cores). Taken from the last stems, a node whole or cut after a
+// stage, while the loop thread's part is above its share. A cut node's tail
+// is charged its stages' share of its latency (stage_ms, one per base
+// stage). Empty for 1 worker, when the loop thread's part is no more than
+// its share, or when stage_ms does not fit the tree.
+StemSplit PlanStemSplit(const MergedTree& tree, const std::vector<double>& stage_ms, int workers,
+                        bool decode_on_loop = true);
 
 // Total cost (same as BuildMergedTree(...).total_cost()).
 double ScheduleCost(const StageCosts& costs, const std::vector<AppRequest>& apps);

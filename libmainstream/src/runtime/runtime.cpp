@@ -282,6 +282,7 @@ struct Runtime::Impl {
   BaseModel base;
   std::optional<TreeExecutor> executor;
   std::optional<StageProbe> probe;  // --speed-probe: the base's stages as msprofile times them
+  double last_probe_ms = 0;         // the last phase's end probe: the next phase's start
   std::optional<VideoSource> source;
   VideoSourceOptions source_options;  // to re-open the input for another phase
   std::vector<AppLabels> labels;
@@ -1390,7 +1391,12 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   }
   std::exception_ptr fault;
   bool fault_is_input = false;
-  if (m.probe) st.probe_start_ms = m.probe->MeasureMs();
+  // With --phases, a phase's end probe is the next one's start.
+  constexpr int kProbeRepeats = 10, kProbeWarmup = 2;
+  if (m.probe) {
+    st.probe_start_ms =
+        m.last_probe_ms > 0 ? m.last_probe_ms : m.probe->MeasureMs(kProbeRepeats, kProbeWarmup);
+  }
   const double cpu0 = ProcessCpuSeconds();
   try {
     m.Loop(stop, outputs, st);
@@ -1407,7 +1413,8 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
   }
   st.process_cpu_s = ProcessCpuSeconds() - cpu0;
   if (m.probe && !fault) {
-    st.probe_end_ms = m.probe->MeasureMs();
+    st.probe_end_ms = m.probe->MeasureMs(kProbeRepeats, kProbeWarmup);
+    m.last_probe_ms = st.probe_end_ms;
     const double factor = m.SpeedFactor(st);
     if (factor > 0 && std::abs(factor - 1) > 0.15) {
       LogWarn(

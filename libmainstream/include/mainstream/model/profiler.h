@@ -67,7 +67,7 @@ class StageProbe {
   // The sum over stages of each stage's median in the chain over `repeats`
   // passes after `warmup` untimed ones (ms per frame): what the profile's
   // stage timings add up to.
-  double MeasureMs(int repeats = 20, int warmup = 3);
+  double MeasureMs(int repeats = 10, int warmup = 2);
 
  private:
   struct Impl;

@@ -106,6 +106,55 @@ TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
   EXPECT_EQ(back.calibration["runs"].size(), 3u);
 }
 
+// Runs with a speed probe: measured on a machine 1.5x and 0.8x slower than
+// when profiled, their stem and branch costs are brought to the profile's
+// speed, so the factors are the model's own; decode and preprocessing (not
+// probed) are taken as measured. Without probes the drift would be in them.
+TEST(Calibrate, SpeedProbesTakeTheMachinesDriftOutOfTheFactors) {
+  TempDir dir;
+  const Profile profile = TestProfile();
+  const TrueCosts truth;
+  const double profiled = profile.TotalStageMs();
+  const double speeds[] = {1.5, 0.8, 1.5};
+  std::vector<std::filesystem::path> files;
+  for (size_t i = 0; i < kSchedules.size(); ++i) {
+    Json s = FakeSummary(profile, kSchedules[i], truth);
+    for (Json& n : s["nodes"]) n["measured_cost"] = n["measured_cost"].get<double>() * speeds[i];
+    // The probe before and after: their mean is the speed.
+    s["machine"]["speed_probe"] = Json{{"profile_ms", profiled},
+                                       {"start_ms", profiled * (speeds[i] - 0.1)},
+                                       {"end_ms", profiled * (speeds[i] + 0.1)},
+                                       {"factor", speeds[i]}};
+    files.push_back(dir / ("run" + std::to_string(i)) / "summary.json");
+    std::filesystem::create_directories(files.back().parent_path());
+    WriteJsonFileAtomic(files.back(), s);
+  }
+  const CalibrationResult r = Calibrate(profile, files);
+  EXPECT_NEAR(r.factors.stem, truth.stem, 1e-9);
+  EXPECT_NEAR(r.factors.branch, truth.branch, 1e-9);
+  EXPECT_NEAR(r.factors.decode, truth.decode, 1e-9);
+  for (size_t i = 0; i < r.runs.size(); ++i) {
+    EXPECT_NEAR(r.runs[i].speed, speeds[i], 1e-9) << i;
+    EXPECT_NEAR(r.ratio_held_out[i], 1, 1e-9) << i;
+  }
+  EXPECT_TRUE(r.warnings.empty());
+  // A probe missing from one run: used as measured, with a warning.
+  Json plain = FakeSummary(profile, kSchedules[0], truth);
+  WriteJsonFileAtomic(files[0], plain);
+  const CalibrationResult mixed = Calibrate(profile, files);
+  EXPECT_EQ(mixed.runs[0].speed, 0.0);
+  ASSERT_FALSE(mixed.warnings.empty());
+  EXPECT_NE(mixed.warnings.back().find("no speed probe"), std::string::npos);
+  // The calibrated profile: the probe is against what msprofile measured
+  // (its stages over the stem factor), and the run's costs at that speed
+  // are what the calibrated profile predicts.
+  const CalibrationResult again = Calibrate(r.profile, {files[1], files[2]});
+  for (size_t i = 0; i < again.runs.size(); ++i) {
+    EXPECT_NEAR(again.runs[i].speed, speeds[i + 1], 1e-9) << i;
+    EXPECT_NEAR(again.ratio_before[i], 1, 1e-9) << i;
+  }
+}
+
 // Memory: runs whose measured model memory is overhead + factor x the
 // profile's stage copies + the rest; the fit recovers both, and the
 // calibrated profile predicts every run through ScheduleMemory.

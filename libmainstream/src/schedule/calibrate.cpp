@@ -184,6 +184,31 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
       r.memory_other += mem.segment_bytes * r.memory_nodes;  // an earlier calibration's
     }
   }
+  // The machine's speed during the run against this profile's: the run's
+  // DNN cost brought to the profile's speed.
+  if (auto probe = machine.OptionalField("speed_probe"); probe && !probe->raw().is_null()) {
+    const double start = probe->NumberIn("start_ms", 0, 1e9);
+    double end = start;
+    if (auto e = probe->OptionalField("end_ms"); e && !e->raw().is_null()) {
+      end = e->AsNumberIn(0, 1e9);
+    }
+    // What msprofile measured: a calibrated profile's stages are its
+    // measurement times the stem factors of its calibrations.
+    double profiled = profile.TotalStageMs();
+    for (const Json* c = &profile.calibration; c->is_object(); c = &(*c)["previous"]) {
+      const Json* stem = c->contains("factors") ? &(*c)["factors"] : nullptr;
+      if (stem && stem->contains("stem") && (*stem)["stem"].is_number() &&
+          (*stem)["stem"].get<double>() > 0) {
+        profiled /= (*stem)["stem"].get<double>();
+      }
+      if (!c->contains("previous")) break;
+    }
+    if (start > 0 && end > 0 && profiled > 0) {
+      r.speed = (start + end) / 2 / profiled;
+      r.stem.measured /= r.speed;
+      r.branch.measured /= r.speed;
+    }
+  }
   const JsonView measured = v.Field("cost").Field("measured");
   r.decode = CostShare{profile.decode_ms * static_cast<double>(decoded) / seconds,
                        measured.NumberIn("decode", 0, 1e9)};
@@ -329,6 +354,14 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   for (const fs::path& s : summaries)
     res.runs.push_back(ReadCalibrationRun(profile, s, &res.warnings));
   MS_CHECK(!res.runs.empty(), "no msrun summaries to calibrate with");
+  size_t probed = 0;
+  for (const CalibrationRun& r : res.runs) probed += r.speed > 0 ? 1 : 0;
+  if (probed > 0 && probed < res.runs.size()) {
+    res.warnings.push_back(fmt::format(
+        "{} of {} runs have no speed probe (msrun --no-speed-probe, or older): their costs are "
+        "taken as measured, the others' at the profile's speed",
+        res.runs.size() - probed, res.runs.size()));
+  }
   res.factors = FitCalibration(res.runs);
   const CalibrationFactors& f = res.factors;
   std::string run_files;
@@ -362,6 +395,7 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
             {"stem_nodes", r.stem_nodes},
             {"branch_nodes", r.branch_nodes},
             {"measured_total", r.MeasuredTotal()},
+            {"speed", r.speed > 0 ? Json(r.speed) : Json(nullptr)},
             {"ratio_before", res.ratio_before.back()},
             {"ratio_after", res.ratio_after.back()}};
     if (res.runs.size() >= 2) {
@@ -434,7 +468,8 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   Json cal{
       {"method",
        "ratio of sums of measured / predicted cost over the runs' stem nodes, branch nodes, decode "
-       "and preprocessing (docs/model.md, Calibration)"},
+       "and preprocessing, the nodes' costs at the profile's speed by the runs' speed probes "
+       "(docs/model.md, Calibration)"},
       {"factors", f.ToJson()},
       {"runs", runs_json},
       {"before", Json{{"decode_ms", profile.decode_ms},
@@ -474,13 +509,15 @@ std::string CalibrationResult::ToText() const {
       "calibration over {} run(s): factors stem {:.3f}, branch {:.3f}, decode {:.3f}, "
       "preprocess {:.3f}\n",
       runs.size(), factors.stem, factors.branch, factors.decode, factors.preprocess);
-  out += fmt::format("{:>7} {:>9} {:>9} {:>9} {:>10}  {}\n", "frames", "measured", "before",
-                     "after", "held-out",
-                     "run (measured / predicted total cost; ms of compute per s of video)");
+  out += fmt::format("{:>7} {:>6} {:>9} {:>9} {:>9} {:>10}  {}\n", "frames", "speed", "measured",
+                     "before", "after", "held-out",
+                     "run (measured / predicted total cost, DNN at the profile's speed; ms of "
+                     "compute per s of video)");
   for (size_t i = 0; i < runs.size(); ++i) {
     out += fmt::format(
-        "{:>7} {:>9.2f} {:>9.3f} {:>9.3f} {:>10}  {}\n", runs[i].frames, runs[i].MeasuredTotal(),
-        ratio_before[i], ratio_after[i],
+        "{:>7} {:>6} {:>9.2f} {:>9.3f} {:>9.3f} {:>10}  {}\n", runs[i].frames,
+        runs[i].speed > 0 ? fmt::format("{:.3f}", runs[i].speed) : std::string("-"),
+        runs[i].MeasuredTotal(), ratio_before[i], ratio_after[i],
         ratio_held_out.empty() ? std::string("-") : fmt::format("{:.3f}", ratio_held_out[i]),
         runs[i].file);
   }

@@ -45,6 +45,11 @@ struct CalibrationRun {
   int64_t frames = 0;
   CostShare stem, branch, decode, preprocess;
   int stem_nodes = 0, branch_nodes = 0;
+  // The run's speed probe (machine.speed_probe) over this profile's stage
+  // sum: how much slower than when profiled the machine ran the stages
+  // then; the stem and branch costs above are divided by it (0: the run
+  // has no probe, its costs are taken as measured).
+  double speed = 0;
   // Memory (when the profile records it and the run measured it), bytes:
   // measured model memory, and the profile's prediction split into the
   // copies of stages the run's nodes held and the rest (base, activations,
@@ -102,7 +107,13 @@ struct CalibrationResult {
 // Reads one msrun summary.json against `profile`: InputError (naming the file
 // and field) for a run of another base, on another CPU, with another number
 // of LibTorch threads, a failed run or one with too few frames; a stopped run
-// or one whose branches ran on several workers is used with a warning.
+// or one whose branches ran on several workers is used with a warning. With
+// a speed probe in the run, its measured stem and branch costs are brought
+// to the profile's speed (divided by CalibrationRun::speed), so that the
+// factors fit the cost model's error, not the machine's drift between the
+// profile and the runs (docs/model.md, "Calibration"). The speed is against
+// what msprofile measured: a calibrated profile's stage sum over its
+// calibrations' stem factors.
 CalibrationRun ReadCalibrationRun(const Profile& profile, const std::filesystem::path& summary,
                                   std::vector<std::string>* warnings);
 

@@ -592,23 +592,20 @@ void TreeExecutor::Impl::SetBranchJob(Batch& b) {
     for (size_t i = b.next.fetch_add(1); i <= b.todo.size(); i = b.next.fetch_add(1)) {
       if (i == 0) {
         if (!b.has_tail) continue;
-        int state = 1;
-        try {
-          RunTail(b);
-        } catch (...) {
-          state = 2;
+        auto settle = [&b](int state) {
           {
             std::lock_guard<std::mutex> lock(b.tail_mu);
             b.tail_state = state;
           }
           b.tail_cv.notify_all();
+        };
+        try {
+          RunTail(b);
+        } catch (...) {
+          settle(2);
           throw;
         }
-        {
-          std::lock_guard<std::mutex> lock(b.tail_mu);
-          b.tail_state = state;
-        }
-        b.tail_cv.notify_all();
+        settle(1);
         continue;
       }
       if (!WaitTail(b)) return;  // the tail's error is the group's

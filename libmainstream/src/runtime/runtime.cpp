@@ -283,6 +283,7 @@ struct Runtime::Impl {
   std::optional<TreeExecutor> executor;
   std::optional<StageProbe> probe;  // --speed-probe: the base's stages as msprofile times them
   double last_probe_ms = 0;         // the last phase's end probe: the next phase's start
+  bool speed_warned = false;        // the probe's warning, once per run (not per phase)
   std::optional<VideoSource> source;
   VideoSourceOptions source_options;  // to re-open the input for another phase
   std::vector<AppLabels> labels;
@@ -1416,7 +1417,8 @@ RunResult Runtime::Impl::RunPhase(const std::atomic<int>* stop) {
     st.probe_end_ms = m.probe->MeasureMs(kProbeRepeats, kProbeWarmup);
     m.last_probe_ms = st.probe_end_ms;
     const double factor = m.SpeedFactor(st);
-    if (factor > 0 && std::abs(factor - 1) > 0.15) {
+    if (factor > 0 && std::abs(factor - 1) > 0.15 && !m.speed_warned) {
+      m.speed_warned = true;
       LogWarn(
           "this machine ran the base's stages in {:.2f}x the time of the schedule's profile "
           "(speed probe before and after the run): measured costs differ from the predictions "

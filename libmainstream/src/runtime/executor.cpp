@@ -171,9 +171,10 @@ struct TreeExecutor::Impl {
   std::vector<Segment> tail_segments;  // per node (cut stems only)
   std::vector<double> tail_ms, tail_cpu_ms;
 
-  // A node whole on the calling thread, a cut stem's first or last part, a
-  // stem whole in the tail (timed with the tail).
-  enum class Part { kWhole, kHead, kTail, kTailWhole };
+  // How RunNode runs a node: its segment on the calling thread's counters
+  // (a whole node, or a cut stem's first part), a cut stem's last part, or
+  // a stem whole in the tail (both timed with the tail).
+  enum class Part { kWhole, kTail, kTailWhole };
 
   // One batch of frames on its way through the tree: its frames, every
   // node's rows and outputs, its scores. Two of them, so that one batch's
@@ -216,8 +217,8 @@ struct TreeExecutor::Impl {
     }
   }
 
-  // Runs node k of batch b on its rows (part: all of it, or a cut stem's
-  // first or last segment); its parent has run. Touches only node k's
+  // Runs node k of batch b on its rows (part: its segment, or a cut stem's
+  // last one); its parent has run. Touches only node k's
   // counters (a tail part its tail counters), output and (for a branch) its
   // app's scores, so branches may run concurrently.
   void RunNode(size_t k, Batch& b, Part part = Part::kWhole);
@@ -537,9 +538,7 @@ void TreeExecutor::Impl::RunStems(Batch& b, const std::vector<FrameTask>& frames
   }
   torch::NoGradGuard no_grad;
   for (size_t k : head_stems) {
-    if (!b.rows[k].empty()) {
-      RunNode(k, b, split.tail_from[k] < tree.nodes[k].end ? Part::kHead : Part::kWhole);
-    }
+    if (!b.rows[k].empty()) RunNode(k, b);
   }
   b.todo.clear();
   for (size_t k : branches) {

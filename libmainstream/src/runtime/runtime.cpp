@@ -954,19 +954,15 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
 }
 
 double Runtime::Impl::SpeedFactor(const LoopStats& st) const {
-  const std::vector<double>& profiled = deployment.schedule.costs.stage_ms;
-  double sum = 0;
-  for (double v : profiled) sum += v;
-  if (!(sum > 0) || st.probe_start_ms <= 0 || st.probe_end_ms <= 0) return 0;
-  return (st.probe_start_ms + st.probe_end_ms) / 2 / sum;
+  const double profiled = deployment.schedule.costs.Total();
+  if (!(profiled > 0) || st.probe_start_ms <= 0 || st.probe_end_ms <= 0) return 0;
+  return (st.probe_start_ms + st.probe_end_ms) / 2 / profiled;
 }
 
 Json Runtime::Impl::SpeedJson(const LoopStats& st) const {
   if (st.probe_start_ms <= 0) return nullptr;
-  double sum = 0;
-  for (double v : deployment.schedule.costs.stage_ms) sum += v;
   const double factor = SpeedFactor(st);
-  return Json{{"profile_ms", sum},
+  return Json{{"profile_ms", deployment.schedule.costs.Total()},
               {"start_ms", st.probe_start_ms},
               {"end_ms", st.probe_end_ms > 0 ? Json(st.probe_end_ms) : Json(nullptr)},
               {"factor", factor > 0 ? Json(factor) : Json(nullptr)}};
@@ -1004,6 +1000,7 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
     return predicted > 0 ? per_s(ms) / predicted : 0.0;
   };
   const double pred_dnn = pred_stem + pred_branch;
+  const double speed = SpeedFactor(st);
   const double total = st.decode_ms + st.preprocess_ms + stem + branch;
   // The loop's compute time: the branches and the stems' tail count once,
   // as their phase's wall time, and decoding as the loop's wait for frames
@@ -1046,9 +1043,8 @@ Json Runtime::Impl::CostJson(const LoopStats& st, double video_s) const {
       {"dnn_cpu_ratio", ratio(stem_cpu + branch_cpu, pred_dnn)},
       // dnn_ratio with the prediction scaled by the speed probe's factor: the
       // cost model's error apart from the machine's drift since profiling.
-      {"dnn_ratio_at_probe_speed", SpeedFactor(st) > 0 && pred_dnn > 0
-                                       ? Json(per_s(stem + branch) / (pred_dnn * SpeedFactor(st)))
-                                       : Json(nullptr)},
+      {"dnn_ratio_at_probe_speed",
+       speed > 0 && pred_dnn > 0 ? Json(per_s(stem + branch) / (pred_dnn * speed)) : Json(nullptr)},
       {"total_ratio", ratio(total, pred_total)},
       {"note",
        "measured: wall time (per node, on the thread that ran it: with --threads N > 1 branches "

@@ -186,22 +186,23 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
   }
   // The machine's speed during the run against this profile's: the run's
   // DNN cost brought to the profile's speed.
-  if (auto probe = machine.OptionalField("speed_probe"); probe && !probe->raw().is_null()) {
+  if (auto probe = machine.OptionalField("speed_probe")) {  // absent or null: no probe
     const double start = probe->NumberIn("start_ms", 0, 1e9);
-    double end = start;
-    if (auto e = probe->OptionalField("end_ms"); e && !e->raw().is_null()) {
-      end = e->AsNumberIn(0, 1e9);
-    }
+    const auto end_ms = probe->OptionalField("end_ms");  // null after a fault
+    const double end = end_ms ? end_ms->AsNumberIn(0, 1e9) : start;
     // What msprofile measured: a calibrated profile's stages are its
     // measurement times the stem factors of its calibrations.
     double profiled = profile.TotalStageMs();
-    for (const Json* c = &profile.calibration; c->is_object(); c = &(*c)["previous"]) {
-      const Json* stem = c->contains("factors") ? &(*c)["factors"] : nullptr;
-      if (stem && stem->contains("stem") && (*stem)["stem"].is_number() &&
-          (*stem)["stem"].get<double>() > 0) {
-        profiled /= (*stem)["stem"].get<double>();
+    for (const Json* c = &profile.calibration; c->is_object();) {
+      if (const auto f = c->find("factors"); f != c->end() && f->is_object()) {
+        const auto stem = f->find("stem");
+        if (stem != f->end() && stem->is_number() && stem->get<double>() > 0) {
+          profiled /= stem->get<double>();
+        }
       }
-      if (!c->contains("previous")) break;
+      const auto previous = c->find("previous");
+      if (previous == c->end()) break;
+      c = &*previous;
     }
     if (start > 0 && end > 0 && profiled > 0) {
       r.speed = (start + end) / 2 / profiled;

@@ -49,11 +49,24 @@ TEST(E2EMsprofile, ProfilesEveryStageAndTheWholeModel) {
   EXPECT_EQ(p.base.sha256, info.sha256);
   EXPECT_EQ(p.base.id, "tiny");
   ASSERT_EQ(p.stages.size(), 8u);
+  double reference = 0;
   for (size_t k = 0; k < 8; ++k) {
     EXPECT_EQ(p.stages[k].name, info.stages[k].name);
     EXPECT_GT(p.stages[k].p50_ms, 0);
     EXPECT_GE(p.stages[k].p95_ms, p.stages[k].p50_ms);
+    // Charged: the mean of the frame passes' samples, winsorized at their p95.
+    const Json& in_run = p.extra["stages"][k]["in_run"];
+    EXPECT_EQ(p.stages[k].ms, in_run["mean_w95_ms"].get<double>());
+    EXPECT_LE(p.stages[k].ms, p.stages[k].p95_ms);
+    EXPECT_LE(p.stages[k].ms, in_run["mean_ms"].get<double>() + 1e-12);
+    EXPECT_EQ(in_run["samples"].get<int>(), 5);  // kFast's repeats
+    // The cold timing adds what streaming copies added, never less than ms.
+    EXPECT_GE(p.stages[k].cold_p50_ms, p.stages[k].ms);
+    reference += p.extra["stages"][k]["chained"]["p50_ms"].get<double>();
   }
+  EXPECT_NEAR(p.speed_reference_ms, reference, 1e-9);
+  EXPECT_GT(p.decode_after_dnn_ms, 0);
+  EXPECT_EQ(p.extra["decode"]["in_run"]["decode"]["samples"].get<int>(), 5);
   EXPECT_GT(p.whole_model_p50_ms, 0);
   EXPECT_GT(p.decode_ms, 0);
   EXPECT_EQ(p.input, "size:96x72");
@@ -61,7 +74,7 @@ TEST(E2EMsprofile, ProfilesEveryStageAndTheWholeModel) {
   EXPECT_EQ(p.machine["torch_threads"].get<int>(), 1);
   EXPECT_FALSE(p.machine["cpu_model"].get<std::string>().empty());
   const Json& sum = p.extra["sum_check"];
-  EXPECT_NEAR(sum["sum_stage_p50_ms"].get<double>(), p.TotalStageMs(), 1e-9);
+  EXPECT_NEAR(sum["sum_stage_p50_ms"].get<double>(), p.speed_reference_ms, 1e-9);
   EXPECT_TRUE(sum.contains("within_10_percent"));
   EXPECT_EQ(p.extra["whole_model_fusion"]["batch_norms_left"].get<int>(), 0);
   EXPECT_GT(p.extra["whole_model_fusion"]["mkldnn_convs"].get<int>(), 0);
@@ -96,6 +109,23 @@ TEST(E2EMsprofile, ProfilesEveryStageAndTheWholeModel) {
   EXPECT_GT(p2.decode_ms, 0);
   EXPECT_FALSE(p2.HasCache());  // --no-cold: the cache-blind model
   EXPECT_TRUE(p2.cache.empty());
+}
+
+// The passes decode more frames than the clip holds: the feed starts over
+// (a fresh source's first frame untimed) and every pass is timed.
+TEST(E2EMsprofile, FramePassesStartTheVideoOverAtItsEnd) {
+  TempDir tmp;
+  fs::path base = TinyBase(tmp);
+  fs::path out = tmp / "profile.json";
+  auto r = RunTool("msprofile", "--base " + base.string() + " -o " + out.string() +
+                                    " --size 64x48 --no-cold --threads 1 --warmup 0 --repeats 9 "
+                                    "--decode-frames 1 --log-level warn");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Profile p = ReadProfile(out);
+  const Json& in_run = p.extra["decode"]["in_run"]["decode"];
+  EXPECT_EQ(in_run["samples"].get<int>(), 9);  // 10 frames read from a 4-frame clip
+  EXPECT_GT(in_run["min_ms"].get<double>(), 0);
+  EXPECT_GT(p.decode_after_dnn_ms, 0);
 }
 
 TEST(E2EMsprofile, BadInputExitsTwoAndWritesNothing) {

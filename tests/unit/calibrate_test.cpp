@@ -6,6 +6,7 @@
 #include "mainstream/core/json_io.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/memory_model.h"
+#include "mainstream/schedule/profile_costs.h"
 #include "testing/testing.h"
 
 namespace mainstream {
@@ -23,8 +24,7 @@ struct TrueCosts {
 // profile's predictions times `truth`'s factors.
 Json FakeSummary(const Profile& profile, const std::vector<AppRequest>& apps,
                  const TrueCosts& truth, double stream_fps = 10, int64_t frames = 300) {
-  const StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms,
-                         stream_fps);
+  const StageCosts costs = ProfileCosts(profile, stream_fps);
   const MergedTree tree = BuildMergedTree(costs, apps);
   Json nodes = Json::array();
   for (const TreeNode& n : tree.nodes) {
@@ -67,7 +67,9 @@ const std::vector<std::vector<AppRequest>> kSchedules = {
 
 TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
   TempDir dir;
-  const Profile profile = TestProfile();
+  Profile profile = TestProfile();
+  // Decoding after the DNN costs more: charged once per analyzed frame.
+  profile.decode_after_dnn_ms = 1.5 * profile.decode_ms;
   const TrueCosts truth;
   std::vector<std::filesystem::path> files;
   for (size_t i = 0; i < kSchedules.size(); ++i) {
@@ -90,8 +92,9 @@ TEST(Calibrate, RecoversTheFactorsAndPredictsEveryRunExactly) {
   // predicts what was measured.
   const Profile& c = r.profile;
   ASSERT_EQ(c.BranchLatencies().size(), profile.stages.size());
-  StageCosts costs(c.StageLatencies(), c.preprocess_ms, c.decode_ms, 10);
-  costs.SetBranchStages(c.BranchLatencies());
+  EXPECT_NEAR(c.decode_after_dnn_ms, profile.decode_after_dnn_ms * truth.decode, 1e-12);
+  const StageCosts costs = ProfileCosts(c, 10);
+  EXPECT_GT(costs.decode_extra_ms, 0);
   for (size_t i = 0; i < kSchedules.size(); ++i) {
     const Json s = FakeSummary(profile, kSchedules[i], truth);
     double measured = s["cost"]["measured"]["decode"].get<double>() +
@@ -153,6 +156,16 @@ TEST(Calibrate, SpeedProbesTakeTheMachinesDriftOutOfTheFactors) {
     EXPECT_NEAR(again.runs[i].speed, speeds[i + 1], 1e-9) << i;
     EXPECT_NEAR(again.ratio_before[i], 1, 1e-9) << i;
   }
+  // A profile that records the reference the probe repeats (msprofile's
+  // fixed-input passes, here 0.8x its stage sum): the speed is against it.
+  Profile referenced = profile;
+  referenced.speed_reference_ms = 0.8 * profiled;
+  const CalibrationResult ref = Calibrate(referenced, {files[1], files[2]});
+  for (size_t i = 0; i < ref.runs.size(); ++i)
+    EXPECT_NEAR(ref.runs[i].speed, speeds[i + 1] / 0.8, 1e-9) << i;
+  // Calibrating leaves the reference as msprofile measured it.
+  const CalibrationResult ref_cal = Calibrate(referenced, files);
+  EXPECT_EQ(ref_cal.profile.speed_reference_ms, referenced.speed_reference_ms);
 }
 
 // Memory: runs whose measured model memory is overhead + factor x the

@@ -7,6 +7,8 @@
 
 #include "mainstream/core/error.h"
 #include "mainstream/core/random.h"
+#include "mainstream/schedule/profile_costs.h"
+#include "testing/testing.h"
 
 namespace mainstream {
 namespace {
@@ -37,6 +39,28 @@ TEST(CostModel, PaperExample) {
   EXPECT_DOUBLE_EQ(ScheduleCost(c, {{1, 5}, {1, 5}, {1, 5}}), 5 * 3.0 + 3 * 5 * 2.0);
   // Different rates: the stem runs at the fastest.
   EXPECT_DOUBLE_EQ(ScheduleCost(c, {{1, 5}, {1, 2}}), 5 * 3.0 + 5 * 2.0 + 2 * 2.0);
+}
+
+// Every stream frame is decoded; the one after each analyzed frame is decoded
+// after the DNN ran and costs decode_extra_ms more (docs/model.md).
+TEST(CostModel, DecodingAfterTheDnnIsChargedPerAnalyzedFrame) {
+  StageCosts c({3.0, 2.0}, 0.25, 1.0, 10);
+  c.decode_extra_ms = 0.5;
+  EXPECT_DOUBLE_EQ(c.FixedCost(), 10.0);
+  EXPECT_DOUBLE_EQ(c.DecodeCost(4), 10.0 + 0.5 * 4);
+  EXPECT_DOUBLE_EQ(c.PerAnalyzedFrameMs(), 0.75);
+  const MergedTree tree = BuildMergedTree(c, {{1, 4}, {1, 2}});
+  EXPECT_DOUBLE_EQ(tree.decode_cost, 12.0);
+  EXPECT_DOUBLE_EQ(tree.preprocess_cost, 0.25 * 4);
+  EXPECT_DOUBLE_EQ(tree.total_cost(), 12.0 + 1.0 + 4 * 3.0 + (4 + 2) * 2.0);
+  // From a profile: the extra is what decoding after the DNN took beyond
+  // decoding frame after frame, never below 0; absent, nothing.
+  Profile p = testing::SyntheticProfile(2, 1, 1.0);
+  EXPECT_EQ(ProfileCosts(p, 10).decode_extra_ms, 0.0);
+  p.decode_after_dnn_ms = 1.7;
+  EXPECT_NEAR(ProfileCosts(p, 10).decode_extra_ms, 0.7, 1e-12);
+  p.decode_after_dnn_ms = 0.8;
+  EXPECT_EQ(ProfileCosts(p, 10).decode_extra_ms, 0.0);
 }
 
 TEST(CostModel, TreeMatchesPerStageDefinitionOnRandomSchedules) {

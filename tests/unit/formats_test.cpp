@@ -175,6 +175,54 @@ TEST(Formats, PlanRejectsMismatchedBaseAndBadBudget) {
   EXPECT_NE(ErrorOf([&] { PlanSchedule(sc); }).find("$.stream_fps: 25 differs"), std::string::npos);
 }
 
+// What msprofile records of the run's context (docs/formats.md): the stages'
+// charged ms, the decode after the DNN and the speed probe's reference travel
+// from the profile into the schedule, and the cost model charges them.
+TEST(Formats, ProfileAndScheduleCarryTheRunsContext) {
+  Fixture fx;
+  Profile p = fx.profile;
+  double p50_sum = 0;
+  for (StageTiming& st : p.stages) {
+    st.ms = 1.1 * st.p50_ms;
+    p50_sum += st.p50_ms;
+  }
+  p.decode_after_dnn_ms = 1.5 * p.decode_ms;
+  p.speed_reference_ms = 0.9 * p50_sum;
+  WriteProfile(p, fx.profile_path);
+  const Profile back = ReadProfile(fx.profile_path);
+  for (size_t k = 0; k < p.stages.size(); ++k) EXPECT_EQ(back.stages[k].ms, p.stages[k].ms);
+  EXPECT_NEAR(back.TotalStageMs(), 1.1 * p50_sum, 1e-9);
+  EXPECT_EQ(back.decode_after_dnn_ms, p.decode_after_dnn_ms);
+  EXPECT_EQ(back.SpeedReferenceMs(), p.speed_reference_ms);
+
+  ScheduleConfig sc;
+  sc.packages = fx.packages;
+  sc.profile = fx.profile_path;
+  sc.budget = 1000;
+  const ScheduleDoc doc = PlanSchedule(sc);
+  EXPECT_NEAR(doc.costs.decode_extra_ms, 0.5 * p.decode_ms, 1e-12);
+  EXPECT_EQ(doc.speed_reference_ms, p.speed_reference_ms);
+  EXPECT_NEAR(doc.tree.decode_cost,
+              p.decode_ms * doc.stream_fps + 0.5 * p.decode_ms * doc.tree.max_fps, 1e-9);
+  EXPECT_NEAR(doc.costs.Total(), 1.1 * p50_sum, 1e-9);
+  fs::path out = fx.dir / "out" / "schedule.json";
+  WriteSchedule(doc, out);
+  const ScheduleDoc again = ReadSchedule(out);  // its recorded cost checks out
+  EXPECT_EQ(again.costs.decode_extra_ms, doc.costs.decode_extra_ms);
+  EXPECT_EQ(again.speed_reference_ms, doc.speed_reference_ms);
+  EXPECT_NEAR(again.total_cost, doc.total_cost, 1e-9);
+
+  Json j = ReadJsonFile(fx.profile_path);
+  j["stages"][2]["ms"] = 0.0;
+  testing::WriteText(fx.profile_path, j.dump());
+  EXPECT_NE(ErrorOf([&] { ReadProfile(fx.profile_path); }).find("$.stages[2].ms"),
+            std::string::npos);
+  j = ReadJsonFile(out);
+  j["decode_extra_ms"] = -1;
+  testing::WriteText(out, j.dump());
+  EXPECT_NE(ErrorOf([&] { ReadSchedule(out); }).find("$.decode_extra_ms"), std::string::npos);
+}
+
 TEST(Formats, ScheduleRoundTripAndTamperDetection) {
   Fixture fx;
   ScheduleConfig sc;

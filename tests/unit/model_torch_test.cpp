@@ -202,6 +202,18 @@ TEST_F(ModelTest, BatchesEqualSingleFrames) {
   EXPECT_GE(t.p95_ms, t.p50_ms);
 }
 
+// The charged statistic: one preemption among many samples moves the mean,
+// not the winsorized mean (samples above p95 count at p95).
+TEST(SegmentTest, WinsorizedMeanBoundsOneOutlier) {
+  std::vector<double> v(16, 1.0);  // skewed: 16 at 1, four slower, one preempted
+  for (double x : {1.5, 1.6, 1.7, 1.8, 50.0}) v.push_back(x);
+  const LatencyStats s = SummarizeLatency(v);
+  EXPECT_NEAR(s.p95_ms, 1.8, 1e-12);  // position 19 of 0..20
+  EXPECT_NEAR(s.mean_w95_ms, (16 + 1.5 + 1.6 + 1.7 + 1.8 + 1.8) / 21, 1e-12);
+  EXPECT_GT(s.mean_ms, 3.0);
+  EXPECT_GT(s.mean_w95_ms, s.p50_ms + 0.1);  // the skew below p95 still counts
+}
+
 // conv -> relu; residual block on its input; conv: 16 channels throughout.
 BaseModel ResidualChain() {
   torch::manual_seed(9);

@@ -50,6 +50,8 @@ TEST(Search, ExhaustiveAndMaxMinMatchEnumerationOnRandomProblems) {
     double frac = 0.03 + 0.05 * static_cast<double>(seed % 7);
     std::vector<int> xs = seed % 2 ? std::vector<int>{1} : std::vector<int>{1, 2, 3};
     ScheduleProblem p = testing::RandomProblem(seed, apps, 6, 3, 4, frac, xs);
+    // Decoding after the DNN: a cost that grows with the highest rate.
+    if (seed % 3 == 0) p.costs.decode_extra_ms = 0.5 * p.costs.decode_ms + 0.05;
     BruteResult brute = Enumerate(p);
     if (brute.best_sum < 0) continue;  // infeasible draw
     ++checked;
@@ -229,6 +231,7 @@ TEST(Search, FastCostEqualsTheCostModel) {
         branch.push_back(p.costs.stage_ms[k] * (1.2 + 0.1 * (k % 3)));
       p.costs.SetBranchStages(branch);
     }
+    if (seed % 4 < 2) p.costs.decode_extra_ms = 0.3 + 0.1 * static_cast<double>(seed % 5);
     for (int trial = 0; trial < 25; ++trial) {
       std::vector<int> choice;
       for (const auto& app : p.apps) choice.push_back(static_cast<int>(next(app.options.size())));

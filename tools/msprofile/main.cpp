@@ -40,15 +40,20 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "Profile JSON to write");
   app.add_option("--batch", cfg.batch, "Frames per call; latencies are reported per frame")
       ->capture_default_str();
-  app.add_option("--warmup", cfg.warmup, "Untimed calls per segment")->capture_default_str();
-  app.add_option("--repeats", cfg.repeats, "Timed calls per segment")->capture_default_str();
-  auto* input =
-      app.add_option("--input", cfg.input_video, "Video to measure decode + preprocess on");
+  app.add_option("--warmup", cfg.warmup, "Untimed passes")->capture_default_str();
+  app.add_option("--repeats", cfg.repeats,
+                 "Timed passes: each decodes and preprocesses a frame and runs the stages on it "
+                 "(what the cost model charges), then on a fixed input, then alone, then the "
+                 "whole model")
+      ->capture_default_str();
+  auto* input = app.add_option("--input", cfg.input_video,
+                               "Video whose frames the passes decode (use the one you will run)");
   app.add_option("--size", size,
-                 "WxH: measure decode + preprocess on a synthetic video of this size "
-                 "(default 640x480); with --list-branchpoints: the model's input size")
+                 "WxH: the passes decode a synthetic video of this size (default 640x480); with "
+                 "--list-branchpoints: the model's input size")
       ->excludes(input);
-  app.add_option("--decode-frames", cfg.decode_frames, "Frames timed for decode + preprocess")
+  app.add_option("--decode-frames", cfg.decode_frames,
+                 "Frames timed decoding alone, for comparison (extra.decode.alone)")
       ->capture_default_str();
   bool no_cold = false;
   double cold_mb = cfg.cold_bytes / (1 << 20);

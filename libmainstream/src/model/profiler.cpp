@@ -17,7 +17,9 @@
 #include "mainstream/model/segment.h"
 #include "mainstream/profile/cache_probe.h"
 #include "mainstream/video/decode_cost.h"
+#include "mainstream/video/image.h"
 #include "mainstream/video/preprocess.h"
+#include "mainstream/video/video_source.h"
 #include "torch_util.h"
 
 namespace fs = std::filesystem;
@@ -146,23 +148,88 @@ void ParseSize(const std::string& text, const std::string& flag, int* width, int
 
 namespace {
 
+// The frames msprofile's passes run the chain on: the input video's (or a
+// synthetic clip's), decoded and preprocessed one batch per pass as msrun
+// does at one thread, so that decoding, preprocessing and every stage are
+// timed amid each other's traffic through the caches, as they run.
+class FrameFeed {
+ public:
+  FrameFeed(std::string path, const PreprocessConfig& pre, const at::Tensor& like)
+      : path_(std::move(path)), pre_(pre), shape_(like.sizes().vec()) {
+    opts_.strict_count = false;
+    const auto floats = static_cast<int64_t>(pre_.floats_per_frame());
+    MS_CHECK_RT(like.numel() == floats * shape_[0],
+                "msprofile: the base's input holds {} floats per frame, preprocessing gives {}",
+                like.numel() / shape_[0], floats);
+    buffer_.resize(static_cast<size_t>(like.numel()));
+    source_.emplace(path_, opts_);
+    // A fresh source decoded its first frame when it opened: read it untimed.
+    if (!source_->Read(&frame_)) ThrowInput("{}: no decodable frame", path_);
+  }
+
+  // Decodes and preprocesses the next batch; the decode and preprocess time
+  // per frame (ms) in *decode_ms and *pre_ms. At the end of the input it
+  // starts over (a fresh source's first frame is decoded when it opens, so
+  // that one is read untimed).
+  at::Tensor Next(double* decode_ms, double* pre_ms) {
+    const size_t floats = pre_.floats_per_frame();
+    const int64_t batch = shape_[0];
+    double decode = 0, pre = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      double t0 = NowSeconds();
+      if (!source_->Read(&frame_)) {
+        source_.emplace(path_, opts_);
+        const bool first = source_->Read(&frame_);
+        t0 = NowSeconds();
+        if (!first || !source_->Read(&frame_)) {
+          ThrowInput("{}: msprofile needs at least 2 decodable frames", path_);
+        }
+      }
+      const double t1 = NowSeconds();
+      Preprocess(frame_.image, pre_, buffer_.data() + static_cast<size_t>(i) * floats);
+      const double t2 = NowSeconds();
+      decode += t1 - t0;
+      pre += t2 - t1;
+    }
+    *decode_ms = decode * 1e3 / static_cast<double>(batch);
+    *pre_ms = pre * 1e3 / static_cast<double>(batch);
+    return torch::from_blob(buffer_.data(), shape_);
+  }
+
+ private:
+  std::string path_;
+  PreprocessConfig pre_;
+  std::vector<int64_t> shape_;
+  VideoSourceOptions opts_;
+  std::optional<VideoSource> source_;
+  std::vector<float> buffer_;
+  Frame frame_;
+};
+
 // Wall-clock samples (ms per frame) of every segment msprofile times.
 struct Timings {
-  std::vector<std::vector<double>> chained;     // per stage, activations in oneDNN's layout
+  std::vector<std::vector<double>> in_run;      // per stage, on a fresh frame after decoding it
+  std::vector<double> decode, preprocess;       // per frame, between those passes
+  std::vector<std::vector<double>> chained;     // per stage, on a fixed input (the reference)
   std::vector<std::vector<double>> standalone;  // per stage, dense in and out
   std::vector<double> whole;
 };
 
 // Times the segments in execution order, as a chain of segments runs. Each
-// repeat runs the stages one after another, each reading the activation its
-// predecessor just wrote (first passing it in oneDNN's layout, as segments
-// hand over with ForwardKeepLayout, then converting to dense at every
-// boundary), then the whole model. Interleaving them spreads load from other
-// processes over all of them alike.
+// repeat (with a feed) first decodes and preprocesses the next frame and
+// runs the stages on it one after another, each reading its predecessor's
+// fresh output in oneDNN's layout (ForwardKeepLayout), as msrun runs a frame:
+// the figures the cost model charges. Then the reference passes: the same
+// chain on a fixed input (what msrun's speed probe repeats), converting to
+// dense at every boundary, the whole model. Interleaving them spreads load
+// from other processes over all of them alike, and leaves the DNN's traffic
+// of a few models between two decodes, as a tree of several apps does.
 Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, const at::Tensor& x,
-                     const ProfileConfig& config, Progress* progress, long progress_base) {
+                     const ProfileConfig& config, FrameFeed* feed, Progress* progress,
+                     long progress_base) {
   const size_t n = stages.size();
   Timings t;
+  t.in_run.resize(feed ? n : 0);
   t.chained.resize(n);
   t.standalone.resize(n);
   auto timed = [&](std::vector<double>* out, auto&& call) {
@@ -172,7 +239,19 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
     return y;
   };
   auto pass = [&](bool record) {
-    at::Tensor h = x;
+    at::Tensor h;
+    if (feed) {
+      double decode_ms = 0, pre_ms = 0;
+      h = feed->Next(&decode_ms, &pre_ms);
+      if (record) {
+        t.decode.push_back(decode_ms);
+        t.preprocess.push_back(pre_ms);
+      }
+      for (size_t k = 0; k < n; ++k) {
+        h = timed(record ? &t.in_run[k] : nullptr, [&] { return stages[k].ForwardKeepLayout(h); });
+      }
+    }
+    h = x;
     for (size_t k = 0; k < n; ++k) {
       h = timed(record ? &t.chained[k] : nullptr, [&] { return stages[k].ForwardKeepLayout(h); });
     }
@@ -190,22 +269,29 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
   return t;
 }
 
-// Decode + preprocess per frame, on the video or a synthetic clip.
-DecodeCost MeasureDecode(const ProfileConfig& config, const InputSpec& input, std::string* label,
-                         Json* extra) {
-  PreprocessConfig pre = PreprocessConfigFor(input);
+// The video msprofile decodes: the input, or a synthetic clip it writes
+// (kept until the profile is done).
+struct ProfileInput {
+  std::unique_ptr<TempDir> tmp;
+  std::string path, label;
+  Json extra = Json::object();
+};
+
+ProfileInput PrepareInput(const ProfileConfig& config) {
+  ProfileInput in;
   if (!config.input_video.empty()) {
-    *label = "video:" + config.input_video;
-    return MeasureDecodeCost(config.input_video, pre, config.decode_frames, 3);
+    in.path = config.input_video;
+    in.label = "video:" + config.input_video;
+    return in;
   }
   const int w = config.width ? config.width : kDefaultWidth;
   const int h = config.height ? config.height : kDefaultHeight;
-  TempDir tmp;
+  in.tmp = std::make_unique<TempDir>();
   std::string codec;
-  fs::path clip = WriteSyntheticVideo(tmp.path, w, h, config.decode_frames + 3, &codec);
-  *label = fmt::format("size:{}x{}", w, h);
-  (*extra)["synthetic_codec"] = codec;
-  return MeasureDecodeCost(clip.string(), pre, config.decode_frames, 3);
+  in.path = WriteSyntheticVideo(in.tmp->path, w, h, config.decode_frames + 3, &codec).string();
+  in.label = fmt::format("size:{}x{}", w, h);
+  in.extra["synthetic_codec"] = codec;
+  return in;
 }
 
 void WarnIfBusy(const Json& machine) {
@@ -245,7 +331,8 @@ double StageProbe::MeasureMs(int repeats, int warmup) {
   ProfileConfig config;
   config.repeats = repeats;
   config.warmup = warmup;
-  const Timings t = TimeSegments(impl_->stages, *impl_->whole, impl_->input, config, nullptr, 0);
+  const Timings t =
+      TimeSegments(impl_->stages, *impl_->whole, impl_->input, config, nullptr, nullptr, 0);
   double sum = 0;
   for (const auto& v : t.chained) sum += SummarizeLatency(v).p50_ms;
   return sum;
@@ -297,7 +384,9 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   }
   Segment whole = Segment::Build(base, 0, n);
   CheckFinite(whole.Forward(x), base, "the optimized model");
-  Timings t = TimeSegments(stages, whole, x, config, &progress, n + 1);
+  ProfileInput input = PrepareInput(config);
+  FrameFeed feed(input.path, PreprocessConfigFor(info.input), x);
+  Timings t = TimeSegments(stages, whole, x, config, &feed, &progress, n + 1);
   std::vector<at::Tensor> inputs;  // each stage's input as the chain hands it over
   {
     at::Tensor h = x;
@@ -335,7 +424,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   // runs of a copy the other C - 1 stream their weights and outputs through
   // the caches. C = cold_bytes / the stage's bytes, within [2, cold_copies];
   // the reuse distance reached, C x bytes, is recorded with the timing.
-  std::vector<double> cold_ms, cold_reuse;
+  std::vector<double> cold_ms, cold_hot_ms, cold_reuse;
   CacheProbe probe;
   if (config.cold) {
     for (int k = 0; k < n; ++k) {
@@ -346,15 +435,23 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       std::vector<Segment> ring;
       for (int c = 0; c < copies; ++c) ring.push_back(Segment::Build(base, k, k + 1));
       for (Segment& s : ring) s.ForwardKeepLayout(inputs[uk]);  // first-call setup
-      std::vector<double> v;
+      // Each round times the ring, then the first copy as many times on its
+      // own (hot, the same loop): the difference is what the streaming adds.
+      std::vector<double> v, hot;
       for (int r = 0; r < config.cold_repeats; ++r) {
         for (Segment& s : ring) {
           const double t0 = NowSeconds();
           s.ForwardKeepLayout(inputs[uk]);
           v.push_back((NowSeconds() - t0) * 1e3 / batch);
         }
+        for (int c = 0; c < copies; ++c) {
+          const double t0 = NowSeconds();
+          ring[0].ForwardKeepLayout(inputs[uk]);
+          hot.push_back((NowSeconds() - t0) * 1e3 / batch);
+        }
       }
       cold_ms.push_back(std::max(SummarizeLatency(v).p50_ms, 1e-6));
+      cold_hot_ms.push_back(std::max(SummarizeLatency(hot).p50_ms, 1e-6));
       cold_reuse.push_back(bytes * copies);
       progress.Update(n + 1 + config.repeats + k + 1, "timing stages cold");
     }
@@ -371,46 +468,65 @@ ProfileResult RunProfile(const ProfileConfig& config) {
         batch;
   }
   Profile p;
-  Json decode_extra = Json::object();
-  DecodeCost decode = MeasureDecode(config, info.input, &p.input, &decode_extra);
+  p.input = input.label;
+  Json decode_extra = input.extra;
+  // Decoding and preprocessing alone, frame after frame, for comparison.
+  const DecodeCost decode_alone =
+      MeasureDecodeCost(input.path, PreprocessConfigFor(info.input), config.decode_frames, 3);
   progress.Finish();
 
   // Stages: p50/p95 as they run inside a chain of segments.
   p.base = base.ref();
   p.threads = threads;
   p.batch = batch;
-  p.decode_ms = decode.decode.mean_ms;
-  p.preprocess_ms = decode.preprocess_ms.mean_ms;
+  const LatencyStats decode_in_run = SummarizeLatency(t.decode);
+  const LatencyStats preprocess_in_run = SummarizeLatency(t.preprocess);
+  p.decode_ms = decode_alone.decode.mean_ms;
+  p.preprocess_ms = decode_alone.preprocess_ms.mean_ms;
+  p.decode_after_dnn_ms = std::max(decode_in_run.mean_w95_ms, 1e-6);
   p.input_bytes = frame_bytes(x);
   const LatencyStats whole_stats = SummarizeLatency(t.whole);
   p.whole_model_p50_ms = whole_stats.p50_ms;
   Json stages_json = Json::array();
   double standalone_sum = 0;
   int stage_conversions = 0;
+  double chained_sum = 0;
   for (size_t k = 0; k < un; ++k) {
+    const LatencyStats in_run = SummarizeLatency(t.in_run[k]);
     const LatencyStats chained = SummarizeLatency(t.chained[k]);
     const LatencyStats alone = SummarizeLatency(t.standalone[k]);
     const StageInfo& si = info.stages[k];
-    StageTiming st{si.name, chained.p50_ms, std::max(chained.p95_ms, chained.p50_ms)};
+    StageTiming st{si.name, in_run.p50_ms, std::max(in_run.p95_ms, in_run.p50_ms)};
+    st.ms = std::max(in_run.mean_w95_ms, 1e-6);
     st.param_bytes = param_bytes[k];
     st.activation_bytes = activation_bytes[k];
     st.resident_bytes = resident_bytes[k];
     if (!cold_ms.empty()) {
-      st.cold_p50_ms = cold_ms[k];
+      // The stage as it runs plus what streaming other copies' weights
+      // between its runs added (docs/model.md, "Caches").
+      st.cold_p50_ms = st.ms + std::max(0.0, cold_ms[k] - cold_hot_ms[k]);
       st.cold_reuse_bytes = cold_reuse[k];
     }
     p.stages.push_back(std::move(st));
+    chained_sum += chained.p50_ms;
     standalone_sum += alone.p50_ms;
     stage_conversions += stages[k].fusion().layout_conversions;
-    stages_json.push_back(Json{{"name", si.name},
-                               {"output_shape", si.output_shape},
-                               {"chained", chained.ToJson()},
-                               {"standalone", alone.ToJson()},
-                               {"fusion", stages[k].fusion().ToJson()}});
+    Json sj{{"name", si.name},
+            {"output_shape", si.output_shape},
+            {"in_run", in_run.ToJson()},
+            {"chained", chained.ToJson()},
+            {"standalone", alone.ToJson()},
+            {"fusion", stages[k].fusion().ToJson()}};
+    if (!cold_ms.empty()) {
+      sj["cold"] = Json{{"copies_p50_ms", cold_ms[k]}, {"alone_p50_ms", cold_hot_ms[k]}};
+    }
+    stages_json.push_back(std::move(sj));
   }
+  p.speed_reference_ms = chained_sum;
 
-  // Sum of stages vs whole model, and what converting at every boundary costs.
-  const double sum = p.TotalStageMs();
+  // Sum of stages vs whole model (both on the fixed input), and what
+  // converting at every boundary costs.
+  const double sum = chained_sum;
   const double w = whole_stats.p50_ms;
   const double ratio = w > 0 ? sum / w : 0;
   const bool within = std::fabs(ratio - 1) <= 0.10;
@@ -432,14 +548,22 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   p.cache = probe;
   p.machine = DescribeMachine();
   if (before.contains("load_average")) p.machine["load_average_before"] = before["load_average"];
-  decode_extra.update(decode.ToJson());
+  decode_extra["alone"] = decode_alone.ToJson();
+  decode_extra["in_run"] =
+      Json{{"decode", decode_in_run.ToJson()}, {"preprocess", preprocess_in_run.ToJson()}};
   p.extra = Json{
       {"tool", "msprofile"},
       {"config", config.ToJson()},
       {"timing",
-       "ms per frame (wall clock per call / batch); stages run in order, each reading its "
-       "predecessor's fresh output; stages[].p50_ms: activations handed over in oneDNN's layout "
-       "(Segment::ForwardKeepLayout); extra.stages[].standalone: dense input and output"},
+       "ms per frame (wall clock per call / batch). Each pass decodes and preprocesses a frame of "
+       "the input and runs the stages on it in order, each reading its predecessor's fresh "
+       "output in oneDNN's layout (Segment::ForwardKeepLayout), as msrun does: stages[].ms and "
+       "decode_after_dnn_ms are those samples' means winsorized at p95, stages[].p50_ms and "
+       "p95_ms their percentiles (extra.stages[].in_run); decode_ms and preprocess_ms: the mean "
+       "over frames decoded and preprocessed one after another (extra.decode.alone). Then the same "
+       "chain on a fixed "
+       "input (extra.stages[].chained; their p50s sum to speed_reference_ms, what msrun's speed "
+       "probe repeats), dense input and output (extra.stages[].standalone), the whole model"},
       {"stages", stages_json},
       {"whole_model", whole_stats.ToJson()},
       {"whole_model_fusion", whole.fusion().ToJson()},
@@ -451,17 +575,23 @@ ProfileResult RunProfile(const ProfileConfig& config) {
 
   std::string s = fmt::format("{} ({} stages), {} thread(s), batch {}: ms per frame\n", info.name,
                               n, threads, batch);
-  s += fmt::format("{:>3}  {:<16} {:>8} {:>8} {:>11} {:>8}  {}\n", "#", "stage", "p50", "p95",
-                   "standalone", "cold", "fusion");
+  s += fmt::format("{:>3}  {:<16} {:>8} {:>8} {:>8} {:>9} {:>11} {:>8}  {}\n", "#", "stage", "ms",
+                   "p50", "p95", "reference", "standalone", "cold", "fusion");
   for (size_t k = 0; k < un; ++k) {
     const auto& st = p.stages[k];
-    s += fmt::format("{:>3}  {:<16} {:>8.3f} {:>8.3f} {:>11.3f} {:>8}  {}\n", k, st.name, st.p50_ms,
-                     st.p95_ms, stages_json[k]["standalone"]["p50_ms"].get<double>(),
+    s += fmt::format("{:>3}  {:<16} {:>8.3f} {:>8.3f} {:>8.3f} {:>9.3f} {:>11.3f} {:>8}  {}\n", k,
+                     st.name, st.ms, st.p50_ms, st.p95_ms,
+                     stages_json[k]["chained"]["p50_ms"].get<double>(),
+                     stages_json[k]["standalone"]["p50_ms"].get<double>(),
                      st.cold_p50_ms > 0 ? fmt::format("{:.3f}", st.cold_p50_ms) : "-",
                      stages[k].fusion().ToString());
   }
-  s += fmt::format("     {:<16} {:>8.3f} {:>8.3f} {:>11} {:>8}  {}\n", "whole model", w,
-                   whole_stats.p95_ms, "", "", whole.fusion().ToString());
+  s += fmt::format("     {:<16} {:>8} {:>8.3f} {:>8.3f} {:>9} {:>11} {:>8}  {}\n", "whole model",
+                   "", w, whole_stats.p95_ms, "", "", "", whole.fusion().ToString());
+  s += fmt::format(
+      "as msrun runs them (after decoding a frame): stages {:.3f} ms per frame = {:.3f} x the "
+      "reference passes' {:.3f} ms (fixed input; msrun's speed probe repeats these)\n",
+      p.TotalStageMs(), chained_sum > 0 ? p.TotalStageMs() / chained_sum : 0.0, chained_sum);
   s += fmt::format("sum of stages {:.3f} ms = {:.3f} x whole model ({})\n", sum, ratio,
                    within ? "within 10%" : "NOT within 10%");
   s += fmt::format(
@@ -487,8 +617,10 @@ ProfileResult RunProfile(const ProfileConfig& config) {
                      plain_p50 / w);
   }
   s += fmt::format(
-      "decode ({}): {:.3f} ms per stream frame; preprocess: {:.3f} ms per analyzed frame\n",
-      p.input, p.decode_ms, p.preprocess_ms);
+      "decode ({}): {:.3f} ms per stream frame after another decode, {:.3f} ms after the DNN "
+      "(per analyzed frame); preprocess: {:.3f} ms per analyzed frame ({:.3f} between the "
+      "passes)\n",
+      p.input, p.decode_ms, p.decode_after_dnn_ms, p.preprocess_ms, preprocess_in_run.mean_w95_ms);
   return ProfileResult{std::move(p), std::move(s)};
 }
 

@@ -405,11 +405,8 @@ std::string Segment::GraphString() const {
 }
 
 Json LatencyStats::ToJson() const {
-  return Json{{"p50_ms", p50_ms},
-              {"p95_ms", p95_ms},
-              {"mean_ms", mean_ms},
-              {"min_ms", min_ms},
-              {"samples", samples}};
+  return Json{{"p50_ms", p50_ms},           {"p95_ms", p95_ms}, {"mean_ms", mean_ms},
+              {"mean_w95_ms", mean_w95_ms}, {"min_ms", min_ms}, {"samples", samples}};
 }
 
 LatencyStats SummarizeLatency(std::vector<double> samples_ms) {
@@ -426,9 +423,13 @@ LatencyStats SummarizeLatency(std::vector<double> samples_ms) {
   s.p50_ms = pct(0.5);
   s.p95_ms = pct(0.95);
   s.min_ms = samples_ms.front();
-  double sum = 0;
-  for (double v : samples_ms) sum += v;
+  double sum = 0, clipped = 0;
+  for (double v : samples_ms) {
+    sum += v;
+    clipped += std::min(v, s.p95_ms);
+  }
   s.mean_ms = sum / static_cast<double>(samples_ms.size());
+  s.mean_w95_ms = clipped / static_cast<double>(samples_ms.size());
   return s;
 }
 

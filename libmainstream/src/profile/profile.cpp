@@ -7,7 +7,7 @@ namespace mainstream {
 std::vector<double> Profile::StageLatencies() const {
   std::vector<double> out;
   out.reserve(stages.size());
-  for (const auto& s : stages) out.push_back(s.p50_ms);
+  for (const auto& s : stages) out.push_back(s.cost_ms());
   return out;
 }
 
@@ -22,8 +22,12 @@ std::vector<double> Profile::BranchLatencies() const {
 
 double Profile::TotalStageMs() const {
   double t = 0;
-  for (const auto& s : stages) t += s.p50_ms;
+  for (const auto& s : stages) t += s.cost_ms();
   return t;
+}
+
+double Profile::SpeedReferenceMs() const {
+  return speed_reference_ms > 0 ? speed_reference_ms : TotalStageMs();
 }
 
 bool Profile::HasMemory() const {
@@ -44,6 +48,7 @@ Json Profile::ToJson() const {
   Json st = Json::array();
   for (const auto& s : stages) {
     Json t{{"name", s.name}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}};
+    if (s.ms > 0) t["ms"] = s.ms;
     if (s.branch_p50_ms > 0) t["branch_p50_ms"] = s.branch_p50_ms;
     if (s.param_bytes >= 0) t["param_bytes"] = s.param_bytes;
     if (s.activation_bytes >= 0) t["activation_bytes"] = s.activation_bytes;
@@ -66,6 +71,8 @@ Json Profile::ToJson() const {
          {"whole_model_p50_ms", whole_model_p50_ms},
          {"stages", st},
          {"extra", extra}};
+  if (speed_reference_ms > 0) j["speed_reference_ms"] = speed_reference_ms;
+  if (decode_after_dnn_ms > 0) j["decode_after_dnn_ms"] = decode_after_dnn_ms;
   if (!calibration.is_null()) j["calibration"] = calibration;
   if (HasMemory()) j["input_bytes"] = input_bytes;
   if (memory_overhead_bytes > 0) j["memory_overhead_bytes"] = memory_overhead_bytes;
@@ -92,6 +99,10 @@ Profile Profile::FromJson(const JsonView& v) {
   p.decode_ms = v.NumberIn("decode_ms", 0, 1e7);
   if (auto pre = v.OptionalField("preprocess_ms")) p.preprocess_ms = pre->AsNumberIn(0, 1e7);
   if (auto w = v.OptionalField("whole_model_p50_ms")) p.whole_model_p50_ms = w->AsNumberIn(0, 1e7);
+  if (auto d = v.OptionalField("decode_after_dnn_ms"))
+    p.decode_after_dnn_ms = d->AsNumberIn(1e-9, 1e7);
+  if (auto r = v.OptionalField("speed_reference_ms"))
+    p.speed_reference_ms = r->AsNumberIn(1e-9, 1e7);
   JsonView st = v.Field("stages");
   if (st.Size() != static_cast<size_t>(p.base.num_stages)) {
     st.Fail("has {} stage timings but the base has num_stages {}", st.Size(), p.base.num_stages);
@@ -102,6 +113,7 @@ Profile Profile::FromJson(const JsonView& v) {
     t.p50_ms = s.NumberIn("p50_ms", 0, 1e7);
     t.p95_ms = s.NumberIn("p95_ms", 0, 1e7);
     if (t.p95_ms < t.p50_ms) s.Field("p95_ms").Fail("p95 {} is below p50 {}", t.p95_ms, t.p50_ms);
+    if (auto m = s.OptionalField("ms")) t.ms = m->AsNumberIn(1e-9, 1e7);
     if (auto b = s.OptionalField("branch_p50_ms")) t.branch_p50_ms = b->AsNumberIn(1e-9, 1e7);
     if (auto b = s.OptionalField("param_bytes")) t.param_bytes = b->AsNumberIn(0, 1e13);
     if (auto b = s.OptionalField("activation_bytes")) t.activation_bytes = b->AsNumberIn(0, 1e13);

@@ -333,9 +333,11 @@ struct Runtime::Impl {
   void Loop(const std::atomic<int>* stop, std::vector<AppOutput>& outputs, LoopStats& st);
   Json CostJson(const LoopStats& st, double video_s) const;
   // The machine's speed now beside the profile's (null without a probe):
-  // the schedule's stage timings' sum, the probe's before and after, their
-  // mean over the profile's.
+  // the profile's speed reference, the probe's before and after, their mean
+  // over the profile's.
   Json SpeedJson(const LoopStats& st) const;
+  // What the schedule's profile measured in the passes the speed probe repeats.
+  double ProfiledSpeedMs() const;
   double SpeedFactor(const LoopStats& st) const;
   Json MemoryJson() const;
   Json NodesJson(const LoopStats& st, const FramePlanner& planner, double video_s) const;
@@ -953,8 +955,13 @@ void Runtime::Impl::Swap(PlannedTree& planned, LoopStats& st, std::vector<AppOut
   LogChange(std::move(entry));
 }
 
+double Runtime::Impl::ProfiledSpeedMs() const {
+  const ScheduleDoc& s = deployment.schedule;
+  return s.speed_reference_ms > 0 ? s.speed_reference_ms : s.costs.Total();
+}
+
 double Runtime::Impl::SpeedFactor(const LoopStats& st) const {
-  const double profiled = deployment.schedule.costs.Total();
+  const double profiled = ProfiledSpeedMs();
   if (!(profiled > 0) || st.probe_start_ms <= 0 || st.probe_end_ms <= 0) return 0;
   return (st.probe_start_ms + st.probe_end_ms) / 2 / profiled;
 }
@@ -962,7 +969,7 @@ double Runtime::Impl::SpeedFactor(const LoopStats& st) const {
 Json Runtime::Impl::SpeedJson(const LoopStats& st) const {
   if (st.probe_start_ms <= 0) return nullptr;
   const double factor = SpeedFactor(st);
-  return Json{{"profile_ms", deployment.schedule.costs.Total()},
+  return Json{{"profile_ms", ProfiledSpeedMs()},
               {"start_ms", st.probe_start_ms},
               {"end_ms", st.probe_end_ms > 0 ? Json(st.probe_end_ms) : Json(nullptr)},
               {"factor", factor > 0 ? Json(factor) : Json(nullptr)}};

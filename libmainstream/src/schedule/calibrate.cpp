@@ -190,10 +190,11 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
     const double start = probe->NumberIn("start_ms", 0, 1e9);
     const auto end_ms = probe->OptionalField("end_ms");  // null after a fault
     const double end = end_ms ? end_ms->AsNumberIn(0, 1e9) : start;
-    // What msprofile measured: a calibrated profile's stages are its
-    // measurement times the stem factors of its calibrations.
-    double profiled = profile.TotalStageMs();
-    for (const Json* c = &profile.calibration; c->is_object();) {
+    // What msprofile measured in the passes the probe repeats: recorded as
+    // such (calibration leaves it alone), or, in profiles before that, the
+    // stage sum, which calibrations multiplied by their stem factors.
+    double profiled = profile.SpeedReferenceMs();
+    for (const Json* c = &profile.calibration; profile.speed_reference_ms <= 0 && c->is_object();) {
       if (const auto f = c->find("factors"); f != c->end() && f->is_object()) {
         const auto stem = f->find("stem");
         if (stem != f->end() && stem->is_number() && stem->get<double>() > 0) {
@@ -211,7 +212,13 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
     }
   }
   const JsonView measured = v.Field("cost").Field("measured");
-  r.decode = CostShare{profile.decode_ms * static_cast<double>(decoded) / seconds,
+  // Every stream frame decoded, and one per analyzed frame after the DNN.
+  const double decode_extra = profile.decode_after_dnn_ms > 0
+                                  ? std::max(0.0, profile.decode_after_dnn_ms - profile.decode_ms)
+                                  : 0.0;
+  r.decode = CostShare{(profile.decode_ms * static_cast<double>(decoded) +
+                        decode_extra * static_cast<double>(std::min(preprocessed, decoded))) /
+                           seconds,
                        measured.NumberIn("decode", 0, 1e9)};
   r.preprocess = CostShare{profile.preprocess_ms * static_cast<double>(preprocessed) / seconds,
                            measured.NumberIn("preprocess", 0, 1e9)};
@@ -447,9 +454,9 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
   const std::vector<double> branch_ms = profile.BranchLatencies();
   for (size_t k = 0; k < p.stages.size(); ++k) {
     StageTiming& s = p.stages[k];
-    uncalibrated.push_back(
-        Json{{"p50_ms", s.p50_ms}, {"branch_p50_ms", branch_ms.empty() ? s.p50_ms : branch_ms[k]}});
-    const double branch_base = branch_ms.empty() ? s.p50_ms : branch_ms[k];
+    const double branch_base = branch_ms.empty() ? s.cost_ms() : branch_ms[k];
+    uncalibrated.push_back(Json{{"ms", s.cost_ms()}, {"branch_p50_ms", branch_base}});
+    if (s.ms > 0) s.ms *= f.stem;
     s.p50_ms *= f.stem;
     s.p95_ms *= f.stem;
     s.branch_p50_ms = std::max(branch_base * f.branch, 1e-9);
@@ -457,6 +464,7 @@ CalibrationResult Calibrate(const Profile& profile, const std::vector<fs::path>&
     if (s.cold_p50_ms > 0) s.cold_p50_ms = std::max(s.cold_p50_ms * f.stem, 1e-9);
   }
   p.decode_ms *= f.decode;
+  p.decode_after_dnn_ms *= f.decode;
   p.preprocess_ms *= f.preprocess;
   if (res.memory.fitted) {
     for (StageTiming& s : p.stages) {

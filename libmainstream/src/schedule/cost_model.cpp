@@ -138,6 +138,7 @@ StageCosts StageCosts::AtFractions(double stem, double branch) const {
     own[k] += branch * ColdExtra(i, i + 1);
   }
   StageCosts c(std::move(shared), preprocess_ms, decode_ms, stream_fps);
+  c.decode_extra_ms = decode_extra_ms;
   c.SetBranchStages(std::move(own));
   return c;
 }
@@ -157,7 +158,7 @@ MergedTree BuildMergedTree(const StageCosts& costs, const std::vector<AppRequest
              a.own_ms, a.branchpoint);
     tree.max_fps = std::max(tree.max_fps, a.fps);
   }
-  tree.decode_cost = costs.FixedCost();
+  tree.decode_cost = costs.DecodeCost(tree.max_fps);
   tree.preprocess_cost = costs.preprocess_ms * tree.max_fps;
 
   // Distinct branchpoints > 0, ascending: stem segment ends.

@@ -92,27 +92,30 @@ Json ScheduleDoc::ToJson(const fs::path& relative_to) const {
     }
     stages.push_back(std::move(stage));
   }
-  Json j{{"schema_version", kScheduleSchemaVersion},
-         {"kind", "mainstream.schedule"},
-         {"budget", budget},
-         {"budget_factor", budget_factor > 0 ? Json(budget_factor) : Json(nullptr)},
-         {"cheapest_cost", cheapest_cost},
-         {"algorithm", algorithm},
-         {"objective", objective},
-         {"stream_fps", stream_fps},
-         {"base", base.ToJson()},
-         {"profile", profile},
-         {"decode_ms", costs.decode_ms},
-         {"preprocess_ms", costs.preprocess_ms},
-         {"stages", stages},
-         {"total_cost", total_cost},
-         {"predicted", Json{{"mean_f1", mean_f1},
-                            {"min_f1", min_f1},
-                            {"mean_recall", mean_recall},
-                            {"mean_precision", mean_precision}}},
-         {"search", search},
-         {"apps", apps_json},
-         {"tree", tree.ToJson(AppNames())}};
+  Json j{
+      {"schema_version", kScheduleSchemaVersion},
+      {"kind", "mainstream.schedule"},
+      {"budget", budget},
+      {"budget_factor", budget_factor > 0 ? Json(budget_factor) : Json(nullptr)},
+      {"cheapest_cost", cheapest_cost},
+      {"algorithm", algorithm},
+      {"objective", objective},
+      {"stream_fps", stream_fps},
+      {"base", base.ToJson()},
+      {"profile", profile},
+      {"decode_ms", costs.decode_ms},
+      {"preprocess_ms", costs.preprocess_ms},
+      {"decode_extra_ms", costs.decode_extra_ms > 0 ? Json(costs.decode_extra_ms) : Json(nullptr)},
+      {"speed_reference_ms", speed_reference_ms > 0 ? Json(speed_reference_ms) : Json(nullptr)},
+      {"stages", stages},
+      {"total_cost", total_cost},
+      {"predicted", Json{{"mean_f1", mean_f1},
+                         {"min_f1", min_f1},
+                         {"mean_recall", mean_recall},
+                         {"mean_precision", mean_precision}}},
+      {"search", search},
+      {"apps", apps_json},
+      {"tree", tree.ToJson(AppNames())}};
   if (costs.cache().enabled()) {
     const CacheModel& c = costs.cache();
     j["cache"] = Json{{"probe", ProbeCurveToJson(c.curve_bytes, c.curve_ns)},
@@ -146,6 +149,8 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
   double decode = v.NumberIn("decode_ms", 0, 1e7);
   double preprocess = 0;
   if (auto pre = v.OptionalField("preprocess_ms")) preprocess = pre->AsNumberIn(0, 1e7);
+  if (auto r = v.OptionalField("speed_reference_ms"))
+    d.speed_reference_ms = r->AsNumberIn(1e-9, 1e7);
   std::vector<double> stage_ms, branch_ms;
   CacheModel cache;
   JsonView stages = v.Field("stages");
@@ -184,6 +189,7 @@ ScheduleDoc ReadSchedule(const fs::path& file) {
                 branch_ms.size(), stage_ms.size());
   }
   d.costs = StageCosts(stage_ms, preprocess, decode, d.stream_fps);
+  if (auto e = v.OptionalField("decode_extra_ms")) d.costs.decode_extra_ms = e->AsNumberIn(0, 1e7);
   d.costs.SetBranchStages(branch_ms);
   if (auto c = v.OptionalField("cache")) {
     if (cache.cold_ms.size() != stage_ms.size() || cache.bytes.size() != stage_ms.size() ||
@@ -413,6 +419,7 @@ ScheduleDoc MakeScheduleDoc(const std::vector<MPackage>& packages, const Profile
   d.base = profile.base;
   d.profile = profile_path;
   d.costs = problem.costs;
+  d.speed_reference_ms = profile.speed_reference_ms;
   for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
   const Solution& sol = result.solution;
   double rec = 0, prec = 0;

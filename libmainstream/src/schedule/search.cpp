@@ -56,7 +56,7 @@ Opt CompileOption(const ScheduleProblem& p, const Compiled& c, size_t app, int k
 Compiled Compile(const ScheduleProblem& p,
                  const std::function<bool(size_t, const AppOption&)>& keep, bool prune) {
   Compiled c;
-  c.D = p.costs.preprocess_ms;
+  c.D = p.costs.PerAnalyzedFrameMs();
   c.budget =
       p.budget - p.costs.FixedCost();  // decoding the stream costs the same in every schedule
   const int n = p.costs.num_stages();

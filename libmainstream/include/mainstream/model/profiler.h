@@ -18,11 +18,11 @@ struct ProfileConfig {
   std::filesystem::path base_dir;
   int threads = 1;              // LibTorch threads (explicit; reported in the profile)
   int batch = 1;                // frames per call; latencies are per frame
-  int warmup = 5;               // untimed calls per segment
-  int repeats = 30;             // timed calls per segment
-  std::string input_video;      // measure decode + preprocess on this video...
+  int warmup = 5;               // untimed passes
+  int repeats = 100;            // timed passes (a frame decoded, preprocessed and run in each)
+  std::string input_video;      // decode and run the passes' frames from this video...
   int width = 0, height = 0;    // ...or on a synthetic video of this size (default 640x480)
-  int decode_frames = 100;      // frames timed for decode + preprocess
+  int decode_frames = 100;      // frames timed decoding alone (for comparison; extra.decode)
   bool plain_reference = true;  // also time the unoptimized model once (speedup in extra)
   // Also time every stage cold (among copies of itself that stream
   // cold_bytes between its runs, at most cold_copies) and probe the memory
@@ -54,10 +54,10 @@ ProfileResult RunProfile(const ProfileConfig& config);
 class BaseModel;
 
 // msrun's speed probe (docs/runtime.md, "Speed probe"): the base's stages as
-// optimized segments, timed again in a few of msprofile's passes (each
-// stage chained, each alone, the whole model; one frame, on the calling
-// thread), so that a run can say how fast the machine runs them now beside
-// the profile's figures.
+// optimized segments, timed again in a few of msprofile's reference passes
+// (each stage chained on a fixed input, each alone, the whole model; one
+// frame, on the calling thread), so that a run can say how fast the machine
+// runs them now beside the profile's speed_reference_ms.
 class StageProbe {
  public:
   explicit StageProbe(const BaseModel& base);
@@ -66,7 +66,7 @@ class StageProbe {
   ~StageProbe();
   // The sum over stages of each stage's median in the chain over `repeats`
   // passes after `warmup` untimed ones (ms per frame): what the profile's
-  // stage timings add up to.
+  // speed_reference_ms adds up.
   double MeasureMs(int repeats = 10, int warmup = 2);
 
  private:

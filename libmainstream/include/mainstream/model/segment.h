@@ -103,6 +103,10 @@ struct LatencyStats {
   double p50_ms = 0;
   double p95_ms = 0;
   double mean_ms = 0;
+  // The mean with the samples above the 95th percentile counted at it
+  // (winsorized): what a call costs on average, without letting one
+  // preemption among a few dozen samples move it.
+  double mean_w95_ms = 0;
   double min_ms = 0;
   int samples = 0;
   Json ToJson() const;

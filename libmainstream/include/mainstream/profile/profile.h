@@ -15,6 +15,8 @@ inline constexpr int kProfileSchemaVersion = 1;
 
 struct StageTiming {
   std::string name;
+  // Percentiles of the stage's latency per frame, as msprofile timed it
+  // (after decoding and preprocessing a frame, as msrun runs it).
   double p50_ms = 0;
   double p95_ms = 0;
   // An app's own (specialized) copy of the stage, when a calibration measured
@@ -32,6 +34,11 @@ struct StageTiming {
   // of its runs, as many apps' weights do (docs/model.md, "Caches").
   double cold_p50_ms = 0;
   double cold_reuse_bytes = 0;
+  // What the cost model charges per frame: the mean of the same samples,
+  // winsorized at p95 (0 = not recorded, as in profiles before it: p50_ms).
+  double ms = 0;
+
+  double cost_ms() const { return ms > 0 ? ms : p50_ms; }
 };
 
 // msprofile's probe of the memory hierarchy: ns per cache line of a read
@@ -48,10 +55,18 @@ struct Profile {
   Json machine = Json::object();  // cpu model, cores, library versions (free-form)
   int threads = 1;
   int batch = 1;
-  std::string input;                 // what decode was measured on ("video:...", "size:WxH")
-  std::vector<StageTiming> stages;   // one per base stage, in order
-  double whole_model_p50_ms = 0;     // 0 when not measured
-  double decode_ms = 0;              // decoding one stream frame (every frame is decoded)
+  std::string input;                // what decode was measured on ("video:...", "size:WxH")
+  std::vector<StageTiming> stages;  // one per base stage, in order
+  double whole_model_p50_ms = 0;    // 0 when not measured
+  // The sum of the stages' medians in msprofile's reference passes (each
+  // stage chained on a fixed input, no decoding between): what msrun's speed
+  // probe measures, so the two compare like with like (0: not recorded).
+  double speed_reference_ms = 0;
+  double decode_ms = 0;  // decoding one stream frame after another (every frame is decoded)
+  // Decoding a frame right after the DNN ran on the one before, as msprofile's
+  // passes do (0: not measured): the DNN evicts the decoder's state, so it
+  // costs more (docs/model.md, "Cost model").
+  double decode_after_dnn_ms = 0;
   double preprocess_ms = 0;          // resizing + normalizing one frame for the DNN (ms)
   double input_bytes = 0;            // the preprocessed frame, bytes (with the stages' memory)
   double memory_overhead_bytes = 0;  // fitted by msprofile --calibrate: memory every run adds once
@@ -61,10 +76,13 @@ struct Profile {
   Json calibration = nullptr;
   CacheProbe cache;  // empty when not probed
 
-  std::vector<double> StageLatencies() const;  // p50 per stage
+  std::vector<double> StageLatencies() const;  // cost_ms() per stage
   // branch_p50_ms per stage; empty when the profile does not set them.
   std::vector<double> BranchLatencies() const;
-  double TotalStageMs() const;
+  double TotalStageMs() const;  // the sum of StageLatencies()
+  // speed_reference_ms when recorded, else the stage sum (older profiles,
+  // whose stage figures were the reference passes' medians).
+  double SpeedReferenceMs() const;
   bool HasMemory() const;  // every stage's param_bytes and activation_bytes recorded
   // Every stage's cold_p50_ms, the probe and the stages' bytes recorded.
   bool HasCache() const;

@@ -55,12 +55,24 @@ struct StageCosts {
   double preprocess_ms = 0;  // per frame the DNN processes (at the highest app rate)
   double decode_ms = 0;      // per stream frame (every frame is decoded)
   double stream_fps = 0;     // rate decode_ms is charged at
+  // What decoding a frame right after the DNN ran costs beyond decode_ms,
+  // charged once per analyzed frame (at the highest app rate): the frame
+  // after an analyzed one is decoded with the decoder's state evicted
+  // (docs/model.md, "Cost model"; 0: not profiled).
+  double decode_extra_ms = 0;
   StageCosts() = default;
   // Preprocessing only (no stream decode charge).
   StageCosts(std::vector<double> stages, double preprocess);
   StageCosts(std::vector<double> stages, double preprocess, double decode, double stream_fps);
   // Cost that does not depend on the schedule: decoding the whole stream.
   double FixedCost() const { return decode_ms * stream_fps; }
+  // Decoding the stream when the DNN runs max_fps of its frames.
+  double DecodeCost(double max_fps) const {
+    return FixedCost() + decode_extra_ms * std::min(max_fps, stream_fps);
+  }
+  // What each frame the DNN analyzes costs besides the stages: preprocessing
+  // it, and decoding the next frame after the DNN.
+  double PerAnalyzedFrameMs() const { return preprocess_ms + decode_extra_ms; }
   int num_stages() const { return static_cast<int>(stage_ms.size()); }
   // Latency of stages [begin, end).
   double Range(int begin, int end) const {

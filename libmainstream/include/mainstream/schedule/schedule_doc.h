@@ -46,6 +46,9 @@ struct ScheduleDoc {
   BaseRef base;
   std::string profile;  // path of the profile it was planned with
   StageCosts costs;     // copied from the profile
+  // The profile's speed_reference_ms (0: not recorded; msrun's speed probe
+  // then compares with costs.Total(), as profiles before it timed stages so).
+  double speed_reference_ms = 0;
   std::vector<std::string> stage_names;
   std::vector<ScheduledApp> apps;
   MergedTree tree;  // derived from apps + costs

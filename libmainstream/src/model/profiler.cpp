@@ -326,8 +326,8 @@ StageProbe::~StageProbe() = default;
 double StageProbe::MeasureMs(int repeats, int warmup) {
   MS_CHECK(repeats >= 1 && warmup >= 0, "StageProbe: {} repeats, {} warmup", repeats, warmup);
   torch::NoGradGuard no_grad;
-  // msprofile's passes (chained, standalone, whole model), so that each
-  // stage is as hot as when it was profiled.
+  // msprofile's reference passes (the chain on a fixed input, each stage
+  // alone, the whole model), timed as the profile's speed_reference_ms was.
   ProfileConfig config;
   config.repeats = repeats;
   config.warmup = warmup;
@@ -436,7 +436,8 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       for (int c = 0; c < copies; ++c) ring.push_back(Segment::Build(base, k, k + 1));
       for (Segment& s : ring) s.ForwardKeepLayout(inputs[uk]);  // first-call setup
       // Each round times the ring, then the first copy as many times on its
-      // own (hot, the same loop): the difference is what the streaming adds.
+      // own, in the same loop: what the streaming adds, for comparison
+      // (extra.stages[].cold).
       std::vector<double> v, hot;
       for (int r = 0; r < config.cold_repeats; ++r) {
         for (Segment& s : ring) {
@@ -475,7 +476,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       MeasureDecodeCost(input.path, PreprocessConfigFor(info.input), config.decode_frames, 3);
   progress.Finish();
 
-  // Stages: p50/p95 as they run inside a chain of segments.
+  // Stages: as msrun runs them (the frame passes), and the reference.
   p.base = base.ref();
   p.threads = threads;
   p.batch = batch;
@@ -560,10 +561,10 @@ ProfileResult RunProfile(const ProfileConfig& config) {
        "output in oneDNN's layout (Segment::ForwardKeepLayout), as msrun does: stages[].ms and "
        "decode_after_dnn_ms are those samples' means winsorized at p95, stages[].p50_ms and "
        "p95_ms their percentiles (extra.stages[].in_run); decode_ms and preprocess_ms: the mean "
-       "over frames decoded and preprocessed one after another (extra.decode.alone). Then the same "
-       "chain on a fixed "
-       "input (extra.stages[].chained; their p50s sum to speed_reference_ms, what msrun's speed "
-       "probe repeats), dense input and output (extra.stages[].standalone), the whole model"},
+       "over frames decoded and preprocessed one after another (extra.decode.alone). Then the "
+       "same chain on a fixed input (extra.stages[].chained; their p50s sum to "
+       "speed_reference_ms, what msrun's speed probe repeats), dense input and output "
+       "(extra.stages[].standalone), the whole model"},
       {"stages", stages_json},
       {"whole_model", whole_stats.ToJson()},
       {"whole_model_fusion", whole.fusion().ToJson()},
@@ -592,8 +593,8 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       "as msrun runs them (after decoding a frame): stages {:.3f} ms per frame = {:.3f} x the "
       "reference passes' {:.3f} ms (fixed input; msrun's speed probe repeats these)\n",
       p.TotalStageMs(), chained_sum > 0 ? p.TotalStageMs() / chained_sum : 0.0, chained_sum);
-  s += fmt::format("sum of stages {:.3f} ms = {:.3f} x whole model ({})\n", sum, ratio,
-                   within ? "within 10%" : "NOT within 10%");
+  s += fmt::format("reference passes: sum of stages {:.3f} ms = {:.3f} x whole model ({})\n", sum,
+                   ratio, within ? "within 10%" : "NOT within 10%");
   s += fmt::format(
       "converting to dense at every boundary: sum {:.3f} ms = {:.3f} x whole model, {:.3f} ms "
       "per cut\n",

@@ -72,7 +72,10 @@ struct StageCosts {
   }
   // What each frame the DNN analyzes costs besides the stages: preprocessing
   // it, and decoding the next frame after the DNN.
-  double PerAnalyzedFrameMs() const { return preprocess_ms + decode_extra_ms; }
+  // (max_fps <= stream_fps in any schedule, so DecodeCost agrees with it.)
+  double PerAnalyzedFrameMs() const {
+    return preprocess_ms + (stream_fps > 0 ? decode_extra_ms : 0.0);
+  }
   int num_stages() const { return static_cast<int>(stage_ms.size()); }
   // Latency of stages [begin, end).
   double Range(int begin, int end) const {

@@ -424,7 +424,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   // runs of a copy the other C - 1 stream their weights and outputs through
   // the caches. C = cold_bytes / the stage's bytes, within [2, cold_copies];
   // the reuse distance reached, C x bytes, is recorded with the timing.
-  std::vector<double> cold_ms, cold_hot_ms, cold_reuse;
+  std::vector<double> cold_ms, cold_reuse;
   CacheProbe probe;
   if (config.cold) {
     for (int k = 0; k < n; ++k) {
@@ -435,24 +435,15 @@ ProfileResult RunProfile(const ProfileConfig& config) {
       std::vector<Segment> ring;
       for (int c = 0; c < copies; ++c) ring.push_back(Segment::Build(base, k, k + 1));
       for (Segment& s : ring) s.ForwardKeepLayout(inputs[uk]);  // first-call setup
-      // Each round times the ring, then the first copy as many times on its
-      // own, in the same loop: what the streaming adds, for comparison
-      // (extra.stages[].cold).
-      std::vector<double> v, hot;
+      std::vector<double> v;
       for (int r = 0; r < config.cold_repeats; ++r) {
         for (Segment& s : ring) {
           const double t0 = NowSeconds();
           s.ForwardKeepLayout(inputs[uk]);
           v.push_back((NowSeconds() - t0) * 1e3 / batch);
         }
-        for (int c = 0; c < copies; ++c) {
-          const double t0 = NowSeconds();
-          ring[0].ForwardKeepLayout(inputs[uk]);
-          hot.push_back((NowSeconds() - t0) * 1e3 / batch);
-        }
       }
       cold_ms.push_back(std::max(SummarizeLatency(v).p50_ms, 1e-6));
-      cold_hot_ms.push_back(std::max(SummarizeLatency(hot).p50_ms, 1e-6));
       cold_reuse.push_back(bytes * copies);
       progress.Update(n + 1 + config.repeats + k + 1, "timing stages cold");
     }
@@ -518,9 +509,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
             {"chained", chained.ToJson()},
             {"standalone", alone.ToJson()},
             {"fusion", stages[k].fusion().ToJson()}};
-    if (!cold_ms.empty()) {
-      sj["cold"] = Json{{"copies_p50_ms", cold_ms[k]}, {"alone_p50_ms", cold_hot_ms[k]}};
-    }
+    if (!cold_ms.empty()) sj["cold"] = Json{{"copies_p50_ms", cold_ms[k]}};
     stages_json.push_back(std::move(sj));
   }
   p.speed_reference_ms = chained_sum;

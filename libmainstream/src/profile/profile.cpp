@@ -1,5 +1,7 @@
 #include "mainstream/profile/profile.h"
 
+#include <algorithm>
+
 #include "mainstream/profile/cache_probe.h"
 
 namespace mainstream {
@@ -24,6 +26,10 @@ double Profile::TotalStageMs() const {
   double t = 0;
   for (const auto& s : stages) t += s.cost_ms();
   return t;
+}
+
+double Profile::DecodeExtraMs() const {
+  return decode_after_dnn_ms > 0 ? std::max(0.0, decode_after_dnn_ms - decode_ms) : 0.0;
 }
 
 double Profile::SpeedReferenceMs() const {

@@ -213,9 +213,7 @@ CalibrationRun ReadCalibrationRun(const Profile& profile, const fs::path& summar
   }
   const JsonView measured = v.Field("cost").Field("measured");
   // Every stream frame decoded, and one per analyzed frame after the DNN.
-  const double decode_extra = profile.decode_after_dnn_ms > 0
-                                  ? std::max(0.0, profile.decode_after_dnn_ms - profile.decode_ms)
-                                  : 0.0;
+  const double decode_extra = profile.DecodeExtraMs();
   r.decode = CostShare{(profile.decode_ms * static_cast<double>(decoded) +
                         decode_extra * static_cast<double>(std::min(preprocessed, decoded))) /
                            seconds,

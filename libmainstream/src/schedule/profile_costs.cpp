@@ -20,8 +20,7 @@ CacheModel ProfileCacheModel(const Profile& profile) {
 
 StageCosts ProfileCosts(const Profile& profile, double stream_fps) {
   StageCosts costs(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
-  if (profile.decode_after_dnn_ms > 0)
-    costs.decode_extra_ms = std::max(0.0, profile.decode_after_dnn_ms - profile.decode_ms);
+  costs.decode_extra_ms = profile.DecodeExtraMs();
   costs.SetBranchStages(profile.BranchLatencies());
   costs.SetCache(ProfileCacheModel(profile));
   return costs;

@@ -83,6 +83,9 @@ struct Profile {
   // speed_reference_ms when recorded, else the stage sum (older profiles,
   // whose stage figures were the reference passes' medians).
   double SpeedReferenceMs() const;
+  // What decoding after the DNN costs beyond decoding frame after frame,
+  // at least 0 (0 when decode_after_dnn_ms is not recorded).
+  double DecodeExtraMs() const;
   bool HasMemory() const;  // every stage's param_bytes and activation_bytes recorded
   // Every stage's cold_p50_ms, the probe and the stages' bytes recorded.
   bool HasCache() const;

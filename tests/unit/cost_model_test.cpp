@@ -226,8 +226,10 @@ TEST(FramePlanner, ExecutedWorkEqualsTheCostModel) {
     FramePlanner planner(tree, stream_fps, 1234 + static_cast<uint64_t>(trial));
     const int64_t seconds = 400;
     double work = 0;
+    int64_t analyzed = 0;
     for (int64_t f = 0; f < seconds * 15; ++f) {
       const auto& run = planner.Next();
+      if (!run.empty()) ++analyzed;
       std::set<int> done;
       for (int k : run) {
         const auto& node = tree.nodes[static_cast<size_t>(k)];
@@ -241,9 +243,61 @@ TEST(FramePlanner, ExecutedWorkEqualsTheCostModel) {
     double per_second = work / static_cast<double>(seconds);
     double model = tree.stem_cost + tree.branch_cost;
     EXPECT_NEAR(per_second, model, 0.002 * model + 0.1);
+    // Frames with work are preprocessed: the cost model charges the highest rate.
+    EXPECT_NEAR(static_cast<double>(analyzed), tree.max_fps * seconds, 2.0);
     for (size_t k = 0; k < tree.nodes.size(); ++k) {
       EXPECT_NEAR(static_cast<double>(planner.executions()[k]), tree.nodes[k].fps * seconds, 6.0);
     }
+  }
+}
+
+// No-Sharing's tree: every app a whole-model branch, so every node a root.
+// Sampling the stream on phases of their own, six roots at 2-3 fps ran on
+// up to 15 distinct frames a second; the analyzed frames are the highest
+// rate's, and every root's frames are a subset of them.
+TEST(FramePlanner, RootsShareTheAnalyzedFramesOfTheHighestRate) {
+  StageCosts c(std::vector<double>(8, 1.0), 0.7);
+  std::vector<AppRequest> apps;
+  for (double fps : {3.0, 2.0, 2.5, 3.0, 1.0, 2.0}) apps.push_back({0, fps});
+  MergedTree tree = BuildMergedTree(c, apps);
+  int roots = 0;
+  for (const TreeNode& node : tree.nodes) roots += node.parent < 0 ? 1 : 0;
+  ASSERT_EQ(roots, 6);
+  const double stream_fps = 7;
+  const int64_t seconds = 300;
+  for (uint64_t seed : {1, 2, 3}) {
+    FramePlanner planner(tree, stream_fps, seed);
+    std::set<int64_t> analyzed;
+    std::vector<std::set<int64_t>> taken(tree.nodes.size());
+    for (int64_t f = 0; f < seconds * 7; ++f) {
+      for (int k : planner.Next()) {
+        analyzed.insert(f);
+        taken[static_cast<size_t>(k)].insert(f);
+      }
+    }
+    EXPECT_NEAR(static_cast<double>(analyzed.size()), 3.0 * seconds, 1.0) << "seed " << seed;
+    for (size_t k = 0; k < tree.nodes.size(); ++k) {
+      EXPECT_NEAR(static_cast<double>(taken[k].size()), tree.nodes[k].fps * seconds, 2.0);
+      // A root at the highest rate takes every analyzed frame.
+      if (tree.nodes[k].fps == 3.0) EXPECT_EQ(taken[k], analyzed) << "node " << k;
+    }
+  }
+}
+
+// One root: the analyzed frames are that root's, the frames a sampler of
+// the stream with the root's own phase takes (runs keep their sampling).
+TEST(FramePlanner, ATreeOfOneRootSamplesTheStreamAsBefore) {
+  StageCosts c(std::vector<double>(8, 1.0), 0.7);
+  MergedTree tree = BuildMergedTree(c, {{3, 2.5}, {5, 1.5}, {3, 2.0}});
+  ASSERT_EQ(tree.nodes[0].parent, -1);
+  const double stream_fps = 7;
+  FramePlanner planner(tree, stream_fps, 11);
+  Sampler alone(stream_fps / tree.nodes[0].fps,
+                planner.phases()[0] * stream_fps / tree.nodes[0].fps);
+  for (int64_t f = 0; f < 2000; ++f) {
+    const auto& run = planner.Next();
+    const bool root_ran = !run.empty() && run.front() == 0;
+    ASSERT_EQ(root_ran, alone.Offer()) << "frame " << f;
   }
 }
 

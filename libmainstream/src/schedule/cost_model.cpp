@@ -363,20 +363,39 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
   MS_CHECK(stream_fps > 0, "stream fps must be > 0, got {}", stream_fps);
   Rng rng(seed);
   const size_t n = tree.nodes.size();
+  // The analyzed frames' rate: the highest root rate (every other node runs
+  // at its parent's rate or below).
+  double analyzed_fps = 0;
+  for (const TreeNode& node : tree.nodes)
+    if (node.parent < 0) analyzed_fps = std::max(analyzed_fps, node.fps);
+  MS_CHECK(analyzed_fps <= stream_fps + 1e-9,
+           "a root node runs at {} fps, faster than the {} fps stream", analyzed_fps, stream_fps);
   // Nodes are stored stems-first in chain order, then branches: parents
   // always precede children.
+  int fastest_root = -1;
+  std::vector<double> draws;
   for (size_t k = 0; k < n; ++k) {
     const TreeNode& node = tree.nodes[k];
     MS_CHECK(node.parent < static_cast<int>(k), "merged tree node {} comes before its parent {}", k,
              node.parent);
     double parent_fps =
-        node.parent < 0 ? stream_fps : tree.nodes[static_cast<size_t>(node.parent)].fps;
+        node.parent < 0 ? analyzed_fps : tree.nodes[static_cast<size_t>(node.parent)].fps;
+    MS_CHECK(node.fps > 0, "node {} runs at {} fps: a node needs a rate > 0", k, node.fps);
     MS_CHECK(node.fps <= parent_fps + 1e-9,
              "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps, parent_fps);
-    double stride = parent_fps / node.fps;
-    phases_.push_back(rng.Uniform() * stride);
+    const double stride = std::max(1.0, parent_fps / node.fps);
+    draws.push_back(rng.Uniform());
+    phases_.push_back(draws.back() * stride);
     samplers_.emplace_back(stride, phases_.back());
     order_.push_back(static_cast<int>(k));
+    if (node.parent < 0 && fastest_root < 0 && node.fps >= analyzed_fps - 1e-9)
+      fastest_root = static_cast<int>(k);
+  }
+  // The analyzed frames take the fastest root's draw: that root takes every
+  // one of them, the frames it took when roots sampled the stream directly.
+  if (fastest_root >= 0) {
+    const double stride = std::max(1.0, stream_fps / analyzed_fps);
+    analyzed_ = Sampler(stride, draws[static_cast<size_t>(fastest_root)] * stride);
   }
   ran_.assign(n, 0);
   executions_.assign(n, 0);
@@ -384,9 +403,10 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
 
 const std::vector<int>& FramePlanner::Next() {
   current_.clear();
+  const bool analyzed = analyzed_.Offer();
   for (int k : order_) {
     const TreeNode& node = tree_->nodes[static_cast<size_t>(k)];
-    bool offered = node.parent < 0 || ran_[static_cast<size_t>(node.parent)];
+    bool offered = node.parent < 0 ? analyzed : ran_[static_cast<size_t>(node.parent)] != 0;
     bool run = offered && samplers_[static_cast<size_t>(k)].Offer();
     ran_[static_cast<size_t>(k)] = run ? 1 : 0;
     if (run) {

@@ -236,9 +236,16 @@ class Sampler {
 };
 
 // Decides, frame by frame, which nodes of a merged tree execute: each node has
-// a Sampler over its parent's frames (the decoded stream for root nodes) with
-// a seeded random phase. Over T seconds node k executes fps_k * T frames (up
-// to one frame per tree level at the start), so the work equals the cost model.
+// a Sampler over its parent's frames with a seeded random phase. The root
+// nodes sample the *analyzed* frames: a Sampler over the decoded stream at the
+// highest root rate (the highest app rate), so that the frames preprocessed
+// are exactly that many, as the cost model charges, however many roots the
+// tree has (No-Sharing's whole-model branches are all roots; sampling the
+// stream each on a phase of its own, they preprocessed up to one frame per
+// root sample). A root at the highest rate takes every analyzed frame, so a
+// tree of one root runs the frames it ran when it sampled the stream itself.
+// Over T seconds node k executes fps_k * T frames (up to one frame per tree
+// level at the start), so the work equals the cost model.
 class FramePlanner {
  public:
   FramePlanner(const MergedTree& tree, double stream_fps, uint64_t seed);
@@ -248,11 +255,13 @@ class FramePlanner {
   int64_t frames() const { return frames_; }
   // Executions per node so far.
   const std::vector<int64_t>& executions() const { return executions_; }
-  // Each node's sampling phase, in units of its parent's frames.
+  // Each node's sampling phase, in units of its parent's frames (a root
+  // node's: of the analyzed frames).
   const std::vector<double>& phases() const { return phases_; }
 
  private:
   const MergedTree* tree_;
+  Sampler analyzed_{1, 0};  // the decoded stream -> the analyzed frames
   std::vector<Sampler> samplers_;
   std::vector<double> phases_;
   std::vector<int> order_;  // nodes in parent-before-child order

@@ -472,10 +472,25 @@ TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
   ASSERT_TRUE(differ.trace.has_value());
   ASSERT_EQ(differ.trace->folds, 3);
   const double n = static_cast<double>(differ.events);
+  // What the folds' events explain: the normal approximation (the default).
+  EXPECT_EQ(differ.trace->fold_null_sd, 0);
   const double tau2 = differ.trace->fold_sd * differ.trace->fold_sd -
                       differ.f1_event_sd * differ.f1_event_sd * 3 / n;
   ASSERT_GT(tau2, 0.04) << "fold SD " << differ.trace->fold_sd;
   EXPECT_NEAR(differ.f1_heterogeneity, std::sqrt(tau2), 1e-12);
+  // Or the permutation null: the folds' variance with the events dealt at random.
+  PredictionOptions perm = o;
+  perm.permutation_null = true;
+  TraceReplay replay;
+  const AppPrediction dealt = PredictCandidate(c, tc.stats, &split, 2, 1, perm, &replay);
+  const double null_var = FoldNullVariance(replay.cycles, replay.fold_events, replay.phases);
+  ASSERT_GT(null_var, 0);
+  EXPECT_NEAR(dealt.trace->fold_null_sd, std::sqrt(null_var), 1e-12);
+  const double tau2_dealt = dealt.trace->fold_sd * dealt.trace->fold_sd - null_var;
+  ASSERT_GT(tau2_dealt, 0.04) << "a fold that misses everything is heterogeneity either way";
+  EXPECT_NEAR(dealt.f1_heterogeneity, std::sqrt(tau2_dealt), 1e-12);
+  EXPECT_DOUBLE_EQ(AppPrediction::FromJson(JsonView(dealt.ToJson(), "p.json")).trace->fold_null_sd,
+                   dealt.trace->fold_null_sd);
   const double trace_se =
       std::max(differ.f1_event_sd / std::sqrt(n), differ.trace->fold_sd / std::sqrt(3.0));
   EXPECT_NEAR(differ.f1_se, std::sqrt(trace_se * trace_se + tau2), 1e-12);
@@ -485,6 +500,8 @@ TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
   // Round trip through the schedule's JSON.
   EXPECT_DOUBLE_EQ(AppPrediction::FromJson(JsonView(differ.ToJson(), "p.json")).f1_heterogeneity,
                    differ.f1_heterogeneity);
+  EXPECT_DOUBLE_EQ(AppPrediction::FromJson(JsonView(differ.ToJson(), "p.json")).trace->fold_null_sd,
+                   differ.trace->fold_null_sd);
 }
 
 // mstrain --deploy fold ships fold k's model: when the folds disagree, that

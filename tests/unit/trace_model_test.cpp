@@ -680,5 +680,42 @@ TEST(TraceModelReplay, FoldF1SeparatesFoldsOfDifferentQuality) {
   EXPECT_EQ(o.fold_sd, 0);
 }
 
+// The folds' variance with the events dealt at random: against every deal
+// of six cycles to folds of 2 and 4 events (15 of them, equally likely).
+TEST(TraceModelCycles, FoldNullVarianceIsTheMeanOverDeals) {
+  const std::vector<EventCycle> cycles = {Cycle(2, 2, 0), Cycle(0, 0, 1), Cycle(2, 3, 0),
+                                          Cycle(1, 1, 2), Cycle(2, 2, 0), Cycle(0, 0, 0)};
+  double exact = 0;
+  int deals = 0;
+  for (size_t a = 0; a < cycles.size(); ++a) {
+    for (size_t b = a + 1; b < cycles.size(); ++b) {
+      std::vector<EventCycle> first, second;
+      for (size_t i = 0; i < cycles.size(); ++i)
+        (i == a || i == b ? first : second).push_back(cycles[i]);
+      const double f1 = ScoreCycles(first, 2).f1, f2 = ScoreCycles(second, 2).f1;
+      exact += (f1 - f2) * (f1 - f2) / 2;  // the sample variance of two values
+      ++deals;
+    }
+  }
+  exact /= deals;
+  ASSERT_EQ(deals, 15);
+  ASSERT_GT(exact, 0.01);
+  EXPECT_NEAR(FoldNullVariance(cycles, {2, 4}, 2, 20000, 7), exact, 0.03 * exact);
+  // Seeded: the same deals give the same figure.
+  EXPECT_EQ(FoldNullVariance(cycles, {2, 4}, 2), FoldNullVariance(cycles, {2, 4}, 2));
+  // Cycles alike: every deal gives folds alike.
+  EXPECT_NEAR(FoldNullVariance(std::vector<EventCycle>(6, Cycle(1, 2, 1)), {3, 3}, 2), 0, 1e-15);
+  // One fold: no spread.
+  EXPECT_EQ(FoldNullVariance(cycles, {6}, 2), 0);
+  EXPECT_NE(InputErrorOf([&] {
+              FoldNullVariance(cycles, {2, 3}, 2);
+            }).find("6 cycles"),
+            std::string::npos);
+  EXPECT_NE(InputErrorOf([&] {
+              FoldNullVariance(cycles, {6, 0}, 2);
+            }).find(">= 1 event"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace mainstream

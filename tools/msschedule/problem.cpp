@@ -24,6 +24,14 @@ void AddPredictionFlags(CLI::App* c, PredictionOptions& options) {
               "Resample the trace's folds (stretches of time) instead of its events");
   c->add_option("--selection-seed", options.selection_seed, "Seed of those resamples")
       ->capture_default_str();
+  c->add_option_function<std::string>(
+       "--heterogeneity-null",
+       [&options](const std::string& v) { options.permutation_null = v == "permutation"; },
+       "What of the folds' F1 spread their events explain (the rest widens the interval): "
+       "'normal' (the per-event spread x folds / events) or 'permutation' (the events dealt to "
+       "the folds at random; docs/model.md, \"Prediction intervals\")")
+      ->check(CLI::IsMember({"permutation", "normal"}))
+      ->default_str("normal");
   c->add_flag(
       "--no-micro", [&options](int64_t) { options.use_micro = false; },
       "Leave the packages' microclassifier candidates out (branches only)");

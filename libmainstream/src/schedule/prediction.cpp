@@ -77,6 +77,7 @@ Json AppPrediction::ToJson() const {
     j["trace"] = Figures(trace->recall, trace->precision, trace->f1);
     j["trace"]["f1_se"] = trace->f1_se;
     j["trace"]["fold_sd"] = trace->fold_sd;
+    j["trace"]["fold_null_sd"] = trace->fold_null_sd;
     j["trace"]["folds"] = trace->folds;
     j["trace"]["events"] = trace->events;
     j["trace"]["phases"] = trace->phases;
@@ -122,6 +123,7 @@ AppPrediction AppPrediction::FromJson(const JsonView& v) {
     tp.f1 = t->NumberIn("f1", 0, 1);
     if (auto f = t->OptionalField("f1_se")) tp.f1_se = f->AsNumberIn(0, 1);
     if (auto f = t->OptionalField("fold_sd")) tp.fold_sd = f->AsNumberIn(0, 1);
+    if (auto f = t->OptionalField("fold_null_sd")) tp.fold_null_sd = f->AsNumberIn(0, 1);
     if (auto f = t->OptionalField("folds")) tp.folds = static_cast<int>(f->AsIntIn(0, 1000));
     if (auto f = t->OptionalField("events")) tp.events = f->AsIntIn(0, int64_t{1} << 40);
     if (auto f = t->OptionalField("phases")) tp.phases = static_cast<int>(f->AsIntIn(0, 1 << 20));
@@ -166,6 +168,8 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   tp.f1 = r.score.f1;
   tp.f1_se = r.f1_se;
   tp.fold_sd = r.fold_sd;
+  if (options.permutation_null && r.fold_f1.size() >= 2)
+    tp.fold_null_sd = std::sqrt(FoldNullVariance(r.cycles, r.fold_events, r.phases));
   tp.folds = static_cast<int>(r.fold_f1.size());
   tp.events = r.events;
   tp.phases = r.phases;
@@ -209,11 +213,12 @@ AppPrediction PredictCandidate(const Candidate& c, const EventStats& events,
   // (each fold sees about n / folds of them), as in a random-effects
   // meta-analysis. One model on another stretch of time varies by it too: the
   // deployed model is one draw of the procedure (a fold's, with --deploy fold)
-  // and the measurement is on frames the folds never held out.
-  const double tau2 =
-      tp.folds >= 2
-          ? std::max(0.0, tp.fold_sd * tp.fold_sd - p.f1_event_sd * p.f1_event_sd * folds / n)
-          : 0;
+  // and the measurement is on frames the folds never held out. What the
+  // events explain: the folds' variance with the events dealt to them at
+  // random (a permutation null), or its normal approximation.
+  const double null_var = options.permutation_null ? tp.fold_null_sd * tp.fold_null_sd
+                                                   : p.f1_event_sd * p.f1_event_sd * folds / n;
+  const double tau2 = tp.folds >= 2 ? std::max(0.0, tp.fold_sd * tp.fold_sd - null_var) : 0;
   p.f1_heterogeneity = std::sqrt(tau2);
   // The deployed fold (--deploy fold): the deployed model is the one that
   // scored that fold's held-out part. The folds' spread beyond their events'

@@ -526,6 +526,7 @@ ScheduleDoc PlanSchedule(const ScheduleConfig& config) {
            {"selection_resamples", config.prediction.selection_resamples},
            {"selection_unit", config.prediction.selection_by_fold ? "fold" : "event"},
            {"selection_seed", config.prediction.selection_seed},
+           {"heterogeneity_null", config.prediction.permutation_null ? "permutation" : "normal"},
            {"microclassifiers", config.prediction.use_micro}};
   if (config.limits.time_limit_s > 0) doc.search["time_limit"] = config.limits.time_limit_s;
   if (config.limits.max_nodes > 0) doc.search["max_nodes"] = config.limits.max_nodes;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "mainstream/core/error.h"
+#include "mainstream/core/random.h"
 #include "mainstream/labels/detector.h"
 #include "mainstream/schedule/cost_model.h"
 #include "mainstream/schedule/event_model.h"
@@ -131,6 +132,44 @@ TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, d
     r.fold_sd = std::sqrt(ss / static_cast<double>(r.fold_f1.size() - 1));
   }
   return r;
+}
+
+double FoldNullVariance(const std::vector<EventCycle>& cycles,
+                        const std::vector<int64_t>& fold_events, int64_t runs, int permutations,
+                        uint64_t seed) {
+  MS_CHECK(runs >= 1, "scoring cycles needs at least one run, got {}", runs);
+  MS_CHECK(permutations >= 1, "the folds' null variance needs >= 1 permutation, got {}",
+           permutations);
+  int64_t dealt = 0;
+  for (int64_t k : fold_events) {
+    MS_CHECK(k >= 1, "a fold in the null variance needs >= 1 event, got {}", k);
+    dealt += k;
+  }
+  MS_CHECK(dealt == static_cast<int64_t>(cycles.size()),
+           "the folds hold {} events but there are {} cycles", dealt, cycles.size());
+  const size_t folds = fold_events.size();
+  if (folds < 2) return 0;
+  Rng rng(seed);
+  std::vector<size_t> order(cycles.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<double> f1(folds);
+  double total = 0;
+  for (int p = 0; p < permutations; ++p) {
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
+    size_t next = 0;
+    double mean = 0;
+    for (size_t k = 0; k < folds; ++k) {
+      Totals t;
+      for (int64_t e = 0; e < fold_events[k]; ++e) t.Add(cycles[order[next++]]);
+      f1[k] = t.Score(static_cast<double>(fold_events[k]), static_cast<double>(runs)).f1;
+      mean += f1[k];
+    }
+    mean /= static_cast<double>(folds);
+    double ss = 0;
+    for (double v : f1) ss += (v - mean) * (v - mean);
+    total += ss / static_cast<double>(folds - 1);
+  }
+  return total / permutations;
 }
 
 }  // namespace mainstream

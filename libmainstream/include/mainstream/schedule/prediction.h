@@ -23,6 +23,10 @@ struct TracePrediction {
   double recall = 0, precision = 0, f1 = 0;
   double f1_se = 0;    // jackknife over the trace's events
   double fold_sd = 0;  // SD of the per-fold F1s
+  // What fold_sd would be with no difference between the folds but the
+  // events each drew (FoldNullVariance; 0 when not computed: the normal
+  // approximation, or older schedules).
+  double fold_null_sd = 0;
   int folds = 0;       // folds with events
   int64_t events = 0;  // true events in the trace
   int phases = 0;      // sampling phases replayed
@@ -78,6 +82,11 @@ struct PredictionOptions {
   int selection_resamples = 200;
   uint64_t selection_seed = 1;
   bool selection_by_fold = false;  // resample the trace's folds instead of its events
+  // The folds' spread that sampling explains, subtracted from theirs to give
+  // the heterogeneity (docs/model.md, "Prediction intervals"): false, the
+  // normal approximation f1_event_sd^2 x folds / events; true, its
+  // permutation null (FoldNullVariance; --heterogeneity-null permutation).
+  bool permutation_null = false;
   // false: BuildAppChoices leaves microclassifier candidates out (branches
   // only, as the paper's Mainstream; --no-micro).
   bool use_micro = true;

@@ -46,6 +46,18 @@ struct TraceReplay {
   double fold_sd = 0;                  // SD of fold_f1 (0 with fewer than two)
 };
 
+// The folds' F1 variance when the folds differ only by which events they
+// drew: the mean, over `permutations` seeded random deals of the cycles to
+// the folds (each fold keeping its number of events; folds of 0 events are
+// left out, as in TraceReplay::fold_f1), of the sample variance of the
+// folds' F1s. With one or two events per fold a fold's F1 is nearly all or
+// nothing, which the per-event spread scaled by the fold's events (a normal
+// approximation) understates (docs/model.md, "Prediction intervals").
+// 0 with fewer than two folds of events.
+double FoldNullVariance(const std::vector<EventCycle>& cycles,
+                        const std::vector<int64_t>& fold_events, int64_t runs,
+                        int permutations = 400, uint64_t seed = 1);
+
 // Replays column `column` of `trace`: a sample is positive when its score is
 // >= threshold; each contiguous segment of the trace is sampled with
 // Sampler(stride, phase) and run through XVotingDetector(x) (flushed at the

@@ -373,7 +373,7 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
   // Nodes are stored stems-first in chain order, then branches: parents
   // always precede children.
   int fastest_root = -1;
-  std::vector<double> draws;
+  double fastest_draw = 0;
   for (size_t k = 0; k < n; ++k) {
     const TreeNode& node = tree.nodes[k];
     MS_CHECK(node.parent < static_cast<int>(k), "merged tree node {} comes before its parent {}", k,
@@ -384,18 +384,20 @@ FramePlanner::FramePlanner(const MergedTree& tree, double stream_fps, uint64_t s
     MS_CHECK(node.fps <= parent_fps + 1e-9,
              "node {} runs at {} fps, faster than its parent's {} fps", k, node.fps, parent_fps);
     const double stride = std::max(1.0, parent_fps / node.fps);
-    draws.push_back(rng.Uniform());
-    phases_.push_back(draws.back() * stride);
+    const double draw = rng.Uniform();
+    phases_.push_back(draw * stride);
     samplers_.emplace_back(stride, phases_.back());
     order_.push_back(static_cast<int>(k));
-    if (node.parent < 0 && fastest_root < 0 && node.fps >= analyzed_fps - 1e-9)
+    if (node.parent < 0 && fastest_root < 0 && node.fps >= analyzed_fps - 1e-9) {
       fastest_root = static_cast<int>(k);
+      fastest_draw = draw;
+    }
   }
   // The analyzed frames take the fastest root's draw: that root takes every
   // one of them, the frames it took when roots sampled the stream directly.
   if (fastest_root >= 0) {
     const double stride = std::max(1.0, stream_fps / analyzed_fps);
-    analyzed_ = Sampler(stride, draws[static_cast<size_t>(fastest_root)] * stride);
+    analyzed_ = Sampler(stride, fastest_draw * stride);
   }
   ran_.assign(n, 0);
   executions_.assign(n, 0);

@@ -45,6 +45,16 @@ struct Totals {
   }
 };
 
+// The sample variance (n - 1 in the denominator) of at least two values.
+double SampleVariance(const std::vector<double>& values) {
+  double mean = 0;
+  for (double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  double ss = 0;
+  for (double v : values) ss += (v - mean) * (v - mean);
+  return ss / static_cast<double>(values.size() - 1);
+}
+
 }  // namespace
 
 CycleScore ScoreCycles(const std::vector<EventCycle>& cycles, int64_t runs) {
@@ -115,7 +125,6 @@ TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, d
     per_fold[fold].Add(c);
     fold_events[fold] += 1;
   }
-  double mean = 0;
   for (size_t k = 0; k < per_fold.size(); ++k) {
     if (fold_events[k] == 0) continue;
     const CycleScore fs = per_fold[k].Score(fold_events[k], r.phases);
@@ -123,14 +132,8 @@ TraceReplay ReplayTrace(const ScoreTrace& trace, int column, double threshold, d
     r.fold_id.push_back(static_cast<int>(k));
     r.fold_score.push_back(fs);
     r.fold_events.push_back(static_cast<int64_t>(fold_events[k]));
-    mean += r.fold_f1.back();
   }
-  if (r.fold_f1.size() >= 2) {
-    mean /= static_cast<double>(r.fold_f1.size());
-    double ss = 0;
-    for (double v : r.fold_f1) ss += (v - mean) * (v - mean);
-    r.fold_sd = std::sqrt(ss / static_cast<double>(r.fold_f1.size() - 1));
-  }
+  if (r.fold_f1.size() >= 2) r.fold_sd = std::sqrt(SampleVariance(r.fold_f1));
   return r;
 }
 
@@ -157,17 +160,12 @@ double FoldNullVariance(const std::vector<EventCycle>& cycles,
   for (int p = 0; p < permutations; ++p) {
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Index(i)]);
     size_t next = 0;
-    double mean = 0;
     for (size_t k = 0; k < folds; ++k) {
       Totals t;
       for (int64_t e = 0; e < fold_events[k]; ++e) t.Add(cycles[order[next++]]);
       f1[k] = t.Score(static_cast<double>(fold_events[k]), static_cast<double>(runs)).f1;
-      mean += f1[k];
     }
-    mean /= static_cast<double>(folds);
-    double ss = 0;
-    for (double v : f1) ss += (v - mean) * (v - mean);
-    total += ss / static_cast<double>(folds - 1);
+    total += SampleVariance(f1);
   }
   return total / permutations;
 }

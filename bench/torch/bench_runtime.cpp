@@ -209,8 +209,10 @@ fs::path HandSchedule(const fs::path& file, const Profile& profile,
   d.stream_fps = stream_fps;
   d.base = profile.base;
   d.profile = "profile.json";
-  d.costs =
-      StageCosts(profile.StageLatencies(), profile.preprocess_ms, profile.decode_ms, stream_fps);
+  // What msschedule would predict (decoding after the DNN, the cache
+  // model), and the reference msrun's speed probe compares with.
+  d.costs = ProfileCosts(profile, stream_fps);
+  d.speed_reference_ms = profile.speed_reference_ms;
   for (const auto& s : profile.stages) d.stage_names.push_back(s.name);
   for (size_t i = 0; i < packages.size(); ++i) {
     const fs::path& pk = packages[i];
@@ -247,6 +249,57 @@ fs::path UniformSchedule(const fs::path& file, const Profile& profile,
   return HandSchedule(file, profile, packages,
                       std::vector<AppRequest>(packages.size(), AppRequest{bp, fps}), fps,
                       bp == 0 ? "nosharing" : "maxsharing");
+}
+
+// Part 5's runs node by node: measured / predicted cost of the root stems,
+// the child stems and the branches by the stage they start at (a branch of
+// the last stage alone is a head), summed over each run's nodes, to show
+// where a total's error sits.
+void PrintNodeKinds(const std::vector<fs::path>& summaries, const std::vector<int>& apps) {
+  std::vector<std::string> kinds;
+  std::vector<std::vector<std::pair<double, double>>> sums(summaries.size());
+  std::vector<double> probe(summaries.size(), 0), total(summaries.size(), 0);
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    const Json s = ReadJsonFile(summaries[i]);
+    total[i] = s.at("cost").at("measured").at("total").get<double>() /
+               s.at("cost").at("predicted").at("total").get<double>();
+    const Json::json_pointer factor("/machine/speed_probe/factor");
+    if (s.contains(factor) && s[factor].is_number()) probe[i] = s[factor].get<double>();
+    for (const Json& n : s.at("nodes")) {
+      const int b = n.at("stages")[0].get<int>();
+      const int e = n.at("stages")[1].get<int>();
+      std::string kind;
+      if (n.at("kind").get<std::string>() == "stem") {
+        kind = n.at("parent").is_null() ? "root stem" : "child stem";
+      } else {
+        kind = b == e ? "micro" : fmt::format("branch {}-{}", b, e);
+      }
+      auto it = std::find(kinds.begin(), kinds.end(), kind);
+      const size_t k = static_cast<size_t>(it - kinds.begin());
+      if (it == kinds.end()) kinds.push_back(kind);
+      for (auto& row : sums) row.resize(kinds.size());
+      sums[i][k].first += n.at("measured_cost").get<double>();
+      sums[i][k].second += n.at("predicted_cost").get<double>();
+    }
+  }
+  std::printf(
+      "as measured (no speed correction), measured / the schedule's predicted cost: the total, "
+      "and by node kind (predicted ms/s); probe = msrun's speed probe (docs/runtime.md):\n%5s "
+      "%6s %6s",
+      "apps", "total", "probe");
+  for (const std::string& k : kinds) std::printf(" %17s", k.c_str());
+  std::printf("\n");
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    std::printf("%5d %6.3f %6.3f", apps[i], total[i], probe[i]);
+    for (const auto& [m, p] : sums[i]) {
+      if (p > 0) {
+        std::printf(" %8.3f (%6.1f)", m / p, p);
+      } else {
+        std::printf(" %17s", "-");
+      }
+    }
+    std::printf("\n");
+  }
 }
 
 struct Run {
@@ -672,6 +725,7 @@ int main(int argc, char** argv) {
             cal_blind.factors.stem, cal_blind.factors.branch, cal_blind.factors.decode,
             cal_blind.factors.preprocess, cal.factors.stem, cal.factors.branch);
         for (const std::string& w : cal.warnings) std::printf("warning: %s\n", w.c_str());
+        PrintNodeKinds(summaries, used);
       }
       results["cost_scaling"] = part5;
     }

@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
   app.add_option("--cold-copies", cfg.cold_copies, "Cold timing: copies of a stage at most")
       ->capture_default_str();
   app.add_option("--cold-mb", cold_mb,
-                 "Cold timing: MiB a stage's copies stream between two of its runs (aimed at; "
-                 "fewer when --cold-copies caps the copies)")
+                 "Cold timing: MiB streamed between two runs of a stage's copy (by the other "
+                 "copies, and a read of a buffer when --cold-copies caps them)")
       ->capture_default_str();
   auto* list = app.add_option("--list-branchpoints", list_model,
                               "TorchScript model: list its valid single-tensor cut points (stdout)")

@@ -15,6 +15,7 @@
 #include "mainstream/model/base_model.h"
 #include "mainstream/model/machine.h"
 #include "mainstream/model/segment.h"
+#include "mainstream/model/suffix.h"
 #include "mainstream/profile/cache_probe.h"
 #include "mainstream/video/decode_cost.h"
 #include "mainstream/video/image.h"
@@ -213,6 +214,7 @@ struct Timings {
   std::vector<std::vector<double>> chained;     // per stage, on a fixed input (the reference)
   std::vector<std::vector<double>> standalone;  // per stage, dense in and out
   std::vector<double> whole;
+  std::vector<double> app_head;  // an app's own last stage, after the chain's stage n-2
 };
 
 // Times the segments in execution order, as a chain of segments runs. Each
@@ -226,7 +228,7 @@ struct Timings {
 // of a few models between two decodes, as a tree of several apps does.
 Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, const at::Tensor& x,
                      const ProfileConfig& config, FrameFeed* feed, Progress* progress,
-                     long progress_base) {
+                     long progress_base, const Segment* app_head = nullptr) {
   const size_t n = stages.size();
   Timings t;
   t.in_run.resize(feed ? n : 0);
@@ -247,8 +249,22 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
         t.decode.push_back(decode_ms);
         t.preprocess.push_back(pre_ms);
       }
+      at::Tensor before_last = h;
       for (size_t k = 0; k < n; ++k) {
+        if (k + 1 == n) before_last = h;
         h = timed(record ? &t.in_run[k] : nullptr, [&] { return stages[k].ForwardKeepLayout(h); });
+      }
+      // An app's last stage runs beside the base's, on the same input, as a
+      // branch runs after the stem in msrun: dense out, then the event
+      // score read off the softmax of its logits (runtime/executor.cpp).
+      if (app_head) {
+        timed(record ? &t.app_head : nullptr, [&] {
+          at::Tensor score = torch::softmax(app_head->Forward(before_last), 1).select(1, 1);
+          score = score.contiguous();
+          volatile float first = score.data_ptr<float>()[0];
+          (void)first;
+          return score;
+        });
       }
     }
     h = x;
@@ -384,9 +400,18 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   }
   Segment whole = Segment::Build(base, 0, n);
   CheckFinite(whole.Forward(x), base, "the optimized model");
+  // What an app runs as its last stage: not the base's own (its classifier
+  // over the pretext task's outputs, 1000 classes for an ImageNet base) but
+  // a new head for the app's two classes (model/suffix.h), as mstrain
+  // builds every candidate. The cost model charges it to every branch.
+  at::Tensor head_input = x;
+  for (int k = 0; k + 1 < n; ++k) head_input = stages[static_cast<size_t>(k)].Forward(head_input);
+  const Segment app_head =
+      Segment::FromModule(BuildSuffix(base, n - 1), head_input, {}, "an app's own last stage");
   ProfileInput input = PrepareInput(config);
   FrameFeed feed(input.path, PreprocessConfigFor(info.input), x);
-  Timings t = TimeSegments(stages, whole, x, config, &feed, &progress, n + 1);
+  Timings t = TimeSegments(stages, whole, x, config, &feed, &progress, n + 1, &app_head);
+  const LatencyStats app_head_stats = SummarizeLatency(t.app_head);
   std::vector<at::Tensor> inputs;  // each stage's input as the chain hands it over
   {
     at::Tensor h = x;
@@ -423,15 +448,34 @@ ProfileResult RunProfile(const ProfileConfig& config) {
   // input) run one after another, round after round, so that between two
   // runs of a copy the other C - 1 stream their weights and outputs through
   // the caches. C = cold_bytes / the stage's bytes, within [2, cold_copies];
-  // the reuse distance reached, C x bytes, is recorded with the timing.
+  // when the cap leaves the copies short of cold_bytes (a small stage), each
+  // copy's run is followed by a read of the next `pad` bytes of a buffer of
+  // cold_bytes, as the other apps' weights would pass, so that cold_bytes
+  // pass between two runs of one copy while the code stays hot. The reuse
+  // distance reached, C x (bytes + pad), is recorded with the timing.
   std::vector<double> cold_ms, cold_reuse;
   CacheProbe probe;
   if (config.cold) {
+    constexpr size_t kWordsPerLine = 64 / sizeof(uint64_t);
+    std::vector<uint64_t> pad_buffer(static_cast<size_t>(config.cold_bytes) / sizeof(uint64_t), 1);
+    size_t pad_at = 0;
+    volatile uint64_t sink = 0;
+    auto stream_pad = [&](size_t words) {
+      uint64_t sum = 0;
+      for (size_t i = 0; i < words; i += kWordsPerLine) {
+        sum += pad_buffer[pad_at];
+        pad_at += kWordsPerLine;
+        if (pad_at >= pad_buffer.size()) pad_at = 0;
+      }
+      sink = sink + sum;
+    };
     for (int k = 0; k < n; ++k) {
       const size_t uk = static_cast<size_t>(k);
       const double bytes = std::max(1.0, param_bytes[uk] + activation_bytes[uk]);
       const int copies = static_cast<int>(
           std::clamp(std::ceil(config.cold_bytes / bytes), 2.0, double(config.cold_copies)));
+      const double pad = std::max(0.0, config.cold_bytes / copies - bytes);
+      const size_t pad_words = static_cast<size_t>(pad) / sizeof(uint64_t);
       std::vector<Segment> ring;
       for (int c = 0; c < copies; ++c) ring.push_back(Segment::Build(base, k, k + 1));
       for (Segment& s : ring) s.ForwardKeepLayout(inputs[uk]);  // first-call setup
@@ -441,10 +485,11 @@ ProfileResult RunProfile(const ProfileConfig& config) {
           const double t0 = NowSeconds();
           s.ForwardKeepLayout(inputs[uk]);
           v.push_back((NowSeconds() - t0) * 1e3 / batch);
+          stream_pad(pad_words);
         }
       }
       cold_ms.push_back(std::max(SummarizeLatency(v).p50_ms, 1e-6));
-      cold_reuse.push_back(bytes * copies);
+      cold_reuse.push_back((bytes + static_cast<double>(pad_words * sizeof(uint64_t))) * copies);
       progress.Update(n + 1 + config.repeats + k + 1, "timing stages cold");
     }
     probe = ProbeCaches(config.probe_bytes);
@@ -490,6 +535,9 @@ ProfileResult RunProfile(const ProfileConfig& config) {
     const StageInfo& si = info.stages[k];
     StageTiming st{si.name, in_run.p50_ms, std::max(in_run.p95_ms, in_run.p50_ms)};
     st.ms = std::max(in_run.mean_w95_ms, 1e-6);
+    // An app's own copy of the stage: the base's for all but the last, the
+    // app's new head for the last (docs/model.md, "Cost model").
+    st.branch_p50_ms = k + 1 < un ? st.ms : std::max(app_head_stats.mean_w95_ms, 1e-6);
     st.param_bytes = param_bytes[k];
     st.activation_bytes = activation_bytes[k];
     st.resident_bytes = resident_bytes[k];
@@ -510,6 +558,7 @@ ProfileResult RunProfile(const ProfileConfig& config) {
             {"standalone", alone.ToJson()},
             {"fusion", stages[k].fusion().ToJson()}};
     if (!cold_ms.empty()) sj["cold"] = Json{{"copies_p50_ms", cold_ms[k]}};
+    if (k + 1 == un) sj["app_head"] = app_head_stats.ToJson();
     stages_json.push_back(std::move(sj));
   }
   p.speed_reference_ms = chained_sum;
@@ -576,6 +625,9 @@ ProfileResult RunProfile(const ProfileConfig& config) {
                      st.cold_p50_ms > 0 ? fmt::format("{:.3f}", st.cold_p50_ms) : "-",
                      stages[k].fusion().ToString());
   }
+  s += fmt::format("     {:<16} {:>8.3f} {:>8.3f} {:>8.3f} {:>9} {:>11} {:>8}  {}\n",
+                   "an app's head", p.stages.back().branch_p50_ms, app_head_stats.p50_ms,
+                   app_head_stats.p95_ms, "", "", "", "(every branch's last stage)");
   s += fmt::format("     {:<16} {:>8} {:>8.3f} {:>8.3f} {:>9} {:>11} {:>8}  {}\n", "whole model",
                    "", w, whole_stats.p95_ms, "", "", "", whole.fusion().ToString());
   s += fmt::format(

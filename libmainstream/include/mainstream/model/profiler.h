@@ -24,14 +24,15 @@ struct ProfileConfig {
   int width = 0, height = 0;    // ...or on a synthetic video of this size (default 640x480)
   int decode_frames = 100;      // frames timed decoding alone (for comparison; extra.decode)
   bool plain_reference = true;  // also time the unoptimized model once (speedup in extra)
-  // Also time every stage cold (among copies of itself that stream
-  // cold_bytes between its runs, at most cold_copies) and probe the memory
+  // Also time every stage cold (among at most cold_copies copies of itself
+  // which, with a read of a buffer after each run, stream cold_bytes
+  // between two runs of one) and probe the memory
   // hierarchy up to probe_bytes: the cost model's cache term (docs/model.md,
   // "Caches").
   bool cold = true;
   int cold_repeats = 5;                    // rounds over the copies
   int cold_copies = 32;                    // copies of a stage at most
-  double cold_bytes = 64.0 * (1 << 20);    // reuse distance aimed at
+  double cold_bytes = 64.0 * (1 << 20);    // reuse distance
   double probe_bytes = 512.0 * (1 << 20);  // largest working set probed
   uint64_t seed = 1;
 

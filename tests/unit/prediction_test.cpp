@@ -466,19 +466,22 @@ TEST(Prediction, FoldsThatDisagreeWidenTheIntervalByTheirHeterogeneity) {
     if (split.folds[i] == 0) split.scores[1][i] = 0.1f;  // fold 0 misses everything
   const Candidate c = Bp3Candidate();
   PredictionOptions o;
-  o.prior_events = 0;  // the trace alone: f1_se is the trace's
+  o.prior_events = 0;               // the trace alone: f1_se is the trace's
+  EXPECT_TRUE(o.permutation_null);  // the default since the six tasks' cross-validation
+  o.permutation_null = false;
   const AppPrediction agree = PredictCandidate(c, tc.stats, &tc.trace, 2, 1, o);
   const AppPrediction differ = PredictCandidate(c, tc.stats, &split, 2, 1, o);
   ASSERT_TRUE(differ.trace.has_value());
   ASSERT_EQ(differ.trace->folds, 3);
   const double n = static_cast<double>(differ.events);
-  // What the folds' events explain: the normal approximation (the default).
+  // What the folds' events explain: the normal approximation.
   EXPECT_EQ(differ.trace->fold_null_sd, 0);
   const double tau2 = differ.trace->fold_sd * differ.trace->fold_sd -
                       differ.f1_event_sd * differ.f1_event_sd * 3 / n;
   ASSERT_GT(tau2, 0.04) << "fold SD " << differ.trace->fold_sd;
   EXPECT_NEAR(differ.f1_heterogeneity, std::sqrt(tau2), 1e-12);
-  // Or the permutation null: the folds' variance with the events dealt at random.
+  // Or the permutation null (the default): the folds' variance with the
+  // events dealt at random.
   PredictionOptions perm = o;
   perm.permutation_null = true;
   TraceReplay replay;

@@ -28,10 +28,10 @@ void AddPredictionFlags(CLI::App* c, PredictionOptions& options) {
        "--heterogeneity-null",
        [&options](const std::string& v) { options.permutation_null = v == "permutation"; },
        "What of the folds' F1 spread their events explain (the rest widens the interval): "
-       "'normal' (the per-event spread x folds / events) or 'permutation' (the events dealt to "
-       "the folds at random; docs/model.md, \"Prediction intervals\")")
+       "'permutation' (the events dealt to the folds at random) or 'normal' (the per-event "
+       "spread x folds / events; docs/model.md, \"Prediction intervals\")")
       ->check(CLI::IsMember({"permutation", "normal"}))
-      ->default_str("normal");
+      ->default_str("permutation");
   c->add_flag(
       "--no-micro", [&options](int64_t) { options.use_micro = false; },
       "Leave the packages' microclassifier candidates out (branches only)");

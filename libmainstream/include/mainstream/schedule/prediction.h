@@ -83,10 +83,10 @@ struct PredictionOptions {
   uint64_t selection_seed = 1;
   bool selection_by_fold = false;  // resample the trace's folds instead of its events
   // The folds' spread that sampling explains, subtracted from theirs to give
-  // the heterogeneity (docs/model.md, "Prediction intervals"): false, the
-  // normal approximation f1_event_sd^2 x folds / events; true, its
-  // permutation null (FoldNullVariance; --heterogeneity-null permutation).
-  bool permutation_null = false;
+  // the heterogeneity (docs/model.md, "Prediction intervals"): true, the
+  // permutation null (FoldNullVariance); false, the normal approximation
+  // f1_event_sd^2 x folds / events (--heterogeneity-null normal).
+  bool permutation_null = true;
   // false: BuildAppChoices leaves microclassifier candidates out (branches
   // only, as the paper's Mainstream; --no-micro).
   bool use_micro = true;

@@ -149,7 +149,7 @@ TEST(E2EMsprofile, BadInputExitsTwoAndWritesNothing) {
   auto run = [&](const fs::path& b, const std::string& extra = "") {
     return RunTool("msprofile", "--base " + b.string() + " -o " + out.string() + extra + kFast);
   };
-  for (const std::string flag : {" --cold-copies 1", " --cold-mb 0"}) {
+  for (const std::string flag : {" --cold-copies 1", " --cold-mb 0", " --cold-mb 9000"}) {
     auto bad = run(base, flag);
     EXPECT_EQ(bad.exit_code, 2) << flag;
     EXPECT_NE(bad.err.find(flag.substr(1, flag.find(' ', 1) - 1)), std::string::npos) << bad.err;

@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
     cfg.threads = threads;
     cfg.seed = common.seed;
     cfg.cold = !no_cold;
-    MS_CHECK(std::isfinite(cold_mb) && cold_mb >= 1 && cold_mb <= 1e5,
-             "--cold-mb: expected 1..100000 MiB, got {}", cold_mb);
+    MS_CHECK(std::isfinite(cold_mb) && cold_mb >= 1 && cold_mb <= 8192,
+             "--cold-mb: expected 1..8192 MiB (a buffer of that size is read), got {}", cold_mb);
     cfg.cold_bytes = cold_mb * 1024 * 1024;
     if (!size.empty()) ParseSize(size, "--size", &cfg.width, &cfg.height);
     ProfileResult result = RunProfile(cfg);

@@ -26,9 +26,8 @@ struct ProfileConfig {
   bool plain_reference = true;  // also time the unoptimized model once (speedup in extra)
   // Also time every stage cold (among at most cold_copies copies of itself
   // which, with a read of a buffer after each run, stream cold_bytes
-  // between two runs of one) and probe the memory
-  // hierarchy up to probe_bytes: the cost model's cache term (docs/model.md,
-  // "Caches").
+  // between two runs of one) and probe the memory hierarchy up to
+  // probe_bytes: the cost model's cache term (docs/model.md, "Caches").
   bool cold = true;
   int cold_repeats = 5;                    // rounds over the copies
   int cold_copies = 32;                    // copies of a stage at most

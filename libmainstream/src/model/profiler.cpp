@@ -97,8 +97,8 @@ void ProfileConfig::Validate() const {
   MS_CHECK(cold_copies >= 2 && cold_copies <= 4096, "--cold-copies: expected 2..4096, got {}",
            cold_copies);
   MS_CHECK(cold_bytes >= (1 << 20) && cold_bytes <= 8192.0 * (1 << 20),
-           "--cold-mb: expected 1..8192 MiB (a buffer of that size is read), got {} bytes",
-           cold_bytes);
+           "--cold-mb: expected 1..8192 MiB (a buffer of that size is read), got {}",
+           cold_bytes / (1 << 20));
   MS_CHECK(probe_bytes >= (1 << 20) && probe_bytes <= 1e11,
            "probe bytes: expected 1..100000 MiB, got {} bytes", probe_bytes);
   MS_CHECK(decode_frames >= 1, "decode frames: expected >= 1, got {}", decode_frames);
@@ -260,8 +260,7 @@ Timings TimeSegments(const std::vector<Segment>& stages, const Segment& whole, c
       // score read off the softmax of its logits (runtime/executor.cpp).
       if (app_head) {
         timed(record ? &t.app_head : nullptr, [&] {
-          at::Tensor score = torch::softmax(app_head->Forward(before_last), 1).select(1, 1);
-          score = score.contiguous();
+          at::Tensor score = EventScores(app_head->Forward(before_last));
           volatile float first = score.data_ptr<float>()[0];
           (void)first;
           return score;

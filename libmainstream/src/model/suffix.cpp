@@ -64,4 +64,8 @@ torch::jit::Module BuildSuffix(const BaseModel& base, int branchpoint,
   return m;
 }
 
+at::Tensor EventScores(const at::Tensor& logits) {
+  return torch::softmax(logits, 1).select(1, 1).contiguous();
+}
+
 }  // namespace mainstream

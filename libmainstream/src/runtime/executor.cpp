@@ -20,6 +20,7 @@
 #include "mainstream/core/log.h"
 #include "mainstream/model/micro_head.h"
 #include "mainstream/model/segment.h"
+#include "mainstream/model/suffix.h"
 #include "mainstream/runtime/deployment.h"
 
 namespace mainstream {
@@ -504,7 +505,7 @@ void TreeExecutor::Impl::RunNode(size_t k, Batch& b, Part part) {
   const Segment& seg = segments[k];
   if (node.kind == TreeNode::Kind::kBranch) {
     at::Tensor logits = micro[k] ? micro[k]->Forward(x) : seg.Forward(x);
-    at::Tensor s = torch::softmax(logits, 1).select(1, 1).contiguous();
+    at::Tensor s = EventScores(logits);
     auto acc = s.accessor<float, 1>();
     for (size_t i = 0; i < my_rows.size(); ++i) {
       b.scores[static_cast<size_t>(my_rows[i])][static_cast<size_t>(node.app)] =

@@ -62,7 +62,7 @@ Metrics Evaluate(torch::jit::Module& suffix, const ActivationSource& source, Rol
     losses.push_back(torch::nn::functional::cross_entropy(
         logits, labels.narrow(0, s, e - s),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)));
-    scores.push_back(torch::softmax(logits, 1).select(1, 1));
+    scores.push_back(EventScores(logits));
   }
   at::Tensor loss = at::cat(losses), score = at::cat(scores);
   double class_loss[2] = {0, 0};
@@ -197,7 +197,7 @@ void ScorePositions(torch::jit::Module& suffix, const ActivationSource& source,
     at::Tensor loss = torch::nn::functional::cross_entropy(
         logits, y_train.index_select(0, at::tensor(rows, at::kLong)),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-    at::Tensor score = torch::softmax(logits, 1).select(1, 1).contiguous();
+    at::Tensor score = EventScores(logits);
     const float* ps = score.data_ptr<float>();
     const float* pl = loss.data_ptr<float>();
     for (int64_t i = 0; i < e - s; ++i) {

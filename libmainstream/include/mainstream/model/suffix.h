@@ -37,6 +37,12 @@ struct SuffixOptions {
 torch::jit::Module BuildSuffix(const BaseModel& base, int branchpoint,
                                const SuffixOptions& options = {});
 
+// What an app's head says per frame: the probability of the event class,
+// column 1 of the softmax over its logits ([batch, num_outputs] ->
+// [batch], contiguous). mstrain scores frames with it, msrun reads every
+// branch's output through it, and msprofile times it with an app's head.
+at::Tensor EventScores(const at::Tensor& logits);
+
 // A fresh head alone: pooling (for rank-3 per-frame inputs) + dropout +
 // linear(in_features, num_outputs). in_shape is the per-frame input shape.
 torch::jit::Module BuildHead(const std::vector<int64_t>& in_shape, const SuffixOptions& options);
